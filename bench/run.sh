@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# Load harness: strangler side by side with nginx, HAProxy and a bare Pingora proxy,
+# all in front of the same nginx backend, measured with wrk in interleaved rounds.
+#
+#   bash bench/run.sh                                  # the whole thing, about 3 minutes
+#   DURATION=2 ROUNDS=1 bash bench/run.sh              # smoke run
+#   SCENARIO=routes1000 PIN=1 bash bench/run.sh
+#
+# Knobs: DURATION (s per run, 10), ROUNDS (3), SCENARIO (routing|routes1000|body1m),
+# PIN (1 = proxies and backend on core 1, wrk on core 0). See bench/README.md.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+SCENARIO=${SCENARIO:-routing}
+PIN=${PIN:-0}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+CLK_TCK=$(getconf CLK_TCK)
+TENANT=acme            # must match REQUEST_TENANT in gen_routes.py
+
+PIDS=()                # every process this script started; the trap stops them all
+WRK_PID=""
+declare -A PORT PID_OF
+TARGETS=()             # targets that started and answered, in run order
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- cleanup
+
+stop_pid() {
+  local pid=$1 kids i
+  kids=$(pgrep -P "$pid" || true)
+  kill -INT "$pid" 2>/dev/null || return 0     # SIGINT: fast exit for nginx, HAProxy, Pingora, wrk
+  for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" $kids 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  set +e
+  [[ -n $WRK_PID ]] && stop_pid "$WRK_PID"
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  [[ -n ${TMP:-} ]] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- setup
+
+check_scenario() {
+  case $SCENARIO in
+    routing | routes1000) REQ_PATH=/ok CONNS=50 ;;
+    body1m) REQ_PATH=/big CONNS=10 ;;
+    *) log "unknown SCENARIO=$SCENARIO (routing|routes1000|body1m)"; exit 2 ;;
+  esac
+  if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "PIN=1 needs two cores"; exit 2; fi
+}
+
+install_tools() {
+  local missing=() sudo=""
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+  command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  ((${#missing[@]})) || return 0
+  [[ $EUID -eq 0 ]] || sudo=sudo
+  log "installing ${missing[*]} with apt-get"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+}
+
+# Warns when the machine is not idle: a high load average (only meaningful before this
+# script's own build), CPU in use right now, or a compiler running.
+check_idle() {   # when
+  local load busy m pct
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  if [[ $1 == start ]] && python3 -c "import sys; sys.exit(float('$load') <= 0.5)"; then
+    log "WARNING: load average is $load; the machine is not idle and the figures will be low."
+  fi
+  m=$(machine_busy); sleep 1; pct=$(( ($(machine_busy) - m) * 100 / CLK_TCK ))
+  ((pct < 20)) || log "WARNING: ${pct}% of a core was busy during a 1 s idle check ($1)."
+  busy=$(builds_running)
+  [[ $busy == - ]] || log "WARNING: a build is running ($busy); every figure will be roughly halved."
+}
+
+# Prints the names of running compiler processes, or "-" when there are none.
+builds_running() {
+  local name found=()
+  for name in cargo rustc cc1 cc1plus ld rust-lld; do
+    pgrep -x "$name" >/dev/null && found+=("$name")
+  done
+  local IFS=,
+  echo "${found[*]:--}"
+}
+
+build() {
+  local bin=$TARGET_DIR/release
+  log "building release binaries (waits if another cargo holds the lock)"
+  if ! (cd "$ROOT" && cargo build --release -p strangler -p bare-pingora >&2); then
+    log "strangler: build FAILED, it will be skipped; building bare-pingora alone"
+    (cd "$ROOT" && cargo build --release -p bare-pingora >&2)
+    rm -f "$TMP/strangler.ok"
+    return
+  fi
+  touch "$TMP/strangler.ok"
+  [[ -x $bin/strangler ]] || rm -f "$TMP/strangler.ok"
+}
+
+free_ports() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# ---------------------------------------------------------------- configs
+
+nginx_common() {   # name
+  local user=""
+  [[ $EUID -eq 0 ]] && user="user root;"
+  cat <<EOF
+$user
+worker_processes 1;
+daemon off;
+pid $TMP/$1.pid;
+error_log $TMP/$1.err warn;
+events { worker_connections 4096; }
+EOF
+}
+
+nginx_http_common() {   # name
+  cat <<EOF
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $TMP/$1-tmp/body;
+  proxy_temp_path $TMP/$1-tmp/proxy;
+  fastcgi_temp_path $TMP/$1-tmp/fastcgi;
+  uwsgi_temp_path $TMP/$1-tmp/uwsgi;
+  scgi_temp_path $TMP/$1-tmp/scgi;
+EOF
+}
+
+# A 2,048-byte JSON document without single quotes or dollars, so nginx can return it inline.
+json_body() {
+  python3 -c '
+import json
+items = [{"id": i, "name": f"item-{i}", "price": i * 3 % 97, "tags": ["a", "b"]} for i in range(25)]
+doc = {"items": items, "pad": ""}
+doc["pad"] = "x" * (2048 - len(json.dumps(doc, separators=(",", ":"))))
+print(json.dumps(doc, separators=(",", ":")), end="")'
+}
+
+write_backend_conf() {
+  mkdir -p "$TMP/www" "$TMP/backend-tmp"
+  head -c 1048576 /dev/zero | tr '\0' 'b' >"$TMP/www/big"
+  { nginx_common backend
+    echo "http {"; nginx_http_common backend
+    cat <<EOF
+  server {
+    listen 127.0.0.1:${PORT[backend]} backlog=4096;
+    root $TMP/www;
+    location = /ok { default_type text/plain; return 200 'ok'; }
+    location = /json { default_type application/json; return 200 '$(json_body)'; }
+    location = /big { default_type application/octet-stream; }
+  }
+}
+EOF
+  } >"$TMP/backend.conf"
+}
+
+write_nginx_conf() {
+  mkdir -p "$TMP/nginx-tmp"
+  { nginx_common nginx
+    echo "http {"; nginx_http_common nginx
+    cat <<EOF
+  upstream backend {
+    server 127.0.0.1:${PORT[backend]};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${PORT[nginx]} backlog=4096;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_max_temp_file_size 0;
+    }
+  }
+}
+EOF
+  } >"$TMP/nginx.conf"
+}
+
+write_haproxy_conf() {
+  cat >"$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend bench
+  bind 127.0.0.1:${PORT[haproxy]}
+  default_backend backend
+backend backend
+  server b1 127.0.0.1:${PORT[backend]}
+EOF
+}
+
+write_configs() {
+  write_backend_conf
+  write_nginx_conf
+  write_haproxy_conf
+  python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler]}" "${PORT[admin]}" \
+    "${PORT[backend]}" "$REQ_PATH" >"$TMP/routes.yaml"
+}
+
+# ---------------------------------------------------------------- processes
+
+server_cpuset() { [[ $PIN == 1 ]] && echo "taskset -c 1" || true; }
+wrk_cpuset() { [[ $PIN == 1 ]] && echo "taskset -c 0" || true; }
+
+# Starts a server in the background and records its PID.
+spawn() {   # name command...
+  local name=$1; shift
+  $(server_cpuset) "$@" >"$TMP/$name.log" 2>&1 &
+  PID_OF[$name]=$!
+  PIDS+=($!)
+}
+
+# Waits (bounded, 10 s) until the target answers the benchmark request with 200.
+ready() {   # name
+  local name=$1 code i
+  for i in $(seq 100); do
+    if ! kill -0 "${PID_OF[$name]}" 2>/dev/null; then
+      log "$name: SKIPPED, the process exited at start; last lines of its log:"
+      tail -n 5 "$TMP/$name.log" "$TMP/$name.err" 2>/dev/null | sed 's/^/    /' >&2
+      return 1
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H "X-Tenant-Id: $TENANT" \
+      "http://127.0.0.1:${PORT[$name]}$REQ_PATH" || true)
+    [[ $code == 200 ]] && return 0
+    sleep 0.1
+  done
+  log "$name: SKIPPED, no 200 on $REQ_PATH within 10 s (last status: $code)"
+  tail -n 5 "$TMP/$name.log" 2>/dev/null | sed 's/^/    /' >&2
+  stop_pid "${PID_OF[$name]}"
+  return 1
+}
+
+start_target() {   # name command...
+  local name=$1
+  spawn "$@"
+  if ready "$name"; then TARGETS+=("$name"); fi
+}
+
+start_all() {
+  local bin=$TARGET_DIR/release
+  spawn backend nginx -p "$TMP" -e "$TMP/backend.err" -c "$TMP/backend.conf"
+  ready backend || { log "the backend did not start; nothing to measure"; exit 1; }
+  PORT[direct]=${PORT[backend]} PID_OF[direct]=""
+  TARGETS+=(direct)
+  start_target nginx nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
+  start_target haproxy haproxy -db -f "$TMP/haproxy.cfg"
+  start_target bare-pingora "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}"
+  if [[ -e $TMP/strangler.ok ]]; then
+    start_target strangler "$bin/strangler" run --config "$TMP/routes.yaml"
+  else
+    log "strangler: SKIPPED, no binary from this build"
+  fi
+}
+
+# ---------------------------------------------------------------- measuring
+
+# Prints "utime stime" in clock ticks for a process and its children (nginx's worker is a
+# child of its master). /proc/PID/stat of a process already sums all of its threads.
+cpu_ticks() {   # pid
+  local pid=$1 u=0 s=0 p st
+  [[ -z $pid ]] && { echo "0 0"; return; }
+  for p in $pid $(pgrep -P "$pid" || true); do
+    st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    read -ra f <<<"${st##*) }"
+    u=$((u + f[11])) s=$((s + f[12]))
+  done
+  echo "$u $s"
+}
+
+# Ticks the whole machine spent busy (not idle, not waiting for I/O), all cores.
+machine_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+
+# Ticks of this script's reaped children: grows by wrk's CPU once wrk is waited for.
+children_ticks() { local st; st=$(cat /proc/$$/stat); read -ra f <<<"${st##*) }"; echo $((f[13] + f[14])); }
+
+run_wrk() {   # port seconds out
+  $(wrk_cpuset) timeout -s INT $(($2 + 30)) wrk -t1 -c"$CONNS" -d"$2"s --latency \
+    -H "X-Tenant-Id: $TENANT" "http://127.0.0.1:$1$REQ_PATH" >"$3" 2>&1 &
+  WRK_PID=$!
+  wait "$WRK_PID" || log "wrk exited with $? (see $3)"
+  WRK_PID=""
+}
+
+# One measured run: wrk against the target, with the CPU of the proxy, the backend and
+# wrk, and whatever else the machine did meanwhile.
+measure() {   # round name
+  local rnd=$1 name=$2 out=$TMP/wrk-$1-$2.txt busy pu ps pu2 ps2 bu bs bu2 bs2 m w t0 t1 proxy_u proxy_s
+  busy=$(builds_running)
+  read -r pu ps < <(cpu_ticks "${PID_OF[$name]}")
+  read -r bu bs < <(cpu_ticks "${PID_OF[backend]}")
+  m=$(machine_busy) w=$(children_ticks) t0=$(date +%s.%N)
+  run_wrk "${PORT[$name]}" "$DURATION" "$out"
+  t1=$(date +%s.%N)
+  read -r pu2 ps2 < <(cpu_ticks "${PID_OF[$name]}")
+  read -r bu2 bs2 < <(cpu_ticks "${PID_OF[backend]}")
+  local ours=$(( (pu2 - pu) + (ps2 - ps) + (bu2 - bu) + (bs2 - bs) + $(children_ticks) - w ))
+  local foreign=$(( $(machine_busy) - m - ours )); ((foreign > 0)) || foreign=0
+  proxy_u=$((pu2 - pu)) proxy_s=$((ps2 - ps))
+  [[ $name == direct ]] && proxy_u=- proxy_s=-
+  [[ $busy == - ]] && busy=$(builds_running)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rnd" "$name" "$out" "$proxy_u" "$proxy_s" \
+    "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" "$foreign" "$busy" >>"$TMP/runs.tsv"
+  log "  round $rnd $(printf '%-13s' "$name") $(grep -E 'Requests/sec' "$out" | tr -s ' ')$([[ $busy == - ]] || echo "  (build running: $busy)")"
+}
+
+warm_up() {
+  local name
+  log "warming up each target for 1 s"
+  for name in "${TARGETS[@]}"; do run_wrk "${PORT[$name]}" 1 "$TMP/warmup-$name.txt"; done
+}
+
+run_rounds() {
+  local rnd name
+  : >"$TMP/runs.tsv"
+  for rnd in $(seq "$ROUNDS"); do
+    for name in "${TARGETS[@]}"; do measure "$rnd" "$name"; done
+  done
+}
+
+# ---------------------------------------------------------------- report
+
+describe() {
+  local mode="unpinned (proxy, backend and wrk share both cores; a proxy's figure is about 1 ÷ its CPU per request)"
+  [[ $PIN == 1 ]] && mode="pinned (proxy and backend on core 1, wrk on core 0; a proxy's figure is proxy + backend CPU)"
+  cat <<EOF
+# strangler load harness: $SCENARIO
+
+- date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')
+- machine: $(nproc) cores, $(uname -r), load average at start $LOAD_AT_START
+- mode: $mode
+- load: wrk -t1 -c$CONNS -d${DURATION}s --latency, keep-alive, GET $REQ_PATH with X-Tenant-Id: $TENANT; $ROUNDS interleaved round(s) of ${TARGETS[*]}; medians
+- versions: $(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')
+- strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides
+EOF
+}
+
+report() {
+  local stamp file
+  stamp=$(date -u +%Y%m%d-%H%M%S)
+  file=$BENCH_DIR/results/$stamp-$SCENARIO.md
+  mkdir -p "$BENCH_DIR/results"
+  { describe; echo; python3 "$BENCH_DIR/report.py" "$TMP/runs.tsv" "$CLK_TCK"; } >"$file"
+  echo
+  cat "$file"
+  echo
+  echo "written to ${file#"$ROOT"/}"
+}
+
+main() {
+  check_scenario
+  install_tools
+  LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
+  check_idle start
+  TMP=$(mktemp -d /tmp/strangler-bench.XXXXXX)
+  build
+  read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] < <(free_ports 6)
+  write_configs
+  log "mode: $([[ $PIN == 1 ]] && echo 'PIN=1, proxies and backend on core 1, wrk on core 0' || echo 'unpinned')"
+  start_all
+  warm_up
+  check_idle "before the rounds"
+  run_rounds
+  report
+}
+
+main "$@"
