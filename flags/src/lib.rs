@@ -1,1 +1,54 @@
-//! placeholder
+//! Pure decision logic for strangler: the routes.yaml model, route matching, tenant
+//! resolution and rollout decisions. Nothing here does I/O on the request path or knows
+//! Pingora; the proxy hands a [`RequestView`] to [`Snapshot::decide`] and gets a
+//! [`Decision`] that says which side answers and why.
+//!
+//! Config goes through three types (see `shared/STYLE.md`): [`config::raw`] (serde,
+//! `deny_unknown_fields`; its rustdoc is the routes.yaml reference), validated into a
+//! [`config::Config`] with every problem located at `file:line:col`, compiled into an
+//! immutable [`Snapshot`] (route trie, name index) that the request path reads.
+//!
+//! A request's decision reads top to bottom: check the path, resolve the tenant
+//! ([`tenant`]), find the most specific route ([`table`], ranked by [`Rank`]), decide the
+//! side ([`decision`], sticky buckets from [`rollout`]).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod decision;
+pub mod error;
+pub mod hash;
+mod locate;
+pub mod pattern;
+pub mod rollout;
+pub mod route;
+mod snapshot;
+pub mod table;
+pub mod tenant;
+pub mod upstream;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::parse_duration;
+pub use decision::{Decision, Reason, Side};
+pub use error::{ConfigError, ConfigErrors, RequestError};
+pub use rollout::bucket;
+pub use route::{Rank, Route};
+pub use snapshot::Snapshot;
+pub use tenant::TenantSourceKind;
+pub use upstream::Upstream;
+
+/// What the decision needs to know about a request; the proxy implements it over its
+/// request header so nothing is copied.
+pub trait RequestView {
+    /// The method, e.g. `GET` (case-sensitive, as HTTP defines it).
+    fn method(&self) -> &str;
+    /// The path without the query string, e.g. `/api/invoices/42`.
+    fn path(&self) -> &str;
+    /// The host (`Host` header or URI authority), port allowed; lowercase is expected, as
+    /// a `subdomain:` tenant is borrowed from it as sent.
+    fn host(&self) -> Option<&str>;
+    /// The value of the header called `lowercase_name`, if present and valid UTF-8.
+    fn header(&self, lowercase_name: &str) -> Option<&str>;
+}

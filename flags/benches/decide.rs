@@ -1,0 +1,119 @@
+//! The full request decision (tenant from a header, route match, rollout) against 1,000
+//! routes, with 1,000, 10,000 and 100,000 tenant overrides spread over them: the cost
+//! should stay flat as overrides grow. Target: under 300 ns a decision. Also the cost of
+//! loading the largest of those files, which is what a reload pays.
+//!
+//! Run: `CARGO_TARGET_DIR=/tmp/target-flags cargo bench -p strangler-flags --bench decide`
+
+use std::fmt::Write;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use strangler_flags::{RequestView, Snapshot};
+
+const ROUTES: usize = 1_000;
+
+/// A request as the proxy presents it, with one tenant header.
+struct Request {
+    path: String,
+    tenant: String,
+}
+
+impl RequestView for Request {
+    fn method(&self) -> &str {
+        "GET"
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn host(&self) -> Option<&str> {
+        Some("shop.example.com")
+    }
+
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        (lowercase_name == "x-tenant-id").then_some(self.tenant.as_str())
+    }
+}
+
+/// routes.yaml with 1,000 routes of mixed shapes and `overrides` tenant overrides.
+fn routes_yaml(overrides: usize) -> String {
+    let mut yaml = String::from(
+        "listen: 127.0.0.1:8080\nlegacy: http://127.0.0.1:3000\nservices: { billing: http://127.0.0.1:3001 }\ntenant:\n  sources:\n    - header: X-Tenant-Id\nroutes:\n",
+    );
+    let per_route = overrides / ROUTES;
+    for route in 0..ROUTES {
+        let pattern = match route % 3 {
+            0 => format!("/svc{route}/**"),
+            1 => format!("/svc{route}/{{id}}/items"),
+            _ => format!("/api/svc{route}/{{id}}/**"),
+        };
+        write!(yaml, "  - name: r{route}\n    match: {{ path: \"{pattern}\" }}\n    service: billing\n    rollout:\n      percent: 25\n      tenants: {{").unwrap();
+        for k in 0..per_route {
+            let side = if k % 2 == 0 { "new" } else { "legacy" };
+            write!(yaml, " t{route}-{k}: {side},").unwrap();
+        }
+        yaml.push_str(" }\n");
+    }
+    yaml
+}
+
+/// 1,024 requests over all routes, half of them from overridden tenants.
+fn requests(overrides: usize) -> Vec<Request> {
+    let per_route = overrides / ROUTES;
+    (0..1_024)
+        .map(|i| {
+            let route = (i * 7) % ROUTES;
+            let path = match route % 3 {
+                0 => format!("/svc{route}/a/b"),
+                1 => format!("/svc{route}/{i}/items"),
+                _ => format!("/api/svc{route}/{i}/pdf"),
+            };
+            let tenant = match i % 2 {
+                0 => format!("t{route}-{}", i % per_route),
+                _ => format!("tenant-{i}"),
+            };
+            Request { path, tenant }
+        })
+        .collect()
+}
+
+fn decide(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decide/1000-routes");
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+    for overrides in [1_000, 10_000, 100_000] {
+        let snapshot = Snapshot::parse(&routes_yaml(overrides), "bench.yaml").expect("loads");
+        let requests = requests(overrides);
+        let id = BenchmarkId::new("overrides", overrides);
+        group.bench_with_input(id, &requests, |b, requests| {
+            let mut next = 0;
+            b.iter(|| {
+                next = (next + 1) % requests.len();
+                black_box(
+                    snapshot
+                        .decide(black_box(&requests[next]))
+                        .expect("decides")
+                        .side,
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
+/// Parsing, validating and compiling the largest file: what a reload costs.
+fn load(c: &mut Criterion) {
+    let yaml = routes_yaml(100_000);
+    let mut group = c.benchmark_group("load");
+    group.sample_size(10);
+    group.bench_function("1000-routes-100000-overrides", |b| {
+        b.iter(|| Snapshot::parse(black_box(&yaml), "bench.yaml").expect("loads"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decide, load);
+criterion_main!(benches);

@@ -1,0 +1,307 @@
+//! Loading routes.yaml: parse into [`raw`] types, then validate into a [`Config`] whose
+//! every value is checked (addresses resolved, patterns compiled, percentages in basis
+//! points). Validation does not stop at the first problem: it reports all of them, each
+//! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
+//! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
+
+pub mod raw;
+mod routes;
+
+use std::cell::OnceCell;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::locate::{Locator, Position};
+use crate::pattern::{Pattern, Segment};
+use crate::route::{HostMatch, Route};
+use crate::tenant::{TenantResolver, TenantSource};
+use crate::upstream::Upstream;
+use crate::Side;
+
+use raw::{RawConfig, RawTenantSource};
+
+/// The admin listener when routes.yaml has no `admin:`.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:9180";
+/// The upstream tenant header when `tenant.forward_header` is absent.
+pub const DEFAULT_FORWARD_HEADER: &str = "x-strangler-tenant";
+/// The connect timeout when `connect_timeout` is absent.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A routes.yaml file whose every value has been checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `listen:`.
+    pub listen: SocketAddr,
+    /// `admin:` or [`DEFAULT_ADMIN`].
+    pub admin: SocketAddr,
+    /// `threads:`.
+    pub threads: Option<usize>,
+    /// `legacy:`, resolved.
+    pub legacy: Upstream,
+    /// `services:`, resolved, in name order; routes refer to them by index.
+    pub services: Vec<Upstream>,
+    /// `tenant.sources`.
+    pub tenants: TenantResolver,
+    /// `tenant.default`.
+    pub default_side: Side,
+    /// `tenant.forward_header`, lowercase.
+    pub forward_header: Box<str>,
+    /// `routes:`, in file order.
+    pub routes: Vec<Route>,
+    /// `debug_headers:`.
+    pub debug_headers: bool,
+    /// `connect_timeout:`.
+    pub connect_timeout: Duration,
+}
+
+/// Parses and validates routes.yaml text; `origin` names the file in errors.
+pub fn parse(yaml: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig =
+        serde_yaml::from_str(yaml).map_err(|err| ConfigErrors::from(syntax_error(&err, origin)))?;
+    let mut problems = Problems {
+        origin,
+        yaml,
+        locator: OnceCell::new(),
+        found: Vec::new(),
+    };
+    let config = validate(raw, &mut problems);
+    problems.finish(config)
+}
+
+/// A serde_yaml error (syntax, type, unknown key) with its own location.
+fn syntax_error(err: &serde_yaml::Error, origin: &str) -> ConfigError {
+    let location = err.location();
+    let mut message = err.to_string();
+    if let Some(location) = &location {
+        let suffix = format!(" at line {} column {}", location.line(), location.column());
+        if let Some(start) = message.find(&suffix) {
+            message.replace_range(start..start + suffix.len(), "");
+        }
+    }
+    ConfigError {
+        origin: origin.to_owned(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message,
+    }
+}
+
+/// Collects located problems while validating.
+pub(crate) struct Problems<'a> {
+    origin: &'a str,
+    yaml: &'a str,
+    /// Built on the first problem: a valid file (the usual reload) never pays for it.
+    locator: OnceCell<Locator>,
+    found: Vec<ConfigError>,
+}
+
+impl Problems<'_> {
+    fn locator(&self) -> &Locator {
+        self.locator.get_or_init(|| Locator::new(self.yaml))
+    }
+
+    /// Records a problem with the value at node `path` (see [`Locator`]).
+    pub(crate) fn at_value(&mut self, path: &str, message: impl Into<String>) {
+        let position = self.locator().value(path);
+        self.record(position, message.into());
+    }
+
+    /// Records a problem with the key of the mapping entry at `path`.
+    pub(crate) fn at_key(&mut self, path: &str, message: impl Into<String>) {
+        let position = self.locator().key(path);
+        self.record(position, message.into());
+    }
+
+    /// `file:line:col` of the value at `path`, for messages naming a second place.
+    pub(crate) fn place(&self, path: &str) -> String {
+        match self.locator().value(path) {
+            Some((line, column)) => format!("{}:{line}:{column}", self.origin),
+            None => self.origin.to_owned(),
+        }
+    }
+
+    fn record(&mut self, position: Option<Position>, message: String) {
+        self.found.push(ConfigError {
+            origin: self.origin.to_owned(),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message,
+        });
+    }
+
+    /// The value if nothing was found, else every problem in file order.
+    fn finish<T>(mut self, value: Option<T>) -> Result<T, ConfigErrors> {
+        self.found.sort_by_key(|error| (error.line, error.column));
+        match (value, self.found.is_empty()) {
+            (Some(value), true) => Ok(value),
+            _ => Err(ConfigErrors(self.found)),
+        }
+    }
+}
+
+fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
+    let legacy = upstream(problems, "legacy", "legacy", &raw.legacy);
+    let services: Vec<Option<Upstream>> = raw
+        .services
+        .iter()
+        .map(|(name, url)| upstream(problems, &format!("services.{name}"), name, url))
+        .collect();
+    let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
+    let routes = routes::validate(raw.routes, &names, problems);
+    let (tenants, forward_header) = tenant_section(
+        raw.tenant.sources,
+        raw.tenant.forward_header.as_deref(),
+        problems,
+    );
+    let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
+    if raw.threads == Some(0) {
+        problems.at_value("threads", "threads must be at least 1");
+    }
+    Some(Config {
+        listen: raw.listen,
+        admin: raw
+            .admin
+            .unwrap_or_else(|| DEFAULT_ADMIN.parse().expect("valid default")),
+        threads: raw.threads,
+        legacy: legacy?,
+        services: services.into_iter().collect::<Option<_>>()?,
+        tenants: tenants?,
+        default_side: raw.tenant.default,
+        forward_header: forward_header?,
+        routes: routes?,
+        debug_headers: raw.debug_headers,
+        connect_timeout: connect_timeout?,
+    })
+}
+
+fn upstream(problems: &mut Problems<'_>, path: &str, name: &str, url: &str) -> Option<Upstream> {
+    Upstream::resolve(name, url)
+        .map_err(|message| problems.at_value(path, message))
+        .ok()
+}
+
+fn connect_timeout(text: Option<&str>, problems: &mut Problems<'_>) -> Option<Duration> {
+    let Some(text) = text else {
+        return Some(DEFAULT_CONNECT_TIMEOUT);
+    };
+    match parse_duration(text) {
+        Ok(duration) if duration.is_zero() => {
+            problems.at_value("connect_timeout", "connect_timeout must be greater than 0");
+            None
+        }
+        Ok(duration) => Some(duration),
+        Err(message) => {
+            problems.at_value("connect_timeout", message);
+            None
+        }
+    }
+}
+
+/// Parses a duration written as a whole number and a unit: `250ms`, `1s`, `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let invalid = || format!("invalid duration {text:?}: expected e.g. 250ms, 1s or 2m");
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => number
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
+/// Compiles `tenant.sources` and `tenant.forward_header`.
+fn tenant_section(
+    sources: Vec<RawTenantSource>,
+    forward_header: Option<&str>,
+    problems: &mut Problems<'_>,
+) -> (Option<TenantResolver>, Option<Box<str>>) {
+    let compiled: Vec<Option<TenantSource>> = sources
+        .into_iter()
+        .enumerate()
+        .map(|(index, source)| tenant_source(index, source, problems))
+        .collect();
+    let forward = forward_header.unwrap_or(DEFAULT_FORWARD_HEADER);
+    let forward = header_name(forward)
+        .map_err(|message| problems.at_value("tenant.forward_header", message))
+        .ok();
+    let resolver = compiled
+        .into_iter()
+        .collect::<Option<_>>()
+        .map(TenantResolver::new);
+    (resolver, forward)
+}
+
+fn tenant_source(
+    index: usize,
+    source: RawTenantSource,
+    problems: &mut Problems<'_>,
+) -> Option<TenantSource> {
+    let (key, compiled) = match (source.header, source.subdomain, source.path) {
+        (Some(name), None, None) => ("header", header_name(&name).map(TenantSource::Header)),
+        (None, Some(suffix), None) => ("subdomain", subdomain_suffix(&suffix)),
+        (None, None, Some(text)) => ("path", tenant_path(&text)),
+        _ => {
+            let message = "a tenant source has exactly one of header, subdomain or path";
+            problems.at_value(&format!("tenant.sources[{index}]"), message);
+            return None;
+        }
+    };
+    compiled
+        .map_err(|message| problems.at_value(&format!("tenant.sources[{index}].{key}"), message))
+        .ok()
+}
+
+/// A header name (an HTTP token), lowercased.
+fn header_name(name: &str) -> Result<Box<str>, String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    match !name.is_empty() && name.bytes().all(token) {
+        true => Ok(name.to_ascii_lowercase().into()),
+        false => Err(format!("{name:?} is not a valid header name")),
+    }
+}
+
+fn subdomain_suffix(suffix: &str) -> Result<TenantSource, String> {
+    let host = suffix.strip_prefix('.').map(HostMatch::parse);
+    match host {
+        Some(Ok(HostMatch::Exact(name))) => Ok(TenantSource::Subdomain(format!(".{name}").into())),
+        _ => Err(format!(
+            "subdomain suffix {suffix:?} must be a host name starting with '.', e.g. .shop.example.com"
+        )),
+    }
+}
+
+fn tenant_path(text: &str) -> Result<TenantSource, String> {
+    let pattern = Pattern::parse(text).map_err(|err| err.to_string())?;
+    let tenant_params = pattern
+        .segments()
+        .iter()
+        .filter(|segment| matches!(segment, Segment::Param(name) if &**name == "tenant"))
+        .count();
+    match tenant_params {
+        1 => Ok(TenantSource::Path(pattern)),
+        _ => Err(format!(
+            "tenant path pattern {text:?} must have exactly one {{tenant}} segment"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_ms_s_and_m() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "1", "s", "1.5s", "1h", "-1s", " 1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+}

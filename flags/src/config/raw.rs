@@ -1,0 +1,134 @@
+//! The routes.yaml file exactly as written: serde types with `deny_unknown_fields`, so a
+//! misspelled key (`percnt:`) fails the load with its line and column instead of being
+//! silently ignored. Nothing here is checked beyond YAML types; `config::validate` turns
+//! these into checked values and reports every semantic problem at once.
+//!
+//! This rustdoc is the reference for routes.yaml: each field documents its key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::Side;
+
+/// The whole routes.yaml file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `listen:` the proxy listener, e.g. `127.0.0.1:8080`. Required.
+    pub listen: SocketAddr,
+    /// `admin:` the admin listener (metrics, health, explain). Default `127.0.0.1:9180`.
+    pub admin: Option<SocketAddr>,
+    /// `threads:` proxy worker threads, at least 1. Default: the proxy uses one per core.
+    pub threads: Option<usize>,
+    /// `legacy:` the monolith, `http://host[:port]`; gets every request no rule sends
+    /// elsewhere. Hosts are resolved when the file is loaded, and again on each reload.
+    /// `https://` is refused: TLS upstreams are not supported yet.
+    pub legacy: String,
+    /// `services:` the new services by name, each `http://host[:port]` like `legacy`.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+    /// `tenant:` how a request's tenant is found. Default: no sources, default side legacy.
+    #[serde(default)]
+    pub tenant: RawTenant,
+    /// `routes:` the rules that send some requests to a new service.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    /// `debug_headers:` when true the proxy adds the decision (side, route, reason) to
+    /// responses as headers, for QA. Default false.
+    #[serde(default)]
+    pub debug_headers: bool,
+    /// `connect_timeout:` how long the proxy waits to connect to an upstream, as a
+    /// duration string: `250ms`, `1s`, `2m`. Default `1s`.
+    pub connect_timeout: Option<String>,
+}
+
+/// The `tenant:` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    /// `sources:` tried in order; the first that yields a value wins. A value that is not
+    /// a valid tenant id (1 to 128 characters of `[A-Za-z0-9._-]`) makes the request a 400.
+    #[serde(default)]
+    pub sources: Vec<RawTenantSource>,
+    /// `default:` the side (`legacy` or `new`) for a request with no tenant. Default legacy.
+    #[serde(default)]
+    pub default: Side,
+    /// `forward_header:` the header the proxy sets on the upstream request with the
+    /// decided tenant. Default `x-strangler-tenant`.
+    pub forward_header: Option<String>,
+}
+
+/// One entry of `tenant.sources`: a mapping with exactly one of these keys.
+///
+/// A struct rather than an enum because serde_yaml reads enums from YAML tags
+/// (`!header X`), not from the single-key mappings routes.yaml uses.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantSource {
+    /// `- header: X-Tenant-Id`: the header's value (name case-insensitive).
+    pub header: Option<String>,
+    /// `- subdomain: .shop.example.com`: the single label in front of this suffix in the
+    /// host, port ignored (`acme.shop.example.com` -> `acme`); a host without the suffix,
+    /// or with several labels in front of it, yields nothing.
+    pub subdomain: Option<String>,
+    /// `- path: "/t/{tenant}/**"`: the `{tenant}` segment of a path pattern that has
+    /// exactly one `{tenant}` parameter.
+    pub path: Option<String>,
+}
+
+/// One entry of `routes:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// `name:` unique; appears in logs, metrics and `strangler explain`.
+    pub name: String,
+    /// `match:` which requests the route covers.
+    #[serde(rename = "match")]
+    pub matcher: RawMatch,
+    /// `service:` the name of an entry of `services:` that serves the new side.
+    pub service: String,
+    /// `cohort:` the rollout salt. Routes with the same cohort put every tenant on the
+    /// same side at the same percentage, so a tenant moves with all of them at once.
+    /// Default: the route name.
+    pub cohort: Option<String>,
+    /// `rollout:` who goes to the new side. Default: percent 0, no overrides.
+    #[serde(default)]
+    pub rollout: RawRollout,
+}
+
+/// A route's `match:`.
+///
+/// The most specific matching route wins: more literal segments, then more parameters,
+/// then an exact pattern over one ending in `**`, then more segments, then a route with
+/// `host`, then a route with `methods`. Two routes equal on all of these that can match
+/// the same request are refused at load.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    /// `path:` a pattern starting with `/`: literal segments, `{name}` for any one
+    /// segment, and a last segment `**` for zero or more segments. Matched against the
+    /// path without its query string.
+    pub path: String,
+    /// `methods:` e.g. `[GET, POST]`; absent means any method.
+    pub methods: Option<Vec<String>>,
+    /// `host:` an exact host (case-insensitive, port ignored) or a `*.example.com`
+    /// wildcard for any host under `example.com`; absent means any host.
+    pub host: Option<String>,
+}
+
+/// A route's `rollout:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    /// `percent:` share of tenants on the new side, 0 to 100 in steps of 0.01. Sticky: a
+    /// tenant's side depends only on (cohort, tenant), and raising the percentage only
+    /// moves tenants from legacy to new. Default 0.
+    #[serde(default)]
+    pub percent: f64,
+    /// `tenants:` explicit sides by tenant id (`{ qa-internal: new, bigcorp: legacy }`);
+    /// they win over `percent`.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, Side>,
+}

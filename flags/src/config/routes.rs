@@ -1,0 +1,217 @@
+//! Validation of `routes:`: each route on its own (service defined, pattern, methods,
+//! host, percentage, override tenant ids), then across routes (unique names, and no two
+//! equally specific routes that can match the same request, since neither could win).
+
+use std::collections::HashMap;
+
+use crate::pattern::Pattern;
+use crate::rollout::percent_to_basis_points;
+use crate::route::{HostMatch, Route};
+use crate::tenant::check_tenant_id;
+
+use super::raw::{RawMatch, RawRoute};
+use super::Problems;
+
+/// Validates every route; None if any is invalid (the problems say why).
+pub(super) fn validate(
+    raw: Vec<RawRoute>,
+    services: &[&str],
+    problems: &mut Problems<'_>,
+) -> Option<Vec<Route>> {
+    check_unique_names(&raw, problems);
+    let total = raw.len();
+    let routes: Vec<(usize, Route)> = raw
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, route)| Some((index, route_of(index, route, services, problems)?)))
+        .collect();
+    check_overlaps(&routes, problems);
+    (routes.len() == total).then(|| {
+        let numbered = routes.into_iter().enumerate();
+        numbered
+            .map(|(index, (_, route))| Route { index, ..route })
+            .collect()
+    })
+}
+
+fn check_unique_names(raw: &[RawRoute], problems: &mut Problems<'_>) {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (index, route) in raw.iter().enumerate() {
+        if route.name.is_empty() {
+            problems.at_value(
+                &format!("routes[{index}].name"),
+                "route name must not be empty",
+            );
+        }
+        if let Some(&earlier) = first.get(route.name.as_str()) {
+            let message = format!(
+                "duplicate route name {:?} (first defined at {})",
+                route.name,
+                problems.place(&format!("routes[{earlier}].name"))
+            );
+            problems.at_value(&format!("routes[{index}].name"), message);
+        } else {
+            first.insert(&route.name, index);
+        }
+    }
+}
+
+/// Compiles one route, recording each of its problems.
+fn route_of(
+    index: usize,
+    raw: RawRoute,
+    services: &[&str],
+    problems: &mut Problems<'_>,
+) -> Option<Route> {
+    let at = |field: &str| format!("routes[{index}].{field}");
+    let name = raw.name.as_str();
+    let service_index = services.iter().position(|service| *service == raw.service);
+    if service_index.is_none() {
+        let message = format!("undefined service {:?} in route {name:?}", raw.service);
+        problems.at_value(&at("service"), message);
+    }
+    let matcher = route_match(index, name, &raw.matcher, problems);
+    let percent = percent_to_basis_points(raw.rollout.percent)
+        .map_err(|message| {
+            problems.at_value(&at("rollout.percent"), format!("route {name:?}: {message}"))
+        })
+        .ok();
+    for tenant in raw.rollout.tenants.keys() {
+        if let Err(reason) = check_tenant_id(tenant) {
+            let message =
+                format!("route {name:?}: invalid tenant id {tenant:?} in overrides: {reason}");
+            problems.at_key(&at(&format!("rollout.tenants.{tenant}")), message);
+        }
+    }
+    if raw.cohort.as_deref() == Some("") {
+        problems.at_value(
+            &at("cohort"),
+            format!("route {name:?}: cohort must not be empty"),
+        );
+    }
+    let (pattern, methods, host) = matcher?;
+    Some(Route {
+        salt: raw.cohort.unwrap_or_else(|| raw.name.clone()).into(),
+        name: raw.name.into(),
+        service: raw.service.into(),
+        service_index: service_index?,
+        pattern,
+        methods,
+        host,
+        percent: percent?,
+        overrides: raw
+            .rollout
+            .tenants
+            .into_iter()
+            .map(|(tenant, side)| (tenant.into(), side))
+            .collect(),
+        killed: false,
+        index: 0, // numbered by `validate` once every route is valid
+    })
+}
+
+type Matcher = (Pattern, Option<Vec<Box<str>>>, Option<HostMatch>);
+
+/// Compiles a route's `match:` (pattern, uppercase methods, host condition).
+fn route_match(
+    index: usize,
+    name: &str,
+    raw: &RawMatch,
+    problems: &mut Problems<'_>,
+) -> Option<Matcher> {
+    let at = |field: &str| format!("routes[{index}].match.{field}");
+    let pattern = Pattern::parse(&raw.path)
+        .map_err(|err| problems.at_value(&at("path"), format!("route {name:?}: {err}")))
+        .ok();
+    let methods = raw
+        .methods
+        .as_ref()
+        .map(|methods| route_methods(&at("methods"), name, methods, problems));
+    let host = raw.host.as_deref().map(|host| {
+        HostMatch::parse(host)
+            .map_err(|message| problems.at_value(&at("host"), format!("route {name:?}: {message}")))
+            .ok()
+    });
+    Some((
+        pattern?,
+        valid_if_present(methods)?,
+        valid_if_present(host)?,
+    ))
+}
+
+/// An optional field's validation: absent is fine (`Some(None)`), present but invalid
+/// (`Some(None)` inside) fails the whole (`None`).
+fn valid_if_present<T>(field: Option<Option<T>>) -> Option<Option<T>> {
+    field.map_or(Some(None), |value| value.map(Some))
+}
+
+fn route_methods(
+    path: &str,
+    name: &str,
+    methods: &[String],
+    problems: &mut Problems<'_>,
+) -> Option<Vec<Box<str>>> {
+    if methods.is_empty() {
+        problems.at_value(
+            path,
+            format!("route {name:?}: methods must not be empty (omit it for any method)"),
+        );
+        return None;
+    }
+    let mut valid = true;
+    for (index, method) in methods.iter().enumerate() {
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+            let message = format!("route {name:?}: {method:?} is not an HTTP method");
+            problems.at_value(&format!("{path}[{index}]"), message);
+            valid = false;
+        }
+    }
+    valid.then(|| {
+        methods
+            .iter()
+            .map(|m| m.to_ascii_uppercase().into())
+            .collect()
+    })
+}
+
+/// Refuses pairs of equally ranked routes that can match one request.
+fn check_overlaps(routes: &[(usize, Route)], problems: &mut Problems<'_>) {
+    let mut by_rank: HashMap<_, Vec<&(usize, Route)>> = HashMap::new();
+    for entry in routes {
+        by_rank.entry(entry.1.rank()).or_default().push(entry);
+    }
+    let mut pairs = Vec::new();
+    for group in by_rank.values() {
+        for (position, first) in group.iter().enumerate() {
+            for second in &group[position + 1..] {
+                if first.1.overlaps(&second.1) {
+                    pairs.push((*first, *second));
+                }
+            }
+        }
+    }
+    pairs.sort_unstable_by_key(|(first, second)| (first.0, second.0));
+    for (first, second) in pairs {
+        report_overlap(first, second, problems);
+    }
+}
+
+/// Reports an overlap at the later route's pattern, naming both routes and places.
+fn report_overlap(
+    (first, a): &(usize, Route),
+    (second, b): &(usize, Route),
+    problems: &mut Problems<'_>,
+) {
+    let first_path = format!("routes[{first}].match.path");
+    let second_path = format!("routes[{second}].match.path");
+    let message = format!(
+        "routes {:?} ({}) and {:?} ({}) are equally specific and can match the same request; \
+         make one more specific (a literal segment, a host or methods) or give them disjoint \
+         methods or hosts",
+        a.name,
+        problems.place(&first_path),
+        b.name,
+        problems.place(&second_path),
+    );
+    problems.at_value(&second_path, message);
+}

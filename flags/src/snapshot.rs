@@ -1,0 +1,162 @@
+//! The compiled, immutable snapshot the request path reads. The proxy keeps one in an
+//! `ArcSwap`; a reload parses and validates the whole file again, compiles a new snapshot
+//! and swaps it in, and on any error the old one stays. A snapshot never changes once
+//! published, so deciding needs no lock.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::{self, Config};
+use crate::decision::{self, Decision};
+use crate::error::{ConfigError, ConfigErrors, RequestError};
+use crate::hash::fnv1a64;
+use crate::route::Route;
+use crate::table::RouteTable;
+use crate::tenant::{TenantResolver, TenantSource};
+use crate::upstream::Upstream;
+use crate::{RequestView, Side};
+
+/// One compiled routes.yaml: listeners, upstreams, tenant sources and the route table.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) config: Config,
+    pub(crate) tenants: TenantResolver,
+    pub(crate) default_side: Side,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) table: RouteTable,
+    by_name: HashMap<Box<str>, usize>,
+    content_hash: u64,
+}
+
+impl Snapshot {
+    /// Reads, validates and compiles the file at `path` (named as given in errors).
+    pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            origin: origin.clone(),
+            line: None,
+            column: None,
+            message: format!("cannot read: {err}"),
+        })?;
+        Snapshot::parse(&text, &origin)
+    }
+
+    /// Validates and compiles routes.yaml text; `origin` names it in errors.
+    pub fn parse(yaml: &str, origin: &str) -> Result<Snapshot, ConfigErrors> {
+        let mut config = config::parse(yaml, origin)?;
+        let routes = std::mem::take(&mut config.routes);
+        let by_name = routes
+            .iter()
+            .enumerate()
+            .map(|(index, route)| (route.name.clone(), index))
+            .collect();
+        Ok(Snapshot {
+            tenants: std::mem::take(&mut config.tenants),
+            default_side: config.default_side,
+            table: RouteTable::new(&routes),
+            routes,
+            by_name,
+            content_hash: fnv1a64(yaml.as_bytes()),
+            config,
+        })
+    }
+
+    /// Which side answers `req`, through which route, for which tenant, and why.
+    pub fn decide<'s, 'r>(
+        &'s self,
+        req: &'r impl RequestView,
+    ) -> Result<Decision<'s, 'r>, RequestError> {
+        decision::decide(self, req)
+    }
+
+    /// FNV-1a 64 of the source text: the same file always gives the same revision.
+    pub fn content_hash(&self) -> u64 {
+        self.content_hash
+    }
+
+    /// `listen:`, the proxy listener.
+    pub fn listen(&self) -> SocketAddr {
+        self.config.listen
+    }
+
+    /// `admin:`, the admin listener (default 127.0.0.1:9180).
+    pub fn admin(&self) -> SocketAddr {
+        self.config.admin
+    }
+
+    /// `threads:`; None lets the proxy use one per core.
+    pub fn threads(&self) -> Option<usize> {
+        self.config.threads
+    }
+
+    /// The monolith.
+    pub fn legacy(&self) -> &Upstream {
+        &self.config.legacy
+    }
+
+    /// The new services, in name order.
+    pub fn services(&self) -> &[Upstream] {
+        &self.config.services
+    }
+
+    /// Where a decision goes: the route's service for `New` with a route, else legacy.
+    pub fn upstream(&self, side: Side, route: Option<&Route>) -> &Upstream {
+        match (side, route) {
+            (Side::New, Some(route)) => &self.config.services[route.service_index],
+            _ => &self.config.legacy,
+        }
+    }
+
+    /// `connect_timeout:` (default 1s).
+    pub fn connect_timeout(&self) -> Duration {
+        self.config.connect_timeout
+    }
+
+    /// `debug_headers:`: whether responses carry the decision as headers.
+    pub fn debug_headers(&self) -> bool {
+        self.config.debug_headers
+    }
+
+    /// `tenant.forward_header`, lowercase (default `x-strangler-tenant`).
+    pub fn forward_tenant_header(&self) -> &str {
+        &self.config.forward_header
+    }
+
+    /// `tenant.default`: the side of a routed request without a tenant.
+    pub fn default_side(&self) -> Side {
+        self.default_side
+    }
+
+    /// The lowercase header names the `header:` tenant sources read, in source order.
+    pub fn tenant_headers(&self) -> impl Iterator<Item = &str> {
+        self.tenants
+            .sources()
+            .iter()
+            .filter_map(|source| match source {
+                TenantSource::Header(name) => Some(&**name),
+                _ => None,
+            })
+    }
+
+    /// The routes, in file order.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The route called `name`.
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.by_name.get(name).map(|&index| &self.routes[index])
+    }
+
+    /// Turns a route's kill switch on or off in this (not yet published) snapshot;
+    /// false if there is no such route. For the runtime control plane.
+    pub fn set_killed(&mut self, name: &str, killed: bool) -> bool {
+        let Some(&index) = self.by_name.get(name) else {
+            return false;
+        };
+        self.routes[index].killed = killed;
+        true
+    }
+}

@@ -1,0 +1,180 @@
+//! Tenant resolution: which customer a request belongs to. Sources are tried in the order
+//! routes.yaml lists them and the first that yields a value wins; a value that is not a
+//! valid tenant id is a request error (400), never silently ignored, so a typo in a header
+//! cannot quietly move a customer to the other side.
+
+use serde::Serialize;
+
+use crate::error::RequestError;
+use crate::pattern::Pattern;
+use crate::RequestView;
+
+/// The longest tenant id accepted, in bytes.
+pub const MAX_TENANT_LEN: usize = 128;
+
+/// The kind of source a tenant id came from, for logs, metrics and errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantSourceKind {
+    /// A request header (`header: X-Tenant-Id`).
+    Header,
+    /// The first label of the host (`subdomain: .shop.example.com`).
+    Subdomain,
+    /// A `{tenant}` segment of the path (`path: "/t/{tenant}/**"`).
+    Path,
+}
+
+impl TenantSourceKind {
+    /// `"header"`, `"subdomain"` or `"path"`; stable, used as a metric label.
+    pub fn code(self) -> &'static str {
+        match self {
+            TenantSourceKind::Header => "header",
+            TenantSourceKind::Subdomain => "subdomain",
+            TenantSourceKind::Path => "path",
+        }
+    }
+}
+
+/// One compiled tenant source.
+#[derive(Debug, Clone)]
+pub enum TenantSource {
+    /// Header name, lowercase.
+    Header(Box<str>),
+    /// Host suffix including its leading dot, lowercase (`.shop.example.com`).
+    Subdomain(Box<str>),
+    /// A pattern with exactly one `{tenant}` parameter.
+    Path(Pattern),
+}
+
+impl TenantSource {
+    /// The kind of this source.
+    pub fn kind(&self) -> TenantSourceKind {
+        match self {
+            TenantSource::Header(_) => TenantSourceKind::Header,
+            TenantSource::Subdomain(_) => TenantSourceKind::Subdomain,
+            TenantSource::Path(_) => TenantSourceKind::Path,
+        }
+    }
+
+    /// The raw value this source finds in the request, not yet validated.
+    fn find<'r>(&self, req: &'r impl RequestView) -> Option<&'r str> {
+        match self {
+            TenantSource::Header(name) => req.header(name),
+            TenantSource::Subdomain(suffix) => subdomain_label(req.host()?, suffix),
+            TenantSource::Path(pattern) => pattern.capture(req.path(), "tenant"),
+        }
+    }
+}
+
+/// The single label in front of `suffix` in `host` (port ignored, suffix case-insensitive).
+///
+/// The label is borrowed as sent, so it keeps the request's case: the proxy hands a
+/// lowercase host (HTTP hosts are case-insensitive and clients send them lowercase).
+fn subdomain_label<'r>(host: &'r str, suffix: &str) -> Option<&'r str> {
+    let host = strip_port(host);
+    let split = host.len().checked_sub(suffix.len())?;
+    if !host.is_char_boundary(split) || !host[split..].eq_ignore_ascii_case(suffix) {
+        return None;
+    }
+    let label = &host[..split];
+    (!label.is_empty() && !label.contains('.')).then_some(label)
+}
+
+/// `host:port` -> `host`; `[::1]:80` -> `[::1]`.
+pub fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => &host[..colon],
+        _ => host,
+    }
+}
+
+/// Checks a tenant id: 1 to 128 characters of `[A-Za-z0-9._-]`.
+pub fn check_tenant_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("empty");
+    }
+    if id.len() > MAX_TENANT_LEN {
+        return Err("longer than 128 characters");
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    match id.bytes().all(allowed) {
+        true => Ok(()),
+        false => Err("characters other than [A-Za-z0-9._-]"),
+    }
+}
+
+/// The ordered tenant sources of a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct TenantResolver {
+    sources: Vec<TenantSource>,
+}
+
+impl TenantResolver {
+    /// Builds a resolver trying `sources` in order.
+    pub fn new(sources: Vec<TenantSource>) -> TenantResolver {
+        TenantResolver { sources }
+    }
+
+    /// The sources, in the order they are tried.
+    pub fn sources(&self) -> &[TenantSource] {
+        &self.sources
+    }
+
+    /// The tenant of `req` and where it came from; `Ok(None)` when no source yields one.
+    pub fn resolve<'r>(
+        &self,
+        req: &'r impl RequestView,
+    ) -> Result<Option<(&'r str, TenantSourceKind)>, RequestError> {
+        for source in &self.sources {
+            if let Some(value) = source.find(req) {
+                let kind = source.kind();
+                check_tenant_id(value).map_err(|reason| RequestError::InvalidTenant {
+                    source: kind,
+                    reason,
+                })?;
+                return Ok(Some((value, kind)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_short_and_plain() {
+        assert!(check_tenant_id("acme-1.eu_west").is_ok());
+        assert!(check_tenant_id("").is_err());
+        assert!(check_tenant_id("a b").is_err());
+        assert!(check_tenant_id("é").is_err());
+        assert!(check_tenant_id(&"a".repeat(128)).is_ok());
+        assert!(check_tenant_id(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn subdomain_is_a_single_label_before_the_suffix() {
+        let suffix = ".shop.example.com";
+        assert_eq!(
+            subdomain_label("acme.shop.example.com:8080", suffix),
+            Some("acme")
+        );
+        assert_eq!(
+            subdomain_label("acme.SHOP.example.com", suffix),
+            Some("acme")
+        );
+        assert_eq!(subdomain_label("a.b.shop.example.com", suffix), None);
+        assert_eq!(subdomain_label(".shop.example.com", suffix), None);
+        assert_eq!(subdomain_label("shop.example.com", suffix), None);
+        assert_eq!(subdomain_label("acme.other.com", suffix), None);
+    }
+
+    #[test]
+    fn ports_are_stripped_from_hosts() {
+        assert_eq!(strip_port("a.com:80"), "a.com");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("a.com"), "a.com");
+    }
+}

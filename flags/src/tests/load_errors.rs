@@ -1,0 +1,176 @@
+//! Load errors: each is refused with `file:line:col` at the offending node, and
+//! validation reports every problem, not just the first.
+
+use super::{load_errors, BASE};
+
+fn routes(body: &str) -> String {
+    format!("{BASE}routes:\n{body}")
+}
+
+const INVOICES: &str = "  - name: invoices\n    match: { path: \"/api/invoices/**\" }\n";
+
+#[test]
+fn unknown_key_is_located() {
+    let errors = load_errors(&routes(&format!(
+        "{INVOICES}    service: billing\n    rollout:\n      percnt: 25\n"
+    )));
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("routes.yaml:14:7: "), "{}", errors[0]);
+    assert!(
+        errors[0].contains("unknown field `percnt`"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn undefined_service_is_located_at_the_service_value() {
+    let errors = load_errors(&routes(&format!("{INVOICES}    service: biling\n")));
+    assert_eq!(
+        errors,
+        ["routes.yaml:12:14: undefined service \"biling\" in route \"invoices\""]
+    );
+}
+
+#[test]
+fn out_of_range_percent_is_located() {
+    let errors = load_errors(&routes(&format!(
+        "{INVOICES}    service: billing\n    rollout: {{ percent: 101 }}\n"
+    )));
+    assert_eq!(
+        errors,
+        ["routes.yaml:13:25: route \"invoices\": percent 101 is out of range 0 to 100"]
+    );
+}
+
+#[test]
+fn percent_with_three_decimals_is_located() {
+    let errors = load_errors(&routes(&format!(
+        "{INVOICES}    service: billing\n    rollout: {{ percent: 25.555 }}\n"
+    )));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with(
+            "routes.yaml:13:25: route \"invoices\": percent 25.555 has more than two decimals"
+        ),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn negative_percent_is_located() {
+    let errors = load_errors(&routes(&format!(
+        "{INVOICES}    service: billing\n    rollout: {{ percent: -1 }}\n"
+    )));
+    assert_eq!(
+        errors,
+        ["routes.yaml:13:25: route \"invoices\": percent -1 is out of range 0 to 100"]
+    );
+}
+
+#[test]
+fn bad_address_is_located() {
+    let yaml = BASE.replace("http://127.0.0.1:3001", "http://127.0.0.1:99999");
+    let errors = load_errors(&yaml);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .starts_with("routes.yaml:4:12: cannot resolve upstream \"http://127.0.0.1:99999\""),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn https_upstream_is_refused_with_a_clear_message() {
+    let errors = load_errors(&BASE.replace("http://127.0.0.1:3000", "https://127.0.0.1:3000"));
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("routes.yaml:2:9: upstream \"https://127.0.0.1:3000\": https upstreams are not supported yet"), "{}", errors[0]);
+}
+
+#[test]
+fn bad_listen_address_is_located() {
+    let errors = load_errors(&BASE.replace("listen: 127.0.0.1:8080", "listen: localhost"));
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("routes.yaml:1:9: "), "{}", errors[0]);
+}
+
+#[test]
+fn bad_pattern_is_located() {
+    let errors = load_errors(&routes(
+        "  - name: x\n    match: { path: \"/a/**/b\" }\n    service: billing\n",
+    ));
+    assert_eq!(errors, ["routes.yaml:11:20: route \"x\": path pattern \"/a/**/b\": '**' is only allowed as the whole last segment"]);
+}
+
+#[test]
+fn duplicate_route_names_are_located_at_the_second() {
+    let errors = load_errors(&routes(
+        "  - { name: x, match: { path: /a }, service: billing }\n  - { name: x, match: { path: /b }, service: billing }\n",
+    ));
+    assert_eq!(
+        errors,
+        ["routes.yaml:11:13: duplicate route name \"x\" (first defined at routes.yaml:10:13)"]
+    );
+}
+
+#[test]
+fn invalid_override_tenant_is_located_at_its_key() {
+    let errors = load_errors(&routes(&format!(
+        "{INVOICES}    service: billing\n    rollout:\n      tenants:\n        \"bad tenant\": new\n"
+    )));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .starts_with("routes.yaml:15:9: route \"invoices\": invalid tenant id \"bad tenant\""),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn tenant_path_source_needs_exactly_one_tenant_segment() {
+    let errors = load_errors(&BASE.replace("- header: X-Tenant-Id", "- path: \"/t/{id}/**\""));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("routes.yaml:8:13: tenant path pattern"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn every_semantic_error_is_reported_at_once() {
+    let errors = load_errors(&routes(
+        "  - { name: a, match: { path: /a }, service: nope }\n  - { name: b, match: { path: b }, service: billing }\n  - { name: c, match: { path: /c }, service: billing, rollout: { percent: 200 } }\n",
+    ));
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].starts_with("routes.yaml:10:"), "{errors:?}");
+    assert!(errors[1].starts_with("routes.yaml:11:"), "{errors:?}");
+    assert!(errors[2].starts_with("routes.yaml:12:"), "{errors:?}");
+}
+
+#[test]
+fn a_tenant_source_with_two_kinds_is_located() {
+    let errors = load_errors(&BASE.replace(
+        "- header: X-Tenant-Id",
+        "- { header: X-Tenant-Id, path: \"/t/{tenant}\" }",
+    ));
+    assert_eq!(
+        errors,
+        ["routes.yaml:8:7: a tenant source has exactly one of header, subdomain or path"]
+    );
+}
+
+#[test]
+fn bad_connect_timeout_and_zero_threads_are_both_reported() {
+    let errors = load_errors(&format!("{BASE}threads: 0\nconnect_timeout: 1.5s\n"));
+    assert_eq!(
+        errors,
+        [
+            "routes.yaml:9:10: threads must be at least 1",
+            "routes.yaml:10:18: invalid duration \"1.5s\": expected e.g. 250ms, 1s or 2m",
+        ]
+    );
+}

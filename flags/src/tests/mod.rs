@@ -1,0 +1,111 @@
+//! Unit tests of the decision contract, one module per capability, each test named after
+//! the rule it pins. Requests are plain structs implementing [`RequestView`].
+
+mod decisions;
+mod load_errors;
+mod precedence;
+mod tenants;
+
+use crate::{ConfigErrors, Decision, RequestView, Snapshot};
+
+/// A request as the proxy would present it.
+#[derive(Debug, Clone)]
+pub(crate) struct FakeRequest {
+    method: String,
+    path: String,
+    host: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl FakeRequest {
+    pub(crate) fn new(method: &str, path: &str) -> FakeRequest {
+        FakeRequest {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            host: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn get(path: &str) -> FakeRequest {
+        FakeRequest::new("GET", path)
+    }
+
+    pub(crate) fn host(mut self, host: &str) -> FakeRequest {
+        self.host = Some(host.to_owned());
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &str, value: &str) -> FakeRequest {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub(crate) fn tenant(self, tenant: &str) -> FakeRequest {
+        self.header("X-Tenant-Id", tenant)
+    }
+}
+
+impl RequestView for FakeRequest {
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        let found = self
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(lowercase_name));
+        found.map(|(_, value)| value.as_str())
+    }
+}
+
+/// Listeners, upstreams and a header tenant source; tests append `routes:`.
+pub(crate) const BASE: &str = "\
+listen: 127.0.0.1:8080
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+  search: http://127.0.0.1:3002
+tenant:
+  sources:
+    - header: X-Tenant-Id
+";
+
+/// [`BASE`] with the given `routes:` items.
+pub(crate) fn with_routes(routes: &[String]) -> String {
+    format!("{BASE}routes:\n{}", routes.concat())
+}
+
+/// A one-line route item at 100 % with the given `match:` body.
+pub(crate) fn route(name: &str, matcher: &str) -> String {
+    format!("  - {{ name: {name}, match: {{ {matcher} }}, service: billing, rollout: {{ percent: 100 }} }}\n")
+}
+
+pub(crate) fn load(yaml: &str) -> Snapshot {
+    Snapshot::parse(yaml, "routes.yaml").unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+pub(crate) fn load_errors(yaml: &str) -> Vec<String> {
+    let errors: ConfigErrors = Snapshot::parse(yaml, "routes.yaml").expect_err("must not load");
+    errors.to_string().lines().map(str::to_owned).collect()
+}
+
+pub(crate) fn decide<'s, 'r>(snapshot: &'s Snapshot, req: &'r FakeRequest) -> Decision<'s, 'r> {
+    snapshot.decide(req).expect("decidable request")
+}
+
+/// The name of the route `req` matches in `snapshot`, if any.
+pub(crate) fn matched(snapshot: &Snapshot, req: &FakeRequest) -> Option<String> {
+    decide(snapshot, req)
+        .route
+        .map(|route| route.name().to_owned())
+}

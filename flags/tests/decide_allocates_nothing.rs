@@ -1,0 +1,67 @@
+//! Regression guard for the request path: `Snapshot::decide` must not allocate (the
+//! tenant is borrowed, reasons carry numbers, not strings). A counting global allocator
+//! sees every allocation of this test binary, which holds this single test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use strangler_flags::{RequestView, Side, Snapshot};
+
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+struct Request(&'static str, &'static str);
+
+impl RequestView for Request {
+    fn method(&self) -> &str {
+        "GET"
+    }
+    fn path(&self) -> &str {
+        self.0
+    }
+    fn host(&self) -> Option<&str> {
+        Some("acme.shop.example.com")
+    }
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        (lowercase_name == "x-tenant-id").then_some(self.1)
+    }
+}
+
+#[test]
+fn deciding_a_request_allocates_nothing() {
+    let snapshot = Snapshot::parse(include_str!("routes.yaml"), "routes.yaml").expect("loads");
+    let requests = [
+        Request("/api/invoices/42", "qa-internal"),
+        Request("/api/invoices/42", "tenant-7"),
+        Request("/api/invoices/42/pdf", "tenant-7"),
+        Request("/home", "tenant-7"),
+        Request("/t/acme/x", ""),
+    ];
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let mut on_new = 0;
+    for request in &requests {
+        if let Ok(decision) = snapshot.decide(request) {
+            on_new += usize::from(decision.side == Side::New);
+        }
+    }
+    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0);
+    assert!(on_new >= 1);
+}
