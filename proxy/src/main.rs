@@ -1,1 +1,190 @@
-fn main() {}
+//! The `strangler` binary: `run`, `check`, `explain` and `demo`. Only this file uses `anyhow`
+//! for reporting; everything it calls has its own error types.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use strangler::explain::{explain, Question};
+use strangler::{Launch, Running};
+use strangler_flags::Snapshot;
+
+/// How long SIGTERM waits for in-flight requests before stopping.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Parser)]
+#[command(
+    name = "strangler",
+    version,
+    about = "A per-route, per-tenant migration proxy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve with routes.yaml, following its changes.
+    Run {
+        /// The routes.yaml to serve.
+        #[arg(long, default_value = "routes.yaml")]
+        config: PathBuf,
+    },
+    /// Validate files like `nginx -t`: exit 0, or 1 with every error and its location.
+    Check {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Say where a request would go and why, without sending it.
+    Explain {
+        #[arg(long, default_value = "routes.yaml")]
+        config: PathBuf,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        #[arg(long)]
+        path: String,
+        /// The tenant, as if sent in the config's tenant header.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The Host header.
+        #[arg(long)]
+        host: Option<String>,
+        /// Another request header, `Name: value` (repeatable).
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the example monolith and billing service and the proxy in front of them.
+    Demo {
+        #[arg(long, default_value = "routes.yaml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => run(config, None),
+        Command::Check { files } => return check(&files),
+        Command::Explain {
+            config,
+            method,
+            path,
+            tenant,
+            host,
+            headers,
+            json,
+        } => explain_command(config, &method, &path, tenant, host, &headers, json),
+        Command::Demo { config } => demo(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strangler: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: PathBuf, banner: Option<fn(&Running) -> String>) -> anyhow::Result<()> {
+    let _logs = strangler::telemetry::init_logs();
+    let running = Running::start(Launch::new(config))?;
+    tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
+    if let Some(banner) = banner {
+        eprintln!("{}", banner(&running));
+    }
+    wait_for_stop_signal()?;
+    tracing::info!("stopping: draining in-flight requests");
+    running.shutdown(SHUTDOWN_GRACE);
+    Ok(())
+}
+
+fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        Ok(())
+    })
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match Snapshot::load(file) {
+            Ok(snapshot) => println!(
+                "{}: ok ({} routes)",
+                file.display(),
+                snapshot.routes().len()
+            ),
+            Err(errors) => {
+                eprintln!("{errors}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn explain_command(
+    config: PathBuf,
+    method: &str,
+    path: &str,
+    tenant: Option<String>,
+    host: Option<String>,
+    headers: &[String],
+    json: bool,
+) -> anyhow::Result<()> {
+    let snapshot = Snapshot::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let headers = headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let question = Question {
+        method,
+        path,
+        host: host.as_deref(),
+        tenant: tenant.as_deref(),
+        headers: &headers,
+    };
+    let answer = explain(&snapshot, &question)
+        .map_err(|e| anyhow::anyhow!("the proxy would answer 400: {e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print!("{answer}");
+    }
+    Ok(())
+}
+
+fn parse_header(raw: &str) -> anyhow::Result<(String, String)> {
+    let (name, value) = raw
+        .split_once(':')
+        .with_context(|| format!("header {raw:?} is not `Name: value`"))?;
+    Ok((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+}
+
+fn demo(config: PathBuf) -> anyhow::Result<()> {
+    let _backends = strangler::demo::start_backends(&config)?;
+    run(
+        config,
+        Some(|running| strangler::demo::instructions(running.proxy_addr(), running.admin_addr())),
+    )
+}

@@ -1,0 +1,56 @@
+//! `strangler demo`: the example legacy monolith and billing service started in-process on
+//! the addresses routes.yaml names, the proxy in front of them, and curl lines to try.
+
+use std::path::Path;
+
+use anyhow::Context;
+use strangler_flags::Snapshot;
+
+/// Starts the example backends named in `config` on a runtime of their own (they must not
+/// share the proxy's workers) and returns that runtime, which serves them until dropped.
+pub fn start_backends(config: &Path) -> anyhow::Result<tokio::runtime::Runtime> {
+    let snapshot = Snapshot::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("demo-backends")
+        .enable_all()
+        .build()?;
+    let mut backends = vec![(
+        snapshot.legacy().addr,
+        strangler_examples::legacy::router(),
+        "legacy monolith",
+    )];
+    for route in snapshot.routes() {
+        let upstream = snapshot.upstream(strangler_flags::Side::New, Some(route));
+        if &*upstream.name == "billing" && !backends.iter().any(|(a, _, _)| *a == upstream.addr) {
+            backends.push((
+                upstream.addr,
+                strangler_examples::billing::router(),
+                "billing service",
+            ));
+        }
+    }
+    for (addr, router, what) in backends {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("binding the {what} on {addr}"))?;
+        runtime.spawn(strangler_examples::serve(listener, router));
+        eprintln!("demo: {what} on http://{addr}");
+    }
+    Ok(runtime)
+}
+
+/// The lines printed once the demo is up.
+pub fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> String {
+    format!(
+        "\nstrangler demo is up: proxy http://{proxy}, admin http://{admin}\n\
+         Try:\n\
+         \x20 curl -si -H 'X-Tenant-Id: qa-internal' http://{proxy}/api/invoices/7   # override: new (billing)\n\
+         \x20 curl -si -H 'X-Tenant-Id: bigcorp' http://{proxy}/api/invoices/7       # override: legacy\n\
+         \x20 curl -si -H 'X-Tenant-Id: acme' http://{proxy}/api/invoices/7          # sticky 25 % bucket\n\
+         \x20 curl -si http://{proxy}/api/tickets                                     # no route: legacy\n\
+         \x20 cargo run --release -- explain --config routes.yaml --method GET --path /api/invoices/7 --tenant acme\n\
+         \x20 curl -s http://{admin}/admin/config; curl -s http://{admin}/metrics | grep strangler_\n\
+         Edit routes.yaml (e.g. percent: 100) and the proxy follows within a second. Ctrl-C stops.\n"
+    )
+}

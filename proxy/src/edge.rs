@@ -1,0 +1,367 @@
+//! The Pingora edge: the only place that implements `ProxyHttp`.
+//!
+//! A request's journey through the hooks, top to bottom:
+//! 1. `request_filter` takes the current snapshot, resolves the tenant, matches the route and
+//!    decides the side (or answers 400 for a path or tenant the proxy will not route);
+//! 2. `upstream_peer` turns the side into a peer (legacy, or the route's new service);
+//! 3. `fail_to_connect` sends a request whose new service refused or timed out the connection
+//!    to legacy instead (`fallback:connect`: nothing was sent, so this is safe for any method);
+//! 4. `upstream_request_filter` sets the headers the upstream may trust (tenant, forwarding,
+//!    request id, trace context) and drops the ones a client must not choose;
+//! 5. `response_filter` adds the QA decision header when `debug_headers` is on;
+//! 6. `logging` records metrics and writes the access-log line.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::{HttpPeer, Session};
+use pingora::{Error, Result};
+use strangler_flags::{Reason, RequestError, RequestView, Side};
+
+use crate::access_log;
+use crate::live::{LiveConfig, Loaded};
+use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
+
+/// The response header that tells QA which route, side and reason served a request.
+pub const DECISION_HEADER: &str = "x-strangler-decision";
+/// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
+const RESERVED_PREFIX: &str = "x-strangler-";
+
+/// The proxy logic shared by every worker; per-request state lives in [`RequestCtx`].
+pub struct Edge {
+    live: Arc<LiveConfig>,
+    /// Requests between `new_ctx` and the end of `logging`, so shutdown can drain them.
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Edge {
+    /// An edge that routes with whatever `live` holds when each request starts and counts
+    /// its requests in `in_flight`.
+    pub fn new(live: Arc<LiveConfig>, in_flight: Arc<AtomicUsize>) -> Edge {
+        Edge { live, in_flight }
+    }
+}
+
+/// Counts one request as in flight for as long as its context lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &Arc<AtomicUsize>) -> InFlight {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the hooks of one request share.
+pub struct RequestCtx {
+    /// When the request reached `request_filter`.
+    started: Instant,
+    /// The snapshot this request was decided on; reloads do not change it mid-request.
+    config: Option<Arc<Loaded>>,
+    /// Index of the matched route in the snapshot, if any.
+    route: Option<usize>,
+    /// The resolved tenant.
+    tenant: Option<String>,
+    /// The side the rollout decided.
+    side: Side,
+    /// Why it decided so; `None` when the request was refused before deciding.
+    reason: Option<Reason>,
+    /// Set when the new service could not be connected and legacy answers instead.
+    connect_fallback: bool,
+    /// Request id and trace context.
+    identity: Option<RequestIdentity>,
+    /// Keeps the request counted as in flight.
+    _in_flight: InFlight,
+}
+
+impl RequestCtx {
+    /// The side actually asked: legacy after a connect fallback.
+    fn served_side(&self) -> Side {
+        if self.connect_fallback {
+            Side::Legacy
+        } else {
+            self.side
+        }
+    }
+
+    fn loaded(&self) -> Result<&Loaded> {
+        self.config.as_deref().ok_or_else(|| {
+            Error::explain(pingora::ErrorType::InternalError, "no decision was made")
+        })
+    }
+}
+
+/// The request as the decision function sees it.
+struct RequestHead<'a> {
+    req: &'a RequestHeader,
+    /// The host, lowercased (host names are case-insensitive; subdomain tenants must not
+    /// depend on the client's capitalisation). Borrowed unless it had capitals.
+    host: Option<Cow<'a, str>>,
+}
+
+impl<'a> RequestHead<'a> {
+    fn new(req: &'a RequestHeader) -> RequestHead<'a> {
+        let host = host_of(req).map(|h| match h.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(h.to_ascii_lowercase()),
+            false => Cow::Borrowed(h),
+        });
+        RequestHead { req, host }
+    }
+}
+
+impl RequestView for RequestHead<'_> {
+    fn method(&self) -> &str {
+        self.req.method.as_str()
+    }
+    fn path(&self) -> &str {
+        self.req.uri.path()
+    }
+    fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        self.req
+            .headers
+            .get(lowercase_name)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The authority of the request: `:authority` for h2, else the `Host` header.
+fn host_of(req: &RequestHeader) -> Option<&str> {
+    req.uri.authority().map(|a| a.as_str()).or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+    })
+}
+
+#[async_trait]
+impl pingora::proxy::ProxyHttp for Edge {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            config: None,
+            route: None,
+            tenant: None,
+            side: Side::Legacy,
+            reason: None,
+            connect_fallback: false,
+            identity: None,
+            _in_flight: InFlight::enter(&self.in_flight),
+        }
+    }
+
+    /// Decides the side for this request on the snapshot current at its start, or answers 400
+    /// for a path or tenant id that cannot be routed safely.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.started = Instant::now();
+        let loaded = self.live.current();
+        let req = session.req_header();
+        ctx.identity = Some(RequestIdentity::from_headers(
+            header_str(req, REQUEST_ID),
+            header_str(req, TRACEPARENT),
+        ));
+        let refused = match loaded.snapshot.decide(&RequestHead::new(req)) {
+            Ok(decision) => {
+                ctx.route = decision.route.map(|r| r.index());
+                ctx.tenant = decision.tenant.map(str::to_owned);
+                ctx.side = decision.side;
+                ctx.reason = Some(decision.reason);
+                None
+            }
+            Err(error) => Some(error),
+        };
+        ctx.config = Some(loaded);
+        match refused {
+            None => Ok(false),
+            Some(error) => {
+                respond_bad_request(session, &error).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Legacy, or the matched route's new service; legacy again after a connect fallback.
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let loaded = ctx.loaded()?;
+        let route = ctx.route.map(|i| &loaded.snapshot.routes()[i]);
+        let upstream = loaded.snapshot.upstream(ctx.served_side(), route);
+        let mut peer = HttpPeer::new(upstream.addr, false, String::new());
+        peer.options.connection_timeout = Some(loaded.snapshot.connect_timeout());
+        Ok(Box::new(peer))
+    }
+
+    /// A refused or timed-out connection to the new service is retried once on legacy.
+    /// Nothing reached the new service, so this is safe for every method and body.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let retry_on_legacy = ctx.served_side() == Side::New;
+        if retry_on_legacy {
+            ctx.connect_fallback = true;
+            if let Some(loaded) = ctx.config.as_deref() {
+                loaded.metrics.record_connect_fallback(ctx.route);
+            }
+        }
+        e.set_retry(retry_on_legacy);
+        e
+    }
+
+    /// Sets what the upstream may trust: the tenant the proxy decided, forwarding headers,
+    /// request id and trace context. Client headers in the proxy's namespace are dropped.
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let loaded = ctx.loaded()?;
+        let tenant_header = loaded.snapshot.forward_tenant_header();
+        drop_reserved_headers(upstream, tenant_header);
+        if let Some(tenant) = &ctx.tenant {
+            upstream.insert_header(tenant_header.to_string(), tenant.as_str())?;
+        }
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        crate::forwarding::add_forwarding_headers(upstream, client_ip)?;
+        if let Some(identity) = &ctx.identity {
+            upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
+            upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// Adds `x-strangler-decision` for QA when `debug_headers` is on.
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let loaded = ctx.loaded()?;
+        if loaded.snapshot.debug_headers() {
+            response.insert_header(DECISION_HEADER, decision_summary(ctx))?;
+        }
+        Ok(())
+    }
+
+    /// Counts the request and writes its access-log line.
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        if let Some(loaded) = ctx.config.as_deref() {
+            loaded
+                .metrics
+                .record(ctx.route, ctx.served_side(), status, elapsed);
+        }
+        access_log::write(session.req_header(), ctx, status, elapsed, error);
+    }
+}
+
+impl RequestCtx {
+    /// The route's name, for logs and headers.
+    pub fn route_name(&self) -> Option<&str> {
+        let loaded = self.config.as_deref()?;
+        self.route.map(|i| &*loaded.snapshot.routes()[i].name)
+    }
+    /// The tenant the proxy resolved.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+    /// The reason as logged: `fallback:connect` when the fallback overrode the decision.
+    pub fn reason_text(&self) -> String {
+        match (&self.reason, self.connect_fallback) {
+            (_, true) => "fallback:connect".to_string(),
+            (Some(reason), false) => reason.to_string(),
+            (None, false) => "refused".to_string(),
+        }
+    }
+    /// The side that answered.
+    pub fn side(&self) -> Side {
+        self.served_side()
+    }
+    /// The upstream's name (`legacy` or the service name), if the request was routed.
+    pub fn upstream_name(&self) -> Option<&str> {
+        let loaded = self.config.as_deref()?;
+        self.reason.as_ref()?;
+        let route = self.route.map(|i| &loaded.snapshot.routes()[i]);
+        Some(&loaded.snapshot.upstream(self.served_side(), route).name)
+    }
+    /// Request id and trace context.
+    pub fn identity(&self) -> Option<&RequestIdentity> {
+        self.identity.as_ref()
+    }
+}
+
+/// `route=invoices; side=new; reason=percent (bucket 1234 < 2500)`.
+fn decision_summary(ctx: &RequestCtx) -> String {
+    format!(
+        "route={}; side={}; reason={}",
+        ctx.route_name().unwrap_or(crate::telemetry::NO_ROUTE),
+        ctx.served_side(),
+        ctx.reason_text()
+    )
+}
+
+fn header_str<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Removes every client header in the proxy's namespace and the forwarded-tenant header.
+fn drop_reserved_headers(upstream: &mut RequestHeader, tenant_header: &str) {
+    let reserved: Vec<http::HeaderName> = upstream
+        .headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(RESERVED_PREFIX) || name.as_str() == tenant_header)
+        .cloned()
+        .collect();
+    for name in reserved {
+        upstream.remove_header(&name);
+    }
+}
+
+/// The metric label of a refused request.
+fn rejection_code(error: &RequestError) -> &'static str {
+    match error {
+        RequestError::InvalidTenant { .. } => "invalid-tenant",
+        RequestError::InvalidPath(_) => "invalid-path",
+    }
+}
+
+/// Answers 400 with a JSON body naming the problem.
+async fn respond_bad_request(session: &mut Session, error: &RequestError) -> Result<()> {
+    crate::telemetry::record_rejected(rejection_code(error));
+    let body = Bytes::from(serde_json::json!({ "error": error.to_string() }).to_string());
+    let mut response = ResponseHeader::build(400, Some(3))?;
+    response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    session.set_keepalive(None);
+    session
+        .write_response_header(Box::new(response), false)
+        .await?;
+    session.write_response_body(Some(body), true).await
+}

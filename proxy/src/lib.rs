@@ -1,0 +1,21 @@
+//! strangler: a layer-7 migration proxy on Pingora that decides, per route and per tenant,
+//! whether the legacy monolith or a new service answers, from flags that change at runtime.
+//!
+//! This crate is the edge: the Pingora proxy ([`edge`]), the live configuration and its reload
+//! ([`live`], [`watch`]), the admin listener ([`admin`]), telemetry, and the CLI commands. The
+//! decisions themselves live in `strangler-flags`, which knows nothing of Pingora.
+#![forbid(unsafe_code)]
+
+pub mod access_log;
+pub mod admin;
+pub mod demo;
+pub mod edge;
+pub mod explain;
+pub mod forwarding;
+pub mod live;
+pub mod server;
+pub mod telemetry;
+pub mod trace;
+pub mod watch;
+
+pub use server::{Launch, Running};

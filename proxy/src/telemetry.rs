@@ -1,0 +1,157 @@
+//! Metrics and logs: the Prometheus recorder behind admin `/metrics`, metric handles
+//! registered once per snapshot (the request path only increments them), and the JSON log
+//! subscriber whose `strangler::access` target is the access log.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{Counter, Histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use strangler_flags::{Side, Snapshot};
+
+/// The request-duration histogram's buckets, in seconds: sub-millisecond to 10 s.
+const DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Label value for requests that matched no route.
+pub const NO_ROUTE: &str = "-";
+
+/// Status classes, indexed by `status / 100`; index 0 is "no response was sent".
+const STATUS_CLASSES: [&str; 6] = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder once and returns its handle.
+///
+/// Handles registered before this runs are no-ops, so call it before loading the config.
+pub fn prometheus() -> &'static PrometheusHandle {
+    PROMETHEUS.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("strangler_request_duration_seconds".into()),
+                DURATION_BUCKETS,
+            )
+            .expect("bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may exist when strangler is embedded; ours then stays unused.
+        let _ = metrics::set_global_recorder(recorder);
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            })
+            .expect("spawning the metrics upkeep thread");
+        handle
+    })
+}
+
+/// Counts a reload attempt by result: `ok`, `unchanged` or `error`.
+pub fn record_reload(result: &'static str) {
+    metrics::counter!("strangler_config_reloads_total", "result" => result).increment(1);
+}
+
+/// Publishes the revision counter of the snapshot now serving.
+pub fn record_revision(counter: u64) {
+    metrics::gauge!("strangler_config_revision").set(counter as f64);
+}
+
+/// Counts a request refused before routing (bad path, bad tenant), by reason.
+pub fn record_rejected(reason: &'static str) {
+    metrics::counter!("strangler_rejected_requests_total", "reason" => reason).increment(1);
+}
+
+/// Handles for one route (or for "no route"), one set per side.
+struct RouteHandles {
+    /// `strangler_requests_total{route, side, status_class}`, by side then status class.
+    requests: [[Counter; 6]; 2],
+    /// `strangler_request_duration_seconds{route, side}`, by side.
+    duration: [Histogram; 2],
+    /// `strangler_fallbacks_total{route, reason="connect"}`.
+    connect_fallbacks: Counter,
+}
+
+/// Metric handles for every route of one snapshot, indexed like `Snapshot::routes()`, with
+/// the last slot for requests that matched no route.
+pub struct RouteMetrics {
+    routes: Vec<RouteHandles>,
+}
+
+impl RouteMetrics {
+    /// Registers the handles of every route of `snapshot` (once per reload, not per request).
+    pub fn register(snapshot: &Snapshot) -> RouteMetrics {
+        let names = snapshot.routes().iter().map(|r| r.name.to_string());
+        let routes = names
+            .chain([NO_ROUTE.to_string()])
+            .map(RouteHandles::register)
+            .collect();
+        RouteMetrics { routes }
+    }
+
+    /// Records one finished request.
+    pub fn record(&self, route: Option<usize>, side: Side, status: u16, elapsed: Duration) {
+        let handles = self.slot(route);
+        let class = usize::from(status / 100).min(5);
+        handles.requests[side_index(side)][class].increment(1);
+        handles.duration[side_index(side)].record(elapsed.as_secs_f64());
+    }
+
+    /// Records that a request meant for the new service went to legacy after a failed connect.
+    pub fn record_connect_fallback(&self, route: Option<usize>) {
+        self.slot(route).connect_fallbacks.increment(1);
+    }
+
+    fn slot(&self, route: Option<usize>) -> &RouteHandles {
+        let last = self.routes.len() - 1;
+        &self.routes[route.unwrap_or(last).min(last)]
+    }
+}
+
+impl RouteHandles {
+    fn register(route: String) -> RouteHandles {
+        let per_side = |side: Side| {
+            STATUS_CLASSES.map(|class| {
+                metrics::counter!("strangler_requests_total",
+                    "route" => route.clone(), "side" => side.code(), "status_class" => class)
+            })
+        };
+        let duration = |side: Side| {
+            metrics::histogram!("strangler_request_duration_seconds",
+                "route" => route.clone(), "side" => side.code())
+        };
+        RouteHandles {
+            requests: [per_side(Side::Legacy), per_side(Side::New)],
+            duration: [duration(Side::Legacy), duration(Side::New)],
+            connect_fallbacks: metrics::counter!("strangler_fallbacks_total",
+                "route" => route.clone(), "reason" => "connect"),
+        }
+    }
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Legacy => 0,
+        Side::New => 1,
+    }
+}
+
+/// Installs the JSON log subscriber on stdout, written by a background thread so a slow
+/// terminal or pipe never blocks a proxy worker. Keep the guard alive until exit: dropping
+/// it flushes what is buffered. `RUST_LOG` filters as usual (default: info).
+pub fn init_logs() -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .init();
+    guard
+}
