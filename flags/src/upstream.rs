@@ -12,8 +12,9 @@ pub struct Upstream {
     pub name: Box<str>,
     /// The address connected to: the first the resolver returned.
     pub addr: SocketAddr,
-    /// The authority as written, e.g. `127.0.0.1:3001` or `billing.internal`, for the
-    /// upstream request's `Host` header.
+    /// The authority as written, e.g. `127.0.0.1:3001` or `billing.internal`, for display.
+    /// The proxy forwards the client's own `Host` header (the monolith may route on it) and
+    /// adds `X-Forwarded-Host`.
     pub host: Box<str>,
 }
 

@@ -167,11 +167,24 @@ fn route_methods(
         }
     }
     valid.then(|| {
-        methods
-            .iter()
-            .map(|m| m.to_ascii_uppercase().into())
-            .collect()
+        with_head_for_get(
+            methods
+                .iter()
+                .map(|m| m.to_ascii_uppercase().into())
+                .collect(),
+        )
     })
+}
+
+/// A route that serves GET also serves HEAD (RFC 9110 9.3.2: HEAD is GET without the body),
+/// so a HEAD request never lands on the other side from its GET.
+fn with_head_for_get(mut methods: Vec<Box<str>>) -> Vec<Box<str>> {
+    let has = |methods: &[Box<str>], m: &str| methods.iter().any(|x| &**x == m);
+    if has(&methods, "GET") && !has(&methods, "HEAD") {
+        methods.push("HEAD".into());
+    }
+    methods.dedup();
+    methods
 }
 
 /// Refuses pairs of equally ranked routes that can match one request.

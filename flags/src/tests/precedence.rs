@@ -110,6 +110,18 @@ fn a_route_whose_methods_exclude_the_request_does_not_match() {
 }
 
 #[test]
+fn a_route_that_serves_get_also_serves_head() {
+    let snapshot = load(&with_routes(&[route(
+        "reads",
+        "path: /api, methods: [GET]",
+    )]));
+    assert_eq!(
+        matched(&snapshot, &FakeRequest::new("HEAD", "/api")).as_deref(),
+        Some("reads")
+    );
+}
+
+#[test]
 fn globstar_matches_zero_segments() {
     let snapshot = load(&with_routes(&[route("api", "path: \"/api/**\"")]));
     assert_eq!(

@@ -1,0 +1,95 @@
+//! The admin listener as an operator uses it: health, readiness, Prometheus metrics that
+//! count requests by route, side and status class, and the configuration serving now.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::support::metrics::sample;
+use crate::support::{eventually, send, Backend, Config, Proxy};
+
+async fn admin_proxy(route: &str) -> (Proxy, [Backend; 2]) {
+    let backends = [
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    ];
+    let config = Config::new(&backends[0])
+        .service("billing", &backends[1])
+        .routes(&format!(
+            r#"
+  - name: {route}
+    match: {{ path: "/api/invoices/**", methods: [GET] }}
+    service: billing
+    rollout: {{ percent: 0, tenants: {{ acme: new }} }}
+"#
+        ));
+    (Proxy::start(&config).await, backends)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_and_readyz_answer_200() {
+    let (proxy, _backends) = admin_proxy("admin-health").await;
+    assert_eq!(proxy.admin_get("/healthz").await.0, StatusCode::OK);
+    assert_eq!(proxy.admin_get("/readyz").await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_by_route_side_and_status_class() {
+    let (proxy, _backends) = admin_proxy("admin-metrics").await;
+    for _ in 0..3 {
+        assert_eq!(
+            send(proxy.get_as("acme", "/api/invoices/7"))
+                .await
+                .backend(),
+            "billing"
+        );
+    }
+    assert_eq!(
+        send(proxy.get_as("globex", "/api/invoices/7"))
+            .await
+            .backend(),
+        "legacy"
+    );
+    let new_2xx = [
+        ("route", "admin-metrics"),
+        ("side", "new"),
+        ("status_class", "2xx"),
+    ];
+    let legacy_2xx = [
+        ("route", "admin-metrics"),
+        ("side", "legacy"),
+        ("status_class", "2xx"),
+    ];
+    eventually(
+        Duration::from_secs(5),
+        "requests counted by route, side and status class",
+        || async {
+            let page = proxy.metrics().await;
+            sample(&page, "strangler_requests_total", &new_2xx) >= 3.0
+                && sample(&page, "strangler_requests_total", &legacy_2xx) >= 1.0
+        },
+    )
+    .await;
+    let page = proxy.metrics().await;
+    let timed = [("route", "admin-metrics"), ("side", "new")];
+    assert!(
+        sample(&page, "strangler_request_duration_seconds_count", &timed) >= 3.0,
+        "{page}"
+    );
+    assert!(page.contains("strangler_config_revision"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_config_shows_the_revision_source_and_routes() {
+    let (proxy, _backends) = admin_proxy("admin-config").await;
+    let config = proxy.admin_config().await;
+    assert_eq!(config["revision"]["counter"], 1);
+    let hash = config["revision"]["hash"].as_str().expect("a hash");
+    assert!(
+        hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{hash}"
+    );
+    assert_eq!(config["source"], proxy.config_path().display().to_string());
+    assert_eq!(config["routes"][0]["name"], "admin-config");
+    assert_eq!(config["routes"][0]["service"], "billing");
+}

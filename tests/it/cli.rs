@@ -1,0 +1,234 @@
+//! The `strangler` binary's offline commands: `check` validates files like `nginx -t`
+//! (exit 0, or 1 with every error as `file:line:col: message`), and `explain` says where a
+//! request would go and why, as text or JSON, without sending anything.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::scratch::Scratch;
+
+const GOOD: &str = r#"listen: 127.0.0.1:8080
+admin: 127.0.0.1:9180
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+tenant:
+  sources: [ { header: X-Tenant-Id }, { subdomain: .shop.example.com }, { path: "/t/{tenant}/**" } ]
+  default: legacy
+routes:
+  - name: invoices
+    match: { path: "/api/invoices/**", methods: [GET, POST] }
+    service: billing
+    cohort: billing-wave-1
+    rollout: { percent: 25, tenants: { qa-internal: new, bigcorp: legacy } }
+"#;
+
+const UNKNOWN_KEY: &str = r#"listen: 127.0.0.1:8080
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+routes:
+  - name: invoices
+    match:
+      path: /api/invoices/**
+    service: billing
+    rollout:
+      percnt: 25
+"#;
+
+const SEMANTIC_ERRORS: &str = r#"listen: 127.0.0.1:8080
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+routes:
+  - name: invoices
+    match:
+      path: /api/invoices/**
+    service: biling
+    rollout:
+      percent: 150
+"#;
+
+fn strangler(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(args)
+        .output()
+        .expect("running strangler")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `file:line:col` of the first occurrence of `needle` in `yaml` (1-based, like the errors).
+fn location(file: &Path, yaml: &str, needle: &str) -> String {
+    let (index, line) = yaml
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(needle))
+        .expect("needle in yaml");
+    let column = line.find(needle).expect("needle in line") + 1;
+    format!("{}:{}:{column}", file.display(), index + 1)
+}
+
+/// Asserts `stderr` has a line starting with the location of `needle` and mentioning `about`.
+fn assert_reported(stderr: &str, file: &Path, yaml: &str, needle: &str, about: &str) {
+    let at = format!("{}: ", location(file, yaml, needle));
+    let line = stderr.lines().find(|l| l.starts_with(&at));
+    let line = line.unwrap_or_else(|| panic!("no error at {at:?} in:\n{stderr}"));
+    assert!(line.contains(about), "{line:?} should mention {about:?}");
+}
+
+#[test]
+fn check_accepts_a_valid_file() {
+    let scratch = Scratch::new();
+    let file = scratch.write("routes.yaml", GOOD);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn check_reports_an_unknown_key_at_its_line_and_column() {
+    let scratch = Scratch::new();
+    let file = scratch.write("typo.yaml", UNKNOWN_KEY);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_reported(
+        &text(&output.stderr),
+        &file,
+        UNKNOWN_KEY,
+        "percnt",
+        "percnt",
+    );
+}
+
+#[test]
+fn check_reports_every_semantic_error_with_its_location() {
+    let scratch = Scratch::new();
+    let file = scratch.write("bad.yaml", SEMANTIC_ERRORS);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_reported(&stderr, &file, SEMANTIC_ERRORS, "biling", "biling");
+    assert_reported(&stderr, &file, SEMANTIC_ERRORS, "150", "150");
+}
+
+#[test]
+fn check_of_several_files_fails_if_any_fails_and_reports_each() {
+    let scratch = Scratch::new();
+    let good = scratch.write("good.yaml", GOOD);
+    let typo = scratch.write("typo.yaml", UNKNOWN_KEY);
+    let bad = scratch.write("bad.yaml", SEMANTIC_ERRORS);
+    let paths = [&good, &typo, &bad].map(|p| p.to_str().expect("utf-8 path").to_string());
+    let output = strangler(&["check", &paths[0], &paths[1], &paths[2]]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_reported(&stderr, &typo, UNKNOWN_KEY, "percnt", "percnt");
+    assert_reported(&stderr, &bad, SEMANTIC_ERRORS, "biling", "biling");
+    assert_reported(&stderr, &bad, SEMANTIC_ERRORS, "150", "150");
+    assert!(
+        !stderr.contains(&paths[0]),
+        "the good file has no errors:\n{stderr}"
+    );
+}
+
+/// Runs `strangler explain --config GOOD` with `args`; returns stdout.
+fn explain(args: &[&str]) -> String {
+    let scratch = Scratch::new();
+    let file = scratch.write("routes.yaml", GOOD);
+    let mut all = vec!["explain", "--config", file.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    let output = strangler(&all);
+    assert!(
+        output.status.success(),
+        "explain {args:?} failed: {}",
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// The `key:` lines of explain's text output.
+fn field<'t>(out: &'t str, key: &str) -> &'t str {
+    let prefix = format!("{key}:");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {key}: in\n{out}"));
+    line[prefix.len()..].trim()
+}
+
+#[test]
+fn explain_text_for_an_override_tenant() {
+    let out = explain(&[
+        "--method",
+        "GET",
+        "--path",
+        "/api/invoices/7",
+        "--tenant",
+        "qa-internal",
+    ]);
+    assert_eq!(field(&out, "route"), "invoices");
+    assert!(field(&out, "tenant").starts_with("qa-internal"), "{out}");
+    assert_eq!(field(&out, "side"), "new");
+    assert!(field(&out, "upstream").starts_with("billing"), "{out}");
+    assert_eq!(field(&out, "reason"), "tenant-override");
+}
+
+#[test]
+fn explain_json_for_a_percent_tenant_shows_its_bucket() {
+    let out = explain(&["--path", "/api/invoices/7", "--tenant", "acme", "--json"]);
+    let answer: Value = serde_json::from_str(&out).expect("explain --json prints JSON");
+    let bucket = strangler_flags::bucket("billing-wave-1", "acme");
+    let (side, upstream, addr) = if bucket < 2500 {
+        ("new", "billing", "127.0.0.1:3001")
+    } else {
+        ("legacy", "legacy", "127.0.0.1:3000")
+    };
+    assert_eq!(answer["route"], "invoices");
+    assert_eq!(answer["tenant"], "acme");
+    assert_eq!(answer["tenant_source"], "header");
+    assert_eq!(answer["side"], side);
+    assert_eq!(answer["upstream"], upstream);
+    assert_eq!(answer["upstream_addr"], addr);
+    assert_eq!(answer["reason"], "percent");
+    let detail = answer["detail"].as_str().expect("detail");
+    assert!(detail.contains(&format!("bucket {bucket}")), "{detail}");
+}
+
+#[test]
+fn explain_for_an_unmatched_path_says_no_route() {
+    let out = explain(&["--path", "/shop/cart", "--tenant", "acme"]);
+    assert_eq!(field(&out, "side"), "legacy");
+    assert_eq!(field(&out, "reason"), "no-route");
+    assert!(field(&out, "upstream").starts_with("legacy"), "{out}");
+    let json: Value =
+        serde_json::from_str(&explain(&["--path", "/shop/cart", "--json"])).expect("JSON");
+    assert_eq!(json["route"], Value::Null);
+    assert_eq!(
+        (&json["side"], &json["reason"]),
+        (&Value::from("legacy"), &Value::from("no-route"))
+    );
+}
+
+#[test]
+fn explain_finds_the_tenant_in_the_host() {
+    let out = explain(&[
+        "--path",
+        "/api/invoices/7",
+        "--host",
+        "bigcorp.shop.example.com",
+        "--json",
+    ]);
+    let answer: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        (&answer["tenant"], &answer["tenant_source"]),
+        (&Value::from("bigcorp"), &Value::from("subdomain"))
+    );
+    assert_eq!(
+        (&answer["side"], &answer["reason"]),
+        (&Value::from("legacy"), &Value::from("tenant-override"))
+    );
+}

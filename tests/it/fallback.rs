@@ -1,0 +1,168 @@
+//! Connect fallback: when the new service refuses or times out the connection, nothing
+//! reached it, so the proxy sends the request to legacy instead, whatever its method and
+//! body, says so in the decision header and counts it. Legacy itself has no fallback.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+
+use crate::support::backend::{closed_port_url, Blackhole, Hangup};
+use crate::support::body::{pattern_bytes, pattern_digest, pattern_stream, MIB};
+use crate::support::metrics::sample;
+use crate::support::{eventually, send, Backend, Config, Proxy};
+
+/// Every tenant on `billing`, which listens nowhere.
+fn billing_down(legacy: &Backend, route: &str) -> Config {
+    billing_at(legacy, route, closed_port_url())
+}
+
+/// Every tenant on `billing`, at `url`.
+fn billing_at(legacy: &Backend, route: &str, url: String) -> Config {
+    Config::new(legacy)
+        .service_url("billing", url)
+        .routes(&format!(
+            r#"
+  - name: {route}
+    match: {{ path: "/api/invoices/**" }}
+    service: billing
+    rollout: {{ percent: 100 }}
+"#
+        ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_connection_to_new_service_falls_back_to_legacy() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&billing_down(&legacy, "fallback-get")).await;
+    let answer = send(proxy.get_as("acme", "/api/invoices/7?page=2")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.backend(), "legacy");
+    assert_eq!(
+        answer.decision(),
+        "route=fallback-get; side=legacy; reason=fallback:connect"
+    );
+    assert_eq!(answer.body["path"], "/api/invoices/7");
+    assert_eq!(answer.body["query"], "page=2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_timeout_to_new_service_falls_back_to_legacy() {
+    let legacy = Backend::echo("legacy").await;
+    let blackhole = Blackhole::start().await;
+    let proxy = Proxy::start(&billing_at(&legacy, "fallback-timeout", blackhole.url())).await;
+    let started = std::time::Instant::now();
+    let answer = send(proxy.get_as("acme", "/api/invoices/7")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.backend(), "legacy");
+    assert_eq!(answer.decided("reason"), Some("fallback:connect"));
+    let waited = started.elapsed();
+    let timed_out = Duration::from_millis(900)..Duration::from_secs(5);
+    assert!(
+        timed_out.contains(&waited),
+        "connect_timeout is 1s; the fallback took {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_post_falls_back_to_legacy_intact() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&billing_down(&legacy, "fallback-post")).await;
+    let size = 8 * MIB;
+    let request = proxy
+        .request(Method::POST, "/api/invoices")
+        .header("x-tenant-id", "acme")
+        .body(pattern_bytes(size));
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.decided("reason"), Some("fallback:connect"));
+    assert_eq!(answer.body["method"], "POST");
+    let expected = pattern_digest(size);
+    assert_eq!(answer.body["body_len"], expected.len);
+    assert_eq!(answer.body["body_hash"], expected.hex());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_upload_falls_back_to_legacy_intact() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&billing_down(&legacy, "fallback-chunked")).await;
+    let size = 8 * MIB;
+    let request = proxy
+        .request(Method::PUT, "/api/invoices/7")
+        .header("x-tenant-id", "acme")
+        .body(reqwest::Body::wrap_stream(pattern_stream(size)));
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.decided("reason"), Some("fallback:connect"));
+    assert_eq!(answer.upstream_header("transfer-encoding"), Some("chunked"));
+    let expected = pattern_digest(size);
+    assert_eq!(answer.body["body_len"], expected.len);
+    assert_eq!(answer.body["body_hash"], expected.hex());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_fallbacks_are_counted_in_metrics() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&billing_down(&legacy, "fallback-counted")).await;
+    let labels = [("route", "fallback-counted"), ("reason", "connect")];
+    let before = sample(&proxy.metrics().await, "strangler_fallbacks_total", &labels);
+    for _ in 0..3 {
+        assert_eq!(
+            send(proxy.get_as("acme", "/api/invoices/7"))
+                .await
+                .backend(),
+            "legacy"
+        );
+    }
+    eventually(
+        Duration::from_secs(5),
+        "three fallbacks counted",
+        || async {
+            sample(&proxy.metrics().await, "strangler_fallbacks_total", &labels) >= before + 3.0
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_refusing_connections_is_a_502_not_a_fallback() {
+    let billing = Backend::echo("billing").await;
+    let config = Config::with_legacy_url(closed_port_url())
+        .service("billing", &billing)
+        .routes(
+            r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 100 }
+"#,
+        );
+    let proxy = Proxy::start(&config).await;
+    assert_eq!(
+        send(proxy.get_as("acme", "/api/invoices/7"))
+            .await
+            .backend(),
+        "billing"
+    );
+    let answer = send(proxy.get_as("acme", "/elsewhere")).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{answer:?}");
+}
+
+/// Once the request reached the new service, replaying it on legacy could run a payment
+/// twice: only a failed connect falls back; a new service that dies mid-request is a 502.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_that_reached_the_new_service_is_never_replayed_on_legacy() {
+    let legacy = Backend::echo("legacy").await;
+    let hangup = Hangup::start().await;
+    let proxy = Proxy::start(&billing_at(&legacy, "no-replay", hangup.url())).await;
+    let request = proxy
+        .request(Method::POST, "/api/invoices")
+        .header("x-tenant-id", "acme")
+        .body("charge the card once");
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{answer:?}");
+    assert_eq!(
+        legacy.hits(),
+        0,
+        "legacy received a request the new service had already seen"
+    );
+}

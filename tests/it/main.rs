@@ -1,0 +1,16 @@
+//! The one integration target: the real proxy and real backends, in-process on port 0, driven
+//! with real HTTP the way a client would. One module per capability; `support` holds the
+//! backends, the proxy harness and the bounded poll every asynchronous check goes through.
+
+mod support;
+
+mod admin;
+mod cli;
+mod fallback;
+mod forwarding;
+mod protocols;
+mod reload;
+mod rollout;
+mod routing;
+mod shutdown;
+mod tenants;
