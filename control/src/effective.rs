@@ -1,0 +1,160 @@
+//! The effective state of a route, with where each value comes from: what
+//! `GET /admin/routes` shows. Pure: routes.yaml's values and the runtime overrides go in,
+//! the folded values come out, each tagged `file` or `runtime` with the audit entry that
+//! set it. Precedence per value, first that applies:
+//!
+//! - killed: the global kill switch, then the route's kill switch, else the file (off).
+//! - percent: a schedule that has reached a step, then the percent override, then the file.
+//! - tenants: a runtime side for a tenant wins over the file's side for that tenant.
+//! - shadow sample: the override, then the file.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use strangler_flags::{Route, Side};
+use time::OffsetDateTime;
+
+use crate::overrides::{Overrides, RouteOverrides, RouteSetBy};
+use crate::percent::PercentBp;
+
+/// What routes.yaml says about a route, for the values the store can override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileRoute {
+    /// `rollout.percent`.
+    pub percent: PercentBp,
+    /// `rollout.tenants`.
+    pub tenants: BTreeMap<String, Side>,
+    /// The route's shadow sample from the file, if it has one.
+    pub shadow_sample: Option<PercentBp>,
+}
+
+/// Where an effective value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum Source {
+    /// routes.yaml.
+    File,
+    /// The runtime store; `entry` is the audit entry that set it (always known for
+    /// values written through [`crate::Store`]; None only for rows edited by hand).
+    Runtime {
+        /// The audit entry id.
+        entry: Option<i64>,
+    },
+}
+
+/// A value and its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sourced<T> {
+    /// The effective value.
+    pub value: T,
+    /// Where it comes from.
+    #[serde(flatten)]
+    pub source: Source,
+}
+
+/// A route's effective flags, folded from the file and the overrides at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectiveRoute {
+    /// Whether every request of the route goes to legacy.
+    pub killed: Sourced<bool>,
+    /// The rollout percentage.
+    pub percent: Sourced<PercentBp>,
+    /// Every tenant with an explicit side, from either place.
+    pub tenants: BTreeMap<String, Sourced<Side>>,
+    /// The shadow sample, if any.
+    pub shadow_sample: Option<Sourced<PercentBp>>,
+}
+
+impl FileRoute {
+    /// The file's values of a compiled route (routes.yaml has no shadow sample yet).
+    pub fn from_route(route: &Route) -> FileRoute {
+        FileRoute {
+            percent: PercentBp::from_basis_points(route.percent_basis_points())
+                .unwrap_or(PercentBp::FULL),
+            tenants: route
+                .tenant_overrides()
+                .map(|(tenant, side)| (tenant.to_owned(), side))
+                .collect(),
+            shadow_sample: None,
+        }
+    }
+}
+
+/// Folds the overrides of route `name` over its file values at `now`.
+pub fn fold(
+    file: &FileRoute,
+    overrides: &Overrides,
+    name: &str,
+    now: OffsetDateTime,
+) -> EffectiveRoute {
+    let empty = (RouteOverrides::default(), RouteSetBy::default());
+    let route = overrides.routes.get(name).unwrap_or(&empty.0);
+    let set_by = overrides.set_by.get(name).unwrap_or(&empty.1);
+    EffectiveRoute {
+        killed: killed(overrides, route, set_by),
+        percent: percent(file, route, set_by, now),
+        tenants: tenants(file, route, set_by),
+        shadow_sample: route
+            .shadow_sample
+            .map(|value| runtime(value, set_by.shadow_sample))
+            .or(file.shadow_sample.map(from_file)),
+    }
+}
+
+fn killed(overrides: &Overrides, route: &RouteOverrides, set_by: &RouteSetBy) -> Sourced<bool> {
+    if overrides.global_kill {
+        runtime(true, overrides.global_kill_set_by)
+    } else if route.killed {
+        runtime(true, set_by.killed)
+    } else {
+        from_file(false)
+    }
+}
+
+fn percent(
+    file: &FileRoute,
+    route: &RouteOverrides,
+    set_by: &RouteSetBy,
+    now: OffsetDateTime,
+) -> Sourced<PercentBp> {
+    let scheduled = route
+        .schedule
+        .as_ref()
+        .and_then(|s| s.effective_percent(now));
+    match (scheduled, route.percent) {
+        (Some(value), _) => runtime(value, set_by.schedule),
+        (None, Some(value)) => runtime(value, set_by.percent),
+        (None, None) => from_file(file.percent),
+    }
+}
+
+fn tenants(
+    file: &FileRoute,
+    route: &RouteOverrides,
+    set_by: &RouteSetBy,
+) -> BTreeMap<String, Sourced<Side>> {
+    let mut tenants: BTreeMap<String, Sourced<Side>> = file
+        .tenants
+        .iter()
+        .map(|(tenant, side)| (tenant.clone(), from_file(*side)))
+        .collect();
+    for (tenant, side) in &route.tenants {
+        let entry = set_by.tenants.get(tenant).copied();
+        tenants.insert(tenant.clone(), runtime(*side, entry));
+    }
+    tenants
+}
+
+fn from_file<T>(value: T) -> Sourced<T> {
+    Sourced {
+        value,
+        source: Source::File,
+    }
+}
+
+fn runtime<T>(value: T, entry: Option<i64>) -> Sourced<T> {
+    Sourced {
+        value,
+        source: Source::Runtime { entry },
+    }
+}

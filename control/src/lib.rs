@@ -1,0 +1,50 @@
+//! The runtime flag store of strangler: what release managers and on-call engineers
+//! change without editing routes.yaml (a route's percentage, tenant sides in bulk, kill
+//! switches, the shadow sample, scheduled ramps), kept in SQLite or PostgreSQL so it
+//! survives restarts and reaches every proxy instance sharing the store.
+//!
+//! - [`Store::apply`] checks a [`Change`] and commits it with its [`AuditEntry`] (who,
+//!   when, before, after, comment) in one transaction; [`Store::revert`] undoes an entry
+//!   with a new one. The audit table is append-only (the database refuses edits).
+//! - Instances poll [`Store::version`] and reload [`Store::overrides`] when it moved.
+//! - [`fold`] combines a route's routes.yaml values ([`FileRoute`]) with the overrides
+//!   into its [`EffectiveRoute`], each value tagged with its [`Source`].
+//! - [`Schedule::effective_percent`] is a pure function of the stored schedule and the
+//!   clock, identical on every instance.
+//!
+//! # Overrides and routes.yaml
+//!
+//! routes.yaml is the reviewed baseline; a runtime override of a value keeps winning
+//! when a later routes.yaml changes that same value, until the override is cleared
+//! (`ClearPercent`, `ClearTenant(s)`, `ClearShadowSample`, `ClearSchedule`, `Unkill`, or
+//! `Reset` for the whole route) or reverted. [`fold`] shows which source decides each
+//! value, so a file edit that does not take effect is visible rather than silent; the
+//! GitOps path is to fold the overrides into the file (`strangler flags export`), merge,
+//! then `Reset` the route. Overrides of a route the file no longer has stay stored and
+//! apply again if the route comes back; changes to unknown routes are refused.
+//!
+//! # Decision order
+//!
+//! The global kill switch, then the route's kill switch, send everything to legacy before
+//! any other rule; then tenant sides (runtime over file), then the percentage (schedule
+//! once started, else the runtime percent, else the file).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod change;
+pub mod effective;
+pub mod error;
+pub mod overrides;
+pub mod percent;
+pub mod schedule;
+mod store;
+
+pub use audit::{AuditEntry, FlagState};
+pub use change::{Change, Subject};
+pub use effective::{fold, EffectiveRoute, FileRoute, Source, Sourced};
+pub use error::ControlError;
+pub use overrides::{Overrides, RouteOverrides, RouteSetBy};
+pub use percent::PercentBp;
+pub use schedule::{AtStep, Every, RepeatStep, Schedule, Step};
+pub use store::Store;

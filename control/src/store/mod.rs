@@ -1,0 +1,266 @@
+//! The store: the runtime overrides and their audit log in SQLite (one file, the default)
+//! or PostgreSQL (a fleet sharing one database). Every change is one transaction that
+//! bumps the version, reads the touched flags, writes the new ones and the audit entry:
+//! all of it lands or none of it does. Instances poll [`Store::version`] (one integer)
+//! and call [`Store::overrides`] only when it moved.
+
+mod audit_log;
+mod flags;
+
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool};
+use time::OffsetDateTime;
+
+use self::audit_log::Draft;
+use crate::audit::{AuditEntry, FlagState};
+use crate::change::{Change, Subject};
+use crate::error::ControlError;
+use crate::overrides::{Overrides, RouteSetBy};
+
+/// A connection pool to the flag store; cheap to clone, share it between tasks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Which database the URL names; the SQL is shared, migrations and a few settings are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What one change transaction writes, once the touched subject is known.
+enum Plan {
+    /// Apply the change to the subject's current flags.
+    Apply,
+    /// Restore an entry's `before`, provided the flags still are its `after`.
+    Restore(Box<AuditEntry>),
+}
+
+impl Store {
+    /// Connects and runs the embedded migrations. `sqlite://FILE` creates the file if
+    /// missing and switches it to WAL (readers never block the writer);
+    /// `postgres://user:pass@host/db` (or `postgresql://`) for a fleet.
+    pub async fn connect(url: &str) -> Result<Store, ControlError> {
+        install_default_drivers();
+        let backend = Backend::of(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    /// The version: moves with every change, never goes back. Cheap enough to poll.
+    pub async fn version(&self) -> Result<i64, ControlError> {
+        flags::version(&mut *self.pool.acquire().await?).await
+    }
+
+    /// Every override, read as one consistent snapshot with its version.
+    pub async fn overrides(&self) -> Result<Overrides, ControlError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            let sql = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY";
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        let overrides = flags::load_all(&mut tx).await?;
+        tx.commit().await?;
+        Ok(overrides)
+    }
+
+    /// Checks and applies one change as `actor`, recording it in the audit log; returns
+    /// the entry. `known_route` says which route names routes.yaml defines. On any error
+    /// nothing is written: no override, no entry, the version unchanged.
+    pub async fn apply(
+        &self,
+        change: Change,
+        actor: &str,
+        comment: Option<&str>,
+        known_route: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<AuditEntry, ControlError> {
+        change.validate(known_route)?;
+        self.commit(change, actor, comment).await
+    }
+
+    /// The newest `limit` audit entries, newest first, optionally about one route only.
+    pub async fn audit(
+        &self,
+        route: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, ControlError> {
+        audit_log::list(&mut *self.pool.acquire().await?, route, limit).await
+    }
+
+    /// Undoes entry `id`: restores its `before` for the flags it touched, as a new entry
+    /// whose `reverts` is `id`. Refused if those flags changed since (revert the newer
+    /// entries first) or if the entry was already reverted.
+    pub async fn revert(
+        &self,
+        id: i64,
+        actor: &str,
+        comment: Option<&str>,
+    ) -> Result<AuditEntry, ControlError> {
+        self.commit(Change::Revert { entry: id }, actor, comment)
+            .await
+    }
+
+    /// The change transaction: bump, read, compute, record, write, commit.
+    async fn commit(
+        &self,
+        change: Change,
+        actor: &str,
+        comment: Option<&str>,
+    ) -> Result<AuditEntry, ControlError> {
+        let now = OffsetDateTime::now_utc();
+        let mut tx = self.pool.begin().await?;
+        flags::bump_version(&mut tx).await?;
+        let (route, plan) = match change.subject() {
+            Subject::Route(route) => (Some(route.to_owned()), Plan::Apply),
+            Subject::Global => (None, Plan::Apply),
+            Subject::Entry(id) => {
+                let entry = revertible(&mut tx, id).await?;
+                (entry.route.clone(), Plan::Restore(Box::new(entry)))
+            }
+        };
+        let (before, set_by) = load(&mut tx, route.as_deref()).await?;
+        let after = next_state(&mut tx, &change, &plan, &before, now).await?;
+        let draft = Draft {
+            at: now,
+            actor,
+            route: route.as_deref(),
+            change: &change,
+            before: &before,
+            after: &after,
+            comment,
+            reverts: match &plan {
+                Plan::Restore(entry) => Some(entry.id),
+                Plan::Apply => None,
+            },
+        };
+        let entry = audit_log::insert(&mut tx, draft).await?;
+        write(&mut tx, route.as_deref(), &before, &after, set_by, entry.id).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+}
+
+impl Backend {
+    fn of(url: &str) -> Result<Backend, ControlError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(ControlError::UnsupportedUrl(url.to_owned())),
+        }
+    }
+}
+
+/// The entry `id`, if it may be reverted: it exists and nothing reverted it yet.
+async fn revertible(conn: &mut AnyConnection, id: i64) -> Result<AuditEntry, ControlError> {
+    let entry = audit_log::get(conn, id).await?;
+    match entry.reverted_by {
+        Some(by) => Err(ControlError::AlreadyReverted { id, by }),
+        None => Ok(entry),
+    }
+}
+
+/// The flags of a route (or the global ones, for None) and their sources.
+async fn load(
+    conn: &mut AnyConnection,
+    route: Option<&str>,
+) -> Result<(FlagState, RouteSetBy), ControlError> {
+    match route {
+        Some(route) => {
+            let (overrides, set_by) = flags::load_route(conn, route).await?;
+            Ok((FlagState::Route(overrides), set_by))
+        }
+        None => {
+            let (kill, killed_by) = flags::load_global(conn).await?;
+            let set_by = RouteSetBy {
+                killed: killed_by,
+                ..RouteSetBy::default()
+            };
+            Ok((FlagState::Global { kill }, set_by))
+        }
+    }
+}
+
+/// What the flags become: the change applied, or the reverted entry's `before`.
+async fn next_state(
+    conn: &mut AnyConnection,
+    change: &Change,
+    plan: &Plan,
+    before: &FlagState,
+    now: OffsetDateTime,
+) -> Result<FlagState, ControlError> {
+    match (plan, before) {
+        (Plan::Restore(entry), _) if *before != entry.after => {
+            let route = entry.route.as_deref();
+            Err(ControlError::RevertConflict {
+                id: entry.id,
+                subject: route.unwrap_or("global").to_owned(),
+                changed_by: audit_log::newest_after(conn, entry.id, route).await?,
+            })
+        }
+        (Plan::Restore(entry), _) => Ok(entry.before.clone()),
+        (Plan::Apply, FlagState::Route(overrides)) => {
+            let mut after = overrides.clone();
+            change.apply_to(&mut after, now)?;
+            Ok(FlagState::Route(after))
+        }
+        (Plan::Apply, FlagState::Global { kill }) => Ok(FlagState::Global {
+            kill: match change {
+                Change::KillAll => true,
+                Change::UnkillAll => false,
+                _ => *kill,
+            },
+        }),
+    }
+}
+
+/// Writes the new flags with entry `id` as the source of every value that moved.
+async fn write(
+    conn: &mut AnyConnection,
+    route: Option<&str>,
+    before: &FlagState,
+    after: &FlagState,
+    mut set_by: RouteSetBy,
+    id: i64,
+) -> Result<(), ControlError> {
+    match (route, before, after) {
+        (Some(route), FlagState::Route(before), FlagState::Route(after)) => {
+            set_by.record(before, after, id);
+            flags::write_route(conn, route, before, after, &set_by).await
+        }
+        (_, FlagState::Global { kill: was }, FlagState::Global { kill }) => {
+            let killed_by = match (was, kill) {
+                (_, false) => None,
+                (false, true) => Some(id),
+                (true, true) => set_by.killed,
+            };
+            flags::write_global(conn, *kill, killed_by).await
+        }
+        _ => Err(ControlError::Corrupt {
+            what: format!("audit entry for {}", route.unwrap_or("global")),
+            message: "its before and after are of different subjects".into(),
+        }),
+    }
+}
