@@ -1,15 +1,17 @@
 //! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config` and
 //! `/admin/reload`. It binds to localhost unless routes.yaml says otherwise.
 //!
-//! Writes (`POST /admin/...`) need `Authorization: Bearer <token>` when the environment sets
-//! `STRANGLER_ADMIN_TOKEN`; without it the proxy refuses to start with a non-loopback admin
-//! address, so an open admin port is never an accident.
+//! Everything under `/admin/` needs `Authorization: Bearer <token>` when the environment sets
+//! `STRANGLER_ADMIN_TOKEN` (health and metrics stay open for probes and scrapers); without a
+//! token the proxy refuses to start with a non-loopback admin address, so an open admin
+//! port is never an accident.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -33,13 +35,25 @@ pub struct AdminState {
 
 /// The admin routes.
 pub fn router(state: AdminState) -> Router {
+    let admin = Router::new()
+        .route("/admin/config", get(config))
+        .route("/admin/reload", post(reload))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/admin/config", get(config))
-        .route("/admin/reload", post(reload))
+        .merge(admin)
         .with_state(state)
+}
+
+/// Answers 401 unless the request carries the configured token (if any).
+async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    if authorized(&state, request.headers()) {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
@@ -96,10 +110,7 @@ async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
 }
 
 /// Reloads routes.yaml now: 200 with the revision, or 400 with every error (old config kept).
-async fn reload(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
-    }
+async fn reload(State(state): State<AdminState>) -> Response {
     let live = state.live.clone();
     let outcome = tokio::task::spawn_blocking(move || live.reload("admin")).await;
     match outcome {

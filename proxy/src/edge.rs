@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -31,6 +31,17 @@ use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 pub const DECISION_HEADER: &str = "x-strangler-decision";
 /// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
 const RESERVED_PREFIX: &str = "x-strangler-";
+/// Longest wait for the next bytes from an upstream (nginx's `proxy_read_timeout` default):
+/// a backend that accepts and then stalls must not hold a request forever.
+const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait for an upstream to take the bytes we send.
+const UPSTREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an idle upstream connection stays pooled: below the 5 s keep-alive of Node and
+/// Apache, so the proxy never reuses a connection the backend is closing.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Stands in for a tenant header that cannot be trusted (repeated, or not UTF-8): it is not a
+/// valid tenant id, so the request is refused with 400 instead of guessing which value counts.
+const UNUSABLE_TENANT_HEADER: &str = "(repeated or non-UTF-8 header)";
 
 /// The proxy logic shared by every worker; per-request state lives in [`RequestCtx`].
 pub struct Edge {
@@ -130,11 +141,15 @@ impl RequestView for RequestHead<'_> {
     fn host(&self) -> Option<&str> {
         self.host.as_deref()
     }
+    /// A tenant header's value; [`UNUSABLE_TENANT_HEADER`] when it is repeated or not UTF-8
+    /// (the monolith might read another copy than we did).
     fn header(&self, lowercase_name: &str) -> Option<&str> {
-        self.req
-            .headers
-            .get(lowercase_name)
-            .and_then(|v| v.to_str().ok())
+        let mut values = self.req.headers.get_all(lowercase_name).iter();
+        let first = values.next()?;
+        if values.next().is_some() {
+            return Some(UNUSABLE_TENANT_HEADER);
+        }
+        Some(std::str::from_utf8(first.as_bytes()).unwrap_or(UNUSABLE_TENANT_HEADER))
     }
 }
 
@@ -175,7 +190,12 @@ impl pingora::proxy::ProxyHttp for Edge {
             header_str(req, REQUEST_ID),
             header_str(req, TRACEPARENT),
         ));
-        let refused = match loaded.snapshot.decide(&RequestHead::new(req)) {
+        let head = RequestHead::new(req);
+        let decided = match routable_target(req) {
+            false => Err(Refusal::Target),
+            true => loaded.snapshot.decide(&head).map_err(Refusal::Request),
+        };
+        let refused = match decided {
             Ok(decision) => {
                 ctx.route = decision.route.map(|r| r.index());
                 ctx.tenant = decision.tenant.map(str::to_owned);
@@ -183,13 +203,13 @@ impl pingora::proxy::ProxyHttp for Edge {
                 ctx.reason = Some(decision.reason);
                 None
             }
-            Err(error) => Some(error),
+            Err(refusal) => Some(refusal),
         };
         ctx.config = Some(loaded);
         match refused {
             None => Ok(false),
-            Some(error) => {
-                respond_bad_request(session, &error).await?;
+            Some(refusal) => {
+                respond_bad_request(session, &refusal).await?;
                 Ok(true)
             }
         }
@@ -206,6 +226,9 @@ impl pingora::proxy::ProxyHttp for Edge {
         let upstream = loaded.snapshot.upstream(ctx.served_side(), route);
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
         peer.options.connection_timeout = Some(loaded.snapshot.connect_timeout());
+        peer.options.read_timeout = Some(UPSTREAM_READ_TIMEOUT);
+        peer.options.write_timeout = Some(UPSTREAM_WRITE_TIMEOUT);
+        peer.options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
         Ok(Box::new(peer))
     }
 
@@ -292,13 +315,10 @@ impl RequestCtx {
     pub fn tenant(&self) -> Option<&str> {
         self.tenant.as_deref()
     }
-    /// The reason as logged: `fallback:connect` when the fallback overrode the decision.
-    pub fn reason_text(&self) -> String {
-        match (&self.reason, self.connect_fallback) {
-            (_, true) => "fallback:connect".to_string(),
-            (Some(reason), false) => reason.to_string(),
-            (None, false) => "refused".to_string(),
-        }
+    /// The reason as logged: `fallback:connect` when the fallback overrode the decision,
+    /// `refused` when the request was answered 400 before deciding.
+    pub fn reason(&self) -> impl std::fmt::Display + '_ {
+        ReasonText(self)
     }
     /// The side that answered.
     pub fn side(&self) -> Side {
@@ -317,13 +337,26 @@ impl RequestCtx {
     }
 }
 
+/// Displays a request's reason without building a `String`.
+struct ReasonText<'a>(&'a RequestCtx);
+
+impl std::fmt::Display for ReasonText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.0.reason, self.0.connect_fallback) {
+            (_, true) => f.write_str("fallback:connect"),
+            (Some(reason), false) => write!(f, "{reason}"),
+            (None, false) => f.write_str("refused"),
+        }
+    }
+}
+
 /// `route=invoices; side=new; reason=percent (bucket 1234 < 2500)`.
 fn decision_summary(ctx: &RequestCtx) -> String {
     format!(
         "route={}; side={}; reason={}",
         ctx.route_name().unwrap_or(crate::telemetry::NO_ROUTE),
         ctx.served_side(),
-        ctx.reason_text()
+        ctx.reason()
     )
 }
 
@@ -344,18 +377,45 @@ fn drop_reserved_headers(upstream: &mut RequestHeader, tenant_header: &str) {
     }
 }
 
-/// The metric label of a refused request.
-fn rejection_code(error: &RequestError) -> &'static str {
-    match error {
-        RequestError::InvalidTenant { .. } => "invalid-tenant",
-        RequestError::InvalidPath(_) => "invalid-path",
+/// Why a request is answered 400 before any upstream sees it.
+enum Refusal {
+    /// The request target is neither a path nor an absolute URL (`GET api/x`, `GET foo:/..`):
+    /// Pingora would route it as `/` but forward the raw target.
+    Target,
+    /// The decision refused the path or the tenant.
+    Request(RequestError),
+}
+
+impl Refusal {
+    /// The metric label.
+    fn code(&self) -> &'static str {
+        match self {
+            Refusal::Target => "invalid-target",
+            Refusal::Request(RequestError::InvalidTenant { .. }) => "invalid-tenant",
+            Refusal::Request(RequestError::InvalidPath(_)) => "invalid-path",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Refusal::Target => "the request target must be a path starting with '/'".to_string(),
+            Refusal::Request(error) => error.to_string(),
+        }
     }
 }
 
+/// Origin form (`/path`), absolute form (`http://host/path`) or `OPTIONS *`.
+fn routable_target(req: &RequestHeader) -> bool {
+    let raw = req.raw_path();
+    raw.starts_with(b"/")
+        || req.uri.scheme().is_some()
+        || (raw == b"*" && req.method == http::Method::OPTIONS)
+}
+
 /// Answers 400 with a JSON body naming the problem.
-async fn respond_bad_request(session: &mut Session, error: &RequestError) -> Result<()> {
-    crate::telemetry::record_rejected(rejection_code(error));
-    let body = Bytes::from(serde_json::json!({ "error": error.to_string() }).to_string());
+async fn respond_bad_request(session: &mut Session, refusal: &Refusal) -> Result<()> {
+    crate::telemetry::record_rejected(refusal.code());
+    let body = Bytes::from(serde_json::json!({ "error": refusal.message() }).to_string());
     let mut response = ResponseHeader::build(400, Some(3))?;
     response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     response.insert_header(http::header::CONTENT_LENGTH, body.len())?;

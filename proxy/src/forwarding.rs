@@ -1,8 +1,10 @@
 //! The `X-Forwarded-*` headers a proxy owes its upstreams.
 //!
-//! `X-Forwarded-For` gets the client's address appended (the chain stays intact behind another
-//! proxy). `X-Forwarded-Proto` and `X-Forwarded-Host` are set from this hop only when absent:
-//! strangler listens on plain HTTP, so a TLS-terminating balancer in front of it knows better.
+//! `X-Forwarded-For` gets the client's address appended, as nginx does: only its rightmost
+//! entry is this proxy's own observation, the rest is what the client or earlier hops said.
+//! `X-Forwarded-Proto` and `X-Forwarded-Host` are always set from this hop, replacing what a
+//! client sent: the upstream trusts them (password-reset links, secure-cookie checks), so a
+//! client must not be able to choose them. strangler listens on plain HTTP, hence `http`.
 
 use std::net::IpAddr;
 
@@ -19,36 +21,35 @@ pub fn add_forwarding_headers(
     client_ip: Option<IpAddr>,
 ) -> Result<()> {
     if let Some(ip) = client_ip {
-        let chain = match upstream
+        let previous = upstream
             .headers
             .get(X_FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-        {
+            .and_then(|v| v.to_str().ok());
+        let chain = match previous {
             Some(previous) if !previous.trim().is_empty() => format!("{previous}, {ip}"),
             _ => ip.to_string(),
         };
         upstream.insert_header(X_FORWARDED_FOR, chain)?;
     }
-    if !upstream.headers.contains_key(X_FORWARDED_PROTO) {
-        upstream.insert_header(X_FORWARDED_PROTO, "http")?;
-    }
-    if !upstream.headers.contains_key(X_FORWARDED_HOST) {
-        let host = upstream
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| {
-                upstream
-                    .headers
-                    .get(http::header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            });
-        if let Some(host) = host {
-            upstream.insert_header(X_FORWARDED_HOST, host)?;
+    upstream.insert_header(X_FORWARDED_PROTO, "http")?;
+    match authority(upstream) {
+        Some(host) => upstream.insert_header(X_FORWARDED_HOST, host)?,
+        None => {
+            upstream.remove_header(X_FORWARDED_HOST);
         }
     }
     Ok(())
+}
+
+/// The request's authority (`:authority` for h2, else `Host`), owned.
+fn authority(req: &RequestHeader) -> Option<String> {
+    let from_uri = req.uri.authority().map(|a| a.as_str());
+    let from_header = || {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+    };
+    from_uri.or_else(from_header).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -75,10 +76,14 @@ mod tests {
     }
 
     #[test]
-    fn proto_and_host_are_set_only_when_absent() {
-        let mut req = request(&[("host", "shop.example.com"), ("x-forwarded-proto", "https")]);
+    fn proto_and_host_sent_by_the_client_are_replaced() {
+        let mut req = request(&[
+            ("host", "shop.example.com"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+        ]);
         add_forwarding_headers(&mut req, None).unwrap();
-        assert_eq!(get(&req, X_FORWARDED_PROTO), Some("https"));
+        assert_eq!(get(&req, X_FORWARDED_PROTO), Some("http"));
         assert_eq!(get(&req, X_FORWARDED_HOST), Some("shop.example.com"));
     }
 }

@@ -9,10 +9,12 @@
 pub mod access_log;
 pub mod admin;
 pub mod demo;
+pub mod downstream;
 pub mod edge;
 pub mod explain;
 pub mod forwarding;
 pub mod live;
+pub mod log_writer;
 pub mod server;
 pub mod telemetry;
 pub mod trace;

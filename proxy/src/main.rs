@@ -93,7 +93,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: PathBuf, banner: Option<fn(&Running) -> String>) -> anyhow::Result<()> {
-    let _logs = strangler::telemetry::init_logs();
+    let logs = strangler::telemetry::init_logs();
     let running = Running::start(Launch::new(config))?;
     tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
     if let Some(banner) = banner {
@@ -102,6 +102,7 @@ fn run(config: PathBuf, banner: Option<fn(&Running) -> String>) -> anyhow::Resul
     wait_for_stop_signal()?;
     tracing::info!("stopping: draining in-flight requests");
     running.shutdown(SHUTDOWN_GRACE);
+    logs.flush();
     Ok(())
 }
 

@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use pingora::apps::HttpServerOptions;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Fds;
 use pingora::services::Service as _;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
+use crate::downstream::Downstream;
 use crate::edge::Edge;
 use crate::live::LiveConfig;
 
@@ -33,16 +35,20 @@ pub struct Launch {
     pub admin: Option<TcpListener>,
     /// Follow changes of the file on disk (SIGHUP and the admin reload always work).
     pub watch: bool,
+    /// The bearer token `/admin/*` requires; `None` leaves it open, on loopback only.
+    pub admin_token: Option<String>,
 }
 
 impl Launch {
-    /// Launch settings for `config` with the listeners it names and file watching on.
+    /// Launch settings for `config` with the listeners it names, file watching on, and the
+    /// admin token from `STRANGLER_ADMIN_TOKEN`.
     pub fn new(config: impl Into<PathBuf>) -> Launch {
         Launch {
             config: config.into(),
             listen: None,
             admin: None,
             watch: true,
+            admin_token: std::env::var(admin::TOKEN_ENV).ok(),
         }
     }
 }
@@ -55,7 +61,11 @@ pub struct Running {
     ready: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
     shutdown: watch::Sender<bool>,
+    /// The proxy's workers (`threads:` of them).
     runtime: Option<tokio::runtime::Runtime>,
+    /// One thread for the admin listener and the reload triggers, so a saturated proxy
+    /// never starves `/healthz` or a reload.
+    control: Option<tokio::runtime::Runtime>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -67,10 +77,7 @@ impl Running {
         crate::telemetry::prometheus();
         let live = Arc::new(LiveConfig::load(&launch.config).map_err(|e| anyhow::anyhow!("{e}"))?);
         let snapshot = &live.current().snapshot;
-        let token = std::env::var(admin::TOKEN_ENV)
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(Arc::from);
+        let token = launch.admin_token.filter(|t| !t.is_empty()).map(Arc::from);
         let proxy_listener = bind(launch.listen, snapshot.listen(), "listen")?;
         let admin_listener = bind(launch.admin, snapshot.admin(), "admin")?;
         let admin_addr = admin_listener.local_addr()?;
@@ -81,11 +88,8 @@ impl Running {
             );
         }
         let threads = snapshot.threads().unwrap_or_else(default_threads);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("strangler-worker")
-            .enable_all()
-            .build()?;
+        let runtime = new_runtime("strangler-worker", threads)?;
+        let control = new_runtime("strangler-admin", 1)?;
         let mut running = Running {
             proxy_addr: proxy_listener.local_addr()?,
             admin_addr,
@@ -94,10 +98,15 @@ impl Running {
             in_flight: Arc::new(AtomicUsize::new(0)),
             shutdown: watch::channel(false).0,
             runtime: None,
+            control: None,
             _watcher: None,
         };
-        let _entered = runtime.enter();
-        running.spawn_proxy(proxy_listener, threads)?;
+        let proxy = {
+            let _workers = runtime.enter();
+            running.spawn_proxy(proxy_listener, threads)?
+        };
+        let _entered = control.enter();
+        running.watch_proxy(proxy);
         running.spawn_admin(admin_listener, token)?;
         crate::watch::reload_on_sighup(live.clone())?;
         if launch.watch {
@@ -106,6 +115,7 @@ impl Running {
         }
         drop(_entered);
         running.runtime = Some(runtime);
+        running.control = Some(control);
         running.ready.store(true, Ordering::Relaxed);
         Ok(running)
     }
@@ -133,12 +143,20 @@ impl Running {
         while self.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        if let Some(runtime) = self.runtime.take() {
+        for runtime in [self.runtime.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }
     }
 
-    fn spawn_proxy(&mut self, listener: TcpListener, threads: usize) -> anyhow::Result<()> {
+    /// Starts Pingora's listening service on `listener`, in the current (worker) runtime.
+    fn spawn_proxy(
+        &self,
+        listener: TcpListener,
+        threads: usize,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let address = listener.local_addr()?.to_string();
         listener.set_nonblocking(true)?;
         let mut fds = Fds::new();
@@ -147,18 +165,41 @@ impl Running {
             threads,
             ..ServerConf::default()
         });
-        let edge = Edge::new(self.live.clone(), self.in_flight.clone());
-        let mut service = pingora::proxy::http_proxy_service_with_name(&conf, edge, "strangler");
-        let mut options = HttpServerOptions::default();
-        options.h2c = true;
-        if let Some(proxy) = service.app_logic_mut() {
-            proxy.server_options = Some(options);
-        }
+        let app = Downstream {
+            http1: Arc::new(self.proxy_app(&conf, false)),
+            h2c: Arc::new(self.proxy_app(&conf, true)),
+        };
+        let mut service = pingora::services::listening::Service::new("strangler".into(), app);
         service.add_tcp(&address);
         let shutdown = self.shutdown.subscribe();
         let fds = Arc::new(parking_lot::Mutex::new(fds));
-        tokio::spawn(async move { service.start_service(Some(fds), shutdown, 1).await });
-        Ok(())
+        Ok(tokio::spawn(async move {
+            service.start_service(Some(fds), shutdown, 1).await
+        }))
+    }
+
+    /// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
+    fn proxy_app(&self, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
+        let edge = Edge::new(self.live.clone(), self.in_flight.clone());
+        let mut proxy = HttpProxy::new(edge, conf.clone());
+        proxy.handle_init_modules();
+        let mut options = HttpServerOptions::default();
+        options.h2c = h2c;
+        proxy.server_options = Some(options);
+        proxy
+    }
+
+    /// If the listening service ever stops on its own, say so and stop claiming readiness.
+    fn watch_proxy(&self, proxy: tokio::task::JoinHandle<()>) {
+        let ready = self.ready.clone();
+        let shutdown = self.shutdown.subscribe();
+        tokio::spawn(async move {
+            let outcome = proxy.await;
+            if !*shutdown.borrow() {
+                ready.store(false, Ordering::Relaxed);
+                tracing::error!(?outcome, "the proxy listener stopped unexpectedly");
+            }
+        });
     }
 
     fn spawn_admin(
@@ -193,7 +234,10 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(runtime) = self.runtime.take() {
+        for runtime in [self.runtime.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
             runtime.shutdown_background();
         }
     }
@@ -209,6 +253,14 @@ fn bind(
         None => TcpListener::bind(configured)
             .with_context(|| format!("binding {what} address {configured}")),
     }
+}
+
+fn new_runtime(name: &str, threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
 }
 
 fn default_threads() -> usize {

@@ -9,6 +9,8 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use strangler_flags::{Side, Snapshot};
 
+use crate::log_writer::{LogWriter, TracingSink};
+
 /// The request-duration histogram's buckets, in seconds: sub-millisecond to 10 s.
 const DURATION_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -138,11 +140,11 @@ fn side_index(side: Side) -> usize {
     }
 }
 
-/// Installs the JSON log subscriber on stdout, written by a background thread so a slow
-/// terminal or pipe never blocks a proxy worker. Keep the guard alive until exit: dropping
-/// it flushes what is buffered. `RUST_LOG` filters as usual (default: info).
-pub fn init_logs() -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+/// Installs the JSON log subscriber on stdout, through the batching [`LogWriter`], and
+/// turns the access log on unless `RUST_LOG` filters `strangler::access` out (default:
+/// info). Call [`LogWriter::flush`] before exiting.
+pub fn init_logs() -> &'static LogWriter {
+    let writer = LogWriter::install();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -151,7 +153,10 @@ pub fn init_logs() -> tracing_appender::non_blocking::WorkerGuard {
         .with_current_span(false)
         .with_span_list(false)
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(TracingSink)
         .init();
-    guard
+    crate::access_log::set_enabled(
+        tracing::enabled!(target: "strangler::access", tracing::Level::INFO),
+    );
+    writer
 }

@@ -93,3 +93,43 @@ async fn admin_config_shows_the_revision_source_and_routes() {
     assert_eq!(config["routes"][0]["name"], "admin-config");
     assert_eq!(config["routes"][0]["service"], "billing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_endpoints_need_the_token_when_one_is_configured() {
+    let backend = Backend::echo("legacy").await;
+    let proxy = Proxy::start_with_admin_token(&Config::new(&backend), "s3cret").await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let config = proxy.admin_url("/admin/config");
+    let reload = proxy.admin_url("/admin/reload");
+    let without = client.get(&config).send().await.expect("config");
+    assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
+    let wrong = client
+        .post(&reload)
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let with = client
+        .get(&config)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .expect("config");
+    assert_eq!(with.status(), StatusCode::OK);
+    let reloaded = client
+        .post(&reload)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(reloaded.status(), StatusCode::OK);
+    assert_eq!(
+        proxy.admin_get("/healthz").await.0,
+        StatusCode::OK,
+        "probes stay open"
+    );
+}

@@ -39,6 +39,20 @@ async fn acme_on_billing(alone: bool) -> (Proxy, [Backend; 2]) {
 const GROWTH_LIMIT: u64 = 32 * MIB;
 const BIG: u64 = 50 * MIB;
 
+/// Regression: Pingora's h2c detection waited for 24 bytes with no timeout, so a complete
+/// request shorter than the HTTP/2 preface (a balancer's `OPTIONS / HTTP/1.0` health check
+/// is 22 bytes) hung forever with h2c on.
+#[tokio::test(flavor = "multi_thread")]
+async fn http10_request_shorter_than_the_h2_preface_is_answered() {
+    let (proxy, _backends) = acme_on_billing(false).await;
+    let addr = proxy.running().proxy_addr();
+    let exchange = crate::support::raw_http::exchange(addr, "GET / HTTP/1.0\r\n\r\n");
+    let (status, _) = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .expect("an 18-byte HTTP/1.0 request must be answered, not left waiting");
+    assert_eq!(status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn h2c_prior_knowledge_is_served_and_upstream_sees_http1() {
     let (proxy, _backends) = acme_on_billing(false).await;

@@ -231,6 +231,27 @@ async fn dot_segment_paths_are_refused_with_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn request_target_that_is_not_a_path_is_refused_with_400() {
+    let t = tenanted(None, ROUTES).await;
+    let addr = t.proxy.running().proxy_addr();
+    let (status, body) = raw_http::get(addr, "api/invoices/../../admin").await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_tenant_header_is_refused_with_400() {
+    let t = tenanted(None, ROUTES).await;
+    let addr = t.proxy.running().proxy_addr();
+    let request = "GET /api/invoices/7 HTTP/1.1\r\nHost: test.local\r\nX-Tenant-Id: acme\r\n\
+                   X-Tenant-Id: bigcorp\r\nConnection: close\r\n\r\n";
+    let (status, body) = raw_http::exchange(addr, request).await;
+    assert_eq!(
+        status, 400,
+        "the monolith might read the other copy: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn forwarded_tenant_is_the_decided_one_not_the_clients() {
     let t = tenanted(None, ROUTES).await;
     let spoofed = t

@@ -121,6 +121,12 @@ impl Proxy {
         Proxy::launch(config, false, Occupancy::share).await
     }
 
+    /// Starts a proxy whose `/admin/*` endpoints require `token`.
+    pub async fn start_with_admin_token(config: &Config, token: &str) -> Proxy {
+        let token = token.to_string();
+        Proxy::launch_with(config, move |launch| launch.admin_token = Some(token)).await
+    }
+
     /// Starts a proxy once no other test has one running, and keeps the process to itself
     /// until dropped: for tests that measure the process's memory.
     pub async fn start_alone(config: &Config) -> Proxy {
@@ -145,12 +151,30 @@ impl Proxy {
     }
 
     async fn launch(config: &Config, watch: bool, occupy: fn() -> Occupancy) -> Proxy {
+        Proxy::launch_full(config, watch, occupy, |_| {}).await
+    }
+
+    async fn launch_with(
+        config: &Config,
+        adjust: impl FnOnce(&mut Launch) + Send + 'static,
+    ) -> Proxy {
+        Proxy::launch_full(config, true, Occupancy::share, adjust).await
+    }
+
+    async fn launch_full(
+        config: &Config,
+        watch: bool,
+        occupy: fn() -> Occupancy,
+        adjust: impl FnOnce(&mut Launch) + Send + 'static,
+    ) -> Proxy {
         let scratch = Scratch::new();
         let path = scratch.write("routes.yaml", &config.render());
         let file = path.clone();
         let (running, occupancy) = tokio::task::spawn_blocking(move || {
             let occupancy = occupy();
-            let running = Running::start(launch(file, watch)).expect("the proxy starts");
+            let mut launch = launch(file, watch);
+            adjust(&mut launch);
+            let running = Running::start(launch).expect("the proxy starts");
             (running, occupancy)
         })
         .await
@@ -280,6 +304,7 @@ fn launch(config: PathBuf, watch: bool) -> Launch {
     launch.listen = Some(bind());
     launch.admin = Some(bind());
     launch.watch = watch;
+    launch.admin_token = None;
     launch
 }
 

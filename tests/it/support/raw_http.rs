@@ -7,10 +7,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends `GET {target}` with `Connection: close` and returns the status and the body text.
 pub async fn get(addr: SocketAddr, target: &str) -> (u16, String) {
+    let request = format!("GET {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n");
+    exchange(addr, &request).await
+}
+
+/// Sends `request` exactly as written, reads until the proxy closes, and returns the status
+/// and the body text.
+pub async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connecting to the proxy");
-    let request = format!("GET {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("sending");
     let mut raw = Vec::new();
     stream
