@@ -1,0 +1,60 @@
+//! The `shadow:` block of a route, in the three steps of `shared/STYLE.md`: the raw
+//! [`ShadowPolicy`] (serde, `deny_unknown_fields`, so a typo fails loudly) is validated and
+//! compiled by [`ShadowPolicy::compile`] into the immutable [`CompiledPolicy`] that the
+//! proxy and [`crate::diff()`] read.
+//!
+//! ```yaml
+//! shadow:
+//!   sample: 10              # percent of eligible requests (0.01 steps), default 100
+//!   methods: [GET, HEAD]    # the default; a write method must be listed explicitly
+//!   ignore: ["/generated_at", "/items/*/etag", "header:date"]
+//!   arrays: { "/items": { key: id }, "/tags": unordered }   # default: ordered
+//!   noise: 5                # percent of compared requests that call the primary twice
+//!   max_body: 1MiB          # larger bodies are skipped and counted (B, KiB, MiB)
+//!   timeout: 2s
+//!   tolerance: 0.001        # absolute tolerance for JSON numbers, default exact
+//!   headers: [content-type] # compared response headers, default content-type
+//! ```
+
+mod array;
+mod compiled;
+mod units;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use array::ArrayPolicy;
+pub use compiled::CompiledPolicy;
+pub use units::Percent;
+
+/// The `shadow:` block of a route as written; every field is optional and gets the
+/// default shown in the module docs when compiled.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowPolicy {
+    /// Percent of eligible requests that are shadowed, in 0.01 steps (default 100).
+    pub sample: Option<f64>,
+    /// Methods that are shadowed (default `GET`, `HEAD`), so a write is only mirrored to
+    /// the new service when someone asked for it.
+    pub methods: Option<Vec<String>>,
+    /// JSON pointers (with `*` for any one segment) or `header:NAME` that never count as
+    /// differences; a pointer also ignores everything below it.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// How the arrays at these pointers are compared (default [`ArrayPolicy::Ordered`]).
+    #[serde(default)]
+    pub arrays: BTreeMap<String, ArrayPolicy>,
+    /// Percent of compared requests that also call the primary a second time, to measure
+    /// what differs between two answers of the same side (default 5).
+    pub noise: Option<f64>,
+    /// Bodies larger than this (after gzip decoding) are not compared, only counted as
+    /// skipped (default `1MiB`).
+    pub max_body: Option<String>,
+    /// How long the shadow side may take to answer (default `2s`).
+    pub timeout: Option<String>,
+    /// Absolute tolerance under which two JSON numbers are equal (default exact).
+    pub tolerance: Option<f64>,
+    /// Response headers that are compared (default `content-type`).
+    pub headers: Option<Vec<String>>,
+}

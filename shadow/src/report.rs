@@ -1,0 +1,62 @@
+//! What a route's shadow comparison amounts to, as JSON for QA and the admin API:
+//! `{"routes":[{"route","compared","matched","mismatched","skipped","errors","match_rate",
+//! "differences":[{"path","kind","count","example"}],"noise":[{"path","count"}]}]}`.
+//! These field names are a contract with the report's readers.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::{Example, Kind, SkipReason};
+
+/// The reports of every shadowed route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowReport {
+    /// One report per route, in the order given.
+    pub routes: Vec<RouteReport>,
+}
+
+/// One route's comparison results with noise discounted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteReport {
+    /// The route's name.
+    pub route: String,
+    /// Comparisons made (skipped ones and errors excluded).
+    pub compared: u64,
+    /// Comparisons where no path was a real difference.
+    pub matched: u64,
+    /// Comparisons with at least one real difference.
+    pub mismatched: u64,
+    /// Comparisons not made, per reason (`body-too-large`, ...).
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Shadow calls that failed.
+    pub errors: u64,
+    /// `matched / compared`, absent before the first comparison.
+    pub match_rate: Option<f64>,
+    /// Paths that differ clearly more often than noise explains, most frequent first.
+    pub differences: Vec<DifferenceReport>,
+    /// Paths that differed, but no more than noise (or too rarely) to tell.
+    pub noise: Vec<NoiseReport>,
+}
+
+/// A collapsed path that is a real difference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DifferenceReport {
+    /// The collapsed path, e.g. `/items/*/price`.
+    pub path: String,
+    /// The kind of the first difference seen there.
+    pub kind: Kind,
+    /// Comparisons in which it differed.
+    pub count: u64,
+    /// Both values from the first difference seen there.
+    pub example: Example,
+}
+
+/// A collapsed path whose differences are explained by noise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoiseReport {
+    /// The collapsed path.
+    pub path: String,
+    /// Comparisons in which it differed between primary and shadow.
+    pub count: u64,
+}

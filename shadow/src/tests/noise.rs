@@ -1,0 +1,188 @@
+//! Noise cancellation and the per-route report: simulated traffic where some fields vary
+//! on every call of the same side, and some differ only between the sides.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::{json, policy};
+use crate::{
+    diff, noise_paths, CompiledPolicy, NoiseThresholds, RouteReport, RouteStats, SkipReason,
+};
+
+/// A tiny deterministic generator, so the simulated traffic is the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 16
+    }
+
+    fn uuid(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            a as u32,
+            (a >> 32) as u16,
+            b as u16,
+            (b >> 16) as u16,
+            b >> 32 & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// Simulates `requests` comparisons, every tenth also calling the primary again;
+/// `answer(rng, is_shadow)` builds one answer.
+fn simulate(
+    requests: usize,
+    compiled: &CompiledPolicy,
+    answer: impl Fn(&mut Lcg, bool) -> Value,
+) -> RouteReport {
+    let mut rng = Lcg(7);
+    let mut stats = RouteStats::new("invoices");
+    for request in 0..requests {
+        let primary = json(answer(&mut rng, false));
+        let shadow = json(answer(&mut rng, true));
+        stats.record(&diff(&primary, &shadow, compiled));
+        if request % 10 == 0 {
+            let again = json(answer(&mut rng, false));
+            stats.record_noise(&noise_paths(&primary, &again, compiled));
+        }
+    }
+    stats.report(&NoiseThresholds::default())
+}
+
+fn paths<T>(entries: &[T], path: impl Fn(&T) -> &str) -> Vec<&str> {
+    entries.iter().map(path).collect()
+}
+
+#[test]
+fn a_field_random_on_every_call_is_noise_not_a_difference() {
+    let report = simulate(
+        200,
+        &CompiledPolicy::default(),
+        |rng, _| json!({"request_id": rng.uuid(), "total": 10}),
+    );
+    assert!(report.differences.is_empty(), "{report:?}");
+    assert_eq!(paths(&report.noise, |n| &n.path), ["/request_id"]);
+    assert_eq!(report.noise[0].count, 200);
+    assert_eq!(
+        (report.compared, report.matched, report.mismatched),
+        (200, 200, 0)
+    );
+    assert_eq!(report.match_rate, Some(1.0));
+}
+
+#[test]
+fn a_real_difference_next_to_noise_is_still_reported() {
+    let report = simulate(200, &CompiledPolicy::default(), |rng, shadow| {
+        let currency = if shadow { "eur" } else { "EUR" };
+        json!({"request_id": rng.uuid(), "currency": currency})
+    });
+    assert_eq!(paths(&report.differences, |d| &d.path), ["/currency"]);
+    assert_eq!(report.differences[0].count, 200);
+    assert_eq!(paths(&report.noise, |n| &n.path), ["/request_id"]);
+    assert_eq!((report.matched, report.mismatched), (0, 200));
+}
+
+#[test]
+fn a_difference_in_some_requests_counts_only_those_as_mismatched() {
+    let report = simulate(200, &CompiledPolicy::default(), |rng, shadow| {
+        let broken = shadow && rng.next() % 4 == 0;
+        json!({"total": if broken { 11 } else { 10 }})
+    });
+    assert_eq!(paths(&report.differences, |d| &d.path), ["/total"]);
+    assert_eq!(report.mismatched, report.differences[0].count);
+    assert_eq!(report.matched + report.mismatched, 200);
+    assert!((30..70).contains(&report.mismatched), "{report:?}");
+}
+
+#[test]
+fn an_ignored_field_is_neither_a_difference_nor_noise() {
+    let compiled = policy("ignore: [\"/request_id\"]");
+    let report = simulate(200, &compiled, |rng, _| json!({"request_id": rng.uuid()}));
+    assert!(
+        report.differences.is_empty() && report.noise.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(report.matched, 200);
+}
+
+#[test]
+fn a_path_too_rare_to_tell_from_chance_is_not_a_difference() {
+    let mut stats = RouteStats::new("r");
+    let equal = diff(
+        &json(json!({"a": 1})),
+        &json(json!({"a": 1})),
+        &CompiledPolicy::default(),
+    );
+    let once = diff(
+        &json(json!({"a": 1})),
+        &json(json!({"a": 2})),
+        &CompiledPolicy::default(),
+    );
+    for _ in 0..999 {
+        stats.record(&equal);
+    }
+    stats.record(&once);
+    let report = stats.report(&NoiseThresholds::default());
+    assert!(report.differences.is_empty());
+    assert_eq!((report.matched, report.mismatched), (1_000, 0));
+}
+
+#[test]
+fn the_noise_estimate_scales_to_all_comparisons() {
+    let thresholds = NoiseThresholds::default();
+    // Differed in 100 of 200 comparisons and 5 of 20 noise samples: noise explains 50.
+    assert!(thresholds.is_real_difference(100, crate::noise::noise_estimate(5, 20, 200), 200));
+    // Differed in 100 of 200 and 9 of 20: noise explains 90, only 10 % above it.
+    assert!(!thresholds.is_real_difference(100, crate::noise::noise_estimate(9, 20, 200), 200));
+}
+
+#[test]
+fn noise_paths_are_collapsed() {
+    let a = json(json!({"items": [{"at": 1}], "n": 1}));
+    let b = json(json!({"items": [{"at": 2}], "n": 1}));
+    let expected: BTreeSet<String> = ["/items/*/at".to_owned()].into();
+    assert_eq!(noise_paths(&a, &b, &CompiledPolicy::default()), expected);
+}
+
+#[test]
+fn skips_and_errors_are_counted_apart_from_comparisons() {
+    let mut stats = RouteStats::new("r");
+    let big = crate::Captured::new(200, [("content-type", "text/plain")], "x".repeat(2_048));
+    stats.record(&diff(&big, &big, &policy("max_body: 1KiB")));
+    stats.record_error();
+    let report = stats.report(&NoiseThresholds::default());
+    assert_eq!(
+        (report.compared, report.errors, report.match_rate),
+        (0, 1, None)
+    );
+    assert_eq!(report.skipped.get(&SkipReason::BodyTooLarge), Some(&1));
+}
+
+#[test]
+fn the_report_serializes_with_the_contract_field_names() {
+    let mut stats = RouteStats::new("invoices");
+    stats.record(&diff(
+        &json(json!({"c": "EUR"})),
+        &json(json!({"c": "eur"})),
+        &CompiledPolicy::default(),
+    ));
+    let report = crate::ShadowReport {
+        routes: vec![stats.report(&NoiseThresholds::default())],
+    };
+    let value = serde_json::to_value(&report).expect("serializes");
+    let expected = json!({"routes": [{
+        "route": "invoices", "compared": 1, "matched": 0, "mismatched": 1, "skipped": {},
+        "errors": 0, "match_rate": 0.0,
+        "differences": [{"path": "/c", "kind": "value-changed", "count": 1,
+                         "example": {"primary": "\"EUR\"", "shadow": "\"eur\""}}],
+        "noise": []
+    }]});
+    assert_eq!(value, expected);
+}
