@@ -2,14 +2,18 @@
 //! no matching route (legacy, `no-route`); the route's kill switch (legacy,
 //! `kill-switch`); no tenant (`tenant.default`, `no-tenant`); an explicit tenant override
 //! (`tenant-override`); a percentage above 0 (the sticky bucket, `percent`); otherwise
-//! legacy (`default`). Nothing here allocates: the tenant is borrowed from the request.
+//! legacy (`default`). Before any of that the path is normalised (see
+//! `crate::request_path`) and the route table and a `path:` tenant source see only that
+//! form, so every spelling of a path decides alike; the proxy still forwards the original
+//! request target. Nothing here allocates in the common case (a path already canonical):
+//! the tenant is borrowed from the request.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
-use crate::pattern::check_request_path;
+use crate::request_path::normalize_request_path;
 use crate::rollout::bucket;
 use crate::route::Route;
 use crate::tenant::TenantSourceKind;
@@ -115,10 +119,10 @@ pub(crate) fn decide<'s, 'r>(
     snapshot: &'s Snapshot,
     req: &'r impl RequestView,
 ) -> Result<Decision<'s, 'r>, RequestError> {
-    check_request_path(req.path()).map_err(RequestError::InvalidPath)?;
-    let resolved = snapshot.tenants.resolve(req)?;
+    let path = normalize_request_path(req.path()).map_err(RequestError::InvalidPath)?;
+    let resolved = snapshot.tenants.resolve(req, &path)?;
     let tenant = resolved.map(|(tenant, _)| tenant);
-    let route = snapshot.table.find(&snapshot.routes, req);
+    let route = snapshot.table.find(&snapshot.routes, req, &path);
     let (side, reason) = match route {
         None => (Side::Legacy, Reason::NoRoute),
         Some(route) => route_side(route, tenant, snapshot.default_side),

@@ -72,8 +72,10 @@ pub enum RequestError {
         /// What is wrong with it, e.g. "longer than 128 characters".
         reason: &'static str,
     },
-    /// The request path has a `.` or `..` segment (plain or percent-encoded) or does not
-    /// start with `/`; routing it could escape the route the rules meant.
+    /// The request path cannot be normalised safely: it does not start with `/`, has a
+    /// `.` or `..` segment (plain, percent-encoded or with `;` parameters), an encoded `/`,
+    /// `\`, NUL or `%`, a literal `\` or a malformed escape; routing it could escape the
+    /// route the rules meant.
     InvalidPath(&'static str),
 }
 

@@ -8,7 +8,9 @@
 //! [`config::Config`] with every problem located at `file:line:col`, compiled into an
 //! immutable [`Snapshot`] (route trie, name index) that the request path reads.
 //!
-//! A request's decision reads top to bottom: check the path, resolve the tenant
+//! A request's decision reads top to bottom: normalise the path (`request_path`: decode
+//! what servers decode, collapse `//`, refuse dot segments and encoded separators; the
+//! proxy still forwards the original), resolve the tenant
 //! ([`tenant`]), find the most specific route ([`table`], ranked by [`Rank`]), decide the
 //! side ([`decision`], sticky buckets from [`rollout`]).
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@ pub mod error;
 pub mod hash;
 mod locate;
 pub mod pattern;
+mod request_path;
 pub mod rollout;
 pub mod route;
 mod snapshot;
@@ -35,7 +38,7 @@ pub use decision::{Decision, Reason, Side};
 pub use error::{ConfigError, ConfigErrors, RequestError};
 pub use rollout::bucket;
 pub use route::{Rank, Route};
-pub use snapshot::Snapshot;
+pub use snapshot::{content_hash, Snapshot};
 pub use tenant::TenantSourceKind;
 pub use upstream::Upstream;
 
@@ -44,7 +47,8 @@ pub use upstream::Upstream;
 pub trait RequestView {
     /// The method, e.g. `GET` (case-sensitive, as HTTP defines it).
     fn method(&self) -> &str;
-    /// The path without the query string, e.g. `/api/invoices/42`.
+    /// The path without the query string as sent, e.g. `/api/invoices/42`; the decision
+    /// normalises it (`%69nvoices` is `invoices`, `//` is `/`) before matching.
     fn path(&self) -> &str;
     /// The host (`Host` header or URI authority), port allowed; lowercase is expected, as
     /// a `subdomain:` tenant is borrowed from it as sent.

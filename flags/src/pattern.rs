@@ -2,11 +2,13 @@
 //!
 //! A pattern is a `/`-separated list of literal segments, `{name}` parameters that match
 //! exactly one segment, and an optional trailing `**` that matches zero or more segments.
-//! Request paths are split the same way; empty segments (`//`) are kept and simply fail
-//! literal matches, while `.` and `..` segments (plain or percent-encoded) are refused so a
-//! request cannot climb out of the route its path appears to name.
+//! Literal segments are kept in the canonical form of `crate::request_path` (unreserved
+//! escapes decoded, other escapes with uppercase hex), and request paths are matched only
+//! after that module normalised them, so both sides compare byte for byte.
 
 use std::fmt;
+
+use crate::request_path::canonical_segment;
 
 /// Why a pattern text was refused at load.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,12 +27,16 @@ pub enum PatternError {
         "path pattern {0:?}: a parameter is a whole segment '{{name}}' with a name of [A-Za-z0-9_]"
     )]
     BadParameter(String),
+    /// A literal segment with an escape no request path could carry (`%2F`, `%25`, a
+    /// malformed one) or a `\`.
+    #[error("path pattern {0:?}: {1}")]
+    BadEscape(String, &'static str),
 }
 
 /// One segment of a compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
-    /// Must equal the request segment byte for byte.
+    /// Must equal the normalised request segment byte for byte; canonical form.
     Literal(Box<str>),
     /// Matches any one segment; the name is kept for captures (`{tenant}`).
     Param(Box<str>),
@@ -168,10 +174,12 @@ fn parse_segment(raw: &str, text: &str) -> Result<Segment, PatternError> {
     if raw.contains(['{', '}']) {
         return Err(PatternError::BadParameter(text.to_owned()));
     }
-    Ok(Segment::Literal(raw.into()))
+    let literal = canonical_segment(raw)
+        .map_err(|reason| PatternError::BadEscape(text.to_owned(), reason))?;
+    Ok(Segment::Literal(literal.into()))
 }
 
-/// The segments of a request path that [`check_request_path`] accepted.
+/// The segments of a normalised request path.
 ///
 /// `/` has no segments; `/a/` has `a` and an empty one.
 pub fn split(path: &str) -> impl Iterator<Item = &str> {
@@ -181,34 +189,6 @@ pub fn split(path: &str) -> impl Iterator<Item = &str> {
         segments.next();
     }
     segments
-}
-
-/// Refuses request paths that are not absolute or that have a dot segment.
-pub fn check_request_path(path: &str) -> Result<(), &'static str> {
-    if !path.starts_with('/') {
-        return Err("the path must start with '/'");
-    }
-    match split(path).any(is_dot_segment) {
-        true => Err("'.' and '..' segments are not allowed"),
-        false => Ok(()),
-    }
-}
-
-/// `.`, `..` and their percent-encoded spellings (`%2e`, `.%2E`, ...).
-fn is_dot_segment(segment: &str) -> bool {
-    let mut rest = segment.as_bytes();
-    let mut dots = 0;
-    while !rest.is_empty() {
-        if rest[0] == b'.' {
-            rest = &rest[1..];
-        } else if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"%2e") {
-            rest = &rest[3..];
-        } else {
-            return false;
-        }
-        dots += 1;
-    }
-    (1..=2).contains(&dots)
 }
 
 #[cfg(test)]
@@ -241,14 +221,19 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_are_refused_in_any_spelling() {
-        for path in ["/a/../b", "/a/.", "/%2e%2E/x", "/a/.%2e/b", "/%2E"] {
-            assert!(check_request_path(path).is_err(), "{path}");
-        }
-        for path in ["/a/...", "/a/.b", "/a//b", "/", "/%2f"] {
-            assert!(check_request_path(path).is_ok(), "{path}");
-        }
-        assert!(check_request_path("a/b").is_err());
+    fn literal_segments_are_stored_in_canonical_form() {
+        let pattern = Pattern::parse("/api/%69nvoices/a%3ab").unwrap();
+        assert_eq!(pattern.text(), "/api/%69nvoices/a%3ab");
+        let literals = [
+            Segment::Literal("api".into()),
+            Segment::Literal("invoices".into()),
+        ];
+        assert_eq!(pattern.segments()[..2], literals);
+        assert_eq!(pattern.segments()[2], Segment::Literal("a%3Ab".into()));
+        assert!(matches!(
+            Pattern::parse("/a%2fb"),
+            Err(PatternError::BadEscape(_, _))
+        ));
     }
 
     #[test]

@@ -33,14 +33,21 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads, validates and compiles the file at `path` (named as given in errors).
     pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
-            origin: origin.clone(),
-            line: None,
-            column: None,
-            message: format!("cannot read: {err}"),
-        })?;
-        Snapshot::parse(&text, &origin)
+        let text = Snapshot::read(path)?;
+        Snapshot::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads the text [`Snapshot::load`] would compile, naming the file in the error: for a
+    /// caller that compares the text with what is serving before paying for a compile.
+    pub fn read(path: &Path) -> Result<String, ConfigErrors> {
+        std::fs::read_to_string(path).map_err(|err| {
+            ConfigErrors::from(ConfigError {
+                origin: path.display().to_string(),
+                line: None,
+                column: None,
+                message: format!("cannot read: {err}"),
+            })
+        })
     }
 
     /// Validates and compiles routes.yaml text; `origin` names it in errors.
@@ -58,7 +65,7 @@ impl Snapshot {
             table: RouteTable::new(&routes),
             routes,
             by_name,
-            content_hash: fnv1a64(yaml.as_bytes()),
+            content_hash: content_hash(yaml),
             config,
         })
     }
@@ -159,4 +166,10 @@ impl Snapshot {
         self.routes[index].killed = killed;
         true
     }
+}
+
+/// The [`Snapshot::content_hash`] a snapshot compiled from `text` has (FNV-1a 64), so a
+/// reload can tell an unchanged file without compiling it.
+pub fn content_hash(text: &str) -> u64 {
+    fnv1a64(text.as_bytes())
 }

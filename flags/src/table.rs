@@ -45,13 +45,19 @@ impl RouteTable {
         RouteTable { root, ranks }
     }
 
-    /// The most specific route of `routes` (the slice given to `new`) matching `req`.
-    pub fn find<'s>(&self, routes: &'s [Route], req: &impl RequestView) -> Option<&'s Route> {
+    /// The most specific route of `routes` (the slice given to `new`) matching `req`, whose
+    /// normalised path is `path` (`req.path()`, the raw one, is not looked at).
+    pub fn find<'s>(
+        &self,
+        routes: &'s [Route],
+        req: &impl RequestView,
+        path: &str,
+    ) -> Option<&'s Route> {
         let query = Query {
             method: req.method(),
             host: req.host(),
         };
-        let rest = req.path().strip_prefix('/').filter(|rest| !rest.is_empty());
+        let rest = path.strip_prefix('/').filter(|rest| !rest.is_empty());
         let mut best = None;
         self.walk(&self.root, rest, routes, &query, &mut best);
         best.map(|index| &routes[index])

@@ -1,12 +1,13 @@
 //! Tenant resolution: which customer a request belongs to. Sources are tried in the order
 //! routes.yaml lists them and the first that yields a value wins; a value that is not a
 //! valid tenant id is a request error (400), never silently ignored, so a typo in a header
-//! cannot quietly move a customer to the other side.
+//! cannot quietly move a customer to the other side. The `path:` source reads the
+//! normalised path (see `crate::request_path`), like route matching.
 
 use serde::Serialize;
 
 use crate::error::RequestError;
-use crate::pattern::Pattern;
+use crate::pattern::{split, Pattern};
 use crate::RequestView;
 
 /// The longest tenant id accepted, in bytes.
@@ -56,14 +57,41 @@ impl TenantSource {
         }
     }
 
-    /// The raw value this source finds in the request, not yet validated.
-    fn find<'r>(&self, req: &'r impl RequestView) -> Option<&'r str> {
+    /// The raw value this source finds in `req`, whose normalised path is `path`; not yet
+    /// validated.
+    fn find<'r>(
+        &self,
+        req: &'r impl RequestView,
+        path: &str,
+    ) -> Result<Option<&'r str>, &'static str> {
         match self {
-            TenantSource::Header(name) => req.header(name),
-            TenantSource::Subdomain(suffix) => subdomain_label(req.host()?, suffix),
-            TenantSource::Path(pattern) => pattern.capture(req.path(), "tenant"),
+            TenantSource::Header(name) => Ok(req.header(name)),
+            TenantSource::Subdomain(suffix) => {
+                Ok(req.host().and_then(|host| subdomain_label(host, suffix)))
+            }
+            TenantSource::Path(pattern) => path_tenant(pattern, req.path(), path),
         }
     }
+}
+
+/// The `{tenant}` segment of the normalised `path`, borrowed from the request's own path
+/// `raw` so it lives as long as the request (the normalised path may be a temporary copy).
+///
+/// Any segment of `raw` with the same bytes will do, since only the value matters. None has
+/// them when the tenant was sent percent-encoded (`/t/%61cme`): that is refused rather than
+/// guessed, a tenant id being plain `[A-Za-z0-9._-]`.
+fn path_tenant<'r>(
+    pattern: &Pattern,
+    raw: &'r str,
+    path: &str,
+) -> Result<Option<&'r str>, &'static str> {
+    let Some(value) = pattern.capture(path, "tenant") else {
+        return Ok(None);
+    };
+    split(raw)
+        .find(|segment| *segment == value)
+        .map(Some)
+        .ok_or("percent-encoded in the path; send it as plain characters")
 }
 
 /// The single label in front of `suffix` in `host` (port ignored, suffix case-insensitive).
@@ -121,17 +149,20 @@ impl TenantResolver {
     }
 
     /// The tenant of `req` and where it came from; `Ok(None)` when no source yields one.
+    /// `path` is the normalised form of `req.path()`, which a `path:` source matches.
     pub fn resolve<'r>(
         &self,
         req: &'r impl RequestView,
+        path: &str,
     ) -> Result<Option<(&'r str, TenantSourceKind)>, RequestError> {
         for source in &self.sources {
-            if let Some(value) = source.find(req) {
-                let kind = source.kind();
-                check_tenant_id(value).map_err(|reason| RequestError::InvalidTenant {
-                    source: kind,
-                    reason,
-                })?;
+            let kind = source.kind();
+            let invalid = |reason| RequestError::InvalidTenant {
+                source: kind,
+                reason,
+            };
+            if let Some(value) = source.find(req, path).map_err(invalid)? {
+                check_tenant_id(value).map_err(invalid)?;
                 return Ok(Some((value, kind)));
             }
         }

@@ -1,6 +1,8 @@
 //! Regression guard for the request path: `Snapshot::decide` must not allocate (the
 //! tenant is borrowed, reasons carry numbers, not strings). A counting global allocator
-//! sees every allocation of this test binary, which holds this single test.
+//! sees every allocation of this test binary, which holds this single test. Paths already
+//! in canonical form (including a kept escape like `%3A`) are borrowed, not normalised
+//! into a copy.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,6 +54,7 @@ fn deciding_a_request_allocates_nothing() {
         Request("/api/invoices/42", "qa-internal"),
         Request("/api/invoices/42", "tenant-7"),
         Request("/api/invoices/42/pdf", "tenant-7"),
+        Request("/api/invoices/a%3Ab;v=1", "tenant-7"),
         Request("/home", "tenant-7"),
         Request("/t/acme/x", ""),
     ];

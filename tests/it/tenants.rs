@@ -231,6 +231,29 @@ async fn dot_segment_paths_are_refused_with_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_path_spelled_differently_cannot_opt_out_of_its_route() {
+    let t = tenanted(None, ROUTES).await;
+    for path in ["/api/%69nvoices/7", "/api//invoices/7"] {
+        let answer = send(t.proxy.get_as("acme", path)).await;
+        assert_eq!(answer.backend(), "billing", "{path} must stay on its route");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_path_that_could_escape_its_route_is_refused_with_400() {
+    let t = tenanted(None, ROUTES).await;
+    let addr = t.proxy.running().proxy_addr();
+    for target in [
+        "/api/invoices/..;/admin",
+        "/api/invoices/..%2fadmin",
+        "/api/invoices/%252e%252e/x",
+    ] {
+        let (status, body) = raw_http::get(addr, target).await;
+        assert_eq!(status, 400, "{target}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn request_target_that_is_not_a_path_is_refused_with_400() {
     let t = tenanted(None, ROUTES).await;
     let addr = t.proxy.running().proxy_addr();

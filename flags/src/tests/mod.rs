@@ -3,6 +3,7 @@
 
 mod decisions;
 mod load_errors;
+mod paths;
 mod precedence;
 mod tenants;
 
