@@ -5,6 +5,10 @@
 //! it started with, so a reload never changes the rules under an in-flight request. A reload
 //! parses, validates and compiles a whole new snapshot first and swaps it in only when every
 //! step succeeded: on any error the old snapshot keeps serving.
+//!
+//! Upstream names are resolved when a file is compiled, never on the request path. So an
+//! operator's reload (SIGHUP, admin) always compiles, and a DNS move alone is a change;
+//! the watcher's reload compiles only edited text, since it fires on every save.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,15 +17,16 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use strangler_flags::{ConfigErrors, Snapshot};
+use strangler_flags::{content_hash, ConfigErrors, Snapshot, Upstream};
 
 use crate::telemetry::RouteMetrics;
 
-/// Identifies one loaded snapshot: a counter that grows with every successful reload of
-/// changed content, and the hash of the file's content (equal files, equal hash).
+/// Identifies one loaded snapshot: a counter that grows with every successful reload that
+/// changed something, and the hash of the file's content (equal files, equal hash).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Revision {
-    /// 1 for the snapshot loaded at start, then +1 for each reload that changed something.
+    /// 1 for the snapshot loaded at start, then +1 for each reload that changed the text or
+    /// moved an upstream to a new address (the hash then stays the same).
     pub counter: u64,
     /// FNV-1a 64 of the file content, printed as 16 hex digits.
     #[serde(serialize_with = "hex_hash")]
@@ -55,7 +60,8 @@ pub struct Loaded {
 pub struct ReloadOutcome {
     /// The revision now serving.
     pub revision: Revision,
-    /// False when the file's content was identical to what was serving (nothing swapped).
+    /// False when nothing was swapped: the text was identical to what was serving and (for
+    /// an operator's reload, which resolves again) so was every upstream address.
     pub changed: bool,
 }
 
@@ -95,40 +101,87 @@ impl LiveConfig {
         &self.path
     }
 
-    /// Reads, validates and compiles the file again and swaps it in if it changed.
+    /// Reloads because an operator asked (SIGHUP, `POST /admin/reload`, `trigger` names which).
     ///
-    /// `trigger` (watch, sighup, admin) only goes to the log. On error the old snapshot keeps
-    /// serving, the error is logged with its location and counted.
+    /// The file is compiled even when its text is unchanged: upstream names are resolved
+    /// only at load, so this is how a DNS move (`billing.internal` on a new address) is
+    /// picked up. A new snapshot is swapped in when the text or any resolved upstream
+    /// address changed. On error the old snapshot keeps serving; the error is logged with
+    /// its location and counted.
     pub fn reload(&self, trigger: &'static str) -> Result<ReloadOutcome, ConfigErrors> {
+        self.reload_when(trigger, Compile::Always)
+    }
+
+    /// Reloads because the file watcher saw the file change. Text identical to what is
+    /// serving (a save without edits, a touched file) costs a read and a hash: no compile,
+    /// no DNS lookups.
+    pub fn reload_edited(&self) -> Result<ReloadOutcome, ConfigErrors> {
+        self.reload_when("watch", Compile::IfEdited)
+    }
+
+    /// Serialises, runs and accounts for one reload: the metric and the log line.
+    fn reload_when(
+        &self,
+        trigger: &'static str,
+        compile: Compile,
+    ) -> Result<ReloadOutcome, ConfigErrors> {
         let _serial = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        let snapshot = match Snapshot::load(&self.path) {
-            Ok(snapshot) => snapshot,
+        let outcome = self.swap_if_changed(trigger, compile);
+        match &outcome {
+            Ok(outcome) if outcome.changed => {
+                let revision = outcome.revision;
+                crate::telemetry::record_reload("ok");
+                crate::telemetry::record_revision(revision.counter);
+                tracing::info!(target: "strangler::reload", trigger, %revision, "configuration reloaded");
+            }
+            Ok(_) => crate::telemetry::record_reload("unchanged"),
             Err(errors) => {
                 crate::telemetry::record_reload("error");
                 tracing::error!(target: "strangler::reload", trigger, errors = %errors, "reload rejected; the previous configuration keeps serving");
-                return Err(errors);
             }
-        };
+        }
+        outcome
+    }
+
+    /// Reads the file, compiles it unless `compile` says the unchanged text is enough, and
+    /// publishes the result if the text or an upstream address differs from what serves.
+    fn swap_if_changed(
+        &self,
+        trigger: &'static str,
+        compile: Compile,
+    ) -> Result<ReloadOutcome, ConfigErrors> {
+        let text = Snapshot::read(&self.path)?;
         let old = self.current();
-        if snapshot.content_hash() == old.revision.hash {
-            crate::telemetry::record_reload("unchanged");
-            return Ok(ReloadOutcome {
-                revision: old.revision,
-                changed: false,
-            });
+        let edited = content_hash(&text) != old.revision.hash;
+        if !edited && compile == Compile::IfEdited {
+            return Ok(old.unchanged());
+        }
+        let snapshot = Snapshot::parse(&text, &self.path.display().to_string())?;
+        if !edited {
+            let moved = moved_upstreams(&old.snapshot, &snapshot);
+            if moved.is_empty() {
+                return Ok(old.unchanged());
+            }
+            tracing::info!(target: "strangler::reload", trigger, moved = %moved.join(", "), "upstreams resolve to new addresses");
         }
         warn_about_restart_only_keys(&old.snapshot, &snapshot);
         let loaded = Loaded::new(snapshot, self.counter.fetch_add(1, Ordering::Relaxed));
         let revision = loaded.revision;
         self.current.store(Arc::new(loaded));
-        crate::telemetry::record_reload("ok");
-        crate::telemetry::record_revision(revision.counter);
-        tracing::info!(target: "strangler::reload", trigger, %revision, "configuration reloaded");
         Ok(ReloadOutcome {
             revision,
             changed: true,
         })
     }
+}
+
+/// Whether a reload may skip compiling a file whose text is what is serving.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compile {
+    /// Compile anyway, resolving upstream names again (operator-triggered reloads).
+    Always,
+    /// Compile only edited text (watcher-triggered reloads).
+    IfEdited,
 }
 
 impl Loaded {
@@ -143,6 +196,14 @@ impl Loaded {
             loaded_at: SystemTime::now(),
         }
     }
+
+    /// The outcome of a reload that keeps this snapshot serving.
+    fn unchanged(&self) -> ReloadOutcome {
+        ReloadOutcome {
+            revision: self.revision,
+            changed: false,
+        }
+    }
 }
 
 /// Listeners and threads are bound once at start; say so instead of pretending to apply them.
@@ -153,5 +214,91 @@ fn warn_about_restart_only_keys(old: &Snapshot, new: &Snapshot) {
             target: "strangler::reload",
             "listen, admin and threads take effect on the next restart; the rest is applied now"
         );
+    }
+}
+
+/// The upstreams whose name resolved to another address in `new` than in `old`, each as
+/// `name old -> new`. Only meaningful for two compiles of the same text (edited text is a
+/// change anyway), so the lists pair up: legacy first, then the services by name.
+fn moved_upstreams(old: &Snapshot, new: &Snapshot) -> Vec<String> {
+    upstreams(old)
+        .zip(upstreams(new))
+        .filter(|(was, now)| was != now)
+        .map(|(was, now)| format!("{}: {} -> {}", was.name, was.addr, now.addr))
+        .collect()
+}
+
+/// Legacy, then the services in name order.
+fn upstreams(snapshot: &Snapshot) -> impl Iterator<Item = &Upstream> {
+    std::iter::once(snapshot.legacy()).chain(snapshot.services())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+
+    fn routes(legacy: &str) -> String {
+        format!("listen: 127.0.0.1:0\nlegacy: http://{legacy}:3001\nroutes: []\n")
+    }
+
+    fn legacy_addr(live: &LiveConfig) -> SocketAddr {
+        live.current().snapshot.legacy().addr
+    }
+
+    /// The state after a DNS move: the file (naming legacy as `now` resolves it) is the text
+    /// serving, but the serving snapshot resolved legacy to 127.0.0.1 when it was loaded.
+    /// Upstreams here are addresses, so the "move" is simulated by compiling other text.
+    fn moved_since_load(test: &str) -> LiveConfig {
+        let dir =
+            std::env::temp_dir().join(format!("strangler-live-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        let path = dir.join("routes.yaml");
+        let text = routes("127.0.0.2");
+        std::fs::write(&path, &text).expect("routes.yaml");
+        let then =
+            Snapshot::parse(&routes("127.0.0.1"), "routes.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let mut loaded = Loaded::new(then, 1);
+        loaded.revision.hash = content_hash(&text);
+        LiveConfig {
+            path,
+            current: ArcSwap::from_pointee(loaded),
+            counter: AtomicU64::new(2),
+            reloading: Mutex::new(()),
+        }
+    }
+
+    fn remove(live: LiveConfig) {
+        let _ = std::fs::remove_dir_all(live.path().parent().expect("scratch directory"));
+    }
+
+    #[test]
+    fn explicit_reload_reresolves_upstreams_when_the_file_is_unchanged() {
+        let live = moved_since_load("explicit");
+        let hash = live.current().revision.hash;
+        let outcome = live.reload("sighup").expect("reload");
+        assert!(outcome.changed, "a moved upstream is a change");
+        assert_eq!(outcome.revision, Revision { counter: 2, hash });
+        assert_eq!(legacy_addr(&live), "127.0.0.2:3001".parse().unwrap());
+        let again = live.reload("admin").expect("reload");
+        assert!(!again.changed, "nothing moved since");
+        assert_eq!(again.revision.counter, 2);
+        remove(live);
+    }
+
+    #[test]
+    fn watcher_reload_of_unchanged_text_compiles_nothing() {
+        let live = moved_since_load("watch");
+        let outcome = live.reload_edited().expect("reload");
+        assert!(!outcome.changed);
+        assert_eq!(outcome.revision.counter, 1);
+        let resolved_at_load = "127.0.0.1:3001".parse().unwrap();
+        assert_eq!(
+            legacy_addr(&live),
+            resolved_at_load,
+            "no compile, no lookup"
+        );
+        remove(live);
     }
 }

@@ -306,3 +306,39 @@ async fn forty_reloads_under_load_fail_no_request() {
     );
     assert_eq!(proxy.admin_config().await["revision"]["counter"], 41);
 }
+
+/// Appends a line to `strangler.log` next to routes.yaml every 20 ms through one open handle,
+/// as `strangler run > strangler.log` does, until `stop` is set.
+async fn keep_logging(dir: std::path::PathBuf, stop: Arc<AtomicBool>) {
+    use std::io::Write;
+    let mut log = std::fs::File::create(dir.join("strangler.log")).expect("log file");
+    let mut ticks = tokio::time::interval(Duration::from_millis(20));
+    while !stop.load(Ordering::Relaxed) {
+        ticks.tick().await;
+        writeln!(log, "GET /api/invoices/7 200").expect("log line");
+    }
+}
+
+/// Regression: any event in the directory used to restart the quiet period, so a log written
+/// there more often than every 100 ms held reloads back forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn unrelated_writes_in_the_config_directory_do_not_delay_reloads() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start(&invoices(&legacy, &billing, "watch-busy-dir", 0)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let logger = tokio::spawn(keep_logging(proxy.dir().to_path_buf(), stop.clone()));
+    let log = proxy.dir().join("strangler.log");
+    eventually(WATCH_LIMIT, "the log is being written", || async {
+        std::fs::metadata(&log).is_ok_and(|m| m.len() > 0)
+    })
+    .await;
+    assert_eq!(backend_for_acme(&proxy).await, "legacy");
+
+    proxy.rewrite(&invoices(&legacy, &billing, "watch-busy-dir", 100));
+    until_acme_reaches(&proxy, "billing", "write in place next to a busy log").await;
+    stop.store(true, Ordering::Relaxed);
+    logger.await.expect("logger task");
+}
