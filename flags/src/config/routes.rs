@@ -34,14 +34,25 @@ pub(super) fn validate(
     })
 }
 
+/// Route names become metric labels, log fields and the `x-strangler-decision` header, so
+/// they are restricted to characters that are safe in all three.
+fn check_route_name(name: &str) -> Result<(), String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    match name {
+        "" => Err("route name must not be empty".to_string()),
+        _ if name.len() > 128 => Err(format!("route name {name:?} is longer than 128 characters")),
+        _ if !name.bytes().all(allowed) => Err(format!(
+            "route name {name:?} may only use letters, digits, '.', '_' and '-'"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_unique_names(raw: &[RawRoute], problems: &mut Problems<'_>) {
     let mut first: HashMap<&str, usize> = HashMap::new();
     for (index, route) in raw.iter().enumerate() {
-        if route.name.is_empty() {
-            problems.at_value(
-                &format!("routes[{index}].name"),
-                "route name must not be empty",
-            );
+        if let Err(reason) = check_route_name(&route.name) {
+            problems.at_value(&format!("routes[{index}].name"), reason);
         }
         if let Some(&earlier) = first.get(route.name.as_str()) {
             let message = format!(

@@ -116,6 +116,19 @@ fn duplicate_route_names_are_located_at_the_second() {
 }
 
 #[test]
+fn route_name_unsafe_for_labels_and_headers_is_located() {
+    let errors = load_errors(&routes(
+        "  - { name: \"in voices\", match: { path: /a }, service: billing }\n",
+    ));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("routes.yaml:10:13: route name \"in voices\" may only use"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
 fn invalid_override_tenant_is_located_at_its_key() {
     let errors = load_errors(&routes(&format!(
         "{INVOICES}    service: billing\n    rollout:\n      tenants:\n        \"bad tenant\": new\n"
