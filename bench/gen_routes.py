@@ -19,11 +19,11 @@ import sys
 REQUEST_TENANT = "acme"
 
 
-def header(listen, admin, backend):
+def header(listen, admin, backend, threads):
     return (
         f"listen: 127.0.0.1:{listen}\n"
         f"admin: 127.0.0.1:{admin}\n"
-        "threads: 1\n"
+        f"threads: {threads}\n"
         f"legacy: http://127.0.0.1:{backend}\n"
         f"services: {{ new: http://127.0.0.1:{backend} }}\n"
         "tenant: { sources: [ { header: X-Tenant-Id } ], default: legacy }\n"
@@ -61,9 +61,10 @@ def thousand(hit_path):
 
 def main():
     scenario, listen, admin, backend, hit_path = sys.argv[1:6]
+    threads = sys.argv[6] if len(sys.argv) > 6 else "1"
     routes = thousand(hit_path) if scenario == "routes1000" else handful(hit_path)
     out = sys.stdout
-    out.write(header(listen, admin, backend))
+    out.write(header(listen, admin, backend, threads))
     for text in routes:
         out.write(text)
 

@@ -16,6 +16,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 SCENARIO=${SCENARIO:-routing}
 PIN=${PIN:-0}
+THREADS=${THREADS:-1}     # worker threads/processes of each proxy (the backend keeps one)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CLK_TCK=$(getconf CLK_TCK)
 TENANT=acme            # must match REQUEST_TENANT in gen_routes.py
@@ -122,12 +123,12 @@ EOF
 
 # ---------------------------------------------------------------- configs
 
-nginx_common() {   # name
+nginx_common() {   # name workers
   local user=""
   [[ $EUID -eq 0 ]] && user="user root;"
   cat <<EOF
 $user
-worker_processes 1;
+worker_processes ${2:-1};
 daemon off;
 pid $TMP/$1.pid;
 error_log $TMP/$1.err warn;
@@ -177,7 +178,7 @@ EOF
 
 write_nginx_conf() {
   mkdir -p "$TMP/nginx-tmp"
-  { nginx_common nginx
+  { nginx_common nginx "$THREADS"
     echo "http {"; nginx_http_common nginx
     cat <<EOF
   upstream backend {
@@ -202,7 +203,7 @@ EOF
 write_haproxy_conf() {
   cat >"$TMP/haproxy.cfg" <<EOF
 global
-  nbthread 1
+  nbthread $THREADS
   maxconn 4096
 defaults
   mode http
@@ -223,7 +224,7 @@ write_configs() {
   write_nginx_conf
   write_haproxy_conf
   python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler]}" "${PORT[admin]}" \
-    "${PORT[backend]}" "$REQ_PATH" >"$TMP/routes.yaml"
+    "${PORT[backend]}" "$REQ_PATH" "$THREADS" >"$TMP/routes.yaml"
 }
 
 # ---------------------------------------------------------------- processes
@@ -273,7 +274,7 @@ start_all() {
   TARGETS+=(direct)
   start_target nginx nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
   start_target haproxy haproxy -db -f "$TMP/haproxy.cfg"
-  start_target bare-pingora "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}"
+  start_target bare-pingora "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}" "$THREADS"
   if [[ -e $TMP/strangler.ok ]]; then
     start_target strangler "$bin/strangler" run --config "$TMP/routes.yaml"
   else
@@ -356,7 +357,7 @@ describe() {
 
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')
 - machine: $(nproc) cores, $(uname -r), load average at start $LOAD_AT_START
-- mode: $mode
+- mode: $mode, THREADS=$THREADS per proxy
 - load: wrk -t1 -c$CONNS -d${DURATION}s --latency, keep-alive, GET $REQ_PATH with X-Tenant-Id: $TENANT; $ROUNDS interleaved round(s) of ${TARGETS[*]}; medians
 - versions: $(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')
 - strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides

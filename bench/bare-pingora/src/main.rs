@@ -36,11 +36,12 @@ impl ProxyHttp for Forward {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(Ok(backend))) = (args.next(), args.next().map(|a| a.parse())) else {
-        eprintln!("usage: bare-pingora LISTEN_ADDR BACKEND_IP:PORT");
+        eprintln!("usage: bare-pingora LISTEN_ADDR BACKEND_IP:PORT [THREADS]");
         std::process::exit(2);
     };
+    let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(1);
     let conf = ServerConf {
-        threads: 1,
+        threads,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
