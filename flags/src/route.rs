@@ -135,12 +135,14 @@ impl Route {
         &self.salt
     }
 
-    /// The rollout percentage in basis points, 0..=10000 (25 % is 2500).
+    /// The rollout percentage in basis points, 0..=10000 (25 % is 2500): `rollout.percent`,
+    /// or what the runtime control plane set with [`crate::Snapshot::set_percent`].
     pub fn percent_basis_points(&self) -> u16 {
         self.percent
     }
 
-    /// The explicit tenant sides, in no particular order.
+    /// The explicit tenant sides, in no particular order: `rollout.tenants`, or what the
+    /// runtime control plane set with [`crate::Snapshot::set_tenant_sides`].
     pub fn tenant_overrides(&self) -> impl Iterator<Item = (&str, Side)> + '_ {
         self.overrides
             .iter()

@@ -12,6 +12,7 @@ use crate::config::{self, Config};
 use crate::decision::{self, Decision};
 use crate::error::{ConfigError, ConfigErrors, RequestError};
 use crate::hash::fnv1a64;
+use crate::rollout::BUCKETS;
 use crate::route::Route;
 use crate::table::RouteTable;
 use crate::tenant::{TenantResolver, TenantSource};
@@ -157,13 +158,50 @@ impl Snapshot {
         self.by_name.get(name).map(|&index| &self.routes[index])
     }
 
+    /// `store:`, the URL of the runtime flag store (default `sqlite://strangler.db`).
+    pub fn store_url(&self) -> &str {
+        &self.config.store
+    }
+
     /// Turns a route's kill switch on or off in this (not yet published) snapshot;
-    /// false if there is no such route. For the runtime control plane.
+    /// false if there is no such route. For the runtime control plane, which applies it
+    /// to a clone of the file's snapshot before publishing that clone.
     pub fn set_killed(&mut self, name: &str, killed: bool) -> bool {
+        self.change_route(name, |route| route.killed = killed)
+    }
+
+    /// Sets a route's rollout percentage, in basis points clamped to 0..=10000, in this
+    /// (not yet published) snapshot; false if there is no such route. For the runtime
+    /// control plane, which applies it to a clone of the file's snapshot before
+    /// publishing that clone.
+    pub fn set_percent(&mut self, name: &str, basis_points: u16) -> bool {
+        let percent = basis_points.min(BUCKETS);
+        self.change_route(name, |route| route.percent = percent)
+    }
+
+    /// Replaces a route's tenant overrides with exactly `sides` in this (not yet
+    /// published) snapshot; false if there is no such route. For the runtime control
+    /// plane, which passes the file's overrides already folded with its own and applies
+    /// them to a clone of the file's snapshot before publishing that clone. The ids are
+    /// taken as given: the control plane checks them when it accepts them.
+    pub fn set_tenant_sides<'a>(
+        &mut self,
+        name: &str,
+        sides: impl IntoIterator<Item = (&'a str, Side)>,
+    ) -> bool {
+        let overrides = sides
+            .into_iter()
+            .map(|(tenant, side)| (tenant.into(), side))
+            .collect();
+        self.change_route(name, |route| route.overrides = overrides)
+    }
+
+    /// Applies `change` to the route called `name`; false if there is none.
+    fn change_route(&mut self, name: &str, change: impl FnOnce(&mut Route)) -> bool {
         let Some(&index) = self.by_name.get(name) else {
             return false;
         };
-        self.routes[index].killed = killed;
+        change(&mut self.routes[index]);
         true
     }
 }

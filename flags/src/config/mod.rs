@@ -27,6 +27,10 @@ pub const DEFAULT_ADMIN: &str = "127.0.0.1:9180";
 pub const DEFAULT_FORWARD_HEADER: &str = "x-strangler-tenant";
 /// The connect timeout when `connect_timeout` is absent.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The runtime flag store when `store:` is absent: a SQLite file in the working directory.
+pub const DEFAULT_STORE: &str = "sqlite://strangler.db";
+/// The URL prefixes `store:` accepts.
+const STORE_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
 
 /// A routes.yaml file whose every value has been checked.
 #[derive(Debug, Clone)]
@@ -53,6 +57,8 @@ pub struct Config {
     pub debug_headers: bool,
     /// `connect_timeout:`.
     pub connect_timeout: Duration,
+    /// `store:` or [`DEFAULT_STORE`], its scheme checked.
+    pub store: Box<str>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors.
@@ -155,6 +161,7 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
         problems,
     );
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
+    let store = store(raw.store.as_deref(), problems);
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
@@ -172,6 +179,7 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
         routes: routes?,
         debug_headers: raw.debug_headers,
         connect_timeout: connect_timeout?,
+        store: store?,
     })
 }
 
@@ -196,6 +204,18 @@ fn connect_timeout(text: Option<&str>, problems: &mut Problems<'_>) -> Option<Du
             None
         }
     }
+}
+
+/// Checks `store:` starts with a scheme the flag store speaks.
+fn store(url: Option<&str>, problems: &mut Problems<'_>) -> Option<Box<str>> {
+    let url = url.unwrap_or(DEFAULT_STORE);
+    if STORE_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+        return Some(url.into());
+    }
+    let expected = STORE_SCHEMES.join(", ");
+    let message = format!("store {url:?}: unknown scheme; expected one of {expected}");
+    problems.at_value("store", message);
+    None
 }
 
 /// Parses a duration written as a whole number and a unit: `250ms`, `1s`, `2m`.

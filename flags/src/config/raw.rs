@@ -42,6 +42,12 @@ pub struct RawConfig {
     /// `connect_timeout:` how long the proxy waits to connect to an upstream, as a
     /// duration string: `250ms`, `1s`, `2m`. Default `1s`.
     pub connect_timeout: Option<String>,
+    /// `store:` the URL of the runtime flag store, where the control plane keeps kill
+    /// switches, percentages and tenant sides set at runtime (later also the shadow diff
+    /// store): `sqlite:` followed by a path (`sqlite://strangler.db`,
+    /// `sqlite:///var/lib/strangler.db`), or a `postgres://` or `postgresql://` URL.
+    /// Default `sqlite://strangler.db`, a file in the proxy's working directory.
+    pub store: Option<String>,
 }
 
 /// The `tenant:` section.

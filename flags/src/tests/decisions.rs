@@ -39,6 +39,78 @@ fn kill_switch_beats_override() {
 }
 
 #[test]
+fn set_killed_sends_every_tenant_to_legacy() {
+    let mut snapshot = one_route("{ percent: 100, tenants: { qa: new } }", "  default: new\n");
+    assert!(snapshot.set_killed("invoices", true));
+    assert!(!snapshot.set_killed("nope", true));
+    let requests = tenants()
+        .take(500)
+        .chain(["qa".to_owned()])
+        .map(|tenant| FakeRequest::get("/api/invoices").tenant(&tenant))
+        .chain([FakeRequest::get("/api/invoices")]);
+    for req in requests {
+        let decision = decide(&snapshot, &req);
+        assert_eq!(
+            (decision.side, decision.reason),
+            (Side::Legacy, Reason::KillSwitch),
+            "{:?}",
+            decision.tenant
+        );
+    }
+}
+
+#[test]
+fn set_percent_changes_the_bucket_threshold() {
+    let mut snapshot = one_route("{ percent: 0 }", "");
+    assert!(snapshot.set_percent("invoices", 2_500));
+    assert_eq!(
+        snapshot.route("invoices").unwrap().percent_basis_points(),
+        2_500
+    );
+    for tenant in tenants().take(200) {
+        let req = FakeRequest::get("/api/invoices").tenant(&tenant);
+        let decision = decide(&snapshot, &req);
+        let bucket = crate::bucket("invoices", &tenant);
+        assert_eq!(
+            decision.reason,
+            Reason::Percent {
+                bucket,
+                threshold: 2_500
+            }
+        );
+        assert_eq!(decision.side == Side::New, bucket < 2_500, "{tenant}");
+    }
+    assert!(snapshot.set_percent("invoices", u16::MAX));
+    assert_eq!(
+        snapshot.route("invoices").unwrap().percent_basis_points(),
+        10_000
+    );
+    assert!(!snapshot.set_percent("nope", 100));
+}
+
+#[test]
+fn set_tenant_sides_replaces_the_overrides() {
+    let mut snapshot = one_route("{ percent: 0, tenants: { bigcorp: new, qa: new } }", "");
+    assert!(snapshot.set_tenant_sides("invoices", [("acme", Side::New), ("qa", Side::Legacy)]));
+    let side = |tenant: &str| {
+        let req = FakeRequest::get("/api/invoices").tenant(tenant);
+        let decision = decide(&snapshot, &req);
+        (decision.side, decision.reason)
+    };
+    assert_eq!(side("acme"), (Side::New, Reason::TenantOverride));
+    assert_eq!(side("qa"), (Side::Legacy, Reason::TenantOverride));
+    assert_eq!(side("bigcorp"), (Side::Legacy, Reason::Default));
+    let mut overrides: Vec<_> = snapshot
+        .route("invoices")
+        .unwrap()
+        .tenant_overrides()
+        .collect();
+    overrides.sort_unstable_by_key(|(tenant, _)| *tenant);
+    assert_eq!(overrides, [("acme", Side::New), ("qa", Side::Legacy)]);
+    assert!(!snapshot.set_tenant_sides("nope", []));
+}
+
+#[test]
 fn no_tenant_goes_to_the_tenant_default() {
     let snapshot = one_route("{ percent: 0 }", "");
     let req = FakeRequest::get("/api/invoices");
@@ -218,6 +290,16 @@ fn the_content_hash_is_stable_for_the_same_text() {
         load(yaml).content_hash(),
         load(&format!("{yaml}\n# edit\n")).content_hash()
     );
+}
+
+#[test]
+fn store_defaults_to_sqlite_in_the_working_directory() {
+    assert_eq!(
+        one_route("{ percent: 0 }", "").store_url(),
+        "sqlite://strangler.db"
+    );
+    let snapshot = one_route("{ percent: 0 }", "store: postgres://db/strangler\n");
+    assert_eq!(snapshot.store_url(), "postgres://db/strangler");
 }
 
 #[test]

@@ -187,3 +187,12 @@ fn bad_connect_timeout_and_zero_threads_are_both_reported() {
         ]
     );
 }
+
+#[test]
+fn store_with_an_unknown_scheme_is_located() {
+    let errors = load_errors(&format!("{BASE}store: mysql://db/strangler\n"));
+    assert_eq!(
+        errors,
+        ["routes.yaml:9:8: store \"mysql://db/strangler\": unknown scheme; expected one of sqlite:, postgres://, postgresql://"]
+    );
+}
