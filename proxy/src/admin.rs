@@ -31,6 +31,8 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
     /// The bearer token writes need, if configured.
     pub token: Option<Arc<str>>,
+    /// The runtime flag store, when connected.
+    pub flags: Option<Arc<crate::flag_store::FlagStore>>,
 }
 
 /// The admin routes.
@@ -38,6 +40,7 @@ pub fn router(state: AdminState) -> Router {
     let admin = Router::new()
         .route("/admin/config", get(config))
         .route("/admin/reload", post(reload))
+        .merge(crate::admin_flags::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -40,6 +40,9 @@ pub fn start_backends(config: &Path) -> anyhow::Result<tokio::runtime::Runtime> 
     Ok(runtime)
 }
 
+/// The admin token the demo uses when `STRANGLER_ADMIN_TOKEN` is not set.
+pub const DEMO_TOKEN: &str = "demo";
+
 /// The lines printed once the demo is up.
 pub fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> String {
     format!(
@@ -50,7 +53,12 @@ pub fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) ->
          \x20 curl -si -H 'X-Tenant-Id: acme' http://{proxy}/api/invoices/7          # sticky 25 % bucket\n\
          \x20 curl -si http://{proxy}/api/tickets                                     # no route: legacy\n\
          \x20 cargo run --release -- explain --config routes.yaml --method GET --path /api/invoices/7 --tenant acme\n\
-         \x20 curl -s http://{admin}/admin/config; curl -s http://{admin}/metrics | grep strangler_\n\
+         \x20 curl -s http://{admin}/metrics | grep strangler_requests_total\n\
+         Runtime flags (token: $STRANGLER_ADMIN_TOKEN, or `demo`):\n\
+         \x20 curl -s -H 'Authorization: Bearer demo' http://{admin}/admin/routes\n\
+         \x20 curl -s -H 'Authorization: Bearer demo' -X PUT http://{admin}/admin/routes/invoices/tenants -H 'content-type: application/json' -d '{{\"tenants\": {{\"acme\": \"new\"}}}}'\n\
+         \x20 curl -s -H 'Authorization: Bearer demo' -X POST http://{admin}/admin/routes/invoices/kill\n\
+         \x20 curl -s -H 'Authorization: Bearer demo' http://{admin}/admin/audit\n\
          Edit routes.yaml (e.g. percent: 100) and the proxy follows within a second. Ctrl-C stops.\n"
     )
 }

@@ -8,13 +8,16 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_flags;
 pub mod demo;
 pub mod downstream;
 pub mod edge;
 pub mod explain;
+pub mod flag_store;
 pub mod forwarding;
 pub mod live;
 pub mod log_writer;
+pub mod overlay;
 pub mod server;
 pub mod telemetry;
 pub mod trace;

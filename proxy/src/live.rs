@@ -17,6 +17,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
+use strangler_control::Overrides;
 use strangler_flags::{content_hash, ConfigErrors, Snapshot, Upstream};
 
 use crate::telemetry::RouteMetrics;
@@ -31,6 +32,8 @@ pub struct Revision {
     /// FNV-1a 64 of the file content, printed as 16 hex digits.
     #[serde(serialize_with = "hex_hash")]
     pub hash: u64,
+    /// The runtime flag store's version folded in (0: none).
+    pub flags: i64,
 }
 
 fn hex_hash<S: serde::Serializer>(hash: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -39,7 +42,7 @@ fn hex_hash<S: serde::Serializer>(hash: &u64, s: S) -> Result<S::Ok, S::Error> {
 
 impl std::fmt::Display for Revision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{:016x}", self.counter, self.hash)
+        write!(f, "{}-{:016x}-{}", self.counter, self.hash, self.flags)
     }
 }
 
@@ -47,10 +50,12 @@ impl std::fmt::Display for Revision {
 pub struct Loaded {
     /// Which load this is.
     pub revision: Revision,
-    /// The routing rules: route table, tenants, rollout.
-    pub snapshot: Snapshot,
+    /// What requests are decided on: routes.yaml with the runtime overrides folded in.
+    pub snapshot: Arc<Snapshot>,
+    /// routes.yaml as compiled, before the overrides (folded again when they change).
+    pub file: Arc<Snapshot>,
     /// Metric handles registered once per route, so the request path does no label lookups.
-    pub metrics: RouteMetrics,
+    pub metrics: Arc<RouteMetrics>,
     /// When this snapshot started serving.
     pub loaded_at: SystemTime,
 }
@@ -75,6 +80,8 @@ pub struct LiveConfig {
     counter: AtomicU64,
     /// Serialises reloads (watcher, SIGHUP and admin may fire together); readers never take it.
     reloading: Mutex<()>,
+    /// The runtime overrides folded into every snapshot published (empty without a store).
+    overrides: Mutex<Arc<Overrides>>,
 }
 
 impl LiveConfig {
@@ -88,7 +95,45 @@ impl LiveConfig {
             current: ArcSwap::from_pointee(loaded),
             counter: AtomicU64::new(2),
             reloading: Mutex::new(()),
+            overrides: Mutex::new(Arc::default()),
         })
+    }
+
+    /// Folds `overrides` (read from the flag store) over the current routes.yaml and
+    /// publishes the result, unless it decides exactly as the snapshot serving now.
+    /// Returns the revision serving afterwards.
+    pub fn apply_overrides(&self, overrides: Overrides) -> Revision {
+        let _serial = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.current();
+        let overrides = Arc::new(overrides);
+        *self.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides.clone();
+        let effective = crate::overlay::fold(&old.file, &overrides);
+        if overrides.version == old.revision.flags
+            && crate::overlay::same_flags(&effective, &old.snapshot)
+        {
+            return old.revision;
+        }
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        let loaded = Loaded::publish(
+            old.file.clone(),
+            effective,
+            counter,
+            overrides.version,
+            Some(&old),
+        );
+        let revision = loaded.revision;
+        self.current.store(Arc::new(loaded));
+        crate::telemetry::record_revision(revision.counter);
+        tracing::info!(target: "strangler::flags", %revision, "runtime flags applied");
+        revision
+    }
+
+    /// The overrides folded into the snapshot serving now.
+    pub fn overrides(&self) -> Arc<Overrides> {
+        self.overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The snapshot serving now. Lock-free; keep the `Arc` for the whole request.
@@ -165,7 +210,11 @@ impl LiveConfig {
             tracing::info!(target: "strangler::reload", trigger, moved = %moved.join(", "), "upstreams resolve to new addresses");
         }
         warn_about_restart_only_keys(&old.snapshot, &snapshot);
-        let loaded = Loaded::new(snapshot, self.counter.fetch_add(1, Ordering::Relaxed));
+        let file = Arc::new(snapshot);
+        let overrides = self.overrides();
+        let effective = crate::overlay::fold(&file, &overrides);
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        let loaded = Loaded::publish(file, effective, counter, overrides.version, None);
         let revision = loaded.revision;
         self.current.store(Arc::new(loaded));
         Ok(ReloadOutcome {
@@ -185,14 +234,34 @@ enum Compile {
 }
 
 impl Loaded {
+    /// A snapshot of routes.yaml alone, without runtime overrides.
     fn new(snapshot: Snapshot, counter: u64) -> Loaded {
+        let file = Arc::new(snapshot);
+        Loaded::publish(file.clone(), file, counter, 0, None)
+    }
+
+    /// Publishes `effective` (`file` with overrides folded in). Metric handles are reused
+    /// from `previous` when it has the same routes, so a flag change registers nothing.
+    fn publish(
+        file: Arc<Snapshot>,
+        effective: Arc<Snapshot>,
+        counter: u64,
+        flags: i64,
+        previous: Option<&Loaded>,
+    ) -> Loaded {
+        let metrics = match previous {
+            Some(previous) if Arc::ptr_eq(&previous.file, &file) => previous.metrics.clone(),
+            _ => Arc::new(RouteMetrics::register(&file)),
+        };
         Loaded {
             revision: Revision {
                 counter,
-                hash: snapshot.content_hash(),
+                hash: file.content_hash(),
+                flags,
             },
-            metrics: RouteMetrics::register(&snapshot),
-            snapshot,
+            snapshot: effective,
+            file,
+            metrics,
             loaded_at: SystemTime::now(),
         }
     }
@@ -266,6 +335,7 @@ mod tests {
             current: ArcSwap::from_pointee(loaded),
             counter: AtomicU64::new(2),
             reloading: Mutex::new(()),
+            overrides: Mutex::new(Arc::default()),
         }
     }
 
@@ -279,7 +349,14 @@ mod tests {
         let hash = live.current().revision.hash;
         let outcome = live.reload("sighup").expect("reload");
         assert!(outcome.changed, "a moved upstream is a change");
-        assert_eq!(outcome.revision, Revision { counter: 2, hash });
+        assert_eq!(
+            outcome.revision,
+            Revision {
+                counter: 2,
+                hash,
+                flags: 0
+            }
+        );
         assert_eq!(legacy_addr(&live), "127.0.0.2:3001".parse().unwrap());
         let again = live.reload("admin").expect("reload");
         assert!(!again.changed, "nothing moved since");

@@ -188,6 +188,10 @@ fn parse_header(raw: &str) -> anyhow::Result<(String, String)> {
 }
 
 fn demo(config: PathBuf) -> anyhow::Result<()> {
+    if std::env::var_os(strangler::admin::TOKEN_ENV).is_none() {
+        // Before any thread starts: the demo's flag changes need a token too.
+        std::env::set_var(strangler::admin::TOKEN_ENV, strangler::demo::DEMO_TOKEN);
+    }
     let _backends = strangler::demo::start_backends(&config)?;
     run(
         config,

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use crate::admin::{self, AdminState};
 use crate::downstream::Downstream;
 use crate::edge::Edge;
+use crate::flag_store::{self, FlagStore};
 use crate::live::LiveConfig;
 
 /// How to start an instance.
@@ -101,13 +102,16 @@ impl Running {
             control: None,
             _watcher: None,
         };
+        // Runtime flags first: a kill switch set before a restart must hold from the first
+        // request (connections queue in the listener meanwhile).
+        let flags = running.connect_flags(&control);
         let proxy = {
             let _workers = runtime.enter();
             running.spawn_proxy(proxy_listener, threads)?
         };
         let _entered = control.enter();
         running.watch_proxy(proxy);
-        running.spawn_admin(admin_listener, token)?;
+        running.spawn_admin(admin_listener, token, flags)?;
         crate::watch::reload_on_sighup(live.clone())?;
         if launch.watch {
             running._watcher =
@@ -202,10 +206,36 @@ impl Running {
         });
     }
 
+    /// Connects the runtime flag store named by `store:` and starts polling it. A store that
+    /// cannot be reached within [`flag_store::CONNECT_TIMEOUT`] is logged and the proxy serves
+    /// routes.yaml alone (flag endpoints answer 503) rather than not starting.
+    fn connect_flags(&self, control: &tokio::runtime::Runtime) -> Option<Arc<FlagStore>> {
+        let url = self.live.current().file.store_url().to_string();
+        let live = self.live.clone();
+        // The timeout is built inside the runtime: its timer belongs to `control`.
+        let connecting = async {
+            tokio::time::timeout(flag_store::CONNECT_TIMEOUT, FlagStore::connect(&url, live)).await
+        };
+        let flags = match control.block_on(connecting) {
+            Ok(Ok(flags)) => Arc::new(flags),
+            Ok(Err(error)) => {
+                tracing::error!(target: "strangler::flags", %url, %error, "flag store unavailable; serving routes.yaml alone");
+                return None;
+            }
+            Err(_) => {
+                tracing::error!(target: "strangler::flags", %url, "flag store did not answer in time; serving routes.yaml alone");
+                return None;
+            }
+        };
+        control.spawn(flags.clone().poll(self.shutdown.subscribe()));
+        Some(flags)
+    }
+
     fn spawn_admin(
         &mut self,
         listener: TcpListener,
         token: Option<Arc<str>>,
+        flags: Option<Arc<FlagStore>>,
     ) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -213,6 +243,7 @@ impl Running {
             live: self.live.clone(),
             ready: self.ready.clone(),
             token,
+            flags,
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);

@@ -12,5 +12,6 @@ mod protocols;
 mod reload;
 mod rollout;
 mod routing;
+mod runtime_flags;
 mod shutdown;
 mod tenants;

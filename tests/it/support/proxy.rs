@@ -33,6 +33,7 @@ pub struct Config {
     services: Vec<(String, String)>,
     tenant: String,
     routes: String,
+    store: Option<String>,
 }
 
 impl Config {
@@ -48,6 +49,7 @@ impl Config {
             services: Vec::new(),
             tenant: USUAL_TENANT.to_string(),
             routes: String::new(),
+            store: None,
         }
     }
 
@@ -65,6 +67,12 @@ impl Config {
     /// Replaces the body of the `tenant:` section (YAML indented by two spaces).
     pub fn tenant(mut self, yaml: &str) -> Config {
         self.tenant = yaml.to_string();
+        self
+    }
+
+    /// Uses the flag store at `url` (default: one per proxy, in its scratch directory).
+    pub fn store(mut self, url: &str) -> Config {
+        self.store = Some(url.to_string());
         self
     }
 
@@ -94,6 +102,9 @@ impl Config {
             text.push_str("routes: []\n");
         } else {
             text.push_str(&format!("routes:\n{}\n", self.routes.trim_matches('\n')));
+        }
+        if let Some(store) = &self.store {
+            text.push_str(&format!("store: {store}\n"));
         }
         text
     }
@@ -136,7 +147,7 @@ impl Proxy {
     /// The error `Running::start` gives for `config`, which the test expects to be refused.
     pub async fn refused(config: &Config) -> String {
         let scratch = Scratch::new();
-        let path = scratch.write("routes.yaml", &config.render());
+        let path = scratch.write("routes.yaml", &with_own_store(config.render(), &scratch));
         let started =
             tokio::task::spawn_blocking(move || Running::start(launch(path, false)).map(drop))
                 .await
@@ -168,7 +179,7 @@ impl Proxy {
         adjust: impl FnOnce(&mut Launch) + Send + 'static,
     ) -> Proxy {
         let scratch = Scratch::new();
-        let path = scratch.write("routes.yaml", &config.render());
+        let path = scratch.write("routes.yaml", &with_own_store(config.render(), &scratch));
         let file = path.clone();
         let (running, occupancy) = tokio::task::spawn_blocking(move || {
             let occupancy = occupy();
@@ -296,6 +307,17 @@ impl Proxy {
     pub fn rewrite_text(&self, text: &str) {
         std::fs::write(&self.path, text).expect("rewriting routes.yaml");
     }
+}
+
+/// Gives each proxy its own flag store in its scratch directory, unless the test chose one.
+pub fn with_own_store(text: String, scratch: &Scratch) -> String {
+    if text.lines().any(|line| line.starts_with("store:")) {
+        return text;
+    }
+    format!(
+        "{text}store: sqlite://{}/strangler.db\n",
+        scratch.path().display()
+    )
 }
 
 fn launch(config: PathBuf, watch: bool) -> Launch {

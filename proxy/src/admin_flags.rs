@@ -1,0 +1,346 @@
+//! The flag endpoints of the admin API: the effective state of every route with the source
+//! of each value, runtime changes (percent, tenant sides, kill switches, schedules), the
+//! audit log and revert. Every change is one audited transaction in the flag store.
+//!
+//! Changes need the admin token, always: without `STRANGLER_ADMIN_TOKEN` they are refused
+//! with 401. Malformed JSON, an unknown route, an out-of-range percent or a bad tenant id
+//! get 400 with a message naming the problem, and nothing changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
+use strangler_flags::Side;
+use time::OffsetDateTime;
+
+use crate::admin::AdminState;
+use crate::flag_store::FlagStore;
+
+/// The actor recorded for changes made with `STRANGLER_ADMIN_TOKEN`.
+const TOKEN_ACTOR: &str = "admin";
+
+/// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
+pub fn routes() -> Router<AdminState> {
+    Router::new()
+        .route("/admin/routes", get(list))
+        .route(
+            "/admin/routes/{route}/percent",
+            put(set_percent).delete(clear_percent),
+        )
+        .route("/admin/routes/{route}/tenants", put(set_tenants))
+        .route(
+            "/admin/routes/{route}/tenants/{tenant}",
+            delete(clear_tenant),
+        )
+        .route("/admin/routes/{route}/kill", post(kill).delete(unkill))
+        .route("/admin/kill", post(kill_all).delete(unkill_all))
+        .route(
+            "/admin/routes/{route}/schedule",
+            put(set_schedule).delete(clear_schedule),
+        )
+        .route("/admin/routes/{route}/schedule/pause", post(pause_schedule))
+        .route(
+            "/admin/routes/{route}/schedule/resume",
+            post(resume_schedule),
+        )
+        .route("/admin/audit", get(audit))
+        .route("/admin/audit/{id}/revert", post(revert))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PercentBody {
+    percent: f64,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantsBody {
+    tenants: BTreeMap<String, Side>,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    schedule: Schedule,
+    comment: Option<String>,
+}
+
+/// An optional body carrying only a comment (kill switches, clears, revert).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    route: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Every route's effective flags, each value with its source.
+async fn list(State(state): State<AdminState>) -> Response {
+    let loaded = state.live.current();
+    let overrides = state.live.overrides();
+    let now = OffsetDateTime::now_utc();
+    let routes: Vec<_> = loaded
+        .file
+        .routes()
+        .iter()
+        .map(|route| {
+            let effective = fold(&FileRoute::from_route(route), &overrides, route.name(), now);
+            json!({
+                "name": route.name(),
+                "service": route.service(),
+                "path": route.pattern(),
+                "killed": effective.killed,
+                "percent": effective.percent,
+                "tenants": effective.tenants,
+                "schedule": overrides.routes.get(route.name()).and_then(|r| r.schedule.as_ref()),
+            })
+        })
+        .collect();
+    let body = json!({
+        "revision": loaded.revision,
+        "store": state.flags.is_some(),
+        "global_kill": overrides.global_kill,
+        "routes": routes,
+    });
+    Json(body).into_response()
+}
+
+async fn set_percent(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Result<Json<PercentBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    change(
+        state,
+        Change::SetPercent {
+            route,
+            percent: body.percent,
+        },
+        body.comment,
+    )
+    .await
+}
+
+async fn clear_percent(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::ClearPercent { route }, comment(body)).await
+}
+
+async fn set_tenants(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Result<Json<TenantsBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    change(
+        state,
+        Change::SetTenants {
+            route,
+            tenants: body.tenants,
+        },
+        body.comment,
+    )
+    .await
+}
+
+async fn clear_tenant(
+    state: State<AdminState>,
+    Path((route, tenant)): Path<(String, String)>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::ClearTenant { route, tenant }, comment(body)).await
+}
+
+async fn kill(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::Kill { route }, comment(body)).await
+}
+
+async fn unkill(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::Unkill { route }, comment(body)).await
+}
+
+async fn kill_all(state: State<AdminState>, body: Option<Json<CommentBody>>) -> Response {
+    change(state, Change::KillAll, comment(body)).await
+}
+
+async fn unkill_all(state: State<AdminState>, body: Option<Json<CommentBody>>) -> Response {
+    change(state, Change::UnkillAll, comment(body)).await
+}
+
+async fn set_schedule(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Result<Json<ScheduleBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    change(
+        state,
+        Change::SetSchedule {
+            route,
+            schedule: body.schedule,
+        },
+        body.comment,
+    )
+    .await
+}
+
+async fn clear_schedule(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::ClearSchedule { route }, comment(body)).await
+}
+
+async fn pause_schedule(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::PauseSchedule { route }, comment(body)).await
+}
+
+async fn resume_schedule(
+    state: State<AdminState>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, Change::ResumeSchedule { route }, comment(body)).await
+}
+
+/// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).
+async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>) -> Response {
+    let Some(flags) = state.flags.clone() else {
+        return no_store();
+    };
+    let limit = query.limit.unwrap_or(50).min(1_000);
+    match flags.audit(query.route.as_deref(), limit).await {
+        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Err(error) => control_error(error),
+    }
+}
+
+async fn revert(
+    State(state): State<AdminState>,
+    Path(id): Path<i64>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    let Some(flags) = writable(&state) else {
+        return refused(&state);
+    };
+    match flags
+        .revert(id, TOKEN_ACTOR, comment(body).as_deref())
+        .await
+    {
+        Ok(entry) => applied(&state, entry),
+        Err(error) => control_error(error),
+    }
+}
+
+/// Applies `change` through the store, audited, and answers with the entry and revision.
+async fn change(
+    State(state): State<AdminState>,
+    change: Change,
+    comment: Option<String>,
+) -> Response {
+    let Some(flags) = writable(&state) else {
+        return refused(&state);
+    };
+    match flags.apply(change, TOKEN_ACTOR, comment.as_deref()).await {
+        Ok(entry) => applied(&state, entry),
+        Err(error) => control_error(error),
+    }
+}
+
+fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response {
+    Json(json!({ "audit": entry, "revision": state.live.current().revision })).into_response()
+}
+
+/// The store, when changes are possible: a store is connected and a token is configured
+/// (the `/admin/*` middleware has already checked the request carries it).
+fn writable(state: &AdminState) -> Option<Arc<FlagStore>> {
+    state.token.as_ref()?;
+    state.flags.clone()
+}
+
+fn refused(state: &AdminState) -> Response {
+    match state.token {
+        None => error_body(
+            StatusCode::UNAUTHORIZED,
+            "flag changes need an admin token: set STRANGLER_ADMIN_TOKEN",
+        ),
+        Some(_) => no_store(),
+    }
+}
+
+fn no_store() -> Response {
+    error_body(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the flag store is not connected; see the proxy's log",
+    )
+}
+
+fn comment(body: Option<Json<CommentBody>>) -> Option<String> {
+    body.and_then(|Json(body)| body.comment)
+}
+
+fn bad_json(rejection: JsonRejection) -> Response {
+    error_body(
+        StatusCode::BAD_REQUEST,
+        &format!("malformed request body: {}", rejection.body_text()),
+    )
+}
+
+fn control_error(error: ControlError) -> Response {
+    let status = match &error {
+        ControlError::NoSuchEntry(_) => StatusCode::NOT_FOUND,
+        ControlError::AlreadyReverted { .. } | ControlError::RevertConflict { .. } => {
+            StatusCode::CONFLICT
+        }
+        ControlError::Corrupt { .. } | ControlError::Migrate(_) | ControlError::Database(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error_body(status, &error.to_string())
+}
+
+fn error_body(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}

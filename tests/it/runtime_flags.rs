@@ -1,0 +1,376 @@
+//! Runtime flags through the admin API, as a release manager and an on-call engineer use
+//! them: tenant sides and kill switches that change routing at once, every change audited
+//! and revertible, refused without the token or with bad input (and then nothing changes),
+//! and kept across a restart in the flag store.
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::scratch::Scratch;
+use crate::support::{send, Backend, Config, Proxy};
+
+const TOKEN: &str = "flags-token";
+
+const ROUTES: &str = r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 0, tenants: { bigcorp: legacy } }
+"#;
+
+struct Flags {
+    proxy: Proxy,
+    client: Client,
+    _backends: [Backend; 2],
+}
+
+async fn backends() -> [Backend; 2] {
+    [
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    ]
+}
+
+fn config(backends: &[Backend; 2]) -> Config {
+    Config::new(&backends[0])
+        .service("billing", &backends[1])
+        .routes(ROUTES)
+}
+
+/// A proxy with the admin token over fresh backends, with its own store or `store`.
+async fn flags_proxy(store: Option<&str>) -> Flags {
+    let backends = backends().await;
+    let mut config = config(&backends);
+    if let Some(store) = store {
+        config = config.store(store);
+    }
+    let proxy = Proxy::start_with_admin_token(&config, TOKEN).await;
+    let client = Client::builder().no_proxy().build().expect("client");
+    Flags {
+        proxy,
+        client,
+        _backends: backends,
+    }
+}
+
+impl Flags {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, self.proxy.admin_url(path))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("admin answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn side_of(&self, tenant: &str) -> String {
+        send(self.proxy.get_as(tenant, "/api/invoices/7"))
+            .await
+            .backend()
+            .to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_sides_and_kill_switch_change_routing_at_once_and_are_audited() {
+    let f = flags_proxy(None).await;
+    assert_eq!(f.side_of("acme").await, "legacy");
+    let (status, body) = f
+        .call(
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/tenants",
+            Some(json!({"tenants": {"acme": "new"}, "comment": "pilot"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(f.side_of("acme").await, "billing");
+
+    let (status, _) = f
+        .call(reqwest::Method::POST, "/admin/routes/invoices/kill", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let killed = send(f.proxy.get_as("acme", "/api/invoices/7")).await;
+    assert_eq!(killed.backend(), "legacy");
+    assert!(
+        killed.decision().contains("reason=kill-switch"),
+        "{}",
+        killed.decision()
+    );
+
+    let (status, _) = f
+        .call(reqwest::Method::DELETE, "/admin/routes/invoices/kill", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(f.side_of("acme").await, "billing");
+
+    let (_, audit) = f
+        .call(
+            reqwest::Method::GET,
+            "/admin/audit?route=invoices&limit=10",
+            None,
+        )
+        .await;
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 3, "{audit}");
+    assert!(entries.iter().all(|e| e["actor"] == "admin"));
+    assert!(entries.iter().any(|e| e["comment"] == "pilot"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn global_kill_switch_beats_tenant_overrides() {
+    let f = flags_proxy(None).await;
+    f.call(
+        reqwest::Method::PUT,
+        "/admin/routes/invoices/percent",
+        Some(json!({"percent": 100})),
+    )
+    .await;
+    assert_eq!(f.side_of("acme").await, "billing");
+    let (status, _) = f.call(reqwest::Method::POST, "/admin/kill", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(f.side_of("acme").await, "legacy");
+    f.call(reqwest::Method::DELETE, "/admin/kill", None).await;
+    assert_eq!(f.side_of("acme").await, "billing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flag_changes_need_the_token_and_change_nothing_without_it() {
+    let backends = backends().await;
+    let proxy = Proxy::start(&config(&backends)).await;
+    let client = Client::builder().no_proxy().build().expect("client");
+    let url = proxy.admin_url("/admin/routes/invoices/percent");
+    let response = client
+        .put(&url)
+        .json(&json!({"percent": 100}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "no token configured: no changes"
+    );
+    let answer = send(proxy.get_as("acme", "/api/invoices/7")).await;
+    assert_eq!(answer.backend(), "legacy");
+
+    let f = flags_proxy(None).await;
+    let unauthorized = f
+        .client
+        .put(f.proxy.admin_url("/admin/routes/invoices/percent"))
+        .bearer_auth("wrong")
+        .json(&json!({"percent": 100}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(f.side_of("acme").await, "legacy");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_flag_changes_are_refused_with_400_and_change_nothing() {
+    let f = flags_proxy(None).await;
+    let put = reqwest::Method::PUT;
+    for (path, body) in [
+        ("/admin/routes/nope/percent", json!({"percent": 5})),
+        ("/admin/routes/invoices/percent", json!({"percent": 101})),
+        ("/admin/routes/invoices/percent", json!({"percent": 5.555})),
+        ("/admin/routes/invoices/percent", json!({"percnt": 5})),
+        (
+            "/admin/routes/invoices/tenants",
+            json!({"tenants": {"bad tenant!": "new"}}),
+        ),
+        (
+            "/admin/routes/invoices/tenants",
+            json!({"tenants": {"acme": "sideways"}}),
+        ),
+    ] {
+        let (status, answer) = f.call(put.clone(), path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let malformed = f
+        .client
+        .put(f.proxy.admin_url("/admin/routes/invoices/percent"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let (_, audit) = f.call(reqwest::Method::GET, "/admin/audit", None).await;
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(0),
+        "nothing was applied: {audit}"
+    );
+    assert_eq!(f.side_of("acme").await, "legacy");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revert_restores_the_flags_before_the_change() {
+    let f = flags_proxy(None).await;
+    let (_, applied) = f
+        .call(
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/percent",
+            Some(json!({"percent": 100})),
+        )
+        .await;
+    assert_eq!(f.side_of("acme").await, "billing");
+    let id = applied["audit"]["id"].as_i64().expect("audit id");
+    let (status, body) = f
+        .call(
+            reqwest::Method::POST,
+            &format!("/admin/audit/{id}/revert"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(f.side_of("acme").await, "legacy");
+    let (again, _) = f
+        .call(
+            reqwest::Method::POST,
+            &format!("/admin/audit/{id}/revert"),
+            None,
+        )
+        .await;
+    assert_eq!(again, StatusCode::CONFLICT, "an entry is reverted once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_show_each_value_with_its_source() {
+    let f = flags_proxy(None).await;
+    f.call(
+        reqwest::Method::PUT,
+        "/admin/routes/invoices/tenants",
+        Some(json!({"tenants": {"acme": "new"}})),
+    )
+    .await;
+    let (status, body) = f.call(reqwest::Method::GET, "/admin/routes", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let route = &body["routes"][0];
+    assert_eq!(route["name"], "invoices");
+    assert_eq!(route["percent"]["source"], "file", "{route}");
+    assert_eq!(route["tenants"]["bigcorp"]["source"], "file", "{route}");
+    assert_eq!(route["tenants"]["acme"]["source"], "runtime", "{route}");
+    assert_eq!(route["tenants"]["acme"]["value"], "new", "{route}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_flags_survive_a_restart() {
+    let store_dir = Scratch::new();
+    let store = format!("sqlite://{}/flags.db", store_dir.path().display());
+    let first = flags_proxy(Some(&store)).await;
+    first
+        .call(reqwest::Method::POST, "/admin/routes/invoices/kill", None)
+        .await;
+    first
+        .call(
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/tenants",
+            Some(json!({"tenants": {"acme": "new"}})),
+        )
+        .await;
+    drop(first);
+    let second = flags_proxy(Some(&store)).await;
+    let answer = send(second.proxy.get_as("acme", "/api/invoices/7")).await;
+    assert!(
+        answer.decision().contains("reason=kill-switch"),
+        "{}",
+        answer.decision()
+    );
+    second
+        .call(reqwest::Method::DELETE, "/admin/routes/invoices/kill", None)
+        .await;
+    assert_eq!(second.side_of("acme").await, "billing");
+}
+
+/// Two instances sharing one store (PostgreSQL when `STRANGLER_TEST_POSTGRES_URL` names a
+/// server, as in CI; else one SQLite file): a kill switch set through one is honoured by the
+/// other within a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
+    let store_dir = Scratch::new();
+    let store = std::env::var("STRANGLER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/fleet.db", store_dir.path().display()));
+    let one = flags_proxy(Some(&store)).await;
+    let other = flags_proxy(Some(&store)).await;
+    one.call(reqwest::Method::DELETE, "/admin/kill", None).await;
+    one.call(
+        reqwest::Method::PUT,
+        "/admin/routes/invoices/tenants",
+        Some(json!({"tenants": {"fleet-tenant": "new"}})),
+    )
+    .await;
+    crate::support::eventually(
+        std::time::Duration::from_secs(1),
+        "the other instance routes fleet-tenant to new",
+        || async { other.side_of("fleet-tenant").await == "billing" },
+    )
+    .await;
+    let (status, _) = one.call(reqwest::Method::POST, "/admin/kill", None).await;
+    assert_eq!(status, StatusCode::OK);
+    crate::support::eventually(
+        std::time::Duration::from_secs(1),
+        "the other instance honours the global kill switch",
+        || async { other.side_of("fleet-tenant").await == "legacy" },
+    )
+    .await;
+    one.call(reqwest::Method::DELETE, "/admin/kill", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_applies_the_steps_whose_time_has_come() {
+    let f = flags_proxy(None).await;
+    let schedule = json!({"schedule": {"steps": [
+        {"at": "2020-01-01T00:00:00Z", "percent": 100},
+        {"at": "2999-01-01T00:00:00Z", "percent": 0},
+    ]}});
+    let (status, body) = f
+        .call(
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/schedule",
+            Some(schedule),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        f.side_of("acme").await,
+        "billing",
+        "the 2020 step reached 100 %"
+    );
+    let (status, _) = f
+        .call(
+            reqwest::Method::POST,
+            "/admin/routes/invoices/schedule/pause",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        f.side_of("acme").await,
+        "billing",
+        "a paused ramp keeps what it reached"
+    );
+    f.call(
+        reqwest::Method::DELETE,
+        "/admin/routes/invoices/schedule",
+        None,
+    )
+    .await;
+    assert_eq!(
+        f.side_of("acme").await,
+        "legacy",
+        "without the schedule the file's 0 % holds"
+    );
+}
