@@ -1,16 +1,17 @@
 //! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config` and
 //! `/admin/reload`. It binds to localhost unless routes.yaml says otherwise.
 //!
-//! Everything under `/admin/` needs `Authorization: Bearer <token>` when the environment sets
-//! `STRANGLER_ADMIN_TOKEN` (health and metrics stay open for probes and scrapers); without a
-//! token the proxy refuses to start with a non-loopback admin address, so an open admin
-//! port is never an accident.
+//! Everything under `/admin/` needs `Authorization: Bearer <token>` once any admin token is
+//! configured (see `admin_tokens`; health and metrics stay open for probes and scrapers):
+//! a `read` token may `GET`, a `write` token may also change. Without any token the proxy
+//! refuses to start with a non-loopback admin address, so an open admin port is never an
+//! accident, and flag changes are refused.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,8 +20,8 @@ use serde_json::json;
 
 use crate::live::LiveConfig;
 
-/// The environment variable holding the admin write token.
-pub const TOKEN_ENV: &str = "STRANGLER_ADMIN_TOKEN";
+pub use crate::admin_tokens::TOKEN_ENV;
+use crate::admin_tokens::{Actor, AdminToken, Scope};
 
 /// What the admin handlers share.
 #[derive(Clone)]
@@ -29,8 +30,8 @@ pub struct AdminState {
     pub live: Arc<LiveConfig>,
     /// False until the proxy listener accepts, and again while draining on shutdown.
     pub ready: Arc<AtomicBool>,
-    /// The bearer token writes need, if configured.
-    pub token: Option<Arc<str>>,
+    /// The tokens `/admin/*` accepts; empty leaves it open (on loopback only).
+    pub tokens: Arc<[AdminToken]>,
     /// The runtime flag store, when connected.
     pub flags: Option<Arc<crate::flag_store::FlagStore>>,
 }
@@ -50,13 +51,43 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
-/// Answers 401 unless the request carries the configured token (if any).
-async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
-    if authorized(&state, request.headers()) {
-        next.run(request).await
-    } else {
-        unauthorized()
+/// Answers 401 unless the request carries a configured token (when any is), 403 when a
+/// read token asks to change something; records who asked for the handlers.
+async fn require_token(
+    State(state): State<AdminState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if state.tokens.is_empty() {
+        return next.run(request).await;
     }
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = presented.and_then(|p| crate::admin_tokens::find(&state.tokens, p)) else {
+        return denied(
+            StatusCode::UNAUTHORIZED,
+            "a valid admin bearer token is required",
+        );
+    };
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if token.scope == Scope::Read && !reads {
+        return denied(StatusCode::FORBIDDEN, "this token may only read");
+    }
+    request.extensions_mut().insert(Actor {
+        name: token.name.clone(),
+        scope: token.scope,
+    });
+    next.run(request).await
+}
+
+fn denied(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
@@ -125,26 +156,4 @@ async fn reload(State(state): State<AdminState>) -> Response {
         }
         Err(join) => (StatusCode::INTERNAL_SERVER_ERROR, join.to_string()).into_response(),
     }
-}
-
-/// True when no token is configured or the request presents it.
-fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
-    let Some(token) = &state.token else {
-        return true;
-    };
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()))
-}
-
-fn unauthorized() -> Response {
-    let body = Json(json!({ "error": "a valid admin bearer token is required" }));
-    (StatusCode::UNAUTHORIZED, body).into_response()
-}
-
-/// Compares without an early exit, so response time does not leak the token's prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
@@ -22,10 +22,8 @@ use strangler_flags::Side;
 use time::OffsetDateTime;
 
 use crate::admin::AdminState;
+use crate::admin_tokens::Actor;
 use crate::flag_store::FlagStore;
-
-/// The actor recorded for changes made with `STRANGLER_ADMIN_TOKEN`.
-const TOKEN_ACTOR: &str = "admin";
 
 /// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {
@@ -122,6 +120,7 @@ async fn list(State(state): State<AdminState>) -> Response {
 
 async fn set_percent(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Result<Json<PercentBody>, JsonRejection>,
 ) -> Response {
@@ -131,6 +130,7 @@ async fn set_percent(
     };
     change(
         state,
+        actor,
         Change::SetPercent {
             route,
             percent: body.percent,
@@ -142,14 +142,16 @@ async fn set_percent(
 
 async fn clear_percent(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::ClearPercent { route }, comment(body)).await
+    change(state, actor, Change::ClearPercent { route }, comment(body)).await
 }
 
 async fn set_tenants(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Result<Json<TenantsBody>, JsonRejection>,
 ) -> Response {
@@ -159,6 +161,7 @@ async fn set_tenants(
     };
     change(
         state,
+        actor,
         Change::SetTenants {
             route,
             tenants: body.tenants,
@@ -170,38 +173,56 @@ async fn set_tenants(
 
 async fn clear_tenant(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path((route, tenant)): Path<(String, String)>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::ClearTenant { route, tenant }, comment(body)).await
+    change(
+        state,
+        actor,
+        Change::ClearTenant { route, tenant },
+        comment(body),
+    )
+    .await
 }
 
 async fn kill(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::Kill { route }, comment(body)).await
+    change(state, actor, Change::Kill { route }, comment(body)).await
 }
 
 async fn unkill(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::Unkill { route }, comment(body)).await
+    change(state, actor, Change::Unkill { route }, comment(body)).await
 }
 
-async fn kill_all(state: State<AdminState>, body: Option<Json<CommentBody>>) -> Response {
-    change(state, Change::KillAll, comment(body)).await
+async fn kill_all(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, actor, Change::KillAll, comment(body)).await
 }
 
-async fn unkill_all(state: State<AdminState>, body: Option<Json<CommentBody>>) -> Response {
-    change(state, Change::UnkillAll, comment(body)).await
+async fn unkill_all(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, actor, Change::UnkillAll, comment(body)).await
 }
 
 async fn set_schedule(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Result<Json<ScheduleBody>, JsonRejection>,
 ) -> Response {
@@ -211,6 +232,7 @@ async fn set_schedule(
     };
     change(
         state,
+        actor,
         Change::SetSchedule {
             route,
             schedule: body.schedule,
@@ -222,26 +244,35 @@ async fn set_schedule(
 
 async fn clear_schedule(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::ClearSchedule { route }, comment(body)).await
+    change(state, actor, Change::ClearSchedule { route }, comment(body)).await
 }
 
 async fn pause_schedule(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::PauseSchedule { route }, comment(body)).await
+    change(state, actor, Change::PauseSchedule { route }, comment(body)).await
 }
 
 async fn resume_schedule(
     state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    change(state, Change::ResumeSchedule { route }, comment(body)).await
+    change(
+        state,
+        actor,
+        Change::ResumeSchedule { route },
+        comment(body),
+    )
+    .await
 }
 
 /// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).
@@ -258,16 +289,14 @@ async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>)
 
 async fn revert(
     State(state): State<AdminState>,
+    actor: Option<Extension<Actor>>,
     Path(id): Path<i64>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    let Some(flags) = writable(&state) else {
+    let Some((flags, actor)) = writable(&state, actor) else {
         return refused(&state);
     };
-    match flags
-        .revert(id, TOKEN_ACTOR, comment(body).as_deref())
-        .await
-    {
+    match flags.revert(id, &actor, comment(body).as_deref()).await {
         Ok(entry) => applied(&state, entry),
         Err(error) => control_error(error),
     }
@@ -276,13 +305,14 @@ async fn revert(
 /// Applies `change` through the store, audited, and answers with the entry and revision.
 async fn change(
     State(state): State<AdminState>,
+    actor: Option<Extension<Actor>>,
     change: Change,
     comment: Option<String>,
 ) -> Response {
-    let Some(flags) = writable(&state) else {
+    let Some((flags, actor)) = writable(&state, actor) else {
         return refused(&state);
     };
-    match flags.apply(change, TOKEN_ACTOR, comment.as_deref()).await {
+    match flags.apply(change, &actor, comment.as_deref()).await {
         Ok(entry) => applied(&state, entry),
         Err(error) => control_error(error),
     }
@@ -294,18 +324,24 @@ fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response
 
 /// The store, when changes are possible: a store is connected and a token is configured
 /// (the `/admin/*` middleware has already checked the request carries it).
-fn writable(state: &AdminState) -> Option<Arc<FlagStore>> {
-    state.token.as_ref()?;
-    state.flags.clone()
+fn writable(
+    state: &AdminState,
+    actor: Option<Extension<Actor>>,
+) -> Option<(Arc<FlagStore>, String)> {
+    let Extension(actor) = actor?;
+    Some((state.flags.clone()?, actor.name))
 }
 
+/// Without any admin token nobody can change flags; with one, the middleware has already
+/// refused requests without a valid write token, so what is missing is the store.
 fn refused(state: &AdminState) -> Response {
-    match state.token {
-        None => error_body(
+    if state.tokens.is_empty() {
+        error_body(
             StatusCode::UNAUTHORIZED,
             "flag changes need an admin token: set STRANGLER_ADMIN_TOKEN",
-        ),
-        Some(_) => no_store(),
+        )
+    } else {
+        no_store()
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod admin_flags;
+pub mod admin_tokens;
 pub mod demo;
 pub mod downstream;
 pub mod edge;

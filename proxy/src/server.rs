@@ -36,8 +36,10 @@ pub struct Launch {
     pub admin: Option<TcpListener>,
     /// Follow changes of the file on disk (SIGHUP and the admin reload always work).
     pub watch: bool,
-    /// The bearer token `/admin/*` requires; `None` leaves it open, on loopback only.
+    /// A write token named `admin` (from `STRANGLER_ADMIN_TOKEN` by default).
     pub admin_token: Option<String>,
+    /// More named tokens, besides those of `STRANGLER_ADMIN_TOKENS(_FILE)`.
+    pub admin_tokens: Vec<crate::admin_tokens::AdminToken>,
 }
 
 impl Launch {
@@ -50,6 +52,7 @@ impl Launch {
             admin: None,
             watch: true,
             admin_token: std::env::var(admin::TOKEN_ENV).ok(),
+            admin_tokens: Vec::new(),
         }
     }
 }
@@ -78,11 +81,15 @@ impl Running {
         crate::telemetry::prometheus();
         let live = Arc::new(LiveConfig::load(&launch.config).map_err(|e| anyhow::anyhow!("{e}"))?);
         let snapshot = &live.current().snapshot;
-        let token = launch.admin_token.filter(|t| !t.is_empty()).map(Arc::from);
+        let mut tokens = crate::admin_tokens::named_from_env().map_err(|e| anyhow::anyhow!(e))?;
+        tokens.extend(launch.admin_tokens);
+        if let Some(secret) = launch.admin_token.filter(|t| !t.is_empty()) {
+            tokens.push(crate::admin_tokens::AdminToken::admin(&secret));
+        }
         let proxy_listener = bind(launch.listen, snapshot.listen(), "listen")?;
         let admin_listener = bind(launch.admin, snapshot.admin(), "admin")?;
         let admin_addr = admin_listener.local_addr()?;
-        if token.is_none() && !admin_addr.ip().is_loopback() {
+        if tokens.is_empty() && !admin_addr.ip().is_loopback() {
             bail!(
                 "admin listener {admin_addr} is not on loopback: set {} to protect it",
                 admin::TOKEN_ENV
@@ -111,7 +118,7 @@ impl Running {
         };
         let _entered = control.enter();
         running.watch_proxy(proxy);
-        running.spawn_admin(admin_listener, token, flags)?;
+        running.spawn_admin(admin_listener, tokens.into(), flags)?;
         crate::watch::reload_on_sighup(live.clone())?;
         if launch.watch {
             running._watcher =
@@ -234,7 +241,7 @@ impl Running {
     fn spawn_admin(
         &mut self,
         listener: TcpListener,
-        token: Option<Arc<str>>,
+        tokens: Arc<[crate::admin_tokens::AdminToken]>,
         flags: Option<Arc<FlagStore>>,
     ) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;
@@ -242,7 +249,7 @@ impl Running {
         let state = AdminState {
             live: self.live.clone(),
             ready: self.ready.clone(),
-            token,
+            tokens,
             flags,
         };
         let mut shutdown = self.shutdown.subscribe();

@@ -374,3 +374,49 @@ async fn a_schedule_applies_the_steps_whose_time_has_come() {
         "without the schedule the file's 0 % holds"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_token_may_look_but_not_change_and_writers_are_named_in_the_audit() {
+    use strangler::admin_tokens::{AdminToken, Scope};
+    let backends = backends().await;
+    let tokens = vec![
+        AdminToken {
+            name: "dashboard".into(),
+            scope: Scope::Read,
+            secret: "read-only-secret".into(),
+        },
+        AdminToken {
+            name: "release-manager".into(),
+            scope: Scope::Write,
+            secret: "write-secret-1".into(),
+        },
+    ];
+    let proxy = Proxy::start_with_admin_tokens(&config(&backends), tokens).await;
+    let client = Client::builder().no_proxy().build().expect("client");
+    let routes = client
+        .get(proxy.admin_url("/admin/routes"))
+        .bearer_auth("read-only-secret")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(routes.status(), StatusCode::OK);
+    let percent = proxy.admin_url("/admin/routes/invoices/percent");
+    let refused = client
+        .put(&percent)
+        .bearer_auth("read-only-secret")
+        .json(&json!({"percent": 100}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let applied = client
+        .put(&percent)
+        .bearer_auth("write-secret-1")
+        .json(&json!({"percent": 100}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(applied.status(), StatusCode::OK);
+    let entry: Value = applied.json().await.expect("json");
+    assert_eq!(entry["audit"]["actor"], "release-manager");
+}

@@ -138,6 +138,14 @@ impl Proxy {
         Proxy::launch_with(config, move |launch| launch.admin_token = Some(token)).await
     }
 
+    /// Starts a proxy whose `/admin/*` endpoints accept the named `tokens`.
+    pub async fn start_with_admin_tokens(
+        config: &Config,
+        tokens: Vec<strangler::admin_tokens::AdminToken>,
+    ) -> Proxy {
+        Proxy::launch_with(config, move |launch| launch.admin_tokens = tokens).await
+    }
+
     /// Starts a proxy once no other test has one running, and keeps the process to itself
     /// until dropped: for tests that measure the process's memory.
     pub async fn start_alone(config: &Config) -> Proxy {
