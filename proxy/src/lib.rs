@@ -15,6 +15,7 @@ pub mod downstream;
 pub mod edge;
 pub mod explain;
 pub mod flag_store;
+pub mod flags_cli;
 pub mod forwarding;
 pub mod live;
 pub mod log_writer;

@@ -1,4 +1,4 @@
-//! The `strangler` binary: `run`, `check`, `explain` and `demo`. Only this file uses `anyhow`
+//! The `strangler` binary: `run`, `check`, `explain`, `demo` and `flags`. Only this file uses `anyhow`
 //! for reporting; everything it calls has its own error types.
 
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use strangler::explain::{explain, Question};
+use strangler::flags_cli::FlagsArgs;
 use strangler::{Launch, Running};
 use strangler_flags::Snapshot;
 
@@ -70,6 +71,8 @@ enum Command {
         #[arg(long, default_value = "routes.yaml")]
         config: PathBuf,
     },
+    /// Show and change a running proxy's runtime flags through its admin API.
+    Flags(FlagsArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
             json,
         } => explain_command(config, &method, &path, tenant, host, &headers, json),
         Command::Demo { config } => demo(config),
+        Command::Flags(args) => return flags(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,4 +201,14 @@ fn demo(config: PathBuf) -> anyhow::Result<()> {
         config,
         Some(|running| strangler::demo::instructions(running.proxy_addr(), running.admin_addr())),
     )
+}
+
+fn flags(args: FlagsArgs) -> ExitCode {
+    match strangler::flags_cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strangler flags: {:#}", anyhow::Error::from(e));
+            ExitCode::FAILURE
+        }
+    }
 }

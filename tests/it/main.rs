@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod cli;
 mod fallback;
+mod flags_cli;
 mod forwarding;
 mod protocols;
 mod reload;

@@ -1,0 +1,184 @@
+//! `strangler flags`, run as an operator runs it against a real proxy's admin API: tenant
+//! sides and kill switches that change routing, `list` and `audit` that show them, and the
+//! server's own message with exit 1 when a change is refused.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::support::backend::closed_port_url;
+use crate::support::scratch::Scratch;
+use crate::support::{send, Backend, Config, Proxy};
+
+const TOKEN: &str = "flags-cli-token";
+
+const ROUTES: &str = r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 0, tenants: { bigcorp: legacy } }
+"#;
+
+struct Fixture {
+    proxy: Proxy,
+    _backends: [Backend; 2],
+}
+
+async fn fixture() -> Fixture {
+    let backends = [
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    ];
+    let config = Config::new(&backends[0])
+        .service("billing", &backends[1])
+        .routes(ROUTES);
+    Fixture {
+        proxy: Proxy::start_with_admin_token(&config, TOKEN).await,
+        _backends: backends,
+    }
+}
+
+impl Fixture {
+    /// `strangler flags --admin http://ADMIN ARGS`, with the token when `token` is set.
+    async fn flags(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_strangler"));
+        command
+            .arg("flags")
+            .arg("--admin")
+            .arg(self.proxy.admin_url(""))
+            .args(args)
+            .env_remove("STRANGLER_ADMIN_TOKEN");
+        if let Some(token) = token {
+            command.env("STRANGLER_ADMIN_TOKEN", token);
+        }
+        command.output().await.expect("running strangler flags")
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let output = self.flags(Some(TOKEN), args).await;
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        String::from_utf8(output.stdout).expect("utf-8 stdout")
+    }
+
+    async fn side_of(&self, tenant: &str) -> String {
+        send(self.proxy.get_as(tenant, "/api/invoices/7"))
+            .await
+            .backend()
+            .to_string()
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_side_and_kill_switch_change_routing_and_show_in_list_and_audit() {
+    let f = fixture().await;
+    assert_eq!(f.side_of("acme").await, "legacy");
+
+    let said = f.ok(&["tenants", "invoices", "set", "acme=new"]).await;
+    assert!(said.contains("set_tenants invoices"), "{said}");
+    assert_eq!(f.side_of("acme").await, "billing");
+
+    f.ok(&["kill", "invoices"]).await;
+    assert_eq!(f.side_of("acme").await, "legacy");
+
+    let list = f.ok(&["list"]).await;
+    let invoices = list
+        .lines()
+        .find(|line| line.starts_with("invoices"))
+        .unwrap_or_else(|| panic!("no invoices row: {list}"));
+    assert!(invoices.contains("billing"), "{list}");
+    assert!(invoices.contains("yes (runtime #"), "{list}");
+    assert!(invoices.contains("1 runtime / 1 file"), "{list}");
+    assert!(list.contains("global kill switch: off"), "{list}");
+
+    let audit: Value = serde_json::from_str(&f.ok(&["--json", "audit"]).await).expect("JSON");
+    let kinds: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["change"]["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["kill", "set_tenants"], "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_file_sets_every_tenant_in_one_change() {
+    let f = fixture().await;
+    let scratch = Scratch::new();
+    let file = scratch.path().join("tenants.txt");
+    let lines: String = (0..10_000)
+        .map(|i| format!("tenant-{i} new\n"))
+        .chain(["acme=new\n".to_string()])
+        .collect();
+    std::fs::write(&file, lines).expect("writing tenants file");
+
+    let file = file.to_str().expect("utf-8 path");
+    f.ok(&["tenants", "invoices", "set", "--file", file]).await;
+    assert_eq!(f.side_of("acme").await, "billing");
+    assert_eq!(f.side_of("tenant-9999").await, "billing");
+
+    let audit: Value = serde_json::from_str(&f.ok(&["--json", "audit"]).await).expect("JSON");
+    assert_eq!(audit["entries"].as_array().expect("entries").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_change_exits_1_with_the_servers_message() {
+    let f = fixture().await;
+    let output = f
+        .flags(Some(TOKEN), &["set-percent", "invoices", "101"])
+        .await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr(&output);
+    assert!(
+        stderr.starts_with("strangler flags: 400 Bad Request: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("101"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_token_exits_1_with_401() {
+    let f = fixture().await;
+    let output = f.flags(None, &["kill", "invoices"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).starts_with("strangler flags: 401 Unauthorized"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(f.side_of("acme").await, "legacy");
+}
+
+#[test]
+fn unreachable_admin_is_named() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["flags", "--admin", &closed_port_url(), "list"])
+        .output()
+        .expect("running strangler flags");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr(&output);
+    assert!(
+        stderr.contains("cannot reach the admin API at http://127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedule_shows_in_list_and_revert_takes_it_back() {
+    let f = fixture().await;
+    let said = f
+        .ok(&["schedule", "invoices", "--step", "2099-01-01T00:00:00Z=25"])
+        .await;
+    assert!(said.starts_with("entry 1: set_schedule invoices"), "{said}");
+    assert!(f.ok(&["list"]).await.contains("  yes\n"));
+
+    f.ok(&["revert", "1", "--comment", "too early"]).await;
+    let audit = f
+        .ok(&["audit", "--route", "invoices", "--limit", "5"])
+        .await;
+    assert!(audit.contains("too early"), "{audit}");
+    assert!(f.ok(&["list"]).await.contains("  no\n"));
+}
