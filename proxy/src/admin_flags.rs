@@ -49,6 +49,7 @@ pub fn routes() -> Router<AdminState> {
             "/admin/routes/{route}/schedule/resume",
             post(resume_schedule),
         )
+        .route("/admin/export", get(export))
         .route("/admin/audit", get(audit))
         .route("/admin/audit/{id}/revert", post(revert))
 }
@@ -273,6 +274,29 @@ async fn resume_schedule(
         comment(body),
     )
     .await
+}
+
+/// routes.yaml with the runtime percentages and tenant sides folded in, for teams that
+/// commit their flags (GitOps): `{"yaml": "..."}`. Comments of the file are not kept; kill
+/// switches, which routes.yaml cannot express, are listed in a comment at the top.
+async fn export(State(state): State<AdminState>) -> Response {
+    let text = match std::fs::read_to_string(state.live.path()) {
+        Ok(text) => text,
+        Err(e) => {
+            return error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("reading routes.yaml: {e}"),
+            )
+        }
+    };
+    match crate::export::fold_into_yaml(&text, &state.live.current().file, &state.live.overrides())
+    {
+        Ok(yaml) => Json(json!({ "yaml": yaml })).into_response(),
+        Err(e) => error_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("exporting routes.yaml: {e}"),
+        ),
+    }
 }
 
 /// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).

@@ -34,6 +34,8 @@ pub struct FlagsArgs {
 pub enum FlagsCommand {
     /// Every route's effective kill switch, percent, tenant sides and schedule.
     List,
+    /// routes.yaml with the runtime flags folded in, for teams that commit their flags.
+    Export,
     /// Set a route's rollout percentage (0 to 100, at most two decimals).
     SetPercent {
         route: String,
@@ -201,6 +203,7 @@ pub fn call_for(command: &FlagsCommand) -> Result<Call, FlagsError> {
     use FlagsCommand as C;
     Ok(match command {
         C::List => Call::new(Method::GET, &["admin", "routes"]),
+        C::Export => Call::new(Method::GET, &["admin", "export"]),
         C::SetPercent {
             route,
             percent,

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod downstream;
 pub mod edge;
 pub mod explain;
+pub mod export;
 pub mod flag_store;
 pub mod flags_cli;
 pub mod forwarding;

@@ -182,3 +182,39 @@ async fn schedule_shows_in_list_and_revert_takes_it_back() {
     assert!(audit.contains("too early"), "{audit}");
     assert!(f.ok(&["list"]).await.contains("  no\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_folds_runtime_flags_into_a_routes_yaml_that_checks() {
+    let f = fixture().await;
+    f.ok(&["tenants", "invoices", "set", "acme=new"]).await;
+    f.ok(&["set-percent", "invoices", "12.5"]).await;
+    f.ok(&["kill", "invoices"]).await;
+    let exported = f.ok(&["export"]).await;
+    assert!(
+        exported.contains("# NOTE: killed at runtime, which routes.yaml cannot express: invoices"),
+        "{exported}"
+    );
+    let doc: serde_yaml::Value = serde_yaml::from_str(&exported).expect("exported YAML");
+    let rollout = &doc["routes"][0]["rollout"];
+    assert_eq!(rollout["percent"].as_f64(), Some(12.5), "{exported}");
+    assert_eq!(
+        rollout["tenants"]["acme"].as_str(),
+        Some("new"),
+        "{exported}"
+    );
+    assert_eq!(
+        rollout["tenants"]["bigcorp"].as_str(),
+        Some("legacy"),
+        "{exported}"
+    );
+
+    let scratch = Scratch::new();
+    let file = scratch.write("exported.yaml", &exported);
+    let check = tokio::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .arg("check")
+        .arg(&file)
+        .output()
+        .await
+        .expect("running strangler check");
+    assert!(check.status.success(), "{}", stderr(&check));
+}

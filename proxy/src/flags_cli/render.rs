@@ -9,6 +9,7 @@ use super::FlagsCommand;
 pub fn answer(command: &FlagsCommand, answer: &Value) -> String {
     match command {
         FlagsCommand::List => routes(answer),
+        FlagsCommand::Export => answer["yaml"].as_str().unwrap_or_default().to_string(),
         FlagsCommand::Audit { .. } => audit(answer),
         _ => change(answer),
     }
