@@ -7,6 +7,8 @@
 //! get 400 with a message naming the problem, and nothing changes.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -31,23 +33,30 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/routes", get(list))
         .route(
             "/admin/routes/{route}/percent",
-            put(set_percent).delete(clear_percent),
+            put(set_percent).delete(route_change(|route| Change::ClearPercent { route })),
         )
         .route("/admin/routes/{route}/tenants", put(set_tenants))
         .route(
             "/admin/routes/{route}/tenants/{tenant}",
             delete(clear_tenant),
         )
-        .route("/admin/routes/{route}/kill", post(kill).delete(unkill))
+        .route(
+            "/admin/routes/{route}/kill",
+            post(route_change(|route| Change::Kill { route }))
+                .delete(route_change(|route| Change::Unkill { route })),
+        )
         .route("/admin/kill", post(kill_all).delete(unkill_all))
         .route(
             "/admin/routes/{route}/schedule",
-            put(set_schedule).delete(clear_schedule),
+            put(set_schedule).delete(route_change(|route| Change::ClearSchedule { route })),
         )
-        .route("/admin/routes/{route}/schedule/pause", post(pause_schedule))
+        .route(
+            "/admin/routes/{route}/schedule/pause",
+            post(route_change(|route| Change::PauseSchedule { route })),
+        )
         .route(
             "/admin/routes/{route}/schedule/resume",
-            post(resume_schedule),
+            post(route_change(|route| Change::ResumeSchedule { route })),
         )
         .route("/admin/export", get(export))
         .route("/admin/audit", get(audit))
@@ -141,15 +150,6 @@ async fn set_percent(
     .await
 }
 
-async fn clear_percent(
-    state: State<AdminState>,
-    actor: Option<Extension<Actor>>,
-    Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
-) -> Response {
-    change(state, actor, Change::ClearPercent { route }, comment(body)).await
-}
-
 async fn set_tenants(
     state: State<AdminState>,
     actor: Option<Extension<Actor>>,
@@ -185,24 +185,6 @@ async fn clear_tenant(
         comment(body),
     )
     .await
-}
-
-async fn kill(
-    state: State<AdminState>,
-    actor: Option<Extension<Actor>>,
-    Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
-) -> Response {
-    change(state, actor, Change::Kill { route }, comment(body)).await
-}
-
-async fn unkill(
-    state: State<AdminState>,
-    actor: Option<Extension<Actor>>,
-    Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
-) -> Response {
-    change(state, actor, Change::Unkill { route }, comment(body)).await
 }
 
 async fn kill_all(
@@ -243,37 +225,28 @@ async fn set_schedule(
     .await
 }
 
-async fn clear_schedule(
-    state: State<AdminState>,
-    actor: Option<Extension<Actor>>,
-    Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
-) -> Response {
-    change(state, actor, Change::ClearSchedule { route }, comment(body)).await
-}
+/// The future a route-only change handler returns.
+type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-async fn pause_schedule(
-    state: State<AdminState>,
-    actor: Option<Extension<Actor>>,
-    Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
-) -> Response {
-    change(state, actor, Change::PauseSchedule { route }, comment(body)).await
-}
-
-async fn resume_schedule(
-    state: State<AdminState>,
-    actor: Option<Extension<Actor>>,
-    Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
-) -> Response {
-    change(
-        state,
-        actor,
-        Change::ResumeSchedule { route },
-        comment(body),
-    )
-    .await
+/// A handler for a change that names only its route and takes an optional comment
+/// (clear percent, kill, unkill, clear, pause and resume schedule). The signature spells out
+/// the extractors axum needs; it is long, not complex.
+#[allow(clippy::type_complexity)]
+fn route_change(
+    make: fn(String) -> Change,
+) -> impl Fn(
+    State<AdminState>,
+    Option<Extension<Actor>>,
+    Path<String>,
+    Option<Json<CommentBody>>,
+) -> Answer
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |state, actor, Path(route), body| {
+        Box::pin(change(state, actor, make(route), comment(body)))
+    }
 }
 
 /// routes.yaml with the runtime percentages and tenant sides folded in, for teams that
