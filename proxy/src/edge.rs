@@ -261,10 +261,10 @@ impl pingora::proxy::ProxyHttp for Edge {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let loaded = ctx.loaded()?;
-        let tenant_header = loaded.snapshot.forward_tenant_header();
-        drop_reserved_headers(upstream, tenant_header);
+        let tenant_header = &loaded.forward_header;
+        drop_reserved_headers(upstream, tenant_header.as_str());
         if let Some(tenant) = &ctx.tenant {
-            upstream.insert_header(tenant_header.to_string(), tenant.as_str())?;
+            upstream.insert_header(tenant_header.clone(), tenant.as_str())?;
         }
         let client_ip = session
             .client_addr()

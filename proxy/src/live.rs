@@ -56,6 +56,8 @@ pub struct Loaded {
     pub file: Arc<Snapshot>,
     /// Metric handles registered once per route, so the request path does no label lookups.
     pub metrics: Arc<RouteMetrics>,
+    /// `tenant.forward_header`, parsed once here instead of on every request.
+    pub forward_header: http::HeaderName,
     /// When this snapshot started serving.
     pub loaded_at: SystemTime,
 }
@@ -253,12 +255,15 @@ impl Loaded {
             Some(previous) if Arc::ptr_eq(&previous.file, &file) => previous.metrics.clone(),
             _ => Arc::new(RouteMetrics::register(&file)),
         };
+        let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
+            .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
         Loaded {
             revision: Revision {
                 counter,
                 hash: file.content_hash(),
                 flags,
             },
+            forward_header,
             snapshot: effective,
             file,
             metrics,
