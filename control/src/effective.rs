@@ -66,7 +66,7 @@ pub struct EffectiveRoute {
 }
 
 impl FileRoute {
-    /// The file's values of a compiled route (routes.yaml has no shadow sample yet).
+    /// The file's values of a compiled route.
     pub fn from_route(route: &Route) -> FileRoute {
         FileRoute {
             percent: PercentBp::from_basis_points(route.percent_basis_points())
@@ -75,7 +75,9 @@ impl FileRoute {
                 .tenant_overrides()
                 .map(|(tenant, side)| (tenant.to_owned(), side))
                 .collect(),
-            shadow_sample: None,
+            shadow_sample: route
+                .shadow()
+                .and_then(|policy| PercentBp::from_basis_points(policy.sample.hundredths())),
         }
     }
 }

@@ -2,6 +2,10 @@
 //! and who goes there (salt, percentage, tenant overrides, kill switch). Also defines the
 //! route's [`Rank`], the precedence contract between routes that match the same request.
 
+use std::sync::Arc;
+
+use strangler_shadow::CompiledPolicy;
+
 use crate::hash::FastMap;
 use crate::pattern::Pattern;
 use crate::tenant::strip_port;
@@ -111,6 +115,8 @@ pub struct Route {
     pub(crate) overrides: FastMap<Box<str>, Side>,
     pub(crate) killed: bool,
     pub(crate) index: usize,
+    /// The compiled `shadow:` block, if the route is shadowed.
+    pub(crate) shadow: Option<Arc<CompiledPolicy>>,
 }
 
 impl Route {
@@ -123,6 +129,12 @@ impl Route {
     /// context can remember its route without borrowing the snapshot.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// The route's shadow policy (`shadow:`, its sample possibly set at runtime), if its
+    /// requests are mirrored to the other side.
+    pub fn shadow(&self) -> Option<&Arc<CompiledPolicy>> {
+        self.shadow.as_ref()
     }
 
     /// The name of the service serving its new side.

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Config};
@@ -158,6 +159,11 @@ impl Snapshot {
         self.by_name.get(name).map(|&index| &self.routes[index])
     }
 
+    /// `diffs:`, how shadow comparisons are run, kept and reported.
+    pub fn diffs(&self) -> &Arc<strangler_shadow::DiffSettings> {
+        &self.config.diffs
+    }
+
     /// `store:`, the URL of the runtime flag store (default `sqlite://strangler.db`).
     pub fn store_url(&self) -> &str {
         &self.config.store
@@ -168,6 +174,22 @@ impl Snapshot {
     /// to a clone of the file's snapshot before publishing that clone.
     pub fn set_killed(&mut self, name: &str, killed: bool) -> bool {
         self.change_route(name, |route| route.killed = killed)
+    }
+
+    /// Sets the sample of a shadowed route's policy, in basis points, in this (not yet
+    /// published) snapshot; false if there is no such route or it is not shadowed.
+    pub fn set_shadow_sample(&mut self, name: &str, basis_points: u16) -> bool {
+        let Some(sample) = strangler_shadow::Percent::from_basis_points(basis_points) else {
+            return false;
+        };
+        let mut shadowed = false;
+        self.change_route(name, |route| {
+            if let Some(policy) = &mut route.shadow {
+                Arc::make_mut(policy).sample = sample;
+                shadowed = true;
+            }
+        });
+        shadowed
     }
 
     /// Sets a route's rollout percentage, in basis points clamped to 0..=10000, in this

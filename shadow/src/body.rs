@@ -6,12 +6,12 @@ use std::borrow::Cow;
 use std::io::Read;
 
 use flate2::read::GzDecoder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Captured;
 
 /// Why a comparison was not made; counted per reason in the route's report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
     /// A body, or its gzip-decoded form, is larger than the policy's `max_body`.
@@ -20,6 +20,47 @@ pub enum SkipReason {
     UnsupportedEncoding,
     /// A body claims gzip but does not decode.
     BadEncoding,
+    /// The request body was larger than `max_body`, so it could not be replayed.
+    RequestTooLarge,
+    /// The primary answer is a stream (`text/event-stream`) that has no end to compare.
+    Streaming,
+    /// The connection was upgraded (WebSocket): there is no answer to compare.
+    Upgraded,
+    /// As many shadow calls as allowed were already in flight: dropped, not queued.
+    Overloaded,
+}
+
+impl SkipReason {
+    /// Every reason, for parsing and for pre-registered metric labels.
+    pub const ALL: [SkipReason; 7] = [
+        SkipReason::BodyTooLarge,
+        SkipReason::UnsupportedEncoding,
+        SkipReason::BadEncoding,
+        SkipReason::RequestTooLarge,
+        SkipReason::Streaming,
+        SkipReason::Upgraded,
+        SkipReason::Overloaded,
+    ];
+
+    /// The kebab-case name used in reports, metrics and the store.
+    pub fn code(self) -> &'static str {
+        match self {
+            SkipReason::BodyTooLarge => "body-too-large",
+            SkipReason::UnsupportedEncoding => "unsupported-encoding",
+            SkipReason::BadEncoding => "bad-encoding",
+            SkipReason::RequestTooLarge => "request-too-large",
+            SkipReason::Streaming => "streaming",
+            SkipReason::Upgraded => "upgraded",
+            SkipReason::Overloaded => "overloaded",
+        }
+    }
+
+    /// The reason named `code`, as [`SkipReason::code`] writes it.
+    pub fn from_code(code: &str) -> Option<SkipReason> {
+        SkipReason::ALL
+            .into_iter()
+            .find(|reason| reason.code() == code)
+    }
 }
 
 /// How a body is compared, from its content type.

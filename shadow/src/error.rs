@@ -66,4 +66,12 @@ pub enum PolicyError {
         /// The entry as written.
         value: String,
     },
+    /// A value of the top-level `diffs:` block is out of range or malformed.
+    #[error("diffs.{field}: {value:?} is not valid (see the diffs: reference)")]
+    Setting {
+        /// The field.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+    },
 }

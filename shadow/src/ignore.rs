@@ -57,6 +57,11 @@ impl IgnoreRules {
         self.headers.iter().any(|ignored| ignored == name)
     }
 
+    /// Whether there are no pointer rules (only header rules, or none).
+    pub(crate) fn has_no_pointers(&self) -> bool {
+        self.pointers.is_empty()
+    }
+
     /// The rules that may match below the document root: all of them.
     pub(crate) fn at_root(&self) -> Vec<u32> {
         (0..self.pointers.len() as u32).collect()

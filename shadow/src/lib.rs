@@ -1,7 +1,7 @@
-//! Pure shadow-compare logic for strangler: the proxy sends a real request to both sides,
-//! captures both answers, and this crate turns them into typed differences, cancels the
-//! noise and aggregates counts into a per-route report. Nothing here does I/O: the
-//! mirroring lives in the proxy and the store elsewhere.
+//! Shadow-compare for strangler: the proxy sends a real request to both sides, captures
+//! both answers, and this crate turns them into typed differences, cancels the noise,
+//! keeps each [`Comparison`] in the diff [`store`] and aggregates them into a per-route
+//! report. Everything but [`store`] is pure; the mirroring itself lives in the proxy.
 //!
 //! Config goes through three types (see `shared/STYLE.md`): [`ShadowPolicy`] (serde,
 //! `deny_unknown_fields`, the `shadow:` block of a route) is validated and compiled into a
@@ -17,6 +17,7 @@
 
 mod body;
 mod captured;
+mod comparison;
 mod diff;
 mod error;
 mod ignore;
@@ -24,16 +25,22 @@ mod noise;
 pub mod pointer;
 pub mod policy;
 mod report;
+mod sample;
 mod stats;
+pub mod store;
 
 #[cfg(test)]
 mod tests;
 
 pub use body::SkipReason;
 pub use captured::Captured;
+pub use comparison::{report, Comparison, Verdict, MAX_STORED_PATHS};
 pub use diff::{diff, Diff, Difference, Example, Kind};
 pub use error::PolicyError;
 pub use noise::{noise_paths, NoiseThresholds};
-pub use policy::{ArrayPolicy, CompiledPolicy, Percent, ShadowPolicy};
+pub use policy::{
+    ArrayPolicy, CompiledPolicy, DiffSettings, Percent, RawDiffSettings, ShadowPolicy,
+};
 pub use report::{DifferenceReport, NoiseReport, RouteReport, ShadowReport};
+pub use sample::{Sample, SampleSide, REDACTED};
 pub use stats::RouteStats;

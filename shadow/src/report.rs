@@ -1,5 +1,5 @@
 //! What a route's shadow comparison amounts to, as JSON for QA and the admin API:
-//! `{"routes":[{"route","compared","matched","mismatched","skipped","errors","match_rate",
+//! `{"routes":[{"route","compared","matched","mismatched","skipped","skip_reasons","errors","match_rate",
 //! "differences":[{"path","kind","count","example"}],"noise":[{"path","count"}]}]}`.
 //! These field names are a contract with the report's readers.
 
@@ -27,8 +27,10 @@ pub struct RouteReport {
     pub matched: u64,
     /// Comparisons with at least one real difference.
     pub mismatched: u64,
-    /// Comparisons not made, per reason (`body-too-large`, ...).
-    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Comparisons not made.
+    pub skipped: u64,
+    /// The same, per reason (`body-too-large`, `overloaded`, ...).
+    pub skip_reasons: BTreeMap<SkipReason, u64>,
     /// Shadow calls that failed.
     pub errors: u64,
     /// `matched / compared`, absent before the first comparison.

@@ -98,6 +98,11 @@ impl RouteStats {
         }
     }
 
+    /// Counts one request that was never compared (too large, streaming, overloaded).
+    pub fn record_skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
     /// Counts one shadow call that failed before there was anything to compare.
     pub fn record_error(&mut self) {
         self.errors += 1;
@@ -124,7 +129,8 @@ impl RouteStats {
             compared: self.compared,
             matched,
             mismatched,
-            skipped: self.skipped.clone(),
+            skipped: self.skipped.values().sum(),
+            skip_reasons: self.skipped.clone(),
             errors: self.errors,
             match_rate: (self.compared > 0).then(|| matched as f64 / self.compared as f64),
             differences,

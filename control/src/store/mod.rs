@@ -62,10 +62,13 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
-        }
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        // The diff store's migrations (1001...) share the table in the same database.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
         Ok(Store { pool, backend })
     }
 

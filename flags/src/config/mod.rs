@@ -9,7 +9,10 @@ mod routes;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use strangler_shadow::DiffSettings;
 
 use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
@@ -59,6 +62,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `store:` or [`DEFAULT_STORE`], its scheme checked.
     pub store: Box<str>,
+    /// `diffs:`, compiled.
+    pub diffs: Arc<DiffSettings>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors.
@@ -162,6 +167,11 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
     );
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let store = store(raw.store.as_deref(), problems);
+    let diffs = raw
+        .diffs
+        .compile()
+        .map_err(|e| problems.at_value("diffs", e.to_string()))
+        .ok();
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
@@ -180,6 +190,7 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
         debug_headers: raw.debug_headers,
         connect_timeout: connect_timeout?,
         store: store?,
+        diffs: Arc::new(diffs?),
     })
 }
 
@@ -218,21 +229,25 @@ fn store(url: Option<&str>, problems: &mut Problems<'_>) -> Option<Box<str>> {
     None
 }
 
-/// Parses a duration written as a whole number and a unit: `250ms`, `1s`, `2m`.
+/// Parses a duration written as a whole number and a unit: `250ms`, `1s`, `2m`, `6h`,
+/// `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
-    let invalid = || format!("invalid duration {text:?}: expected e.g. 250ms, 1s or 2m");
+    let invalid = || format!("invalid duration {text:?}: expected e.g. 250ms, 1s, 2m or 1h");
     let number: u64 = number.parse().map_err(|_| invalid())?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(Duration::from_secs(number)),
-        "m" => number
-            .checked_mul(60)
-            .map(Duration::from_secs)
-            .ok_or_else(invalid),
-        _ => Err(invalid()),
-    }
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(invalid()),
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(invalid)
 }
 
 /// Compiles `tenant.sources` and `tenant.forward_header`.
@@ -320,7 +335,9 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "1", "s", "1.5s", "1h", "-1s", " 1s"] {
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "1", "s", "1.5s", "1w", "-1s", " 1s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Deserialize;
+use strangler_shadow::{RawDiffSettings, ShadowPolicy};
 
 use crate::Side;
 
@@ -48,6 +49,11 @@ pub struct RawConfig {
     /// `sqlite:///var/lib/strangler.db`), or a `postgres://` or `postgresql://` URL.
     /// Default `sqlite://strangler.db`, a file in the proxy's working directory.
     pub store: Option<String>,
+    /// `diffs:` how shadow comparisons are run, kept and reported: calls in flight,
+    /// samples per signature and their redaction, retention, and the noise thresholds
+    /// (`strangler_shadow::RawDiffSettings` documents each key). Default: all defaults.
+    #[serde(default)]
+    pub diffs: RawDiffSettings,
 }
 
 /// The `tenant:` section.
@@ -102,6 +108,10 @@ pub struct RawRoute {
     /// `rollout:` who goes to the new side. Default: percent 0, no overrides.
     #[serde(default)]
     pub rollout: RawRollout,
+    /// `shadow:` also send the route's requests to the other side and compare the
+    /// answers (`strangler_shadow::ShadowPolicy` documents each key). The side the
+    /// rollout picked serves the client; the other one is the shadow. Default: off.
+    pub shadow: Option<ShadowPolicy>,
 }
 
 /// A route's `match:`.

@@ -3,6 +3,7 @@
 //! equally specific routes that can match the same request, since neither could win).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::pattern::Pattern;
 use crate::rollout::percent_to_basis_points;
@@ -100,6 +101,13 @@ fn route_of(
             format!("route {name:?}: cohort must not be empty"),
         );
     }
+    let shadow = raw.shadow.as_ref().map(|policy| {
+        policy
+            .compile()
+            .map(Arc::new)
+            .map_err(|e| problems.at_value(&at("shadow"), format!("route {name:?}: {e}")))
+            .ok()
+    });
     let (pattern, methods, host) = matcher?;
     Some(Route {
         salt: raw.cohort.unwrap_or_else(|| raw.name.clone()).into(),
@@ -118,6 +126,7 @@ fn route_of(
             .collect(),
         killed: false,
         index: 0, // numbered by `validate` once every route is valid
+        shadow: valid_if_present(shadow)?,
     })
 }
 

@@ -13,13 +13,13 @@ use std::io;
 
 use crate::body::{self, BodyKind};
 use crate::{Captured, CompiledPolicy, SkipReason};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Examples keep at most this many characters of each value.
 const EXAMPLE_CHARS: usize = 200;
 
 /// What kind of difference was found at a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Present in the primary answer, absent from the shadow answer.
@@ -36,8 +36,22 @@ pub enum Kind {
     OrderOnly,
 }
 
+impl Kind {
+    /// The kebab-case name used in reports: `missing`, `value-changed`, ...
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Missing => "missing",
+            Kind::Extra => "extra",
+            Kind::TypeChanged => "type-changed",
+            Kind::ValueChanged => "value-changed",
+            Kind::ArrayLength => "array-length",
+            Kind::OrderOnly => "order-only",
+        }
+    }
+}
+
 /// One example of both values at a path, each cut to about 200 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
     /// The primary side's value, absent for [`Kind::Extra`].
     pub primary: Option<String>,
@@ -46,7 +60,7 @@ pub struct Example {
 }
 
 /// One difference between the primary and the shadow answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {
     /// Where: a JSON pointer (`/items/3/price`), `status`, `header:NAME`, `line:N` or
     /// `body`.

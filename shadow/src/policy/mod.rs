@@ -18,6 +18,7 @@
 
 mod array;
 mod compiled;
+mod settings;
 mod units;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 
 pub use array::ArrayPolicy;
 pub use compiled::CompiledPolicy;
+pub use settings::{DiffSettings, RawDiffSettings};
 pub use units::Percent;
 
 /// The `shadow:` block of a route as written; every field is optional and gets the

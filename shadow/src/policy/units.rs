@@ -1,5 +1,5 @@
 //! The quantities a policy is written in: percentages in 0.01 steps, sizes in B, KiB or
-//! MiB, and durations in ms, s or m. Parsed here rather than borrowed from the flags
+//! MiB, and durations in ms, s, m, h or d. Parsed here rather than borrowed from the flags
 //! crate, which depends on this one.
 
 use std::time::Duration;
@@ -15,6 +15,11 @@ impl Percent {
     /// A percentage from hundredths of a percent, for constants known to be in range.
     pub(crate) const fn from_hundredths(hundredths: u16) -> Percent {
         Percent(hundredths)
+    }
+
+    /// A percentage from hundredths of a percent (basis points); `None` above 10,000.
+    pub fn from_basis_points(hundredths: u16) -> Option<Percent> {
+        (hundredths <= 10_000).then_some(Percent(hundredths))
     }
 
     /// The percentage in hundredths of a percent: 10 % is 1,000.
@@ -51,7 +56,7 @@ pub(crate) fn size(text: &str) -> Option<usize> {
     number.checked_mul(scale)
 }
 
-/// Parses `250ms`, `2s` or `1m`.
+/// Parses `250ms`, `2s`, `1m`, `6h` or `7d`.
 pub(crate) fn duration(text: &str) -> Option<Duration> {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
@@ -60,6 +65,8 @@ pub(crate) fn duration(text: &str) -> Option<Duration> {
         "ms" => Some(Duration::from_millis(number)),
         "s" => Some(Duration::from_secs(number)),
         "m" => number.checked_mul(60).map(Duration::from_secs),
+        "h" => number.checked_mul(3600).map(Duration::from_secs),
+        "d" => number.checked_mul(86_400).map(Duration::from_secs),
         _ => None,
     }
 }

@@ -1,0 +1,177 @@
+//! One shadowed request as it is stored and reported: who asked what, what both sides
+//! answered (status, latency), the verdict, and the differing paths. The proxy builds a
+//! [`Comparison`] per shadowed request off the request path; the store keeps it; the
+//! report replays stored comparisons into [`RouteStats`], so a report over any window is
+//! computed from the same rows whether it is asked of the admin API or of the CLI.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Diff, Difference, NoiseThresholds, RouteStats, ShadowReport, SkipReason};
+
+/// At most this many differing paths are kept per comparison (one per collapsed path):
+/// a wholly different 1 MiB document must not become a 1 MiB row.
+pub const MAX_STORED_PATHS: usize = 64;
+
+/// How one shadowed request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Both answers are equivalent under the route's policy.
+    Match,
+    /// At least one path differs that the primary's own second answer did not.
+    Mismatch,
+    /// Every differing path also differed between two answers of the primary.
+    NoiseOnly,
+    /// Not compared; the comparison says why.
+    Skipped,
+    /// The primary side failed (no answer to compare against).
+    PrimaryError,
+    /// The shadow side failed: refused, timed out, or broke the connection.
+    ShadowError,
+}
+
+impl Verdict {
+    /// Every verdict, for pre-registered metric labels.
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Match,
+        Verdict::Mismatch,
+        Verdict::NoiseOnly,
+        Verdict::Skipped,
+        Verdict::PrimaryError,
+        Verdict::ShadowError,
+    ];
+
+    /// The kebab-case name used in metrics (`outcome` label) and the store.
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Match => "match",
+            Verdict::Mismatch => "mismatch",
+            Verdict::NoiseOnly => "noise-only",
+            Verdict::Skipped => "skipped",
+            Verdict::PrimaryError => "primary-error",
+            Verdict::ShadowError => "shadow-error",
+        }
+    }
+
+    /// The verdict named `code`, as [`Verdict::code`] writes it.
+    pub fn from_code(code: &str) -> Option<Verdict> {
+        Verdict::ALL
+            .into_iter()
+            .find(|verdict| verdict.code() == code)
+    }
+
+    /// The verdict of a diff, given the paths that differed between two primary answers
+    /// to the same request (`None` when the primary was asked only once).
+    pub fn of(diff: &Diff, noise: Option<&BTreeSet<String>>) -> Verdict {
+        if diff.skipped.is_some() {
+            return Verdict::Skipped;
+        }
+        let mut paths = diff.differences.iter().map(|d| d.collapsed.as_str());
+        match noise {
+            _ if diff.differences.is_empty() => Verdict::Match,
+            Some(noise) if paths.all(|path| noise.contains(path)) => Verdict::NoiseOnly,
+            _ => Verdict::Mismatch,
+        }
+    }
+}
+
+/// One shadowed request, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The store's id (0 before it is stored).
+    pub id: i64,
+    /// When the primary answered, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The route's name.
+    pub route: String,
+    /// The tenant the proxy resolved, if any.
+    pub tenant: Option<String>,
+    /// The request method.
+    pub method: String,
+    /// The request target as sent (path and query).
+    pub path: String,
+    /// The side that served the client: `legacy` or `new`.
+    pub primary_side: String,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// Why it was not compared, for [`Verdict::Skipped`].
+    pub skip: Option<SkipReason>,
+    /// What failed, for the two error verdicts.
+    pub error: Option<String>,
+    /// The primary's status, if it answered.
+    pub primary_status: Option<u16>,
+    /// The shadow's status, if it answered.
+    pub shadow_status: Option<u16>,
+    /// How long the primary took, in milliseconds.
+    pub primary_ms: Option<f64>,
+    /// How long the shadow took, in milliseconds.
+    pub shadow_ms: Option<f64>,
+    /// The first difference at each differing collapsed path, at most
+    /// [`MAX_STORED_PATHS`], in document order.
+    pub differences: Vec<Difference>,
+    /// The collapsed paths that differed between two primary answers, when the primary
+    /// was asked twice.
+    pub noise: Option<BTreeSet<String>>,
+}
+
+impl Comparison {
+    /// Keeps the first difference per collapsed path, at most [`MAX_STORED_PATHS`].
+    pub fn differences_of(diff: &Diff) -> Vec<Difference> {
+        let mut seen = BTreeSet::new();
+        diff.differences
+            .iter()
+            .filter(|d| seen.insert(d.collapsed.as_str()))
+            .take(MAX_STORED_PATHS)
+            .cloned()
+            .collect()
+    }
+
+    /// The sorted, distinct collapsed paths that differ, joined by `,`; empty for a match.
+    pub fn signature(&self) -> String {
+        let paths: BTreeSet<&str> = self
+            .differences
+            .iter()
+            .map(|d| d.collapsed.as_str())
+            .collect();
+        Vec::from_iter(paths).join(",")
+    }
+
+    /// Feeds this comparison into a route's counts.
+    fn record_into(&self, stats: &mut RouteStats) {
+        match self.verdict {
+            Verdict::Skipped => stats.record_skip(self.skip.unwrap_or(SkipReason::Overloaded)),
+            Verdict::PrimaryError | Verdict::ShadowError => stats.record_error(),
+            Verdict::Match | Verdict::Mismatch | Verdict::NoiseOnly => {
+                stats.record(&Diff {
+                    differences: self.differences.clone(),
+                    skipped: None,
+                });
+                if let Some(noise) = &self.noise {
+                    stats.record_noise(noise);
+                }
+            }
+        }
+    }
+}
+
+/// The report of `comparisons`, one route report per route in name order.
+pub fn report<'a>(
+    comparisons: impl IntoIterator<Item = &'a Comparison>,
+    thresholds: &NoiseThresholds,
+) -> ShadowReport {
+    let mut routes: BTreeMap<&str, RouteStats> = BTreeMap::new();
+    for comparison in comparisons {
+        let stats = routes
+            .entry(comparison.route.as_str())
+            .or_insert_with(|| RouteStats::new(comparison.route.as_str()));
+        comparison.record_into(stats);
+    }
+    ShadowReport {
+        routes: routes
+            .values()
+            .map(|stats| stats.report(thresholds))
+            .collect(),
+    }
+}

@@ -1,0 +1,143 @@
+//! The diff store: every comparison and a few full samples per signature, in the same
+//! database as the flag store (`store:` of routes.yaml: a SQLite file by default,
+//! PostgreSQL for a fleet, so every proxy's comparisons land in one report).
+//!
+//! The proxy writes in batches from a task of its own (one transaction a batch), never
+//! from the request path; reports read the comparisons of a window back and replay them
+//! ([`crate::report`]). Retention ([`DiffStore::prune`]) deletes by age and keeps at most
+//! a number of rows. Migrations are embedded and numbered from 1001, so they share
+//! sqlx's migration table with the flag store's; each migrator ignores the other's.
+
+mod rows;
+
+use std::time::Duration;
+
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
+use sqlx::migrate::MigrateError;
+use sqlx::AnyPool;
+use thiserror::Error;
+
+use crate::{Comparison, Sample, SampleSide};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite:` nor `postgres://`.
+    #[error("unsupported store URL {0:?}: expected sqlite://FILE or postgres://...")]
+    UnsupportedUrl(String),
+    /// The database refused or failed.
+    #[error("diff store: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("diff store migration: {0}")]
+    Migrate(#[from] MigrateError),
+    /// A stored value does not parse back.
+    #[error("diff store row {id}: {message}")]
+    Corrupt {
+        /// The row's id.
+        id: i64,
+        /// What did not parse.
+        message: String,
+    },
+}
+
+/// One comparison to write, with both answers when a sample should be kept.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The comparison.
+    pub comparison: Comparison,
+    /// Both answers, for a mismatch whose signature may still need samples.
+    pub sample: Option<(SampleSide, SampleSide)>,
+}
+
+/// A pool to the diff store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DiffStore {
+    pool: AnyPool,
+    /// Full samples kept per route and signature.
+    samples_per_signature: u32,
+}
+
+impl DiffStore {
+    /// Connects and runs the embedded migrations. A SQLite file is created if missing and
+    /// switched to WAL, so reports never block the writer.
+    pub async fn connect(url: &str, samples_per_signature: u32) -> Result<DiffStore, StoreError> {
+        install_default_drivers();
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !postgres && !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        let url = match postgres || url.contains("mode=") {
+            true => url.to_owned(),
+            false => format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await?;
+        let mut migrator = match postgres {
+            true => sqlx::migrate!("migrations/postgres"),
+            false => {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await?;
+                sqlx::migrate!("migrations/sqlite")
+            }
+        };
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(DiffStore {
+            pool,
+            samples_per_signature,
+        })
+    }
+
+    /// Writes a batch in one transaction: every comparison, and a sample for those that
+    /// carry one while their route and signature have fewer than the limit kept.
+    pub async fn insert(&self, batch: &[Record]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for record in batch {
+            let id = rows::insert_comparison(&mut tx, &record.comparison).await?;
+            if let Some((primary, shadow)) = &record.sample {
+                let limit = self.samples_per_signature;
+                rows::insert_sample(&mut tx, id, &record.comparison, primary, shadow, limit)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The comparisons at or after `since_ms` (unix milliseconds), oldest first,
+    /// optionally of one route only.
+    pub async fn comparisons(
+        &self,
+        route: Option<&str>,
+        since_ms: i64,
+    ) -> Result<Vec<Comparison>, StoreError> {
+        rows::comparisons(&mut *self.pool.acquire().await?, route, since_ms).await
+    }
+
+    /// The kept sample with this id.
+    pub async fn sample(&self, id: i64) -> Result<Option<Sample>, StoreError> {
+        rows::sample(&mut *self.pool.acquire().await?, id).await
+    }
+
+    /// The ids of the samples kept for a route, with their signatures, oldest first.
+    pub async fn sample_ids(&self, route: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        rows::sample_ids(&mut *self.pool.acquire().await?, route).await
+    }
+
+    /// Deletes comparisons older than `max_age` before `now_ms` and all but the newest
+    /// `max_rows`, and samples older than `max_age`. Returns the comparisons deleted.
+    pub async fn prune(
+        &self,
+        now_ms: i64,
+        max_age: Duration,
+        max_rows: u64,
+    ) -> Result<u64, StoreError> {
+        let cutoff = now_ms.saturating_sub(max_age.as_millis() as i64);
+        rows::prune(&mut *self.pool.acquire().await?, cutoff, max_rows).await
+    }
+}

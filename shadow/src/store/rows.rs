@@ -1,0 +1,223 @@
+//! The SQL of the diff store, one function a statement. The same statements run on
+//! SQLite and PostgreSQL (`$n` placeholders, integers, text and JSON as text).
+
+use std::collections::BTreeSet;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::StoreError;
+use crate::{Comparison, Difference, Sample, SampleSide, SkipReason, Verdict};
+
+const COMPARISON_COLUMNS: &str = "id, at_ms, route, tenant, method, path, primary_side, \
+     verdict, skip, error, primary_status, shadow_status, primary_ms, shadow_ms, \
+     differences, noise";
+
+/// Inserts one comparison; returns its id.
+pub(super) async fn insert_comparison(
+    conn: &mut AnyConnection,
+    c: &Comparison,
+) -> Result<i64, StoreError> {
+    let sql = "INSERT INTO shadow_comparison (at_ms, route, tenant, method, path, \
+         primary_side, verdict, skip, error, primary_status, shadow_status, primary_ms, \
+         shadow_ms, signature, differences, noise) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         RETURNING id";
+    let noise = c.noise.as_ref().map(json).transpose()?;
+    let id = sqlx::query_scalar(sql)
+        .bind(c.at_ms)
+        .bind(&c.route)
+        .bind(c.tenant.as_deref())
+        .bind(&c.method)
+        .bind(&c.path)
+        .bind(&c.primary_side)
+        .bind(c.verdict.code())
+        .bind(c.skip.map(SkipReason::code))
+        .bind(c.error.as_deref())
+        .bind(c.primary_status.map(i64::from))
+        .bind(c.shadow_status.map(i64::from))
+        .bind(c.primary_ms)
+        .bind(c.shadow_ms)
+        .bind(c.signature())
+        .bind(json(&c.differences)?)
+        .bind(noise)
+        .fetch_one(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Inserts a sample of comparison `id` unless `limit` are already kept for its route
+/// and signature.
+pub(super) async fn insert_sample(
+    conn: &mut AnyConnection,
+    id: i64,
+    c: &Comparison,
+    primary: &SampleSide,
+    shadow: &SampleSide,
+    limit: u32,
+) -> Result<(), StoreError> {
+    let signature = c.signature();
+    let count_sql = "SELECT COUNT(*) FROM shadow_sample WHERE route = $1 AND signature = $2";
+    let kept: i64 = sqlx::query_scalar(count_sql)
+        .bind(&c.route)
+        .bind(&signature)
+        .fetch_one(&mut *conn)
+        .await?;
+    if kept >= i64::from(limit) {
+        return Ok(());
+    }
+    let sql = "INSERT INTO shadow_sample (comparison_id, at_ms, route, signature, \
+         primary_answer, shadow_answer) VALUES ($1, $2, $3, $4, $5, $6)";
+    sqlx::query(sql)
+        .bind(id)
+        .bind(c.at_ms)
+        .bind(&c.route)
+        .bind(&signature)
+        .bind(json(primary)?)
+        .bind(json(shadow)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The comparisons since `since_ms`, oldest first.
+pub(super) async fn comparisons(
+    conn: &mut AnyConnection,
+    route: Option<&str>,
+    since_ms: i64,
+) -> Result<Vec<Comparison>, StoreError> {
+    let filter = if route.is_some() {
+        "AND route = $2"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {COMPARISON_COLUMNS} FROM shadow_comparison WHERE at_ms >= $1 {filter} \
+         ORDER BY id"
+    );
+    let mut query = sqlx::query(&sql).bind(since_ms);
+    if let Some(route) = route {
+        query = query.bind(route);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(comparison).collect()
+}
+
+/// The sample with this id.
+pub(super) async fn sample(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<Sample>, StoreError> {
+    let sql = "SELECT id, comparison_id, route, signature, primary_answer, shadow_answer \
+         FROM shadow_sample WHERE id = $1";
+    let Some(row) = sqlx::query(sql).bind(id).fetch_optional(conn).await? else {
+        return Ok(None);
+    };
+    let side = |column: &str| -> Result<SampleSide, StoreError> {
+        let text: String = row.try_get(column)?;
+        parse(id, column, &text)
+    };
+    Ok(Some(Sample {
+        id,
+        comparison: row.try_get("comparison_id")?,
+        route: row.try_get("route")?,
+        signature: row.try_get("signature")?,
+        primary: side("primary_answer")?,
+        shadow: side("shadow_answer")?,
+    }))
+}
+
+/// The ids and signatures of a route's samples, oldest first.
+pub(super) async fn sample_ids(
+    conn: &mut AnyConnection,
+    route: &str,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let sql = "SELECT id, signature FROM shadow_sample WHERE route = $1 ORDER BY id";
+    let rows = sqlx::query(sql).bind(route).fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("signature")?)))
+        .collect()
+}
+
+/// Deletes by age and row count; returns the comparisons deleted.
+pub(super) async fn prune(
+    conn: &mut AnyConnection,
+    cutoff_ms: i64,
+    max_rows: u64,
+) -> Result<u64, StoreError> {
+    let old = sqlx::query("DELETE FROM shadow_comparison WHERE at_ms < $1")
+        .bind(cutoff_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let keep_from = "SELECT id FROM shadow_comparison ORDER BY id DESC LIMIT 1 OFFSET $1";
+    let oldest_kept: Option<i64> = sqlx::query_scalar(keep_from)
+        .bind(max_rows.saturating_sub(1) as i64)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let excess = match oldest_kept {
+        Some(id) => sqlx::query("DELETE FROM shadow_comparison WHERE id < $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+        None => 0,
+    };
+    sqlx::query("DELETE FROM shadow_sample WHERE at_ms < $1")
+        .bind(cutoff_ms)
+        .execute(conn)
+        .await?;
+    Ok(old + excess)
+}
+
+/// A stored comparison row.
+fn comparison(row: &AnyRow) -> Result<Comparison, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let verdict: String = row.try_get("verdict")?;
+    let skip: Option<String> = row.try_get("skip")?;
+    let differences: String = row.try_get("differences")?;
+    let noise: Option<String> = row.try_get("noise")?;
+    let status = |column: &str| -> Result<Option<u16>, StoreError> {
+        let value: Option<i64> = row.try_get(column)?;
+        Ok(value.and_then(|v| u16::try_from(v).ok()))
+    };
+    Ok(Comparison {
+        id,
+        at_ms: row.try_get("at_ms")?,
+        route: row.try_get("route")?,
+        tenant: row.try_get("tenant")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        primary_side: row.try_get("primary_side")?,
+        verdict: Verdict::from_code(&verdict).ok_or_else(|| corrupt(id, "verdict", &verdict))?,
+        skip: skip.as_deref().and_then(SkipReason::from_code),
+        error: row.try_get("error")?,
+        primary_status: status("primary_status")?,
+        shadow_status: status("shadow_status")?,
+        primary_ms: row.try_get("primary_ms")?,
+        shadow_ms: row.try_get("shadow_ms")?,
+        differences: parse::<Vec<Difference>>(id, "differences", &differences)?,
+        noise: noise
+            .map(|text| parse::<BTreeSet<String>>(id, "noise", &text))
+            .transpose()?,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| corrupt(0, "value", &e.to_string()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    id: i64,
+    column: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(id, column, &e.to_string()))
+}
+
+fn corrupt(id: i64, column: &str, detail: &str) -> StoreError {
+    StoreError::Corrupt {
+        id,
+        message: format!("{column}: {detail}"),
+    }
+}
