@@ -234,7 +234,7 @@ fn store(url: Option<&str>, problems: &mut Problems<'_>) -> Option<Box<str>> {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
-    let invalid = || format!("invalid duration {text:?}: expected e.g. 250ms, 1s, 2m or 1h");
+    let invalid = || format!("invalid duration {text:?}: expected e.g. 250ms, 1s or 2m");
     let number: u64 = number.parse().map_err(|_| invalid())?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(number)),
