@@ -34,6 +34,8 @@ pub struct AdminState {
     pub tokens: Arc<[AdminToken]>,
     /// The runtime flag store, when connected.
     pub flags: Option<Arc<crate::flag_store::FlagStore>>,
+    /// The diff store, once the shadow writer has connected it.
+    pub diffs: crate::diff_writer::SharedStore,
 }
 
 /// The admin routes.
@@ -42,6 +44,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/config", get(config))
         .route("/admin/reload", post(reload))
         .merge(crate::admin_flags::routes())
+        .merge(crate::admin_diffs::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -374,6 +374,6 @@ fn control_error(error: ControlError) -> Response {
     error_body(status, &error.to_string())
 }
 
-fn error_body(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_body(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }

@@ -9,7 +9,12 @@
 //! 4. `upstream_request_filter` sets the headers the upstream may trust (tenant, forwarding,
 //!    request id, trace context) and drops the ones a client must not choose;
 //! 5. `response_filter` adds the QA decision header when `debug_headers` is on;
-//! 6. `logging` records metrics and writes the access-log line.
+//! 6. `logging` records metrics, writes the access-log line and, for a shadowed request,
+//!    hands the captured answer to the shadow runtime ([`crate::shadowing`]).
+//!
+//! A shadowed request (decided in `request_filter`, see [`crate::mirror`]) also keeps a
+//! copy of what the upstream was sent and what the primary answered, in the body hooks;
+//! the bytes the client gets are never touched.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +30,8 @@ use strangler_flags::{Reason, RequestError, RequestView, Side};
 
 use crate::access_log;
 use crate::live::{LiveConfig, Loaded};
+use crate::mirror::{self, Mirror};
+use crate::shadowing::{Finished, Shadowing};
 use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 
 /// The response header that tells QA which route, side and reason served a request.
@@ -48,13 +55,48 @@ pub struct Edge {
     live: Arc<LiveConfig>,
     /// Requests between `new_ctx` and the end of `logging`, so shutdown can drain them.
     in_flight: Arc<AtomicUsize>,
+    /// Where shadowed requests go once the primary has answered.
+    shadowing: Arc<Shadowing>,
 }
 
 impl Edge {
-    /// An edge that routes with whatever `live` holds when each request starts and counts
-    /// its requests in `in_flight`.
-    pub fn new(live: Arc<LiveConfig>, in_flight: Arc<AtomicUsize>) -> Edge {
-        Edge { live, in_flight }
+    /// An edge that routes with whatever `live` holds when each request starts, counts
+    /// its requests in `in_flight` and mirrors shadowed routes through `shadowing`.
+    pub fn new(
+        live: Arc<LiveConfig>,
+        in_flight: Arc<AtomicUsize>,
+        shadowing: Arc<Shadowing>,
+    ) -> Edge {
+        Edge {
+            live,
+            in_flight,
+            shadowing,
+        }
+    }
+
+    /// Starts the capture of a request its route shadows, if a slot is free; a request
+    /// that finds none is counted as skipped (`overloaded`) and served as usual.
+    fn start_mirror(&self, req: &RequestHeader, ctx: &mut RequestCtx) {
+        let (Some(loaded), Some(index), Some(identity)) = (&ctx.config, ctx.route, &ctx.identity)
+        else {
+            return;
+        };
+        let route = &loaded.snapshot.routes()[index];
+        let Some(policy) = mirror::eligible(route, req, &identity.request_id) else {
+            return;
+        };
+        match self.shadowing.slot() {
+            Some(permit) => {
+                let mirror = Mirror::new(policy.clone(), &identity.request_id, permit);
+                ctx.mirror = Some(Box::new(mirror));
+            }
+            None => {
+                let target = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let finished = ctx.finished(Duration::ZERO, None);
+                self.shadowing
+                    .overloaded(finished, req.method.as_str(), target);
+            }
+        }
     }
 }
 
@@ -92,6 +134,8 @@ pub struct RequestCtx {
     connect_fallback: bool,
     /// Request id and trace context.
     identity: Option<RequestIdentity>,
+    /// The capture of a shadowed request (boxed: most requests have none).
+    mirror: Option<Box<Mirror>>,
     /// Keeps the request counted as in flight.
     _in_flight: InFlight,
 }
@@ -176,6 +220,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             reason: None,
             connect_fallback: false,
             identity: None,
+            mirror: None,
             _in_flight: InFlight::enter(&self.in_flight),
         }
     }
@@ -207,7 +252,10 @@ impl pingora::proxy::ProxyHttp for Edge {
         };
         ctx.config = Some(loaded);
         match refused {
-            None => Ok(false),
+            None => {
+                self.start_mirror(session.req_header(), ctx);
+                Ok(false)
+            }
             Some(refusal) => {
                 respond_bad_request(session, &refusal).await?;
                 Ok(true)
@@ -275,7 +323,38 @@ impl pingora::proxy::ProxyHttp for Edge {
             upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
             upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
         }
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_upstream_request(upstream);
+        }
         Ok(())
+    }
+
+    /// Copies the request body of a shadowed request (up to its `max_body`) for replay.
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_request_body(body.as_ref());
+        }
+        Ok(())
+    }
+
+    /// Copies the primary's body of a shadowed request (up to its `max_body`).
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_response_body(body.as_ref());
+        }
+        Ok(None)
     }
 
     /// Adds `x-strangler-decision` for QA when `debug_headers` is on.
@@ -285,6 +364,9 @@ impl pingora::proxy::ProxyHttp for Edge {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_response(response);
+        }
         let loaded = ctx.loaded()?;
         if loaded.snapshot.debug_headers() {
             response.insert_header(DECISION_HEADER, decision_summary(ctx))?;
@@ -302,6 +384,17 @@ impl pingora::proxy::ProxyHttp for Edge {
                 .record(ctx.route, ctx.served_side(), status, elapsed);
         }
         access_log::write(session.req_header(), ctx, status, elapsed, error);
+        if let Some(mirror) = ctx.mirror.take() {
+            let failed = match (error, status) {
+                (Some(error), _) => Some(error.to_string()),
+                (None, 0) => Some("no response was sent".to_owned()),
+                _ => None,
+            };
+            let finished = ctx.finished(elapsed, failed);
+            let settings = ctx.config.as_deref().map(|l| l.file.diffs().clone());
+            self.shadowing
+                .dispatch(*mirror, finished, settings.unwrap_or_default());
+        }
     }
 }
 
@@ -334,6 +427,23 @@ impl RequestCtx {
     /// Request id and trace context.
     pub fn identity(&self) -> Option<&RequestIdentity> {
         self.identity.as_ref()
+    }
+
+    /// What the shadow call needs to know of this request once the primary is done.
+    fn finished(&self, latency: Duration, primary_error: Option<String>) -> Finished {
+        let loaded = self.config.as_deref().expect("decided before shadowing");
+        let route = self.route.map(|i| &loaded.snapshot.routes()[i]);
+        let primary = self.served_side();
+        let shadow = mirror::shadow_side(primary);
+        Finished {
+            route: self.route_name().unwrap_or_default().to_owned(),
+            tenant: self.tenant.clone(),
+            primary_side: primary.code(),
+            primary_addr: loaded.snapshot.upstream(primary, route).addr,
+            shadow_addr: loaded.snapshot.upstream(shadow, route).addr,
+            primary_latency: latency,
+            primary_error,
+        }
     }
 }
 

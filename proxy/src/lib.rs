@@ -8,9 +8,12 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_diffs;
 pub mod admin_flags;
 pub mod admin_tokens;
 pub mod demo;
+pub mod diff_writer;
+pub mod diffs;
 pub mod downstream;
 pub mod edge;
 pub mod explain;
@@ -20,8 +23,10 @@ pub mod flags_cli;
 pub mod forwarding;
 pub mod live;
 pub mod log_writer;
+pub mod mirror;
 pub mod overlay;
 pub mod server;
+pub mod shadowing;
 pub mod telemetry;
 pub mod trace;
 pub mod watch;

@@ -1,4 +1,4 @@
-//! The `strangler` binary: `run`, `check`, `explain`, `demo` and `flags`. Only this file uses `anyhow`
+//! The `strangler` binary: `run`, `check`, `explain`, `demo`, `flags` and `diffs`. Only this file uses `anyhow`
 //! for reporting; everything it calls has its own error types.
 
 use std::path::PathBuf;
@@ -73,6 +73,20 @@ enum Command {
     },
     /// Show and change a running proxy's runtime flags through its admin API.
     Flags(FlagsArgs),
+    /// Report how the shadowed routes compare, from the diff store of the config's `store:`.
+    Diffs {
+        #[arg(long, default_value = "routes.yaml")]
+        config: PathBuf,
+        /// Only this route.
+        #[arg(long)]
+        route: Option<String>,
+        /// The window: comparisons of the last `90s`, `15m`, `1h`, `7d`.
+        #[arg(long, default_value = strangler::diffs::DEFAULT_SINCE)]
+        since: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +105,12 @@ fn main() -> ExitCode {
         } => explain_command(config, &method, &path, tenant, host, &headers, json),
         Command::Demo { config } => demo(config),
         Command::Flags(args) => return flags(args),
+        Command::Diffs {
+            config,
+            route,
+            since,
+            json,
+        } => diffs(config, route, &since, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -201,6 +221,35 @@ fn demo(config: PathBuf) -> anyhow::Result<()> {
         config,
         Some(|running| strangler::demo::instructions(running.proxy_addr(), running.admin_addr())),
     )
+}
+
+fn diffs(config: PathBuf, route: Option<String>, since: &str, json: bool) -> anyhow::Result<()> {
+    let snapshot = Snapshot::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(route) = route.as_deref() {
+        anyhow::ensure!(
+            snapshot.route(route).is_some(),
+            "unknown route {route:?} in {}",
+            config.display()
+        );
+    }
+    let since = strangler::diffs::parse_since(since).map_err(anyhow::Error::msg)?;
+    let settings = snapshot.diffs();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let store = strangler_shadow::store::DiffStore::connect(
+            snapshot.store_url(),
+            settings.samples_per_signature,
+        )
+        .await?;
+        strangler::diffs::report(&store, route.as_deref(), since, &settings.thresholds).await
+    })?;
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(&report)?),
+        false => print!("{}", strangler::diffs::render(&report)),
+    }
+    Ok(())
 }
 
 fn flags(args: FlagsArgs) -> ExitCode {

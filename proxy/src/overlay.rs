@@ -25,6 +25,9 @@ pub fn fold(file: &Arc<Snapshot>, overrides: &Overrides) -> Arc<Snapshot> {
         let folded = fold_route(&FileRoute::from_route(route), overrides, name, now);
         effective.set_killed(name, folded.killed.value);
         effective.set_percent(name, folded.percent.value.basis_points());
+        if let Some(sample) = folded.shadow_sample {
+            effective.set_shadow_sample(name, sample.value.basis_points());
+        }
         let has_runtime_tenants = overrides
             .routes
             .get(name)
@@ -41,10 +44,13 @@ pub fn fold(file: &Arc<Snapshot>, overrides: &Overrides) -> Arc<Snapshot> {
 }
 
 /// Whether two snapshots of the same file decide alike on every flag the store can set
-/// (kill switches and percentages; tenant sides only move with a store version).
+/// (kill switches, percentages and shadow samples; tenant sides only move with a store
+/// version).
 pub fn same_flags(a: &Snapshot, b: &Snapshot) -> bool {
     a.routes().len() == b.routes().len()
         && a.routes().iter().zip(b.routes()).all(|(x, y)| {
-            x.killed() == y.killed() && x.percent_basis_points() == y.percent_basis_points()
+            x.killed() == y.killed()
+                && x.percent_basis_points() == y.percent_basis_points()
+                && x.shadow().map(|p| p.sample) == y.shadow().map(|p| p.sample)
         })
 }

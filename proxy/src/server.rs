@@ -21,10 +21,12 @@ use pingora::services::Service as _;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
+use crate::diff_writer::{self, SharedStore};
 use crate::downstream::Downstream;
 use crate::edge::Edge;
 use crate::flag_store::{self, FlagStore};
 use crate::live::LiveConfig;
+use crate::shadowing::Shadowing;
 
 /// How to start an instance.
 pub struct Launch {
@@ -70,6 +72,10 @@ pub struct Running {
     /// One thread for the admin listener and the reload triggers, so a saturated proxy
     /// never starves `/healthz` or a reload.
     control: Option<tokio::runtime::Runtime>,
+    /// One thread for shadow calls and diffs, so they never run on a proxy worker.
+    shadow: Option<tokio::runtime::Runtime>,
+    /// The shadow machinery the edge hands shadowed requests to.
+    shadowing: Option<Arc<Shadowing>>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -98,6 +104,7 @@ impl Running {
         let threads = snapshot.threads().unwrap_or_else(default_threads);
         let runtime = new_runtime("strangler-worker", threads)?;
         let control = new_runtime("strangler-admin", 1)?;
+        let shadow = new_runtime("strangler-shadow", 1)?;
         let mut running = Running {
             proxy_addr: proxy_listener.local_addr()?,
             admin_addr,
@@ -107,18 +114,21 @@ impl Running {
             shutdown: watch::channel(false).0,
             runtime: None,
             control: None,
+            shadow: None,
+            shadowing: None,
             _watcher: None,
         };
         // Runtime flags first: a kill switch set before a restart must hold from the first
         // request (connections queue in the listener meanwhile).
         let flags = running.connect_flags(&control);
+        let diffs = running.start_shadowing(&shadow, &control);
         let proxy = {
             let _workers = runtime.enter();
             running.spawn_proxy(proxy_listener, threads)?
         };
         let _entered = control.enter();
         running.watch_proxy(proxy);
-        running.spawn_admin(admin_listener, tokens.into(), flags)?;
+        running.spawn_admin(admin_listener, tokens.into(), flags, diffs)?;
         crate::watch::reload_on_sighup(live.clone())?;
         if launch.watch {
             running._watcher =
@@ -127,6 +137,7 @@ impl Running {
         drop(_entered);
         running.runtime = Some(runtime);
         running.control = Some(control);
+        running.shadow = Some(shadow);
         running.ready.store(true, Ordering::Relaxed);
         Ok(running)
     }
@@ -154,7 +165,7 @@ impl Running {
         while self.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        for runtime in [self.runtime.take(), self.control.take()]
+        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
         {
@@ -191,7 +202,11 @@ impl Running {
 
     /// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
     fn proxy_app(&self, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
-        let edge = Edge::new(self.live.clone(), self.in_flight.clone());
+        let shadowing = self
+            .shadowing
+            .clone()
+            .expect("shadowing starts before the proxy");
+        let edge = Edge::new(self.live.clone(), self.in_flight.clone(), shadowing);
         let mut proxy = HttpProxy::new(edge, conf.clone());
         proxy.handle_init_modules();
         let mut options = HttpServerOptions::default();
@@ -238,11 +253,35 @@ impl Running {
         Some(flags)
     }
 
+    /// Starts the shadow workers on `shadow` and the diff store's writer on `control`.
+    /// `diffs.in_flight` is read here, once: it takes effect on restart.
+    fn start_shadowing(
+        &mut self,
+        shadow: &tokio::runtime::Runtime,
+        control: &tokio::runtime::Runtime,
+    ) -> SharedStore {
+        let file = self.live.current().file.clone();
+        let settings = file.diffs().clone();
+        let (shadowing, records) = Shadowing::start(shadow, settings.in_flight);
+        self.shadowing = Some(shadowing);
+        let shared = SharedStore::default();
+        let url = file.store_url().to_owned();
+        let store = control.block_on(diff_writer::connect_at_start(&url, &settings));
+        if let Some(store) = &store {
+            let _ = shared.set(store.clone());
+        }
+        let shutdown = self.shutdown.subscribe();
+        let writer = diff_writer::run(url, store, settings, records, shared.clone(), shutdown);
+        control.spawn(writer);
+        shared
+    }
+
     fn spawn_admin(
         &mut self,
         listener: TcpListener,
         tokens: Arc<[crate::admin_tokens::AdminToken]>,
         flags: Option<Arc<FlagStore>>,
+        diffs: SharedStore,
     ) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -251,6 +290,7 @@ impl Running {
             ready: self.ready.clone(),
             tokens,
             flags,
+            diffs,
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);
@@ -272,7 +312,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        for runtime in [self.runtime.take(), self.control.take()]
+        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
         {

@@ -35,6 +35,11 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 DURATION_BUCKETS,
             )
             .expect("bucket list is not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("strangler_shadow_latency_seconds".into()),
+                DURATION_BUCKETS,
+            )
+            .expect("bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may exist when strangler is embedded; ours then stays unused.
@@ -49,6 +54,41 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .expect("spawning the metrics upkeep thread");
         handle
     })
+}
+
+/// Counts one shadowed request by route and outcome (`match`, `mismatch`, `noise-only`,
+/// `skipped`, `primary-error`, `shadow-error`), skips also by reason, and records the
+/// latency of each side that answered. Called off the request path, so label lookups
+/// are fine here.
+pub fn record_shadow(comparison: &strangler_shadow::Comparison) {
+    let route = comparison.route.clone();
+    let outcome = comparison.verdict.code();
+    metrics::counter!("strangler_shadow_total", "route" => route.clone(), "outcome" => outcome)
+        .increment(1);
+    if let Some(reason) = comparison.skip {
+        metrics::counter!("strangler_shadow_skipped_total", "route" => route.clone(), "reason" => reason.code())
+            .increment(1);
+    }
+    let primary = comparison.primary_side.clone();
+    let shadow = match primary.as_str() {
+        "legacy" => "new",
+        _ => "legacy",
+    };
+    for (side, ms) in [
+        (primary.as_str(), comparison.primary_ms),
+        (shadow, comparison.shadow_ms),
+    ] {
+        if let Some(ms) = ms {
+            metrics::histogram!("strangler_shadow_latency_seconds", "route" => route.clone(), "side" => side.to_owned())
+                .record(ms / 1000.0);
+        }
+    }
+}
+
+/// Counts a comparison the diff store never got: `queue-full`, `store-down`,
+/// `store-error`.
+pub fn record_diff_dropped(reason: &'static str) {
+    metrics::counter!("strangler_shadow_store_dropped_total", "reason" => reason).increment(1);
 }
 
 /// Counts a reload attempt by result: `ok`, `unchanged` or `error`.

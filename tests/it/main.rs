@@ -14,5 +14,6 @@ mod reload;
 mod rollout;
 mod routing;
 mod runtime_flags;
+mod shadow;
 mod shutdown;
 mod tenants;

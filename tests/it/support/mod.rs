@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod raw_http;
 pub mod scratch;
+pub mod scripted;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

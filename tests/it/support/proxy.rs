@@ -34,6 +34,7 @@ pub struct Config {
     tenant: String,
     routes: String,
     store: Option<String>,
+    diffs: Option<String>,
 }
 
 impl Config {
@@ -50,6 +51,7 @@ impl Config {
             tenant: USUAL_TENANT.to_string(),
             routes: String::new(),
             store: None,
+            diffs: None,
         }
     }
 
@@ -73,6 +75,12 @@ impl Config {
     /// Uses the flag store at `url` (default: one per proxy, in its scratch directory).
     pub fn store(mut self, url: &str) -> Config {
         self.store = Some(url.to_string());
+        self
+    }
+
+    /// Sets the `diffs:` block, one `key: value` per line.
+    pub fn diffs(mut self, yaml: &str) -> Config {
+        self.diffs = Some(yaml.to_string());
         self
     }
 
@@ -105,6 +113,12 @@ impl Config {
         }
         if let Some(store) = &self.store {
             text.push_str(&format!("store: {store}\n"));
+        }
+        if let Some(diffs) = &self.diffs {
+            text.push_str("diffs:\n");
+            for line in diffs.lines() {
+                text.push_str(&format!("  {line}\n"));
+            }
         }
         text
     }

@@ -1,0 +1,172 @@
+//! What a shadowed request keeps while the primary serves it: the request as the upstream
+//! got it, its body and the primary's answer, each only up to the route's `max_body`.
+//!
+//! The primary is never waited on and never changed: the hooks hand this capture copies
+//! of what flows (`Bytes` clones share the buffers), and the shadow call itself starts in
+//! `logging`, after the client has its whole answer ([`crate::shadowing`]). Whether a
+//! request is shadowed is decided once, in `request_filter`: the route has a `shadow:`
+//! policy that allows the method, the request falls in the sample (a hash of its request
+//! id, so a replayed id decides alike), it is not an upgrade, and a slot is free among
+//! the `diffs.in_flight` allowed (else it is skipped as `overloaded`, never queued).
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use pingora::http::{RequestHeader, ResponseHeader};
+use strangler_flags::{Route, Side};
+use strangler_shadow::{Captured, CompiledPolicy, SkipReason};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Salt of the sampling hash, so the shadow sample is independent of rollout buckets.
+const SAMPLE_SALT: &str = "strangler-shadow-sample";
+/// Salt of the noise hash (which compared requests also ask the primary again).
+const NOISE_SALT: &str = "strangler-shadow-noise";
+
+/// The capture of one shadowed request.
+pub struct Mirror {
+    /// The route's policy as it was when the request started.
+    pub policy: Arc<CompiledPolicy>,
+    /// Whether the primary is asked a second time, to measure noise.
+    pub noise: bool,
+    /// The request head as sent to the primary (after the proxy's own headers).
+    pub request: Option<RequestHeader>,
+    /// The request body, while it fits.
+    request_body: BytesMut,
+    /// The primary's status and headers.
+    response: Option<(u16, Vec<(String, String)>)>,
+    /// The primary's body, while it fits.
+    response_body: BytesMut,
+    /// Set when the comparison can no longer be made; buffers are then dropped.
+    pub skip: Option<SkipReason>,
+    /// Holds one of the `diffs.in_flight` slots until the shadow call ends.
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// Whether a request on `route` is to be shadowed, before a slot is taken.
+pub fn eligible<'r>(
+    route: &'r Route,
+    req: &RequestHeader,
+    request_id: &str,
+) -> Option<&'r Arc<CompiledPolicy>> {
+    let policy = route.shadow()?;
+    let sampled = policy
+        .sample
+        .admits(strangler_flags::bucket(SAMPLE_SALT, request_id));
+    let upgrade = req.headers.contains_key(http::header::UPGRADE);
+    (sampled && policy.allows_method(req.method.as_str()) && !upgrade).then_some(policy)
+}
+
+impl Mirror {
+    /// Starts capturing a request that holds `permit`.
+    pub fn new(
+        policy: Arc<CompiledPolicy>,
+        request_id: &str,
+        permit: OwnedSemaphorePermit,
+    ) -> Mirror {
+        let noise = policy
+            .noise
+            .admits(strangler_flags::bucket(NOISE_SALT, request_id));
+        Mirror {
+            policy,
+            noise,
+            request: None,
+            request_body: BytesMut::new(),
+            response: None,
+            response_body: BytesMut::new(),
+            skip: None,
+            permit,
+        }
+    }
+
+    /// Keeps the request head the primary is sent (the last one, after a fallback).
+    pub fn on_upstream_request(&mut self, upstream: &RequestHeader) {
+        self.request = Some(upstream.clone());
+    }
+
+    /// Keeps a chunk of the request body, or gives up past `max_body`.
+    pub fn on_request_body(&mut self, chunk: Option<&Bytes>) {
+        if let Some(chunk) = chunk {
+            self.keep(chunk, SkipReason::RequestTooLarge, Part::Request);
+        }
+    }
+
+    /// Keeps the primary's status and headers; an upgrade or a stream cannot be compared.
+    pub fn on_response(&mut self, response: &ResponseHeader) {
+        let status = response.status.as_u16();
+        let streaming = response
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        match (status, streaming) {
+            (101, _) => self.give_up(SkipReason::Upgraded),
+            (_, true) => self.give_up(SkipReason::Streaming),
+            _ => {}
+        }
+        let headers = response
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        self.response = Some((status, headers));
+    }
+
+    /// Keeps a chunk of the primary's body, or gives up past `max_body`.
+    pub fn on_response_body(&mut self, chunk: Option<&Bytes>) {
+        if let Some(chunk) = chunk {
+            self.keep(chunk, SkipReason::BodyTooLarge, Part::Response);
+        }
+    }
+
+    /// The request body and the primary's answer, once the response has ended.
+    pub fn take(&mut self) -> Option<(Bytes, Captured)> {
+        let (status, headers) = self.response.take()?;
+        let body = std::mem::take(&mut self.response_body).freeze();
+        let request_body = std::mem::take(&mut self.request_body).freeze();
+        Some((
+            request_body,
+            Captured {
+                status,
+                headers,
+                body,
+            },
+        ))
+    }
+
+    fn keep(&mut self, chunk: &Bytes, too_large: SkipReason, part: Part) {
+        if self.skip.is_some() {
+            return;
+        }
+        let buffer = match part {
+            Part::Request => &mut self.request_body,
+            Part::Response => &mut self.response_body,
+        };
+        if buffer.len() + chunk.len() > self.policy.max_body {
+            self.give_up(too_large);
+            return;
+        }
+        buffer.extend_from_slice(chunk);
+    }
+
+    fn give_up(&mut self, reason: SkipReason) {
+        self.skip.get_or_insert(reason);
+        self.request_body = BytesMut::new();
+        self.response_body = BytesMut::new();
+    }
+}
+
+/// Which buffer a chunk goes to.
+enum Part {
+    Request,
+    Response,
+}
+
+/// The side that shadows `primary`: the other one.
+pub fn shadow_side(primary: Side) -> Side {
+    match primary {
+        Side::Legacy => Side::New,
+        Side::New => Side::Legacy,
+    }
+}

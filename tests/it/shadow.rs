@@ -1,0 +1,404 @@
+//! Shadow-compare: a shadowed route's requests are served by the side the rollout picked,
+//! copied to the other side, and the two answers compared into the report QA reads at
+//! `GET /admin/diffs`. The primary's answer must be the same with shadowing on or off, and
+//! nothing the shadow side does (slow, dead, huge) may reach the client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+use crate::support::scripted::Scripted;
+use crate::support::{eventually, send, Backend, Config, Proxy};
+
+/// An invoice as both sides answer it, with the given currency spelling.
+fn invoice(currency: &str) -> Value {
+    json!({"id": 7, "customer": "Globex SARL", "currency": currency, "total_cents": 141000})
+}
+
+/// A config whose route `invoices` moves `percent` of tenants to `new` and shadows with
+/// `shadow` (the YAML under the key, a flow mapping).
+fn shadowed(legacy: &Scripted, new: &Scripted, percent: u32, shadow: &str) -> Config {
+    Config::with_legacy_url(legacy.url())
+        .service_url("billing", new.url())
+        .routes(&format!(
+            r#"
+  - name: invoices
+    match: {{ path: "/api/invoices/**" }}
+    service: billing
+    rollout: {{ percent: {percent} }}
+    shadow: {shadow}
+"#
+        ))
+}
+
+/// The report of route `invoices` from the admin API (null before any comparison).
+async fn report(proxy: &Proxy) -> Value {
+    let (status, body) = proxy
+        .admin_get("/admin/diffs?route=invoices&since=1h")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("report JSON");
+    body["routes"][0].clone()
+}
+
+/// Waits until `count` requests of `invoices` are accounted for in the report (compared,
+/// skipped or failed) and returns it.
+async fn settled(proxy: &Proxy, count: u64) -> Value {
+    let total = |r: &Value| {
+        ["compared", "skipped", "errors"]
+            .iter()
+            .map(|k| r[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let what = format!("{count} shadowed requests reported");
+    eventually(Duration::from_secs(10), &what, || async {
+        total(&report(proxy).await) >= count
+    })
+    .await;
+    report(proxy).await
+}
+
+async fn get_invoices(proxy: &Proxy, count: usize) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    for i in 0..count {
+        let answer = send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        bodies.push(answer.body);
+    }
+    bodies
+}
+
+fn paths(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .map(|items| items.iter().filter_map(|i| i["path"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn identical_backends_match_every_time() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{}")).await;
+    get_invoices(&proxy, 20).await;
+    let report = settled(&proxy, 20).await;
+    assert_eq!(report["compared"], 20, "{report}");
+    assert_eq!(report["matched"], 20, "{report}");
+    assert_eq!(report["match_rate"], 1.0);
+    assert_eq!(new.mirrored().len(), 20, "each request is mirrored once");
+}
+
+#[tokio::test]
+async fn a_deliberate_field_difference_is_reported_on_its_path_with_its_kind() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("eur")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    let bodies = get_invoices(&proxy, 10).await;
+    assert!(
+        bodies.iter().all(|b| b["currency"] == "EUR"),
+        "legacy serves"
+    );
+    let report = settled(&proxy, 10).await;
+    assert_eq!(report["mismatched"], 10, "{report}");
+    let difference = &report["differences"][0];
+    assert_eq!(difference["path"], "/currency");
+    assert_eq!(difference["kind"], "value-changed");
+    assert_eq!(difference["count"], 10);
+    assert_eq!(
+        difference["example"],
+        json!({"primary": "\"EUR\"", "shadow": "\"eur\""})
+    );
+}
+
+#[tokio::test]
+async fn a_random_id_is_noise_and_an_ignored_field_is_neither() {
+    let volatile = |call: u64, _: &_| {
+        let mut body = invoice("EUR");
+        body["request_id"] = json!(format!(
+            "req-{:016x}",
+            call.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ));
+        body["generated_at"] = json!(format!("2026-12-01T00:00:{:02}Z", call % 60));
+        body
+    };
+    let legacy = Scripted::start(volatile).await;
+    let new = Scripted::start(volatile).await;
+    let shadow = r#"{ noise: 100, ignore: ["/generated_at"] }"#;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, shadow)).await;
+    get_invoices(&proxy, 20).await;
+    let report = settled(&proxy, 20).await;
+    assert_eq!(
+        paths(&report["differences"]),
+        Vec::<&str>::new(),
+        "{report}"
+    );
+    assert_eq!(paths(&report["noise"]), vec!["/request_id"], "{report}");
+    assert_eq!(report["matched"], 20);
+    assert_eq!(
+        legacy.mirrored().len(),
+        20,
+        "the primary was asked again for noise"
+    );
+}
+
+#[tokio::test]
+async fn keyed_and_unordered_arrays_compare_equal_in_any_order() {
+    let legacy = Scripted::start(
+        |_, _| json!({"items": [{"id": "a", "qty": 1}, {"id": "b", "qty": 2}], "tags": ["x", "y"]}),
+    )
+    .await;
+    let new = Scripted::start(
+        |_, _| json!({"items": [{"id": "b", "qty": 2}, {"id": "a", "qty": 1}], "tags": ["y", "x"]}),
+    )
+    .await;
+    let shadow = r#"{ noise: 0, arrays: { "/items": { key: id }, "/tags": unordered } }"#;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, shadow)).await;
+    get_invoices(&proxy, 5).await;
+    let report = settled(&proxy, 5).await;
+    assert_eq!(report["matched"], 5, "{report}");
+}
+
+#[tokio::test]
+async fn a_slow_shadow_side_never_holds_the_primary_answer() {
+    let gate = Arc::new(Semaphore::new(0));
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::with_gate(|_, _| invoice("EUR"), Some(gate.clone())).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0, timeout: 10s }")).await;
+    // Every answer arrives while the shadow side holds every mirrored request unanswered.
+    get_invoices(&proxy, 5).await;
+    eventually(Duration::from_secs(5), "5 mirrors waiting", || async {
+        new.mirrored().len() == 5
+    })
+    .await;
+    assert_eq!(
+        report(&proxy).await["compared"],
+        Value::Null,
+        "nothing compared yet"
+    );
+    gate.add_permits(5);
+    let report = settled(&proxy, 5).await;
+    assert_eq!(report["matched"], 5, "{report}");
+}
+
+#[tokio::test]
+async fn a_dead_shadow_side_leaves_the_primary_untouched_and_counts_errors() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let config = Config::with_legacy_url(legacy.url())
+        .service_url("billing", crate::support::backend::closed_port_url())
+        .routes(
+            r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    shadow: {}
+"#,
+        );
+    let proxy = Proxy::start(&config).await;
+    let bodies = get_invoices(&proxy, 5).await;
+    assert!(bodies.iter().all(|b| *b == invoice("EUR")));
+    let report = settled(&proxy, 5).await;
+    assert_eq!(report["errors"], 5, "{report}");
+    let metrics = proxy.metrics().await;
+    let errors = crate::support::metrics::sample(
+        &metrics,
+        "strangler_shadow_total",
+        &[("route", "invoices"), ("outcome", "shadow-error")],
+    );
+    assert_eq!(errors, 5.0);
+}
+
+#[tokio::test]
+async fn a_body_over_max_body_skips_the_comparison_and_the_primary_is_intact() {
+    let legacy = Backend::echo("legacy").await;
+    let new = Backend::echo("billing").await;
+    let config = Config::new(&legacy).service("billing", &new).routes(
+        r#"
+  - name: invoices
+    match: { path: "/_echo/**" }
+    service: billing
+    shadow: { max_body: 1MiB }
+"#,
+    );
+    let proxy = Proxy::start(&config).await;
+    let len = 10 << 20;
+    let response = proxy
+        .get(&format!("/_echo/stream/{len}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.bytes().await.expect("body");
+    assert_eq!(body.len(), len, "the client got every byte");
+    assert_eq!(
+        &body[..],
+        &crate::support::body::pattern_bytes(len as u64)[..]
+    );
+    let (status, text) = proxy.admin_get("/admin/diffs?route=invoices").await;
+    assert_eq!(status, StatusCode::OK);
+    let what = "the skipped comparison is reported";
+    eventually(Duration::from_secs(10), what, || async {
+        let (_, text) = proxy.admin_get("/admin/diffs?route=invoices").await;
+        let report: Value = serde_json::from_str(&text).unwrap();
+        report["routes"][0]["skip_reasons"]["body-too-large"] == 1
+    })
+    .await;
+    drop(text);
+}
+
+#[tokio::test]
+async fn a_post_is_mirrored_only_when_its_method_is_listed() {
+    let legacy = Scripted::start(|_, _| json!({"created": 1})).await;
+    let new = Scripted::start(|_, _| json!({"created": 1})).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{}")).await;
+    let post = proxy
+        .request(Method::POST, "/api/invoices")
+        .body("{\"a\":1}");
+    assert_eq!(send(post).await.status, StatusCode::OK);
+    get_invoices(&proxy, 1).await;
+    settled(&proxy, 1).await;
+    let mirrored = new.mirrored();
+    assert_eq!(mirrored.len(), 1, "only the GET: {mirrored:?}");
+    assert_eq!(mirrored[0].method, "GET");
+
+    let listed = shadowed(&legacy, &new, 0, "{ methods: [POST], noise: 0 }");
+    proxy.rewrite(&listed);
+    crate::support::eventually(Duration::from_secs(5), "the reload", || async {
+        proxy.admin_config().await["revision"]["counter"] == 2
+    })
+    .await;
+    let post = proxy
+        .request(Method::POST, "/api/invoices")
+        .body("{\"a\":1}");
+    assert_eq!(send(post).await.status, StatusCode::OK);
+    eventually(Duration::from_secs(5), "the POST mirrored", || async {
+        new.mirrored().iter().any(|r| r.method == "POST")
+    })
+    .await;
+    let post = new
+        .mirrored()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(post.body_len, 7, "the body is replayed");
+}
+
+#[tokio::test]
+async fn a_full_in_flight_bound_drops_and_counts() {
+    let gate = Arc::new(Semaphore::new(0));
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::with_gate(|_, _| invoice("EUR"), Some(gate.clone())).await;
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0, timeout: 10s }");
+    let proxy = Proxy::start(&config.diffs("in_flight: 2")).await;
+    get_invoices(&proxy, 6).await;
+    let report = settled(&proxy, 4).await;
+    assert_eq!(report["skip_reasons"]["overloaded"], 4, "{report}");
+    assert_eq!(new.mirrored().len(), 2, "only two calls were made");
+    gate.add_permits(2);
+    let report = settled(&proxy, 6).await;
+    assert_eq!(report["compared"], 2, "{report}");
+}
+
+#[tokio::test]
+async fn at_full_rollout_legacy_is_the_shadow() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("eur")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 100, "{ noise: 0 }")).await;
+    let bodies = get_invoices(&proxy, 3).await;
+    assert!(
+        bodies.iter().all(|b| b["currency"] == "eur"),
+        "the new side serves"
+    );
+    let report = settled(&proxy, 3).await;
+    assert_eq!(legacy.mirrored().len(), 3);
+    assert!(new.mirrored().is_empty());
+    let example = &report["differences"][0]["example"];
+    assert_eq!(*example, json!({"primary": "\"eur\"", "shadow": "\"EUR\""}));
+}
+
+#[tokio::test]
+async fn a_client_cannot_mark_its_request_as_a_mirror() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    let spoofed = proxy
+        .get_as("acme", "/api/invoices/7")
+        .header("x-strangler-shadow", "1");
+    assert_eq!(send(spoofed).await.status, StatusCode::OK);
+    settled(&proxy, 1).await;
+    assert!(
+        legacy.mirrored().is_empty(),
+        "the primary never sees the header"
+    );
+    assert_eq!(new.mirrored().len(), 1);
+}
+
+#[tokio::test]
+async fn an_h2_request_is_mirrored_as_http1_with_a_host() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .no_proxy()
+        .build()
+        .expect("h2c client");
+    let response = client
+        .get(proxy.url("/api/invoices/7?x=1"))
+        .header("x-tenant-id", "acme")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    settled(&proxy, 1).await;
+    let mirrored = &new.mirrored()[0];
+    assert_eq!(mirrored.version, "HTTP/1.1");
+    assert_eq!(mirrored.target, "/api/invoices/7?x=1");
+    assert!(mirrored.headers.contains_key("host"), "{mirrored:?}");
+    assert_eq!(mirrored.headers["x-strangler-tenant"], "acme");
+}
+
+#[tokio::test]
+async fn a_sample_keeps_both_answers_with_redacted_fields() {
+    let legacy = Scripted::start(|_, _| json!({"currency": "EUR", "card": "4111"})).await;
+    let new = Scripted::start(|_, _| json!({"currency": "eur", "card": "4111"})).await;
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0 }");
+    let proxy = Proxy::start(&config.diffs(r#"redact: ["/card"]"#)).await;
+    get_invoices(&proxy, 3).await;
+    let report = settled(&proxy, 3).await;
+    let samples = report["samples"].as_array().expect("samples").clone();
+    assert_eq!(samples.len(), 3, "{report}");
+    assert_eq!(samples[0]["signature"], "/currency");
+    let id = samples[0]["id"].as_i64().unwrap();
+    let (status, text) = proxy.admin_get(&format!("/admin/diffs/samples/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let sample: Value = serde_json::from_str(&text).unwrap();
+    let primary: Value = serde_json::from_str(sample["primary"]["body"].as_str().unwrap()).unwrap();
+    let shadow: Value = serde_json::from_str(sample["shadow"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(primary, json!({"currency": "EUR", "card": "[redacted]"}));
+    assert_eq!(shadow, json!({"currency": "eur", "card": "[redacted]"}));
+    let (status, _) = proxy.admin_get("/admin/diffs/samples/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = proxy.admin_get("/admin/diffs?since=forever").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = proxy.admin_get("/admin/diffs?route=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn comparisons_survive_a_proxy_restart() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("eur")).await;
+    let scratch = crate::support::scratch::Scratch::new();
+    let store = format!("sqlite://{}/diffs.db", scratch.path().display());
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0 }").store(&store);
+    let first = Proxy::start(&config).await;
+    get_invoices(&first, 4).await;
+    settled(&first, 4).await;
+    drop(first);
+    let second = Proxy::start(&config).await;
+    let report = report(&second).await;
+    assert_eq!(report["mismatched"], 4, "{report}");
+    assert_eq!(paths(&report["differences"]), vec!["/currency"]);
+}
