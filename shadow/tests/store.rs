@@ -1,0 +1,178 @@
+//! The diff store on real databases: a SQLite file always, and PostgreSQL when
+//! `STRANGLER_TEST_POSTGRES_URL` names a role that may create databases (each run creates
+//! and drops its own). Comparisons round-trip, samples stop at the per-signature limit,
+//! retention deletes by age and count, and a reconnect finds its migrations applied.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sqlx::{Connection, Executor};
+use strangler_shadow::store::{DiffStore, Record};
+use strangler_shadow::{Comparison, Difference, Example, Kind, SampleSide, Verdict};
+
+const POSTGRES_ENV: &str = "STRANGLER_TEST_POSTGRES_URL";
+
+/// A mismatch on `/currency` at `at_ms`.
+fn mismatch(at_ms: i64) -> Comparison {
+    Comparison {
+        id: 0,
+        at_ms,
+        route: "invoices".into(),
+        tenant: Some("acme".into()),
+        method: "GET".into(),
+        path: "/api/invoices/7?x=1".into(),
+        primary_side: "legacy".into(),
+        verdict: Verdict::Mismatch,
+        skip: None,
+        error: None,
+        primary_status: Some(200),
+        shadow_status: Some(200),
+        primary_ms: Some(1.5),
+        shadow_ms: Some(2.25),
+        differences: vec![Difference {
+            path: "/currency".into(),
+            collapsed: "/currency".into(),
+            kind: Kind::ValueChanged,
+            example: Example {
+                primary: Some("\"EUR\"".into()),
+                shadow: Some("\"eur\"".into()),
+            },
+        }],
+        noise: Some(BTreeSet::from(["/request_id".to_owned()])),
+    }
+}
+
+fn side(body: &str) -> SampleSide {
+    SampleSide {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.into(),
+        truncated: false,
+    }
+}
+
+/// Every database to test on, each as a store URL; the guard drops the PG database.
+async fn databases(dir: &tempfile::TempDir, test: &str) -> Vec<(String, Option<PgDrop>)> {
+    install();
+    let sqlite = format!("sqlite://{}", dir.path().join("diffs.db").display());
+    let mut all = vec![(sqlite, None)];
+    match std::env::var(POSTGRES_ENV) {
+        Ok(admin) => {
+            let name = format!("strangler_diff_test_{}_{test}", std::process::id());
+            let mut conn = sqlx::AnyConnection::connect(&admin)
+                .await
+                .expect("postgres");
+            conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+                .await
+                .unwrap();
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
+            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+            all.push((url, Some(PgDrop { admin, name })));
+        }
+        Err(_) => eprintln!("{POSTGRES_ENV} is not set: SQLite only"),
+    }
+    all
+}
+
+fn install() {
+    sqlx::any::install_default_drivers();
+}
+
+/// Drops the test database (best effort) when the test ends.
+struct PgDrop {
+    admin: String,
+    name: String,
+}
+
+impl PgDrop {
+    async fn drop_database(self, store: DiffStore) {
+        drop(store);
+        let mut conn = sqlx::AnyConnection::connect(&self.admin).await.unwrap();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = conn.execute(sql.as_str()).await;
+    }
+}
+
+#[tokio::test]
+async fn comparisons_and_samples_round_trip_and_retention_prunes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, guard) in databases(&dir, "round_trip").await {
+        let store = DiffStore::connect(&url, 2).await.expect(&url);
+        let records: Vec<Record> = (0..5)
+            .map(|i| Record {
+                comparison: mismatch(1_000 + i),
+                sample: Some((
+                    side("{\"currency\":\"EUR\"}"),
+                    side("{\"currency\":\"eur\"}"),
+                )),
+            })
+            .collect();
+        store.insert(&records).await.expect("insert");
+        let read = store.comparisons(Some("invoices"), 0).await.unwrap();
+        assert_eq!(read.len(), 5, "{url}");
+        let expected = Comparison {
+            id: read[0].id,
+            ..mismatch(1_000)
+        };
+        assert_eq!(read[0], expected, "{url}");
+        assert!(store
+            .comparisons(Some("other"), 0)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.comparisons(None, 1_003).await.unwrap().len(), 2);
+
+        let samples = store.sample_ids("invoices").await.unwrap();
+        assert_eq!(samples.len(), 2, "at most 2 per signature on {url}");
+        let sample = store.sample(samples[0].0).await.unwrap().expect("sample");
+        assert_eq!(sample.signature, "/currency");
+        assert_eq!(sample.shadow.body, "{\"currency\":\"eur\"}");
+        assert!(store.sample(-1).await.unwrap().is_none());
+
+        let deleted = store
+            .prune(1_002 + 1_000, Duration::from_secs(1), 2)
+            .await
+            .unwrap();
+        assert_eq!(deleted, 3, "two too old, one over the row limit, on {url}");
+        let left = store.comparisons(None, 0).await.unwrap();
+        assert_eq!(
+            left.iter().map(|c| c.at_ms).collect::<Vec<_>>(),
+            vec![1_003, 1_004]
+        );
+        if let Some(guard) = guard {
+            guard.drop_database(store).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_connect_finds_its_migrations_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, guard) in databases(&dir, "reconnect").await {
+        let first = DiffStore::connect(&url, 5).await.expect(&url);
+        first
+            .insert(&[Record {
+                comparison: mismatch(5),
+                sample: None,
+            }])
+            .await
+            .unwrap();
+        drop(first);
+        let again = DiffStore::connect(&url, 5).await.expect("reconnect");
+        assert_eq!(again.comparisons(None, 0).await.unwrap().len(), 1, "{url}");
+        if let Some(guard) = guard {
+            guard.drop_database(again).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_url_scheme_is_refused() {
+    let error = DiffStore::connect("mysql://x", 5).await.unwrap_err();
+    assert!(
+        error.to_string().contains("unsupported store URL"),
+        "{error}"
+    );
+}
