@@ -35,6 +35,11 @@ pub fn routes() -> Router<AdminState> {
             "/admin/routes/{route}/percent",
             put(set_percent).delete(route_change(|route| Change::ClearPercent { route })),
         )
+        .route(
+            "/admin/routes/{route}/shadow",
+            put(set_shadow_sample)
+                .delete(route_change(|route| Change::ClearShadowSample { route })),
+        )
         .route("/admin/routes/{route}/tenants", put(set_tenants))
         .route(
             "/admin/routes/{route}/tenants/{tenant}",
@@ -67,6 +72,13 @@ pub fn routes() -> Router<AdminState> {
 #[serde(deny_unknown_fields)]
 struct PercentBody {
     percent: f64,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowBody {
+    sample: f64,
     comment: Option<String>,
 }
 
@@ -148,6 +160,30 @@ async fn set_percent(
         body.comment,
     )
     .await
+}
+
+/// `PUT /admin/routes/{route}/shadow` `{"sample": 10}`: the share of a shadowed route's
+/// requests that are mirrored, over the file's `shadow.sample`.
+async fn set_shadow_sample(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Result<Json<ShadowBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    let file = state.live.current().file.clone();
+    if file.route(&route).is_some_and(|r| r.shadow().is_none()) {
+        let message = format!("route {route:?} has no shadow: block in routes.yaml");
+        return error_body(StatusCode::BAD_REQUEST, &message);
+    }
+    let change = Change::SetShadowSample {
+        route,
+        percent: body.sample,
+    };
+    self::change(state, actor, change, body.comment).await
 }
 
 async fn set_tenants(

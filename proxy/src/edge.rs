@@ -27,10 +27,11 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, Session};
 use pingora::{Error, Result};
 use strangler_flags::{Reason, RequestError, RequestView, Side};
+use strangler_shadow::SkipReason;
 
 use crate::access_log;
 use crate::live::{LiveConfig, Loaded};
-use crate::mirror::{self, Mirror};
+use crate::mirror::{self, Eligibility, Mirror};
 use crate::shadowing::{Finished, Shadowing};
 use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 
@@ -82,20 +83,26 @@ impl Edge {
             return;
         };
         let route = &loaded.snapshot.routes()[index];
-        let Some(policy) = mirror::eligible(route, req, &identity.request_id) else {
-            return;
+        let policy = match mirror::eligible(route, req, &identity.request_id) {
+            Eligibility::No => return,
+            Eligibility::Skip(reason) => return self.skip_mirror(req, ctx, reason),
+            Eligibility::Yes(policy) => policy,
         };
         match self.shadowing.slot() {
             Some(permit) => {
                 let mirror = Mirror::new(policy.clone(), &identity.request_id, permit);
                 ctx.mirror = Some(Box::new(mirror));
             }
-            None => {
-                let target = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-                let finished = ctx.finished(Duration::ZERO, None);
-                self.shadowing
-                    .overloaded(finished, req.method.as_str(), target);
-            }
+            None => self.skip_mirror(req, ctx, SkipReason::Overloaded),
+        }
+    }
+
+    /// Records a shadowed request that will not be compared, and why.
+    fn skip_mirror(&self, req: &RequestHeader, ctx: &RequestCtx, reason: SkipReason) {
+        let target = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        if let Some(finished) = ctx.finished(Duration::ZERO, None) {
+            self.shadowing
+                .skipped(finished, req.method.as_str(), target, reason);
         }
     }
 }
@@ -390,10 +397,10 @@ impl pingora::proxy::ProxyHttp for Edge {
                 (None, 0) => Some("no response was sent".to_owned()),
                 _ => None,
             };
-            let finished = ctx.finished(elapsed, failed);
-            let settings = ctx.config.as_deref().map(|l| l.file.diffs().clone());
-            self.shadowing
-                .dispatch(*mirror, finished, settings.unwrap_or_default());
+            if let (Some(finished), Some(loaded)) = (ctx.finished(elapsed, failed), &ctx.config) {
+                let settings = loaded.file.diffs().clone();
+                self.shadowing.dispatch(*mirror, finished, settings);
+            }
         }
     }
 }
@@ -429,13 +436,14 @@ impl RequestCtx {
         self.identity.as_ref()
     }
 
-    /// What the shadow call needs to know of this request once the primary is done.
-    fn finished(&self, latency: Duration, primary_error: Option<String>) -> Finished {
-        let loaded = self.config.as_deref().expect("decided before shadowing");
-        let route = self.route.map(|i| &loaded.snapshot.routes()[i]);
+    /// What the shadow call needs to know of this request once the primary is done;
+    /// `None` before a decision (a shadowed request always has one).
+    fn finished(&self, latency: Duration, primary_error: Option<String>) -> Option<Finished> {
+        let loaded = self.config.as_deref()?;
+        let route = Some(&loaded.snapshot.routes()[self.route?]);
         let primary = self.served_side();
         let shadow = mirror::shadow_side(primary);
-        Finished {
+        Some(Finished {
             route: self.route_name().unwrap_or_default().to_owned(),
             tenant: self.tenant.clone(),
             primary_side: primary.code(),
@@ -443,7 +451,7 @@ impl RequestCtx {
             shadow_addr: loaded.snapshot.upstream(shadow, route).addr,
             primary_latency: latency,
             primary_error,
-        }
+        })
     }
 }
 

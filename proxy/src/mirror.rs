@@ -42,18 +42,31 @@ pub struct Mirror {
     pub permit: OwnedSemaphorePermit,
 }
 
-/// Whether a request on `route` is to be shadowed, before a slot is taken.
-pub fn eligible<'r>(
-    route: &'r Route,
-    req: &RequestHeader,
-    request_id: &str,
-) -> Option<&'r Arc<CompiledPolicy>> {
-    let policy = route.shadow()?;
+/// Whether a request is shadowed, decided before a slot is taken.
+pub enum Eligibility<'r> {
+    /// Not shadowed: the route has no policy, or it excludes the method or the sample.
+    No,
+    /// Shadowed, but it cannot be compared (an upgrade): counted as skipped.
+    Skip(SkipReason),
+    /// Shadowed under this policy, if a slot is free.
+    Yes(&'r Arc<CompiledPolicy>),
+}
+
+/// Whether a request on `route` is to be shadowed.
+pub fn eligible<'r>(route: &'r Route, req: &RequestHeader, request_id: &str) -> Eligibility<'r> {
+    let Some(policy) = route.shadow() else {
+        return Eligibility::No;
+    };
     let sampled = policy
         .sample
         .admits(strangler_flags::bucket(SAMPLE_SALT, request_id));
-    let upgrade = req.headers.contains_key(http::header::UPGRADE);
-    (sampled && policy.allows_method(req.method.as_str()) && !upgrade).then_some(policy)
+    if !sampled || !policy.allows_method(req.method.as_str()) {
+        return Eligibility::No;
+    }
+    match req.headers.contains_key(http::header::UPGRADE) {
+        true => Eligibility::Skip(SkipReason::Upgraded),
+        false => Eligibility::Yes(policy),
+    }
 }
 
 impl Mirror {

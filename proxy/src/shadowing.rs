@@ -106,11 +106,13 @@ impl Shadowing {
         self.slots.clone().try_acquire_owned().ok()
     }
 
-    /// Counts a request that was not shadowed because every slot was taken.
-    pub fn overloaded(&self, finished: Finished, method: &str, target: &str) {
+    /// Counts a shadowed request that is not compared: every slot was taken
+    /// (`overloaded`), or it is an upgrade (`upgraded`).
+    pub fn skipped(&self, finished: Finished, method: &str, target: &str, reason: SkipReason) {
         let mut comparison = comparison(&finished, method, target);
         comparison.verdict = Verdict::Skipped;
-        comparison.skip = Some(SkipReason::Overloaded);
+        comparison.skip = Some(reason);
+        comparison.primary_ms = None;
         submit(
             &self.records,
             Record {

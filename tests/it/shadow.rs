@@ -402,3 +402,121 @@ async fn comparisons_survive_a_proxy_restart() {
     assert_eq!(report["mismatched"], 4, "{report}");
     assert_eq!(paths(&report["differences"]), vec!["/currency"]);
 }
+
+#[tokio::test]
+async fn strangler_diffs_reports_from_the_store_as_text_and_json() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("eur")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    get_invoices(&proxy, 3).await;
+    settled(&proxy, 3).await;
+    let config = proxy.config_path().to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+            .args(args)
+            .output()
+            .expect("running strangler diffs")
+    };
+    let json = run(&[
+        "diffs", "--config", &config, "--route", "invoices", "--json",
+    ]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let route = &report["routes"][0];
+    assert_eq!(
+        (route["route"].as_str(), route["compared"].as_u64()),
+        (Some("invoices"), Some(3))
+    );
+    assert_eq!(paths(&route["differences"]), vec!["/currency"]);
+    let text = run(&["diffs", "--config", &config]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("DIFFERENCE /currency (value-changed) in 3 of 3"),
+        "{text}"
+    );
+    let unknown = run(&["diffs", "--config", &config, "--route", "nope"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown route \"nope\""));
+}
+
+#[tokio::test]
+async fn a_bad_shadow_block_is_refused_with_its_location() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let error = Proxy::refused(&shadowed(&legacy, &new, 0, "{ sample: 150 }")).await;
+    assert!(error.contains("routes.yaml:"), "{error}");
+    assert!(
+        error.contains("shadow.sample: 150 is not a percentage"),
+        "{error}"
+    );
+    let error = Proxy::refused(&shadowed(&legacy, &new, 0, "{ sampel: 5 }")).await;
+    assert!(error.contains("unknown field `sampel`"), "{error}");
+}
+
+#[tokio::test]
+async fn the_shadow_sample_is_a_runtime_flag() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0 }");
+    let proxy = Proxy::start_with_admin_token(&config, "secret").await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let admin = |method: Method, path: &str, body: Option<Value>| {
+        let mut request = client
+            .request(method, proxy.admin_url(path))
+            .bearer_auth("secret");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { request.send().await.expect("admin answers").status() }
+    };
+    let path = "/admin/routes/invoices/shadow";
+    let off = json!({"sample": 0, "comment": "pause the comparison"});
+    assert_eq!(admin(Method::PUT, path, Some(off)).await, StatusCode::OK);
+    get_invoices(&proxy, 3).await;
+    assert!(new.mirrored().is_empty(), "sample 0: nothing mirrored");
+    let bad = json!({"sample": 101});
+    assert_eq!(
+        admin(Method::PUT, path, Some(bad)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(admin(Method::DELETE, path, None).await, StatusCode::OK);
+    get_invoices(&proxy, 2).await;
+    eventually(Duration::from_secs(5), "mirrored again", || async {
+        new.mirrored().len() == 2
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_is_served_and_counted_as_skipped() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let legacy = Backend::echo("legacy").await;
+    let new = Backend::echo("billing").await;
+    let config = Config::new(&legacy).service("billing", &new).routes(
+        r#"
+  - name: invoices
+    match: { path: "/_echo/**" }
+    service: billing
+    shadow: {}
+"#,
+    );
+    let proxy = Proxy::start(&config).await;
+    let request = proxy.url("/_echo/ws").replacen("http://", "ws://", 1);
+    let request = request.into_client_request().expect("ws request");
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
+    socket.send(Message::text("hi")).await.expect("send");
+    let echoed = socket.next().await.expect("an answer").expect("a frame");
+    assert_eq!(echoed, Message::text("hi"));
+    socket.close(None).await.expect("close");
+    let report = settled(&proxy, 1).await;
+    assert_eq!(report["skip_reasons"]["upgraded"], 1, "{report}");
+    assert_eq!(new.hits(), 0, "nothing was mirrored");
+}
