@@ -137,6 +137,11 @@ impl Snapshot {
         self.default_side
     }
 
+    /// Whether tenants come from a verified (`jwt:`) source, the only source then.
+    pub fn verified_tenants(&self) -> bool {
+        self.tenants.verified()
+    }
+
     /// The lowercase header names the `header:` tenant sources read, in source order.
     pub fn tenant_headers(&self) -> impl Iterator<Item = &str> {
         self.tenants
