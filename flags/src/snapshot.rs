@@ -142,6 +142,12 @@ impl Snapshot {
         self.tenants.verified()
     }
 
+    /// FNV-1a 64 of the `jwt:` source's key file (0 without one): a reload of unchanged
+    /// routes.yaml text still publishes when this moved, so rotated keys take effect.
+    pub fn key_files_hash(&self) -> u64 {
+        self.tenants.key_files_hash()
+    }
+
     /// The lowercase header names the `header:` tenant sources read, in source order.
     pub fn tenant_headers(&self) -> impl Iterator<Item = &str> {
         self.tenants

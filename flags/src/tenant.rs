@@ -207,6 +207,15 @@ impl TenantResolver {
         self.on_invalid
     }
 
+    /// FNV-1a 64 of the `jwt:` source's key file; 0 without one (or with a secret).
+    pub fn key_files_hash(&self) -> u64 {
+        let hash = |source: &TenantSource| match source {
+            TenantSource::Jwt(jwt) => Some(jwt.key_files_hash()),
+            _ => None,
+        };
+        self.sources.iter().find_map(hash).unwrap_or(0)
+    }
+
     /// Whether the tenant comes from a verified (`jwt:`) source.
     pub fn verified(&self) -> bool {
         let jwt = |source: &TenantSource| matches!(source, TenantSource::Jwt(_));

@@ -275,6 +275,41 @@ async fn jwt_next_to_an_unverified_source_is_refused_at_start() {
     assert!(error.contains("a jwt source must be the only"), "{error}");
 }
 
+/// Key files are read at load: after the key file changes, an explicit reload of the
+/// unchanged routes.yaml swaps the keys (the watcher follows routes.yaml only).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_picks_up_a_rotated_key_file() {
+    let keys = Scratch::new();
+    let key_file = keys.path().join("key.pem");
+    std::fs::copy(fixture("rsa-public.pem"), &key_file).expect("copying the key");
+    let backends = [
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    ];
+    let section = format!(
+        "  sources: [ {{ jwt: {{ claim: tenant_id, public_key_file: {} }} }} ]",
+        key_file.display()
+    );
+    let config = Config::new(&backends[0])
+        .service("billing", &backends[1])
+        .tenant(&section)
+        .routes(ROUTES);
+    let proxy = Proxy::start_unwatched(&config).await;
+    let acme = claims("acme", json!({}));
+    let rsa_token = rs256("rsa-private.pem", &acme);
+    let ec_pem = std::fs::read(fixture("ec-private.pem")).expect("fixture key");
+    let ec_key = EncodingKey::from_ec_pem(&ec_pem).expect("EC key");
+    let ec_token = encode(&Header::new(Algorithm::ES256), &acme, &ec_key).expect("signs");
+    let get = |token: &str| proxy.get("/api/invoices/7").bearer_auth(token);
+    assert_eq!(send(get(&rsa_token)).await.backend(), "billing");
+
+    std::fs::copy(fixture("ec-public.pem"), &key_file).expect("rotating the key");
+    let (status, body) = proxy.reload().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(send(get(&ec_token)).await.backend(), "billing");
+    assert_unauthorized(&send(get(&rsa_token)).await, "algorithm not allowed");
+}
+
 /// `strangler explain` verifies the token passed with `--header`, like the proxy.
 #[test]
 fn explain_verifies_a_bearer_token_given_as_a_header() {

@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::raw::RawJwt;
 use super::{header_name, Problems};
+use crate::hash::fnv1a64;
 use crate::tenant::jwt::{JwtKeys, JwtSource, VerifyingKey, DEFAULT_JWT_HEADER};
 use crate::tenant::TenantSource;
 
@@ -35,8 +36,8 @@ pub(super) fn jwt_source(
             .map_err(|message| problems.at_value(&format!("{at}.header"), message))
             .ok(),
     };
-    let keys = keys(at, &raw, base, problems);
-    let source = JwtSource::new(header?, claim?, keys?);
+    let (keys, key_files_hash) = keys(at, &raw, base, problems)?;
+    let source = JwtSource::new(header?, claim?, keys, key_files_hash);
     Some(TenantSource::Jwt(Box::new(source)))
 }
 
@@ -51,16 +52,27 @@ fn claim_path(text: &str) -> Result<Box<[Box<str>]>, String> {
     }
 }
 
-/// The keys from whichever one of the three key sources `raw` names.
-fn keys(at: &str, raw: &RawJwt, base: &Path, problems: &mut Problems<'_>) -> Option<JwtKeys> {
+/// The keys from whichever one of the three key sources `raw` names, and the FNV-1a 64 of
+/// the key file's text (0 for a secret, which cannot change while the process runs).
+fn keys(
+    at: &str,
+    raw: &RawJwt,
+    base: &Path,
+    problems: &mut Problems<'_>,
+) -> Option<(JwtKeys, u64)> {
     let sources = (&raw.hs256_secret_env, &raw.public_key_file, &raw.jwks_file);
     let (key, compiled) = match sources {
-        (Some(var), None, None) => ("hs256_secret_env", hs256_secret(var).map(JwtKeys::single)),
+        (Some(var), None, None) => (
+            "hs256_secret_env",
+            hs256_secret(var).map(|key| (JwtKeys::single(key), 0)),
+        ),
         (None, Some(file), None) => (
             "public_key_file",
-            public_key(&base.join(file)).map(JwtKeys::single),
+            from_file(&base.join(file), |text, shown| {
+                public_key(text, shown).map(JwtKeys::single)
+            }),
         ),
-        (None, None, Some(file)) => ("jwks_file", jwks(&base.join(file))),
+        (None, None, Some(file)) => ("jwks_file", from_file(&base.join(file), jwks)),
         _ => {
             let message =
                 "a jwt source has exactly one of hs256_secret_env, public_key_file or jwks_file";
@@ -90,10 +102,19 @@ fn hs256_secret(var: &str) -> Result<VerifyingKey, String> {
     ))
 }
 
-/// The PEM public key in `path`: RS256 for an RSA key, ES256 for a P-256 key.
-fn public_key(path: &Path) -> Result<VerifyingKey, String> {
-    let pem = read(path)?;
-    let shown = path.display();
+/// The keys `compile` finds in the text of `path`, and the text's hash; errors name `path`.
+fn from_file(
+    path: &Path,
+    compile: impl FnOnce(&str, &str) -> Result<JwtKeys, String>,
+) -> Result<(JwtKeys, u64), String> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|err| format!("cannot read {shown}: {err}"))?;
+    Ok((compile(&text, &shown)?, fnv1a64(text.as_bytes())))
+}
+
+/// The PEM public key in `pem`: RS256 for an RSA key, ES256 for a P-256 key.
+fn public_key(pem: &str, shown: &str) -> Result<VerifyingKey, String> {
     if !pem.contains("PUBLIC KEY-----") || pem.contains("PRIVATE KEY-----") {
         return Err(format!(
             "{shown}: expected a PEM public key (BEGIN PUBLIC KEY)"
@@ -108,12 +129,10 @@ fn public_key(path: &Path) -> Result<VerifyingKey, String> {
     checked(key).map_err(|message| format!("{shown}: {message}"))
 }
 
-/// The keys of the JWKS in `path`, by `kid`.
-fn jwks(path: &Path) -> Result<JwtKeys, String> {
-    let text = read(path)?;
-    let shown = path.display();
+/// The keys of the JWKS in `text`, by `kid`.
+fn jwks(text: &str, shown: &str) -> Result<JwtKeys, String> {
     let set: JwkSet =
-        serde_json::from_str(&text).map_err(|err| format!("{shown}: not a JWKS: {err}"))?;
+        serde_json::from_str(text).map_err(|err| format!("{shown}: not a JWKS: {err}"))?;
     let mut by_kid = HashMap::new();
     for jwk in &set.keys {
         let (kid, key) = jwk_key(jwk).map_err(|message| format!("{shown}: {message}"))?;
@@ -166,8 +185,4 @@ fn checked(key: VerifyingKey) -> Result<VerifyingKey, String> {
         true => Ok(key),
         false => Err(format!("the key cannot be used for {:?}", key.algorithm())),
     }
-}
-
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }

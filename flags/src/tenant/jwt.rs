@@ -87,17 +87,31 @@ pub struct JwtSource {
     /// The dotted claim path, split at the dots.
     claim: Box<[Box<str>]>,
     keys: JwtKeys,
+    /// FNV-1a 64 of the key file's text (0 for a secret), so a reload can tell new keys.
+    key_files_hash: u64,
 }
 
 impl JwtSource {
     /// A source reading the token from `header` (lowercase) and the tenant from the claim
-    /// at `claim` (one key per nesting level), verified with `keys`.
-    pub fn new(header: Box<str>, claim: Box<[Box<str>]>, keys: JwtKeys) -> JwtSource {
+    /// at `claim` (one key per nesting level), verified with `keys`, which were read from
+    /// a file whose text hashes to `key_files_hash` (0 for a secret).
+    pub fn new(
+        header: Box<str>,
+        claim: Box<[Box<str>]>,
+        keys: JwtKeys,
+        key_files_hash: u64,
+    ) -> JwtSource {
         JwtSource {
             header,
             claim,
             keys,
+            key_files_hash,
         }
+    }
+
+    /// FNV-1a 64 of the key file's text; 0 for a secret.
+    pub fn key_files_hash(&self) -> u64 {
+        self.key_files_hash
     }
 
     /// The header carrying the token, lowercase.
