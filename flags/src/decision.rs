@@ -1,13 +1,15 @@
 //! The decision: which side answers a request, and why. Order, first that applies wins:
-//! no matching route (legacy, `no-route`); the route's kill switch (legacy,
+//! a bearer token that does not verify under `tenant.on_invalid: legacy` (legacy, no tenant,
+//! `invalid-token`); no matching route (legacy, `no-route`); the route's kill switch (legacy,
 //! `kill-switch`); no tenant (`tenant.default`, `no-tenant`); an explicit tenant override
 //! (`tenant-override`); a percentage above 0 (the sticky bucket, `percent`); otherwise
 //! legacy (`default`). Before any of that the path is normalised (see
 //! `crate::request_path`) and the route table and a `path:` tenant source see only that
 //! form, so every spelling of a path decides alike; the proxy still forwards the original
 //! request target. Nothing here allocates in the common case (a path already canonical):
-//! the tenant is borrowed from the request.
+//! the tenant is borrowed from the request, except a verified token's claim.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,7 @@ use crate::error::RequestError;
 use crate::request_path::normalize_request_path;
 use crate::rollout::bucket;
 use crate::route::Route;
-use crate::tenant::TenantSourceKind;
+use crate::tenant::{OnInvalid, TenantSourceKind};
 use crate::{RequestView, Snapshot};
 
 /// Which upstream answers: the monolith or the route's new service.
@@ -67,11 +69,14 @@ pub enum Reason {
     NoTenant,
     /// The route is at 0 % and the tenant has no override: legacy.
     Default,
+    /// The bearer token does not verify (why, e.g. `expired`) and `tenant.on_invalid` is
+    /// `legacy`: legacy, with no tenant.
+    InvalidToken(&'static str),
 }
 
 impl Reason {
     /// A stable code, used as a metric label: `no-route`, `kill-switch`,
-    /// `tenant-override`, `percent`, `no-tenant` or `default`.
+    /// `tenant-override`, `percent`, `no-tenant`, `default` or `invalid-token`.
     pub fn code(&self) -> &'static str {
         match self {
             Reason::NoRoute => "no-route",
@@ -80,12 +85,14 @@ impl Reason {
             Reason::Percent { .. } => "percent",
             Reason::NoTenant => "no-tenant",
             Reason::Default => "default",
+            Reason::InvalidToken(_) => "invalid-token",
         }
     }
 }
 
 impl fmt::Display for Reason {
-    /// The code, plus the figures for `percent`: `percent (bucket 1234 < 2500)`.
+    /// The code, plus the figures for `percent` (`percent (bucket 1234 < 2500)`) and why for
+    /// `invalid-token` (`invalid-token (expired)`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Percent { bucket, threshold } if bucket < threshold => {
@@ -94,18 +101,19 @@ impl fmt::Display for Reason {
             Reason::Percent { bucket, threshold } => {
                 write!(f, "percent (bucket {bucket} >= {threshold})")
             }
+            Reason::InvalidToken(why) => write!(f, "invalid-token ({why})"),
             other => f.write_str(other.code()),
         }
     }
 }
 
 /// The outcome of [`Snapshot::decide`] for one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Decision<'s, 'r> {
     /// The most specific matching route, if any.
     pub route: Option<&'s Route>,
-    /// The tenant, borrowed from the request.
-    pub tenant: Option<&'r str>,
+    /// The tenant: borrowed from the request, owned when it is a verified token's claim.
+    pub tenant: Option<Cow<'r, str>>,
     /// Where the tenant came from.
     pub tenant_source: Option<TenantSourceKind>,
     /// Which side answers.
@@ -120,20 +128,45 @@ pub(crate) fn decide<'s, 'r>(
     req: &'r impl RequestView,
 ) -> Result<Decision<'s, 'r>, RequestError> {
     let path = normalize_request_path(req.path()).map_err(RequestError::InvalidPath)?;
-    let resolved = snapshot.tenants.resolve(req, &path)?;
-    let tenant = resolved.map(|(tenant, _)| tenant);
+    let resolved = match snapshot.tenants.resolve(req, &path) {
+        Err(RequestError::InvalidToken(why))
+            if snapshot.tenants.on_invalid() == OnInvalid::Legacy =>
+        {
+            return Ok(untrusted(snapshot, req, &path, why));
+        }
+        resolved => resolved?,
+    };
     let route = snapshot.table.find(&snapshot.routes, req, &path);
+    let tenant = resolved.as_ref().map(|(tenant, _)| &**tenant);
     let (side, reason) = match route {
         None => (Side::Legacy, Reason::NoRoute),
         Some(route) => route_side(route, tenant, snapshot.default_side),
     };
+    let (tenant, tenant_source) = resolved.unzip();
     Ok(Decision {
         route,
         tenant,
-        tenant_source: resolved.map(|(_, source)| source),
+        tenant_source,
         side,
         reason,
     })
+}
+
+/// A request whose token did not verify, under `on_invalid: legacy`: legacy, no tenant,
+/// the route still named for logs and metrics.
+fn untrusted<'s, 'r>(
+    snapshot: &'s Snapshot,
+    req: &impl RequestView,
+    path: &str,
+    why: &'static str,
+) -> Decision<'s, 'r> {
+    Decision {
+        route: snapshot.table.find(&snapshot.routes, req, path),
+        tenant: None,
+        tenant_source: None,
+        side: Side::Legacy,
+        reason: Reason::InvalidToken(why),
+    }
 }
 
 /// The side of a matched route for `tenant`.

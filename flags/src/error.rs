@@ -1,7 +1,7 @@
 //! Errors of the flags crate, in two families that never mix: [`ConfigErrors`] are found
 //! while loading routes.yaml and carry the file, line and column of the offending node (so
 //! `strangler check` can print them all, like `nginx -t`); [`RequestError`] is found while
-//! deciding one request and makes the proxy answer 400.
+//! deciding one request and makes the proxy answer 400 (401 for a bearer token).
 
 use std::fmt;
 
@@ -59,7 +59,8 @@ impl From<ConfigError> for ConfigErrors {
     }
 }
 
-/// Why a single request cannot be decided; the proxy answers 400 with this Display.
+/// Why a single request cannot be decided; the proxy answers 400 with this Display, or 401
+/// for [`RequestError::InvalidToken`].
 ///
 /// `Display` and `Error` are written by hand because the field is named `source` (the
 /// tenant source that produced the bad id), which `thiserror` would take for an error cause.
@@ -77,6 +78,10 @@ pub enum RequestError {
     /// `\`, NUL or `%`, a literal `\` or a malformed escape; routing it could escape the
     /// route the rules meant.
     InvalidPath(&'static str),
+    /// A `jwt:` source found a token that does not verify (bad signature, expired, not yet
+    /// valid, algorithm not allowed, unknown `kid`, malformed, tenant claim missing or not a
+    /// valid tenant id) and `tenant.on_invalid` is `reject`.
+    InvalidToken(&'static str),
 }
 
 impl fmt::Display for RequestError {
@@ -90,6 +95,18 @@ impl fmt::Display for RequestError {
                 )
             }
             RequestError::InvalidPath(reason) => write!(f, "invalid request path: {reason}"),
+            RequestError::InvalidToken(reason) => write!(f, "invalid bearer token: {reason}"),
+        }
+    }
+}
+
+impl RequestError {
+    /// The status the proxy answers with: 401 for a bearer token that does not verify
+    /// (RFC 6750), 400 for everything else.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            RequestError::InvalidToken(_) => 401,
+            RequestError::InvalidTenant { .. } | RequestError::InvalidPath(_) => 400,
         }
     }
 }

@@ -138,6 +138,17 @@ impl Snapshot {
         self.default_side
     }
 
+    /// Whether tenants come from a verified (`jwt:`) source, the only source then.
+    pub fn verified_tenants(&self) -> bool {
+        self.tenants.verified()
+    }
+
+    /// FNV-1a 64 of the `jwt:` source's key file (0 without one): a reload of unchanged
+    /// routes.yaml text still publishes when this moved, so rotated keys take effect.
+    pub fn key_files_hash(&self) -> u64 {
+        self.tenants.key_files_hash()
+    }
+
     /// The lowercase header names the `header:` tenant sources read, in source order.
     pub fn tenant_headers(&self) -> impl Iterator<Item = &str> {
         self.tenants

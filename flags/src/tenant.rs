@@ -3,8 +3,18 @@
 //! valid tenant id is a request error (400), never silently ignored, so a typo in a header
 //! cannot quietly move a customer to the other side. The `path:` source reads the
 //! normalised path (see `crate::request_path`), like route matching.
+//!
+//! A `jwt:` source ([`jwt`]) is the one verified source, and config validation makes it the
+//! only one: a routing decision is never more trusting than the identity it rests on. A
+//! request without its token has no tenant (it is as anonymous as it looks; no other source
+//! is asked), while a token that does not verify is [`RequestError::InvalidToken`], which
+//! `tenant.on_invalid` turns into a 401 or a trip to legacy.
 
-use serde::Serialize;
+pub mod jwt;
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
 use crate::pattern::{split, Pattern};
@@ -23,17 +33,31 @@ pub enum TenantSourceKind {
     Subdomain,
     /// A `{tenant}` segment of the path (`path: "/t/{tenant}/**"`).
     Path,
+    /// A claim of a verified bearer token (`jwt: { claim: tenant_id, ... }`).
+    Jwt,
 }
 
 impl TenantSourceKind {
-    /// `"header"`, `"subdomain"` or `"path"`; stable, used as a metric label.
+    /// `"header"`, `"subdomain"`, `"path"` or `"jwt"`; stable, used as a metric label.
     pub fn code(self) -> &'static str {
         match self {
             TenantSourceKind::Header => "header",
             TenantSourceKind::Subdomain => "subdomain",
             TenantSourceKind::Path => "path",
+            TenantSourceKind::Jwt => "jwt",
         }
     }
+}
+
+/// `tenant.on_invalid`: the fate of a request whose bearer token does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnInvalid {
+    /// Answer 401 with `WWW-Authenticate: Bearer` and a JSON error; no upstream sees it.
+    #[default]
+    Reject,
+    /// Send it to legacy without a tenant (reason `invalid-token`).
+    Legacy,
 }
 
 /// One compiled tenant source.
@@ -45,6 +69,8 @@ pub enum TenantSource {
     Subdomain(Box<str>),
     /// A pattern with exactly one `{tenant}` parameter.
     Path(Pattern),
+    /// A verified bearer token's claim; boxed, being much larger than the others.
+    Jwt(Box<jwt::JwtSource>),
 }
 
 impl TenantSource {
@@ -54,23 +80,46 @@ impl TenantSource {
             TenantSource::Header(_) => TenantSourceKind::Header,
             TenantSource::Subdomain(_) => TenantSourceKind::Subdomain,
             TenantSource::Path(_) => TenantSourceKind::Path,
+            TenantSource::Jwt(_) => TenantSourceKind::Jwt,
         }
     }
 
-    /// The raw value this source finds in `req`, whose normalised path is `path`; not yet
-    /// validated.
+    /// The value this source finds in `req`, whose normalised path is `path`: borrowed and
+    /// not yet checked from an unverified source, owned and checked from a `jwt:` one.
     fn find<'r>(
         &self,
         req: &'r impl RequestView,
         path: &str,
-    ) -> Result<Option<&'r str>, &'static str> {
-        match self {
-            TenantSource::Header(name) => Ok(req.header(name)),
+    ) -> Result<Option<Cow<'r, str>>, RequestError> {
+        let invalid = |reason| RequestError::InvalidTenant {
+            source: self.kind(),
+            reason,
+        };
+        let found = match self {
+            TenantSource::Header(name) => req.header(name),
             TenantSource::Subdomain(suffix) => {
-                Ok(req.host().and_then(|host| subdomain_label(host, suffix)))
+                req.host().and_then(|host| subdomain_label(host, suffix))
             }
-            TenantSource::Path(pattern) => path_tenant(pattern, req.path(), path),
-        }
+            TenantSource::Path(pattern) => {
+                path_tenant(pattern, req.path(), path).map_err(invalid)?
+            }
+            TenantSource::Jwt(jwt) => return verified(jwt, req),
+        };
+        Ok(found.map(Cow::Borrowed))
+    }
+}
+
+/// The tenant of the token in `req`, if it carries one; an error if it does not verify.
+fn verified<'r>(
+    jwt: &jwt::JwtSource,
+    req: &'r impl RequestView,
+) -> Result<Option<Cow<'r, str>>, RequestError> {
+    let Some(value) = req.header(jwt.header()) else {
+        return Ok(None);
+    };
+    match jwt.verify(value) {
+        Ok(tenant) => Ok(Some(Cow::Owned(tenant))),
+        Err(reason) => Err(RequestError::InvalidToken(reason)),
     }
 }
 
@@ -131,16 +180,21 @@ pub fn check_tenant_id(id: &str) -> Result<(), &'static str> {
     }
 }
 
-/// The ordered tenant sources of a snapshot.
+/// The ordered tenant sources of a snapshot and what to do with a token that does not
+/// verify.
 #[derive(Debug, Clone, Default)]
 pub struct TenantResolver {
     sources: Vec<TenantSource>,
+    on_invalid: OnInvalid,
 }
 
 impl TenantResolver {
-    /// Builds a resolver trying `sources` in order.
-    pub fn new(sources: Vec<TenantSource>) -> TenantResolver {
-        TenantResolver { sources }
+    /// Builds a resolver trying `sources` in order; `on_invalid` applies to a `jwt:` one.
+    pub fn new(sources: Vec<TenantSource>, on_invalid: OnInvalid) -> TenantResolver {
+        TenantResolver {
+            sources,
+            on_invalid,
+        }
     }
 
     /// The sources, in the order they are tried.
@@ -148,21 +202,41 @@ impl TenantResolver {
         &self.sources
     }
 
+    /// `tenant.on_invalid`.
+    pub fn on_invalid(&self) -> OnInvalid {
+        self.on_invalid
+    }
+
+    /// FNV-1a 64 of the `jwt:` source's key file; 0 without one (or with a secret).
+    pub fn key_files_hash(&self) -> u64 {
+        let hash = |source: &TenantSource| match source {
+            TenantSource::Jwt(jwt) => Some(jwt.key_files_hash()),
+            _ => None,
+        };
+        self.sources.iter().find_map(hash).unwrap_or(0)
+    }
+
+    /// Whether the tenant comes from a verified (`jwt:`) source.
+    pub fn verified(&self) -> bool {
+        let jwt = |source: &TenantSource| matches!(source, TenantSource::Jwt(_));
+        self.sources.iter().any(jwt)
+    }
+
     /// The tenant of `req` and where it came from; `Ok(None)` when no source yields one.
-    /// `path` is the normalised form of `req.path()`, which a `path:` source matches.
+    /// `path` is the normalised form of `req.path()`, which a `path:` source matches. The
+    /// tenant is borrowed from the request, except a verified token's claim.
     pub fn resolve<'r>(
         &self,
         req: &'r impl RequestView,
         path: &str,
-    ) -> Result<Option<(&'r str, TenantSourceKind)>, RequestError> {
+    ) -> Result<Option<(Cow<'r, str>, TenantSourceKind)>, RequestError> {
         for source in &self.sources {
             let kind = source.kind();
-            let invalid = |reason| RequestError::InvalidTenant {
-                source: kind,
-                reason,
-            };
-            if let Some(value) = source.find(req, path).map_err(invalid)? {
-                check_tenant_id(value).map_err(invalid)?;
+            if let Some(value) = source.find(req, path)? {
+                check_tenant_id(&value).map_err(|reason| RequestError::InvalidTenant {
+                    source: kind,
+                    reason,
+                })?;
                 return Ok(Some((value, kind)));
             }
         }

@@ -2,7 +2,8 @@
 //!
 //! A request's journey through the hooks, top to bottom:
 //! 1. `request_filter` takes the current snapshot, resolves the tenant, matches the route and
-//!    decides the side (or answers 400 for a path or tenant the proxy will not route);
+//!    decides the side (or answers 400 for a path or tenant the proxy will not route, 401 for
+//!    a bearer token that does not verify under `tenant.on_invalid: reject`);
 //! 2. `upstream_peer` turns the side into a peer (legacy, or the route's new service);
 //! 3. `fail_to_connect` sends a request whose new service refused or timed out the connection
 //!    to legacy instead (`fallback:connect`: nothing was sent, so this is safe for any method);
@@ -233,7 +234,8 @@ impl pingora::proxy::ProxyHttp for Edge {
     }
 
     /// Decides the side for this request on the snapshot current at its start, or answers 400
-    /// for a path or tenant id that cannot be routed safely.
+    /// for a path or tenant id that cannot be routed safely (401 for a bearer token that does
+    /// not verify).
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.started = Instant::now();
         let loaded = self.live.current();
@@ -250,7 +252,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         let refused = match decided {
             Ok(decision) => {
                 ctx.route = decision.route.map(|r| r.index());
-                ctx.tenant = decision.tenant.map(str::to_owned);
+                ctx.tenant = decision.tenant.map(Cow::into_owned);
                 ctx.side = decision.side;
                 ctx.reason = Some(decision.reason);
                 None
@@ -264,7 +266,7 @@ impl pingora::proxy::ProxyHttp for Edge {
                 Ok(false)
             }
             Some(refusal) => {
-                respond_bad_request(session, &refusal).await?;
+                respond_refused(session, &refusal).await?;
                 Ok(true)
             }
         }
@@ -495,7 +497,7 @@ fn drop_reserved_headers(upstream: &mut RequestHeader, tenant_header: &str) {
     }
 }
 
-/// Why a request is answered 400 before any upstream sees it.
+/// Why a request is answered 400 (401 for a bearer token) before any upstream sees it.
 enum Refusal {
     /// The request target is neither a path nor an absolute URL (`GET api/x`, `GET foo:/..`):
     /// Pingora would route it as `/` but forward the raw target.
@@ -511,6 +513,15 @@ impl Refusal {
             Refusal::Target => "invalid-target",
             Refusal::Request(RequestError::InvalidTenant { .. }) => "invalid-tenant",
             Refusal::Request(RequestError::InvalidPath(_)) => "invalid-path",
+            Refusal::Request(RequestError::InvalidToken(_)) => "invalid-token",
+        }
+    }
+
+    /// 401 for a bearer token that does not verify, 400 for the rest.
+    fn status(&self) -> u16 {
+        match self {
+            Refusal::Target => 400,
+            Refusal::Request(error) => error.http_status(),
         }
     }
 
@@ -530,13 +541,18 @@ fn routable_target(req: &RequestHeader) -> bool {
         || (raw == b"*" && req.method == http::Method::OPTIONS)
 }
 
-/// Answers 400 with a JSON body naming the problem.
-async fn respond_bad_request(session: &mut Session, refusal: &Refusal) -> Result<()> {
+/// Answers 400 (401 with `WWW-Authenticate: Bearer` for a token) with a JSON body naming the
+/// problem.
+async fn respond_refused(session: &mut Session, refusal: &Refusal) -> Result<()> {
     crate::telemetry::record_rejected(refusal.code());
     let body = Bytes::from(serde_json::json!({ "error": refusal.message() }).to_string());
-    let mut response = ResponseHeader::build(400, Some(3))?;
+    let mut response = ResponseHeader::build(refusal.status(), Some(4))?;
     response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    if refusal.status() == 401 {
+        let challenge = r#"Bearer error="invalid_token""#;
+        response.insert_header(http::header::WWW_AUTHENTICATE, challenge)?;
+    }
     session.set_keepalive(None);
     session
         .write_response_header(Box::new(response), false)

@@ -25,7 +25,7 @@ pub struct Answer {
     pub route: Option<String>,
     /// The resolved tenant, or null.
     pub tenant: Option<String>,
-    /// Which source gave the tenant: header, subdomain or path.
+    /// Which source gave the tenant: header, subdomain, path or jwt.
     pub tenant_source: Option<&'static str>,
     /// `legacy` or `new`.
     pub side: &'static str,
@@ -75,7 +75,7 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
     let upstream = snapshot.upstream(decision.side, decision.route);
     Ok(Answer {
         route: decision.route.map(|r| r.name.to_string()),
-        tenant: decision.tenant.map(str::to_string),
+        tenant: decision.tenant.map(std::borrow::Cow::into_owned),
         tenant_source: decision.tenant_source.map(|s| s.code()),
         side: decision.side.code(),
         upstream: upstream.name.to_string(),

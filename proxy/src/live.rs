@@ -152,8 +152,9 @@ impl LiveConfig {
     ///
     /// The file is compiled even when its text is unchanged: upstream names are resolved
     /// only at load, so this is how a DNS move (`billing.internal` on a new address) is
-    /// picked up. A new snapshot is swapped in when the text or any resolved upstream
-    /// address changed. On error the old snapshot keeps serving; the error is logged with
+    /// picked up, and a rotated `jwt:` key file too (key files are read only at load). A new
+    /// snapshot is swapped in when the text, any resolved upstream address or the key file
+    /// changed. On error the old snapshot keeps serving; the error is logged with
     /// its location and counted.
     pub fn reload(&self, trigger: &'static str) -> Result<ReloadOutcome, ConfigErrors> {
         self.reload_when(trigger, Compile::Always)
@@ -191,7 +192,8 @@ impl LiveConfig {
     }
 
     /// Reads the file, compiles it unless `compile` says the unchanged text is enough, and
-    /// publishes the result if the text or an upstream address differs from what serves.
+    /// publishes the result if the text, an upstream address or the tenant key file differs
+    /// from what serves.
     fn swap_if_changed(
         &self,
         trigger: &'static str,
@@ -206,10 +208,11 @@ impl LiveConfig {
         let snapshot = Snapshot::parse(&text, &self.path.display().to_string())?;
         if !edited {
             let moved = moved_upstreams(&old.snapshot, &snapshot);
-            if moved.is_empty() {
+            let rekeyed = old.snapshot.key_files_hash() != snapshot.key_files_hash();
+            if moved.is_empty() && !rekeyed {
                 return Ok(old.unchanged());
             }
-            tracing::info!(target: "strangler::reload", trigger, moved = %moved.join(", "), "upstreams resolve to new addresses");
+            tracing::info!(target: "strangler::reload", trigger, moved = %moved.join(", "), rekeyed, "upstreams resolve to new addresses or tenant keys changed");
         }
         warn_about_restart_only_keys(&old.snapshot, &snapshot);
         let file = Arc::new(snapshot);

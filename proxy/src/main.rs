@@ -183,6 +183,7 @@ fn explain_command(
     json: bool,
 ) -> anyhow::Result<()> {
     let snapshot = Snapshot::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    check_tenant_flag(&snapshot, tenant.as_deref())?;
     let headers = headers
         .iter()
         .map(|h| parse_header(h))
@@ -195,11 +196,22 @@ fn explain_command(
         headers: &headers,
     };
     let answer = explain(&snapshot, &question)
-        .map_err(|e| anyhow::anyhow!("the proxy would answer 400: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("the proxy would answer {}: {e}", e.http_status()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
         print!("{answer}");
+    }
+    Ok(())
+}
+
+/// `--tenant` stands in for an unverified tenant header; a verified tenant needs its token.
+fn check_tenant_flag(snapshot: &Snapshot, tenant: Option<&str>) -> anyhow::Result<()> {
+    if tenant.is_some() && snapshot.verified_tenants() {
+        anyhow::bail!(
+            "--tenant cannot stand in for a verified (jwt) tenant: pass the token, \
+             --header 'Authorization: Bearer <token>'"
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod cli;
 mod fallback;
 mod flags_cli;
 mod forwarding;
+mod jwt;
 mod protocols;
 mod reload;
 mod rollout;

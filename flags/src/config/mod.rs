@@ -4,11 +4,13 @@
 //! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
+mod jwt;
 pub mod raw;
 mod routes;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
 use crate::Side;
 
-use raw::{RawConfig, RawTenantSource};
+use raw::{RawConfig, RawTenant, RawTenantSource};
 
 /// The admin listener when routes.yaml has no `admin:`.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9180";
@@ -66,7 +68,8 @@ pub struct Config {
     pub diffs: Arc<DiffSettings>,
 }
 
-/// Parses and validates routes.yaml text; `origin` names the file in errors.
+/// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
+/// it names are read relative to the directory of `origin`.
 pub fn parse(yaml: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let raw: RawConfig =
         serde_yaml::from_str(yaml).map_err(|err| ConfigErrors::from(syntax_error(&err, origin)))?;
@@ -76,7 +79,8 @@ pub fn parse(yaml: &str, origin: &str) -> Result<Config, ConfigErrors> {
         locator: OnceCell::new(),
         found: Vec::new(),
     };
-    let config = validate(raw, &mut problems);
+    let base = Path::new(origin).parent().unwrap_or(Path::new(""));
+    let config = validate(raw, base, &mut problems);
     problems.finish(config)
 }
 
@@ -151,7 +155,7 @@ impl Problems<'_> {
     }
 }
 
-fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
+fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<Config> {
     let legacy = upstream(problems, "legacy", "legacy", &raw.legacy);
     let services: Vec<Option<Upstream>> = raw
         .services
@@ -160,11 +164,8 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
         .collect();
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
     let routes = routes::validate(raw.routes, &names, problems);
-    let (tenants, forward_header) = tenant_section(
-        raw.tenant.sources,
-        raw.tenant.forward_header.as_deref(),
-        problems,
-    );
+    let default_side = raw.tenant.default;
+    let (tenants, forward_header) = tenant_section(raw.tenant, base, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let store = store(raw.store.as_deref(), problems);
     let diffs = raw
@@ -184,7 +185,7 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
         legacy: legacy?,
         services: services.into_iter().collect::<Option<_>>()?,
         tenants: tenants?,
-        default_side: raw.tenant.default,
+        default_side,
         forward_header: forward_header?,
         routes: routes?,
         debug_headers: raw.debug_headers,
@@ -250,39 +251,64 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(invalid)
 }
 
-/// Compiles `tenant.sources` and `tenant.forward_header`.
+/// Compiles `tenant.sources`, `tenant.on_invalid` and `tenant.forward_header`.
 fn tenant_section(
-    sources: Vec<RawTenantSource>,
-    forward_header: Option<&str>,
+    tenant: RawTenant,
+    base: &Path,
     problems: &mut Problems<'_>,
 ) -> (Option<TenantResolver>, Option<Box<str>>) {
-    let compiled: Vec<Option<TenantSource>> = sources
+    check_verified_alone(&tenant, problems);
+    let compiled: Vec<Option<TenantSource>> = tenant
+        .sources
         .into_iter()
         .enumerate()
-        .map(|(index, source)| tenant_source(index, source, problems))
+        .map(|(index, source)| tenant_source(index, source, base, problems))
         .collect();
-    let forward = forward_header.unwrap_or(DEFAULT_FORWARD_HEADER);
-    let forward = header_name(forward)
+    let forward = tenant.forward_header.as_deref();
+    let forward = header_name(forward.unwrap_or(DEFAULT_FORWARD_HEADER))
         .map_err(|message| problems.at_value("tenant.forward_header", message))
         .ok();
+    let on_invalid = tenant.on_invalid.unwrap_or_default();
     let resolver = compiled
         .into_iter()
         .collect::<Option<_>>()
-        .map(TenantResolver::new);
+        .map(|sources| TenantResolver::new(sources, on_invalid));
     (resolver, forward)
+}
+
+/// A `jwt:` source must be the only source (an unverified one next to it would let a
+/// client choose a tenant by leaving the token out), and `on_invalid` needs one.
+fn check_verified_alone(tenant: &RawTenant, problems: &mut Problems<'_>) {
+    let verified = tenant.sources.iter().filter(|s| s.jwt.is_some()).count();
+    if verified > 0 && tenant.sources.len() > 1 {
+        let message = "a jwt source must be the only tenant source: an unverified source next \
+                       to it would let a client pick a tenant without a token";
+        problems.at_value("tenant.sources", message);
+    }
+    if verified == 0 && tenant.on_invalid.is_some() {
+        problems.at_value(
+            "tenant.on_invalid",
+            "on_invalid applies to a jwt tenant source, and there is none",
+        );
+    }
 }
 
 fn tenant_source(
     index: usize,
     source: RawTenantSource,
+    base: &Path,
     problems: &mut Problems<'_>,
 ) -> Option<TenantSource> {
-    let (key, compiled) = match (source.header, source.subdomain, source.path) {
-        (Some(name), None, None) => ("header", header_name(&name).map(TenantSource::Header)),
-        (None, Some(suffix), None) => ("subdomain", subdomain_suffix(&suffix)),
-        (None, None, Some(text)) => ("path", tenant_path(&text)),
+    let (key, compiled) = match (source.header, source.subdomain, source.path, source.jwt) {
+        (Some(name), None, None, None) => ("header", header_name(&name).map(TenantSource::Header)),
+        (None, Some(suffix), None, None) => ("subdomain", subdomain_suffix(&suffix)),
+        (None, None, Some(text), None) => ("path", tenant_path(&text)),
+        (None, None, None, Some(raw)) => {
+            let at = format!("tenant.sources[{index}].jwt");
+            return jwt::jwt_source(&at, raw, base, problems);
+        }
         _ => {
-            let message = "a tenant source has exactly one of header, subdomain or path";
+            let message = "a tenant source has exactly one of header, subdomain, path or jwt";
             problems.at_value(&format!("tenant.sources[{index}]"), message);
             return None;
         }

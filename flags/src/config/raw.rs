@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use strangler_shadow::{RawDiffSettings, ShadowPolicy};
 
+use crate::tenant::OnInvalid;
 use crate::Side;
 
 /// The whole routes.yaml file.
@@ -68,8 +69,16 @@ pub struct RawTenant {
     #[serde(default)]
     pub default: Side,
     /// `forward_header:` the header the proxy sets on the upstream request with the
-    /// decided tenant. Default `x-strangler-tenant`.
+    /// decided tenant. Default `x-strangler-tenant`. A copy sent by the client is always
+    /// removed first.
     pub forward_header: Option<String>,
+    /// `on_invalid:` what happens to a request whose token a `jwt:` source cannot verify
+    /// (bad signature, expired, not yet valid, wrong algorithm, unknown key, claim missing
+    /// or not a valid tenant id): `reject` answers 401 with `WWW-Authenticate: Bearer`;
+    /// `legacy` sends it to legacy with no tenant, reason `invalid-token`. A request with
+    /// no token at all is neither: it has no tenant, like any anonymous request. Only
+    /// allowed with a `jwt:` source. Default `reject`.
+    pub on_invalid: Option<OnInvalid>,
 }
 
 /// One entry of `tenant.sources`: a mapping with exactly one of these keys.
@@ -88,6 +97,37 @@ pub struct RawTenantSource {
     /// `- path: "/t/{tenant}/**"`: the `{tenant}` segment of a path pattern that has
     /// exactly one `{tenant}` parameter.
     pub path: Option<String>,
+    /// `- jwt: { claim: tenant_id, hs256_secret_env: STRANGLER_JWT_SECRET }`: the tenant
+    /// is a claim of a bearer token the proxy verifies. It must be the only source (an
+    /// unverified source beside it would let a client pick a tenant without a token).
+    pub jwt: Option<RawJwt>,
+}
+
+/// A `jwt:` tenant source. Exactly one of `hs256_secret_env`, `public_key_file` and
+/// `jwks_file` says how tokens are verified, and so which algorithm they must use: the
+/// token's own `alg` header never chooses it (`alg: none` and an HS256 token checked
+/// against an RSA key are refused). Key files are read when routes.yaml is loaded, so
+/// they change with a reload of the config. `exp` is required, `exp` and `nbf` are checked
+/// with 30 s of leeway for clock skew; `aud` and `iss` are not checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    /// `claim:` the claim holding the tenant id, a dotted path into nested objects
+    /// (`org.tenant`); its value must be a string that is a valid tenant id.
+    pub claim: String,
+    /// `header:` the request header carrying the token. For `Authorization` (the default)
+    /// the value is `Bearer <token>`; any other header carries the bare token.
+    pub header: Option<String>,
+    /// `hs256_secret_env:` the environment variable holding the HS256 secret (at least
+    /// 32 bytes, used as is).
+    pub hs256_secret_env: Option<String>,
+    /// `public_key_file:` a PEM public key (`BEGIN PUBLIC KEY`): RSA means RS256, P-256
+    /// means ES256. Relative paths are relative to the directory of routes.yaml.
+    pub public_key_file: Option<String>,
+    /// `jwks_file:` a JWKS (`{"keys": [...]}`) of RSA (RS256) and P-256 (ES256) keys, each
+    /// with a unique `kid`; a token names its key in its `kid` header. Relative paths are
+    /// relative to the directory of routes.yaml.
+    pub jwks_file: Option<String>,
 }
 
 /// One entry of `routes:`.

@@ -172,7 +172,7 @@ fn a_tenant_source_with_two_kinds_is_located() {
     ));
     assert_eq!(
         errors,
-        ["routes.yaml:8:7: a tenant source has exactly one of header, subdomain or path"]
+        ["routes.yaml:8:7: a tenant source has exactly one of header, subdomain, path or jwt"]
     );
 }
 

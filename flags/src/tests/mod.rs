@@ -1,7 +1,10 @@
 //! Unit tests of the decision contract, one module per capability, each test named after
 //! the rule it pins. Requests are plain structs implementing [`RequestView`].
 
+mod arbitrary_requests;
 mod decisions;
+mod jwt;
+mod jwt_load_errors;
 mod load_errors;
 mod paths;
 mod precedence;

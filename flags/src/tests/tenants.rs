@@ -25,7 +25,7 @@ fn header_source_reads_the_header_case_insensitively() {
     let snapshot = three_sources();
     let req = FakeRequest::get("/x").header("x-TENANT-id", "acme");
     let decision = decide(&snapshot, &req);
-    assert_eq!(decision.tenant, Some("acme"));
+    assert_eq!(decision.tenant.as_deref(), Some("acme"));
     assert_eq!(decision.tenant_source, Some(TenantSourceKind::Header));
     assert_eq!(
         snapshot.tenant_headers().collect::<Vec<_>>(),
@@ -38,7 +38,7 @@ fn subdomain_source_takes_the_label_before_the_suffix() {
     let snapshot = three_sources();
     let req = FakeRequest::get("/x").host("acme.shop.example.com:8080");
     let decision = decide(&snapshot, &req);
-    assert_eq!(decision.tenant, Some("acme"));
+    assert_eq!(decision.tenant.as_deref(), Some("acme"));
     assert_eq!(decision.tenant_source, Some(TenantSourceKind::Subdomain));
 }
 
@@ -54,7 +54,7 @@ fn path_source_takes_the_tenant_segment() {
     let snapshot = three_sources();
     let req = FakeRequest::get("/t/acme/invoices");
     let decision = decide(&snapshot, &req);
-    assert_eq!(decision.tenant, Some("acme"));
+    assert_eq!(decision.tenant.as_deref(), Some("acme"));
     assert_eq!(decision.tenant_source, Some(TenantSourceKind::Path));
 }
 
@@ -64,9 +64,9 @@ fn first_source_yielding_a_tenant_wins() {
     let req = FakeRequest::get("/t/by-path/x")
         .host("by-host.shop.example.com")
         .tenant("by-header");
-    assert_eq!(decide(&snapshot, &req).tenant, Some("by-header"));
+    assert_eq!(decide(&snapshot, &req).tenant.as_deref(), Some("by-header"));
     let req = FakeRequest::get("/t/by-path/x").host("by-host.shop.example.com");
-    assert_eq!(decide(&snapshot, &req).tenant, Some("by-host"));
+    assert_eq!(decide(&snapshot, &req).tenant.as_deref(), Some("by-host"));
 }
 
 #[test]

@@ -1,0 +1,188 @@
+//! Validating a `jwt:` tenant source: the claim path, the token header, and the one key
+//! source (a secret from the environment, a PEM public key file or a JWKS file), read now so
+//! that keys change with a reload of routes.yaml and a missing or unusable key is a located
+//! config error instead of a 401 on every request. Each key is tried once against the
+//! crypto backend before it is accepted.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use super::raw::RawJwt;
+use super::{header_name, Problems};
+use crate::hash::fnv1a64;
+use crate::tenant::jwt::{JwtKeys, JwtSource, VerifyingKey, DEFAULT_JWT_HEADER};
+use crate::tenant::TenantSource;
+
+/// The shortest HS256 secret accepted: the size of the hash (RFC 7518, section 3.2).
+pub const MIN_HS256_SECRET: usize = 32;
+
+/// Compiles the `jwt:` source at node `at` (`tenant.sources[0].jwt`); key file paths are
+/// relative to `base`, the directory of routes.yaml.
+pub(super) fn jwt_source(
+    at: &str,
+    raw: RawJwt,
+    base: &Path,
+    problems: &mut Problems<'_>,
+) -> Option<TenantSource> {
+    let claim = claim_path(&raw.claim)
+        .map_err(|message| problems.at_value(&format!("{at}.claim"), message))
+        .ok();
+    let header = match raw.header.as_deref() {
+        None => Some(DEFAULT_JWT_HEADER.into()),
+        Some(name) => header_name(name)
+            .map_err(|message| problems.at_value(&format!("{at}.header"), message))
+            .ok(),
+    };
+    let (keys, key_files_hash) = keys(at, &raw, base, problems)?;
+    let source = JwtSource::new(header?, claim?, keys, key_files_hash);
+    Some(TenantSource::Jwt(Box::new(source)))
+}
+
+/// `org.tenant` -> `["org", "tenant"]`; no empty part.
+fn claim_path(text: &str) -> Result<Box<[Box<str>]>, String> {
+    let parts: Box<[Box<str>]> = text.split('.').map(Box::from).collect();
+    match parts.iter().any(|part| part.is_empty()) {
+        true => Err(format!(
+            "claim {text:?} must be a claim name or a dotted path like org.tenant"
+        )),
+        false => Ok(parts),
+    }
+}
+
+/// The keys from whichever one of the three key sources `raw` names, and the FNV-1a 64 of
+/// the key file's text (0 for a secret, which cannot change while the process runs).
+fn keys(
+    at: &str,
+    raw: &RawJwt,
+    base: &Path,
+    problems: &mut Problems<'_>,
+) -> Option<(JwtKeys, u64)> {
+    let sources = (&raw.hs256_secret_env, &raw.public_key_file, &raw.jwks_file);
+    let (key, compiled) = match sources {
+        (Some(var), None, None) => (
+            "hs256_secret_env",
+            hs256_secret(var).map(|key| (JwtKeys::single(key), 0)),
+        ),
+        (None, Some(file), None) => (
+            "public_key_file",
+            from_file(&base.join(file), |text, shown| {
+                public_key(text, shown).map(JwtKeys::single)
+            }),
+        ),
+        (None, None, Some(file)) => ("jwks_file", from_file(&base.join(file), jwks)),
+        _ => {
+            let message =
+                "a jwt source has exactly one of hs256_secret_env, public_key_file or jwks_file";
+            problems.at_value(at, message);
+            return None;
+        }
+    };
+    compiled
+        .map_err(|message| problems.at_value(&format!("{at}.{key}"), message))
+        .ok()
+}
+
+/// The HS256 secret in the environment variable `var`.
+fn hs256_secret(var: &str) -> Result<VerifyingKey, String> {
+    let secret = std::env::var_os(var)
+        .ok_or_else(|| format!("environment variable {var} (the HS256 secret) is not set"))?;
+    let bytes = secret.as_encoded_bytes();
+    if bytes.len() < MIN_HS256_SECRET {
+        return Err(format!(
+            "the HS256 secret in {var} is {} bytes; at least {MIN_HS256_SECRET} are needed",
+            bytes.len()
+        ));
+    }
+    checked(VerifyingKey::new(
+        Algorithm::HS256,
+        DecodingKey::from_secret(bytes),
+    ))
+}
+
+/// The keys `compile` finds in the text of `path`, and the text's hash; errors name `path`.
+fn from_file(
+    path: &Path,
+    compile: impl FnOnce(&str, &str) -> Result<JwtKeys, String>,
+) -> Result<(JwtKeys, u64), String> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|err| format!("cannot read {shown}: {err}"))?;
+    Ok((compile(&text, &shown)?, fnv1a64(text.as_bytes())))
+}
+
+/// The PEM public key in `pem`: RS256 for an RSA key, ES256 for a P-256 key.
+fn public_key(pem: &str, shown: &str) -> Result<VerifyingKey, String> {
+    if !pem.contains("PUBLIC KEY-----") || pem.contains("PRIVATE KEY-----") {
+        return Err(format!(
+            "{shown}: expected a PEM public key (BEGIN PUBLIC KEY)"
+        ));
+    }
+    let key = match DecodingKey::from_rsa_pem(pem.as_bytes()) {
+        Ok(key) => VerifyingKey::new(Algorithm::RS256, key),
+        Err(_) => DecodingKey::from_ec_pem(pem.as_bytes())
+            .map(|key| VerifyingKey::new(Algorithm::ES256, key))
+            .map_err(|err| format!("{shown}: not an RSA or P-256 public key: {err}"))?,
+    };
+    checked(key).map_err(|message| format!("{shown}: {message}"))
+}
+
+/// The keys of the JWKS in `text`, by `kid`.
+fn jwks(text: &str, shown: &str) -> Result<JwtKeys, String> {
+    let set: JwkSet =
+        serde_json::from_str(text).map_err(|err| format!("{shown}: not a JWKS: {err}"))?;
+    let mut by_kid = HashMap::new();
+    for jwk in &set.keys {
+        let (kid, key) = jwk_key(jwk).map_err(|message| format!("{shown}: {message}"))?;
+        if by_kid.insert(kid.clone(), key).is_some() {
+            return Err(format!("{shown}: kid {kid:?} appears twice"));
+        }
+    }
+    match by_kid.is_empty() {
+        true => Err(format!("{shown}: the JWKS has no keys")),
+        false => Ok(JwtKeys::ByKid(by_kid)),
+    }
+}
+
+/// One JWK and its `kid`: an RSA key (RS256) or a P-256 key (ES256).
+fn jwk_key(jwk: &Jwk) -> Result<(Box<str>, VerifyingKey), String> {
+    let kid = jwk.common.key_id.as_deref().ok_or("a key has no kid")?;
+    let algorithm = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            Algorithm::ES256
+        }
+        _ => {
+            return Err(format!(
+                "key {kid:?}: only RSA and P-256 keys are supported"
+            ))
+        }
+    };
+    let declared = jwk.common.key_algorithm;
+    if declared.is_some_and(|alg| !same_algorithm(alg, algorithm)) {
+        return Err(format!(
+            "key {kid:?}: its alg {declared:?} is not {algorithm:?}, the only one supported for this key type"
+        ));
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|err| format!("key {kid:?}: {err}"))?;
+    let key = checked(VerifyingKey::new(algorithm, key))
+        .map_err(|message| format!("key {kid:?}: {message}"))?;
+    Ok((kid.into(), key))
+}
+
+fn same_algorithm(declared: KeyAlgorithm, algorithm: Algorithm) -> bool {
+    matches!(
+        (declared, algorithm),
+        (KeyAlgorithm::RS256, Algorithm::RS256) | (KeyAlgorithm::ES256, Algorithm::ES256)
+    )
+}
+
+/// `key`, if the crypto backend can use it.
+fn checked(key: VerifyingKey) -> Result<VerifyingKey, String> {
+    match key.usable() {
+        true => Ok(key),
+        false => Err(format!("the key cannot be used for {:?}", key.algorithm())),
+    }
+}
