@@ -7,6 +7,8 @@
 mod audit_log;
 mod flags;
 
+use std::time::Duration;
+
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
@@ -16,6 +18,11 @@ use crate::audit::{AuditEntry, FlagState};
 use crate::change::{Change, Subject};
 use crate::error::ControlError;
 use crate::overrides::{Overrides, RouteSetBy};
+
+/// How long a call waits for a connection before failing. sqlx waits 30 s by default (and
+/// keeps retrying a refused connect meanwhile); an instance must notice an outage, and an
+/// admin change must be refused, well before that.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection pool to the flag store; cheap to clone, share it between tasks.
 #[derive(Debug, Clone)]
@@ -55,6 +62,7 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(&url)
             .await?;
         if backend == Backend::Sqlite {
