@@ -59,6 +59,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `store:` or [`DEFAULT_STORE`], its scheme checked.
     pub store: Box<str>,
+    /// `store_cache:`, when set (the proxy derives the default from the file's path).
+    pub store_cache: Option<Box<str>>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors.
@@ -162,6 +164,9 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
     );
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let store = store(raw.store.as_deref(), problems);
+    if raw.store_cache.as_deref() == Some("") {
+        problems.at_value("store_cache", "store_cache must name a file");
+    }
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
@@ -180,6 +185,7 @@ fn validate(raw: RawConfig, problems: &mut Problems<'_>) -> Option<Config> {
         debug_headers: raw.debug_headers,
         connect_timeout: connect_timeout?,
         store: store?,
+        store_cache: raw.store_cache.map(Into::into),
     })
 }
 

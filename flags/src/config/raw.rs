@@ -48,6 +48,12 @@ pub struct RawConfig {
     /// `sqlite:///var/lib/strangler.db`), or a `postgres://` or `postgresql://` URL.
     /// Default `sqlite://strangler.db`, a file in the proxy's working directory.
     pub store: Option<String>,
+    /// `store_cache:` the file where the proxy keeps the last flags it read from the store
+    /// (written atomically on every change), so an instance that starts while the store is
+    /// unreachable serves them instead of routes.yaml alone. A relative path is relative to
+    /// the working directory, like `store:`. Default: `<name>.flags-cache.json` beside
+    /// routes.yaml (`routes.flags-cache.json`). Read at start only.
+    pub store_cache: Option<String>,
 }
 
 /// The `tenant:` section.
