@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod cli;
 mod fallback;
+mod flag_store_outage;
 mod flags_cli;
 mod forwarding;
 mod protocols;

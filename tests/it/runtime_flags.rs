@@ -18,8 +18,9 @@ const ROUTES: &str = r#"
     rollout: { percent: 0, tenants: { bigcorp: legacy } }
 "#;
 
-struct Flags {
-    proxy: Proxy,
+/// A proxy with the admin token over its own backends (the flag store tests use it too).
+pub(crate) struct Flags {
+    pub(crate) proxy: Proxy,
     client: Client,
     _backends: [Backend; 2],
 }
@@ -39,11 +40,17 @@ fn config(backends: &[Backend; 2]) -> Config {
 
 /// A proxy with the admin token over fresh backends, with its own store or `store`.
 async fn flags_proxy(store: Option<&str>) -> Flags {
+    flags_proxy_with(|config| match store {
+        Some(store) => config.store(store),
+        None => config,
+    })
+    .await
+}
+
+/// A proxy with the admin token over fresh backends, its config changed by `adjust`.
+pub(crate) async fn flags_proxy_with(adjust: impl FnOnce(Config) -> Config) -> Flags {
     let backends = backends().await;
-    let mut config = config(&backends);
-    if let Some(store) = store {
-        config = config.store(store);
-    }
+    let config = adjust(config(&backends));
     let proxy = Proxy::start_with_admin_token(&config, TOKEN).await;
     let client = Client::builder().no_proxy().build().expect("client");
     Flags {
@@ -54,7 +61,8 @@ async fn flags_proxy(store: Option<&str>) -> Flags {
 }
 
 impl Flags {
-    async fn call(
+    /// An admin call with the token: status and JSON body (null when not JSON).
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -72,7 +80,8 @@ impl Flags {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn side_of(&self, tenant: &str) -> String {
+    /// The backend that answers `tenant`'s `GET /api/invoices/7`.
+    pub(crate) async fn side_of(&self, tenant: &str) -> String {
         send(self.proxy.get_as(tenant, "/api/invoices/7"))
             .await
             .backend()

@@ -34,6 +34,7 @@ pub struct Config {
     tenant: String,
     routes: String,
     store: Option<String>,
+    store_cache: Option<String>,
 }
 
 impl Config {
@@ -50,6 +51,7 @@ impl Config {
             tenant: USUAL_TENANT.to_string(),
             routes: String::new(),
             store: None,
+            store_cache: None,
         }
     }
 
@@ -73,6 +75,12 @@ impl Config {
     /// Uses the flag store at `url` (default: one per proxy, in its scratch directory).
     pub fn store(mut self, url: &str) -> Config {
         self.store = Some(url.to_string());
+        self
+    }
+
+    /// Keeps the flag cache in `path` (default: beside routes.yaml, in the scratch directory).
+    pub fn store_cache(mut self, path: &Path) -> Config {
+        self.store_cache = Some(path.display().to_string());
         self
     }
 
@@ -105,6 +113,9 @@ impl Config {
         }
         if let Some(store) = &self.store {
             text.push_str(&format!("store: {store}\n"));
+        }
+        if let Some(cache) = &self.store_cache {
+            text.push_str(&format!("store_cache: {cache}\n"));
         }
         text
     }
