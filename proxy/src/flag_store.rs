@@ -21,7 +21,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use strangler_control::{AuditEntry, Change, ControlError, Overrides, Store};
-use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::flag_cache::{without_credentials, FlagCache};
@@ -66,13 +65,10 @@ pub struct FlagStore {
     live: Arc<LiveConfig>,
     cache: Arc<FlagCache>,
     health: StoreHealth,
-    /// Serialises syncs, so a slow read of an older version never publishes over a newer one
-    /// and cache writes land in order.
+    /// Serialises syncs, so a slow read of an older version never publishes over a newer one.
     syncing: tokio::sync::Mutex<()>,
     /// True once the overrides applied were read from the store rather than the cache.
     from_store: AtomicBool,
-    /// Set while the cache cannot be written, so that is logged once, not every change.
-    cache_failing: AtomicBool,
 }
 
 impl FlagStore {
@@ -88,7 +84,6 @@ impl FlagStore {
             health: StoreHealth::new(without_credentials(url)),
             syncing: tokio::sync::Mutex::new(()),
             from_store: AtomicBool::new(false),
-            cache_failing: AtomicBool::new(false),
         };
         if let Err(error) = flags.reach().await {
             flags.serve_cache(&error.to_string());
@@ -152,30 +147,12 @@ impl FlagStore {
         if version != applied.version || !self.from_store.load(Ordering::Relaxed) {
             self.live.apply_overrides(store.overrides().await?);
             self.from_store.store(true, Ordering::Relaxed);
-            self.write_cache(self.live.overrides()).await;
+            self.cache.store_in_background(self.live.overrides());
         } else if applied.routes.values().any(|r| r.schedule.is_some()) {
             self.live.apply_overrides(Overrides::clone(&applied));
         }
         self.health.connected(self.live.overrides().version);
         Ok(())
-    }
-
-    /// Replaces the cache with `overrides`, read from the store just now. A failure is
-    /// logged (once until it works again) and otherwise ignored: the cache is a fallback.
-    async fn write_cache(&self, overrides: Arc<Overrides>) {
-        let cache = self.cache.clone();
-        let read_at = OffsetDateTime::now_utc();
-        let written = tokio::task::spawn_blocking(move || cache.store(&overrides, read_at)).await;
-        match written {
-            Ok(Ok(())) => self.cache_failing.store(false, Ordering::Relaxed),
-            Ok(Err(error)) if !self.cache_failing.swap(true, Ordering::Relaxed) => {
-                tracing::warn!(target: "strangler::flags", %error, "cannot write the flag cache (set store_cache: to a writable file); a restart while the store is down would serve routes.yaml alone");
-            }
-            Ok(Err(_)) => {}
-            Err(join) => {
-                tracing::warn!(target: "strangler::flags", error = %join, "writing the flag cache failed")
-            }
-        }
     }
 
     /// At start, with the store unreachable because of `error`: folds the cache in if it is

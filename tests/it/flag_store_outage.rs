@@ -32,13 +32,6 @@ impl Flags {
         config["flag_store"].clone()
     }
 
-    /// Gives `tenant` a runtime side through the admin API: the status and body.
-    async fn set_side(&self, tenant: &str, side: &str) -> (StatusCode, Value) {
-        let body = json!({ "tenants": { tenant: side } });
-        let path = "/admin/routes/invoices/tenants";
-        self.call(Method::PUT, path, Some(body)).await
-    }
-
     /// `/readyz`: status and body.
     async fn readyz(&self) -> (StatusCode, String) {
         self.proxy.admin_get("/readyz").await
@@ -128,6 +121,12 @@ async fn an_instance_started_during_an_outage_serves_the_cached_flags_then_catch
     let with_store = |config: crate::support::Config| config.store(&via_relay).store_cache(&cache);
     let first = flags_proxy_with(with_store).await;
     assert_eq!(first.set_side("acme", "new").await.0, StatusCode::OK);
+    eventually(
+        CATCH_UP,
+        "the first instance caches acme's side",
+        || async { cached(&cache).contains("acme") },
+    )
+    .await;
     drop(first);
 
     relay.cut();
@@ -166,6 +165,11 @@ async fn an_instance_started_during_an_outage_serves_the_cached_flags_then_catch
     let health = second.store_health().await;
     assert_eq!(health["state"], "connected", "{health}");
     assert_eq!(health["flags_source"], "store", "{health}");
+}
+
+/// The cache file's text ("" while there is none).
+fn cached(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// A cache file holding `acme: new` at version 0 for `store`, as a run against another
@@ -208,11 +212,10 @@ async fn a_cached_flag_gives_way_to_the_store_once_it_answers_even_at_the_same_v
     })
     .await;
     assert_eq!(f.store_health().await["state"], "connected");
-    let rewritten = std::fs::read_to_string(&cache).expect("the cache");
-    assert!(
-        !rewritten.contains("acme"),
-        "the cache follows the store: {rewritten}"
-    );
+    eventually(CATCH_UP, "the cache follows the store", || async {
+        !cached(&cache).contains("acme")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -80,6 +80,13 @@ impl Flags {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Gives `tenant` a runtime side on `invoices` through the admin API: status and body.
+    pub(crate) async fn set_side(&self, tenant: &str, side: &str) -> (StatusCode, Value) {
+        let body = json!({ "tenants": { tenant: side } });
+        let path = "/admin/routes/invoices/tenants";
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
     /// The backend that answers `tenant`'s `GET /api/invoices/7`.
     pub(crate) async fn side_of(&self, tenant: &str) -> String {
         send(self.proxy.get_as(tenant, "/api/invoices/7"))
