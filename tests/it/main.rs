@@ -10,6 +10,7 @@ mod fallback;
 mod flag_store_outage;
 mod flags_cli;
 mod forwarding;
+mod propagation;
 mod protocols;
 mod reload;
 mod rollout;
