@@ -2,9 +2,13 @@
 //! (a change through any instance sharing the store is honoured here within a poll), apply
 //! changes made through this instance's admin API, and live through the store's outages.
 //!
-//! Polling costs one `SELECT` of the store's version every [`POLL`]; the overrides are read
-//! only when the version moved. Schedules are functions of the clock, so while any route has
-//! one the overrides are folded again every poll (publishing only when a percentage moved).
+//! On PostgreSQL every change is notified (`LISTEN strangler_flags`, see
+//! [`strangler_control::ChangeFeed`]) and this instance syncs as soon as it hears of one; the
+//! poll stays as the backstop (a feed drops notifications while it reconnects) and is all
+//! there is on SQLite. Polling costs one `SELECT` of the store's version every [`POLL`]; the
+//! overrides are read only when the version moved. Schedules are functions of the clock, so
+//! while any route has one the overrides are folded again every poll (publishing only when a
+//! percentage moved).
 //!
 //! Outages. Every store read that moved the version is also written to the flag cache
 //! ([`crate::flag_cache`]). An instance that cannot reach the store at start serves
@@ -21,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use strangler_control::{AuditEntry, Change, ControlError, Overrides, Store};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::flag_cache::{without_credentials, FlagCache};
 use crate::flag_health::StoreHealth;
@@ -96,15 +100,23 @@ impl FlagStore {
         &self.health
     }
 
-    /// Until `shutdown` turns true: polls the store every [`POLL`] while it answers, and
-    /// retries with a doubling wait (at most [`RETRY_MAX`]) while it does not.
+    /// Until `shutdown` turns true: syncs when the store notifies a change (PostgreSQL) and
+    /// every [`POLL`] as a backstop while the store answers; retries with a doubling wait (at
+    /// most [`RETRY_MAX`]) while it does not.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let notified = Arc::new(Notify::new());
+        let mut listening = false;
         let mut retry = RETRY_FIRST;
         let mut failing = !self.from_store.load(Ordering::Relaxed);
         loop {
+            if let (false, Some(store)) = (listening, self.store.get()) {
+                tokio::spawn(follow_changes(store.clone(), notified.clone()));
+                listening = true;
+            }
             let wait = if failing { retry } else { POLL };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                _ = notified.notified() => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             match self.reach().await {
@@ -228,5 +240,25 @@ impl FlagStore {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, FlagStoreError> {
         Ok(self.connected()?.audit(route, limit).await?)
+    }
+}
+
+/// Wakes `notified` whenever `store` notifies a change (PostgreSQL LISTEN/NOTIFY), and once
+/// after every (re)connect of the feed, since changes meanwhile were not notified. A lost feed
+/// is made again after [`RETRY_MAX`]; the poll covers the gap. Returns at once for a store
+/// without notifications (SQLite). Ends with the runtime.
+async fn follow_changes(store: Store, notified: Arc<Notify>) {
+    loop {
+        match tokio::time::timeout(CONNECT_TIMEOUT, store.changes()).await {
+            Ok(Ok(None)) => return,
+            Ok(Ok(Some(mut feed))) => {
+                notified.notify_one();
+                while feed.changed().await.is_ok() {
+                    notified.notify_one();
+                }
+            }
+            Ok(Err(_)) | Err(_) => {}
+        }
+        tokio::time::sleep(RETRY_MAX).await;
     }
 }

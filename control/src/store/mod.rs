@@ -5,6 +5,7 @@
 //! and call [`Store::overrides`] only when it moved.
 
 mod audit_log;
+mod feed;
 mod flags;
 
 use std::time::Duration;
@@ -12,6 +13,8 @@ use std::time::Duration;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
+
+pub use self::feed::{ChangeFeed, CHANNEL};
 
 use self::audit_log::Draft;
 use crate::audit::{AuditEntry, FlagState};
@@ -29,6 +32,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL connected to, for the change feed's own connection.
+    url: String,
 }
 
 /// Which database the URL names; the SQL is shared, migrations and a few settings are not.
@@ -74,7 +79,15 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, url })
+    }
+
+    /// A feed of change notifications (PostgreSQL), or `None` for SQLite, which has none.
+    pub async fn changes(&self) -> Result<Option<ChangeFeed>, ControlError> {
+        match self.backend {
+            Backend::Postgres => Ok(Some(ChangeFeed::connect(&self.url).await?)),
+            Backend::Sqlite => Ok(None),
+        }
     }
 
     /// The version: moves with every change, never goes back. Cheap enough to poll.
@@ -139,7 +152,7 @@ impl Store {
     ) -> Result<AuditEntry, ControlError> {
         let now = OffsetDateTime::now_utc();
         let mut tx = self.pool.begin().await?;
-        flags::bump_version(&mut tx).await?;
+        let version = flags::bump_version(&mut tx).await?;
         let (route, plan) = match change.subject() {
             Subject::Route(route) => (Some(route.to_owned()), Plan::Apply),
             Subject::Global => (None, Plan::Apply),
@@ -165,6 +178,9 @@ impl Store {
         };
         let entry = audit_log::insert(&mut tx, draft).await?;
         write(&mut tx, route.as_deref(), &before, &after, set_by, entry.id).await?;
+        if self.backend == Backend::Postgres {
+            feed::notify(&mut tx, version).await?;
+        }
         tx.commit().await?;
         Ok(entry)
     }
