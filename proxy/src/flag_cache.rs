@@ -6,10 +6,11 @@
 //! temporary file beside it, flushed to disk, then renamed over it, so a reader (or a crash)
 //! sees the old file or the new one, never half of one. The write happens on a blocking
 //! thread, off the admin request and the poll (a flush takes 8 ms here, sometimes 90); of
-//! two writes racing, the older version never lands over the newer. It records which store it came from
-//! (the URL without credentials) and is ignored for any other store. It is only read at
-//! start and only when the store cannot be reached: a reachable store always wins. A file
-//! that does not parse is logged and ignored.
+//! two writes racing, the older version never lands over the newer.
+//!
+//! The file records which store it came from (the URL without credentials) and is ignored
+//! for any other store. It is only read at start and only when the store cannot be reached:
+//! a reachable store always wins. A file that does not parse is logged and ignored.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
