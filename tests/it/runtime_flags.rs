@@ -6,6 +6,7 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+use crate::support::postgres::Database;
 use crate::support::scratch::Scratch;
 use crate::support::{send, Backend, Config, Proxy};
 
@@ -311,14 +312,17 @@ async fn runtime_flags_survive_a_restart() {
     assert_eq!(second.side_of("acme").await, "billing");
 }
 
-/// Two instances sharing one store (PostgreSQL when `STRANGLER_TEST_POSTGRES_URL` names a
-/// server, as in CI; else one SQLite file): a kill switch set through one is honoured by the
-/// other within a second.
+/// Two instances sharing one store (a database of its own on the PostgreSQL server
+/// `STRANGLER_TEST_POSTGRES_URL` names, as in CI; else one SQLite file): a kill switch set
+/// through one is honoured by the other within a second.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
     let store_dir = Scratch::new();
-    let store = std::env::var("STRANGLER_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/fleet.db", store_dir.path().display()));
+    let db = Database::create("the fleet test runs on SQLite only").await;
+    let store = db.as_ref().map_or_else(
+        || format!("sqlite://{}/fleet.db", store_dir.path().display()),
+        |db| db.url().to_string(),
+    );
     let one = flags_proxy(Some(&store)).await;
     let other = flags_proxy(Some(&store)).await;
     one.call(reqwest::Method::DELETE, "/admin/kill", None).await;

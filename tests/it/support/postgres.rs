@@ -19,10 +19,11 @@ pub struct Database {
 }
 
 impl Database {
-    /// A new empty database, or `None` (with a note naming `test`) when no server is set.
-    pub async fn create(test: &str) -> Option<Database> {
+    /// A new empty database, or `None` when no server is set, after printing `without`: what
+    /// the test does instead.
+    pub async fn create(without: &str) -> Option<Database> {
         let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("{POSTGRES_ENV} is not set: skipping {test}, which needs PostgreSQL");
+            eprintln!("{POSTGRES_ENV} is not set: {without}");
             return None;
         };
         static NEXT: AtomicUsize = AtomicUsize::new(0);
