@@ -1,7 +1,7 @@
 //! How long a flag change through one instance takes to reach another that shares the store
 //! (PostgreSQL): from sending the admin change to A until B routes by it, over 100 changes,
 //! median and p99. A benchmark, not a check, so it is ignored by default; it needs
-//! `STRANGLER_TEST_POSTGRES_URL` (a role that may create databases) and runs in about 30 s:
+//! `STRANGLER_TEST_POSTGRES_URL` (a role that may create databases) and runs in about 20 s:
 //!
 //! ```sh
 //! STRANGLER_TEST_POSTGRES_URL=postgres://strangler:strangler@127.0.0.1/strangler \
