@@ -214,9 +214,10 @@ impl Running {
         });
     }
 
-    /// Opens the runtime flag store named by `store:` and starts polling it. A store that
-    /// cannot be reached within [`crate::flag_store::CONNECT_TIMEOUT`] does not stop the start: the
-    /// proxy serves routes.yaml with the flags of its cache (`store_cache:`) and keeps trying.
+    /// Opens the runtime flag store named by `store:` and starts following it. A store that
+    /// cannot be reached within [`crate::flag_store::CONNECT_TIMEOUT`] does not stop the
+    /// start: the proxy serves routes.yaml with the flags of its cache (`store_cache:`, by
+    /// default `<name>.flags-cache.json` beside routes.yaml) and keeps trying.
     fn connect_flags(&self, control: &tokio::runtime::Runtime) -> Arc<FlagStore> {
         let file = self.live.current().file.clone();
         let cache = match file.store_cache() {

@@ -28,7 +28,7 @@ use crate::overrides::{Overrides, RouteSetBy};
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection pool to the flag store; cheap to clone, share it between tasks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
@@ -183,6 +183,15 @@ impl Store {
         }
         tx.commit().await?;
         Ok(entry)
+    }
+}
+
+/// Names the backend only: the URL carries the password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
