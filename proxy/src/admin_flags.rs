@@ -344,12 +344,15 @@ fn bad_json(rejection: JsonRejection) -> Response {
     )
 }
 
-/// 503 while the store cannot be reached (nothing was recorded), else by the store's error.
+/// 503 while the store cannot be reached or fails (a change was not recorded), else by the
+/// store's refusal.
 fn store_error(error: FlagStoreError) -> Response {
-    match error {
-        FlagStoreError::Control(error) => control_error(error),
-        unreachable => error_body(StatusCode::SERVICE_UNAVAILABLE, &unreachable.to_string()),
-    }
+    let message = match error {
+        FlagStoreError::Control(ControlError::Database(e)) => format!("the flag store failed: {e}"),
+        FlagStoreError::Control(error) => return control_error(error),
+        unreachable => unreachable.to_string(),
+    };
+    error_body(StatusCode::SERVICE_UNAVAILABLE, &message)
 }
 
 fn control_error(error: ControlError) -> Response {

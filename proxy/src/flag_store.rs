@@ -204,7 +204,8 @@ impl FlagStore {
             })
     }
 
-    /// Applies one change for `actor` (audited, one transaction) and folds it in at once.
+    /// Applies one change for `actor` (audited, one transaction) and folds it in at once
+    /// (or, should the store fail right after the commit, at the next poll that reaches it).
     pub async fn apply(
         &self,
         change: Change,
@@ -217,7 +218,7 @@ impl FlagStore {
             .connected()?
             .apply(change, actor, comment, &known)
             .await?;
-        self.sync().await?;
+        self.fold_committed().await;
         Ok(entry)
     }
 
@@ -229,8 +230,16 @@ impl FlagStore {
         comment: Option<&str>,
     ) -> Result<AuditEntry, FlagStoreError> {
         let entry = self.connected()?.revert(id, actor, comment).await?;
-        self.sync().await?;
+        self.fold_committed().await;
         Ok(entry)
+    }
+
+    /// Folds in a change this instance just committed. A failure is logged, not returned:
+    /// the change is recorded, and an error would invite the operator to make it twice.
+    async fn fold_committed(&self) {
+        if let Err(error) = self.sync().await {
+            tracing::warn!(target: "strangler::flags", %error, "change committed but not folded in yet; the next poll that reaches the store will");
+        }
     }
 
     /// The newest audit entries, optionally of one route.
