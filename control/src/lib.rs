@@ -6,7 +6,8 @@
 //! - [`Store::apply`] checks a [`Change`] and commits it with its [`AuditEntry`] (who,
 //!   when, before, after, comment) in one transaction; [`Store::revert`] undoes an entry
 //!   with a new one. The audit table is append-only (the database refuses edits).
-//! - Instances poll [`Store::version`] and reload [`Store::overrides`] when it moved.
+//! - Instances poll [`Store::version`] and reload [`Store::overrides`] when it moved; on
+//!   PostgreSQL they also follow [`Store::changes`] (LISTEN/NOTIFY) to read a change at once.
 //! - [`fold`] combines a route's routes.yaml values ([`FileRoute`]) with the overrides
 //!   into its [`EffectiveRoute`], each value tagged with its [`Source`].
 //! - [`Schedule::effective_percent`] is a pure function of the stored schedule and the
@@ -47,4 +48,4 @@ pub use error::ControlError;
 pub use overrides::{Overrides, RouteOverrides, RouteSetBy};
 pub use percent::PercentBp;
 pub use schedule::{AtStep, Every, RepeatStep, Schedule, Step};
-pub use store::Store;
+pub use store::{ChangeFeed, Store, CHANNEL};

@@ -180,6 +180,11 @@ impl Snapshot {
         &self.config.store
     }
 
+    /// `store_cache:`, the file keeping the last flags read from the store, if set.
+    pub fn store_cache(&self) -> Option<&str> {
+        self.config.store_cache.as_deref()
+    }
+
     /// Turns a route's kill switch on or off in this (not yet published) snapshot;
     /// false if there is no such route. For the runtime control plane, which applies it
     /// to a clone of the file's snapshot before publishing that clone.

@@ -32,8 +32,8 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
     /// The tokens `/admin/*` accepts; empty leaves it open (on loopback only).
     pub tokens: Arc<[AdminToken]>,
-    /// The runtime flag store, when connected.
-    pub flags: Option<Arc<crate::flag_store::FlagStore>>,
+    /// The runtime flag store (connected or not: see its health).
+    pub flags: Arc<crate::flag_store::FlagStore>,
     /// The diff store, once the shadow writer has connected it.
     pub diffs: crate::diff_writer::SharedStore,
 }
@@ -93,11 +93,19 @@ fn denied(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+/// 200 while serving, 503 while starting or draining. An unreachable flag store does not
+/// make the instance unready (it serves on the last flags it has); the body's second line
+/// says how the store is (`crate::flag_health`).
 async fn readyz(State(state): State<AdminState>) -> Response {
+    let store = state.flags.health().summary();
     if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n").into_response()
+        (StatusCode::OK, format!("ready\n{store}\n")).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{store}\n"),
+        )
+            .into_response()
     }
 }
 
@@ -113,7 +121,7 @@ async fn metrics() -> Response {
         .into_response()
 }
 
-/// The revision serving now and a summary of every route.
+/// The revision serving now, the flag store's health and a summary of every route.
 async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
     let loaded = state.live.current();
     let routes: Vec<_> = loaded
@@ -142,6 +150,7 @@ async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
         "revision": loaded.revision,
         "source": state.live.path().display().to_string(),
         "loaded_at_unix": loaded_at.as_secs(),
+        "flag_store": state.flags.health().report(),
         "routes": routes,
     }))
 }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -25,7 +24,7 @@ use time::OffsetDateTime;
 
 use crate::admin::AdminState;
 use crate::admin_tokens::Actor;
-use crate::flag_store::FlagStore;
+use crate::flag_store::FlagStoreError;
 
 /// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {
@@ -133,7 +132,7 @@ async fn list(State(state): State<AdminState>) -> Response {
         .collect();
     let body = json!({
         "revision": loaded.revision,
-        "store": state.flags.is_some(),
+        "flag_store": state.flags.health().report(),
         "global_kill": overrides.global_kill,
         "routes": routes,
     });
@@ -310,13 +309,10 @@ async fn export(State(state): State<AdminState>) -> Response {
 
 /// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).
 async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>) -> Response {
-    let Some(flags) = state.flags.clone() else {
-        return no_store();
-    };
     let limit = query.limit.unwrap_or(50).min(1_000);
-    match flags.audit(query.route.as_deref(), limit).await {
+    match state.flags.audit(query.route.as_deref(), limit).await {
         Ok(entries) => Json(json!({ "entries": entries })).into_response(),
-        Err(error) => control_error(error),
+        Err(error) => store_error(error),
     }
 }
 
@@ -326,12 +322,17 @@ async fn revert(
     Path(id): Path<i64>,
     body: Option<Json<CommentBody>>,
 ) -> Response {
-    let Some((flags, actor)) = writable(&state, actor) else {
-        return refused(&state);
+    let Some(Extension(actor)) = actor else {
+        return no_token();
     };
-    match flags.revert(id, &actor, comment(body).as_deref()).await {
+    let comment = comment(body);
+    match state
+        .flags
+        .revert(id, &actor.name, comment.as_deref())
+        .await
+    {
         Ok(entry) => applied(&state, entry),
-        Err(error) => control_error(error),
+        Err(error) => store_error(error),
     }
 }
 
@@ -342,12 +343,16 @@ async fn change(
     change: Change,
     comment: Option<String>,
 ) -> Response {
-    let Some((flags, actor)) = writable(&state, actor) else {
-        return refused(&state);
+    let Some(Extension(actor)) = actor else {
+        return no_token();
     };
-    match flags.apply(change, &actor, comment.as_deref()).await {
+    match state
+        .flags
+        .apply(change, &actor.name, comment.as_deref())
+        .await
+    {
         Ok(entry) => applied(&state, entry),
-        Err(error) => control_error(error),
+        Err(error) => store_error(error),
     }
 }
 
@@ -355,33 +360,12 @@ fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response
     Json(json!({ "audit": entry, "revision": state.live.current().revision })).into_response()
 }
 
-/// The store, when changes are possible: a store is connected and a token is configured
-/// (the `/admin/*` middleware has already checked the request carries it).
-fn writable(
-    state: &AdminState,
-    actor: Option<Extension<Actor>>,
-) -> Option<(Arc<FlagStore>, String)> {
-    let Extension(actor) = actor?;
-    Some((state.flags.clone()?, actor.name))
-}
-
-/// Without any admin token nobody can change flags; with one, the middleware has already
-/// refused requests without a valid write token, so what is missing is the store.
-fn refused(state: &AdminState) -> Response {
-    if state.tokens.is_empty() {
-        error_body(
-            StatusCode::UNAUTHORIZED,
-            "flag changes need an admin token: set STRANGLER_ADMIN_TOKEN",
-        )
-    } else {
-        no_store()
-    }
-}
-
-fn no_store() -> Response {
+/// Without any admin token nobody can change flags. (With one, the `/admin/*` middleware
+/// has already refused requests without a valid write token and named the actor.)
+fn no_token() -> Response {
     error_body(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the flag store is not connected; see the proxy's log",
+        StatusCode::UNAUTHORIZED,
+        "flag changes need an admin token: set STRANGLER_ADMIN_TOKEN",
     )
 }
 
@@ -394,6 +378,17 @@ fn bad_json(rejection: JsonRejection) -> Response {
         StatusCode::BAD_REQUEST,
         &format!("malformed request body: {}", rejection.body_text()),
     )
+}
+
+/// 503 while the store cannot be reached or fails (a change was not recorded), else by the
+/// store's refusal.
+fn store_error(error: FlagStoreError) -> Response {
+    let message = match error {
+        FlagStoreError::Control(ControlError::Database(e)) => format!("the flag store failed: {e}"),
+        FlagStoreError::Control(error) => return control_error(error),
+        unreachable => unreachable.to_string(),
+    };
+    error_body(StatusCode::SERVICE_UNAVAILABLE, &message)
 }
 
 fn control_error(error: ControlError) -> Response {

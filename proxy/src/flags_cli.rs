@@ -50,9 +50,19 @@ pub enum FlagsCommand {
         action: TenantsAction,
     },
     /// Turn a route's kill switch on (every request to legacy), or the global one.
-    Kill(Target),
+    Kill {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Turn a route's kill switch off, or the global one.
-    Unkill(Target),
+    Unkill {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Set, clear, pause or resume a route's ramp.
     #[command(group(ArgGroup::new("action").required(true).args(["steps", "clear", "pause", "resume"])))]
     Schedule {
@@ -100,7 +110,11 @@ pub enum TenantsAction {
         comment: Option<String>,
     },
     /// Drop a tenant's runtime side: routes.yaml decides again.
-    Clear { tenant: String },
+    Clear {
+        tenant: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
 }
 
 /// One route, or `--all` for the global switch.
@@ -211,8 +225,8 @@ pub fn call_for(command: &FlagsCommand) -> Result<Call, FlagsError> {
         } => Call::new(Method::PUT, &["admin", "routes", route, "percent"])
             .body(json!({ "percent": percent, "comment": comment })),
         C::Tenants { route, action } => tenants_call(route, action)?,
-        C::Kill(target) => kill_call(Method::POST, target),
-        C::Unkill(target) => kill_call(Method::DELETE, target),
+        C::Kill { target, comment } => kill_call(Method::POST, target, comment),
+        C::Unkill { target, comment } => kill_call(Method::DELETE, target, comment),
         C::Schedule {
             route,
             steps,
@@ -242,18 +256,20 @@ fn tenants_call(route: &str, action: &TenantsAction) -> Result<Call, FlagsError>
             Call::new(Method::PUT, &["admin", "routes", route, "tenants"])
                 .body(json!({ "tenants": tenants, "comment": comment }))
         }
-        TenantsAction::Clear { tenant } => Call::new(
+        TenantsAction::Clear { tenant, comment } => Call::new(
             Method::DELETE,
             &["admin", "routes", route, "tenants", tenant],
-        ),
+        )
+        .body(json!({ "comment": comment })),
     })
 }
 
-fn kill_call(method: Method, target: &Target) -> Call {
-    match &target.route {
+fn kill_call(method: Method, target: &Target, comment: &Option<String>) -> Call {
+    let call = match &target.route {
         Some(route) => Call::new(method, &["admin", "routes", route, "kill"]),
         None => Call::new(method, &["admin", "kill"]),
-    }
+    };
+    call.body(json!({ "comment": comment }))
 }
 
 fn schedule_call(route: &str, steps: &[Value], clear: bool, pause: bool, resume: bool) -> Call {

@@ -18,6 +18,8 @@ pub mod downstream;
 pub mod edge;
 pub mod explain;
 pub mod export;
+pub mod flag_cache;
+pub mod flag_health;
 pub mod flag_store;
 pub mod flags_cli;
 pub mod forwarding;

@@ -101,18 +101,21 @@ impl LiveConfig {
         })
     }
 
-    /// Folds `overrides` (read from the flag store) over the current routes.yaml and
-    /// publishes the result, unless it decides exactly as the snapshot serving now.
-    /// Returns the revision serving afterwards.
+    /// Folds `overrides` (read from the flag store, or from its cache) over the current
+    /// routes.yaml and publishes the result, unless the overrides are the ones folded in now
+    /// and decide exactly as the snapshot serving now (a schedule moves with the clock).
+    /// Overrides are compared whole, not by version: a cache of another database at the same
+    /// version must not survive the store's own state. Returns the revision serving afterwards.
     pub fn apply_overrides(&self, overrides: Overrides) -> Revision {
         let _serial = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.current();
         let overrides = Arc::new(overrides);
-        *self.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides.clone();
+        let previous = std::mem::replace(
+            &mut *self.overrides.lock().unwrap_or_else(|p| p.into_inner()),
+            overrides.clone(),
+        );
         let effective = crate::overlay::fold(&old.file, &overrides);
-        if overrides.version == old.revision.flags
-            && crate::overlay::same_flags(&effective, &old.snapshot)
-        {
+        if previous == overrides && crate::overlay::same_flags(&effective, &old.snapshot) {
             return old.revision;
         }
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);

@@ -24,7 +24,8 @@ use crate::admin::{self, AdminState};
 use crate::diff_writer::{self, SharedStore};
 use crate::downstream::Downstream;
 use crate::edge::Edge;
-use crate::flag_store::{self, FlagStore};
+use crate::flag_cache::FlagCache;
+use crate::flag_store::FlagStore;
 use crate::live::LiveConfig;
 use crate::shadowing::Shadowing;
 
@@ -228,29 +229,21 @@ impl Running {
         });
     }
 
-    /// Connects the runtime flag store named by `store:` and starts polling it. A store that
-    /// cannot be reached within [`flag_store::CONNECT_TIMEOUT`] is logged and the proxy serves
-    /// routes.yaml alone (flag endpoints answer 503) rather than not starting.
-    fn connect_flags(&self, control: &tokio::runtime::Runtime) -> Option<Arc<FlagStore>> {
-        let url = self.live.current().file.store_url().to_string();
-        let live = self.live.clone();
-        // The timeout is built inside the runtime: its timer belongs to `control`.
-        let connecting = async {
-            tokio::time::timeout(flag_store::CONNECT_TIMEOUT, FlagStore::connect(&url, live)).await
+    /// Opens the runtime flag store named by `store:` and starts following it. A store that
+    /// cannot be reached within [`crate::flag_store::CONNECT_TIMEOUT`] does not stop the
+    /// start: the proxy serves routes.yaml with the flags of its cache (`store_cache:`, by
+    /// default `<name>.flags-cache.json` beside routes.yaml) and keeps trying.
+    fn connect_flags(&self, control: &tokio::runtime::Runtime) -> Arc<FlagStore> {
+        let file = self.live.current().file.clone();
+        let cache = match file.store_cache() {
+            Some(path) => PathBuf::from(path),
+            None => FlagCache::default_path(self.live.path()),
         };
-        let flags = match control.block_on(connecting) {
-            Ok(Ok(flags)) => Arc::new(flags),
-            Ok(Err(error)) => {
-                tracing::error!(target: "strangler::flags", %url, %error, "flag store unavailable; serving routes.yaml alone");
-                return None;
-            }
-            Err(_) => {
-                tracing::error!(target: "strangler::flags", %url, "flag store did not answer in time; serving routes.yaml alone");
-                return None;
-            }
-        };
-        control.spawn(flags.clone().poll(self.shutdown.subscribe()));
-        Some(flags)
+        let cache = FlagCache::new(cache, file.store_url());
+        let opening = FlagStore::open(file.store_url(), cache, self.live.clone());
+        let flags = Arc::new(control.block_on(opening));
+        control.spawn(flags.clone().run(self.shutdown.subscribe()));
+        flags
     }
 
     /// Starts the shadow workers on `shadow` and the diff store's writer on `control`.
@@ -280,7 +273,7 @@ impl Running {
         &mut self,
         listener: TcpListener,
         tokens: Arc<[crate::admin_tokens::AdminToken]>,
-        flags: Option<Arc<FlagStore>>,
+        flags: Arc<FlagStore>,
         diffs: SharedStore,
     ) -> anyhow::Result<()> {
         listener.set_nonblocking(true)?;

@@ -218,3 +218,43 @@ async fn export_folds_runtime_flags_into_a_routes_yaml_that_checks() {
         .expect("running strangler check");
     assert!(check.status.success(), "{}", stderr(&check));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_unkill_and_tenant_clear_take_a_comment_for_the_audit_log() {
+    let f = fixture().await;
+    f.ok(&["tenants", "invoices", "set", "acme=new"]).await;
+    f.ok(&["kill", "invoices", "--comment", "incident 42"])
+        .await;
+    f.ok(&["unkill", "invoices", "--comment", "incident 42 resolved"])
+        .await;
+    f.ok(&["kill", "--all", "--comment", "freeze"]).await;
+    f.ok(&["unkill", "--all"]).await;
+    f.ok(&[
+        "tenants",
+        "invoices",
+        "clear",
+        "acme",
+        "--comment",
+        "pilot over",
+    ])
+    .await;
+    let audit: Value = serde_json::from_str(&f.ok(&["--json", "audit"]).await).expect("JSON");
+    let said: Vec<(&str, &Value)> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| (e["change"]["kind"].as_str().expect("kind"), &e["comment"]))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("clear_tenant", &Value::from("pilot over")),
+            ("unkill_all", &Value::Null),
+            ("kill_all", &Value::from("freeze")),
+            ("unkill", &Value::from("incident 42 resolved")),
+            ("kill", &Value::from("incident 42")),
+            ("set_tenants", &Value::Null),
+        ],
+        "{audit}"
+    );
+}

@@ -6,6 +6,7 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+use crate::support::postgres::Database;
 use crate::support::scratch::Scratch;
 use crate::support::{send, Backend, Config, Proxy};
 
@@ -18,8 +19,9 @@ const ROUTES: &str = r#"
     rollout: { percent: 0, tenants: { bigcorp: legacy } }
 "#;
 
-struct Flags {
-    proxy: Proxy,
+/// A proxy with the admin token over its own backends (the flag store tests use it too).
+pub(crate) struct Flags {
+    pub(crate) proxy: Proxy,
     client: Client,
     _backends: [Backend; 2],
 }
@@ -39,11 +41,17 @@ fn config(backends: &[Backend; 2]) -> Config {
 
 /// A proxy with the admin token over fresh backends, with its own store or `store`.
 async fn flags_proxy(store: Option<&str>) -> Flags {
+    flags_proxy_with(|config| match store {
+        Some(store) => config.store(store),
+        None => config,
+    })
+    .await
+}
+
+/// A proxy with the admin token over fresh backends, its config changed by `adjust`.
+pub(crate) async fn flags_proxy_with(adjust: impl FnOnce(Config) -> Config) -> Flags {
     let backends = backends().await;
-    let mut config = config(&backends);
-    if let Some(store) = store {
-        config = config.store(store);
-    }
+    let config = adjust(config(&backends));
     let proxy = Proxy::start_with_admin_token(&config, TOKEN).await;
     let client = Client::builder().no_proxy().build().expect("client");
     Flags {
@@ -54,7 +62,8 @@ async fn flags_proxy(store: Option<&str>) -> Flags {
 }
 
 impl Flags {
-    async fn call(
+    /// An admin call with the token: status and JSON body (null when not JSON).
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -72,7 +81,15 @@ impl Flags {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn side_of(&self, tenant: &str) -> String {
+    /// Gives `tenant` a runtime side on `invoices` through the admin API: status and body.
+    pub(crate) async fn set_side(&self, tenant: &str, side: &str) -> (StatusCode, Value) {
+        let body = json!({ "tenants": { tenant: side } });
+        let path = "/admin/routes/invoices/tenants";
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// The backend that answers `tenant`'s `GET /api/invoices/7`.
+    pub(crate) async fn side_of(&self, tenant: &str) -> String {
         send(self.proxy.get_as(tenant, "/api/invoices/7"))
             .await
             .backend()
@@ -295,14 +312,17 @@ async fn runtime_flags_survive_a_restart() {
     assert_eq!(second.side_of("acme").await, "billing");
 }
 
-/// Two instances sharing one store (PostgreSQL when `STRANGLER_TEST_POSTGRES_URL` names a
-/// server, as in CI; else one SQLite file): a kill switch set through one is honoured by the
-/// other within a second.
+/// Two instances sharing one store (a database of its own on the PostgreSQL server
+/// `STRANGLER_TEST_POSTGRES_URL` names, as in CI; else one SQLite file): a kill switch set
+/// through one is honoured by the other within a second.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
     let store_dir = Scratch::new();
-    let store = std::env::var("STRANGLER_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/fleet.db", store_dir.path().display()));
+    let db = Database::create("the fleet test runs on SQLite only").await;
+    let store = db.as_ref().map_or_else(
+        || format!("sqlite://{}/fleet.db", store_dir.path().display()),
+        |db| db.url().to_string(),
+    );
     let one = flags_proxy(Some(&store)).await;
     let other = flags_proxy(Some(&store)).await;
     one.call(reqwest::Method::DELETE, "/admin/kill", None).await;

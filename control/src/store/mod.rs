@@ -5,11 +5,16 @@
 //! and call [`Store::overrides`] only when it moved.
 
 mod audit_log;
+mod feed;
 mod flags;
+
+use std::time::Duration;
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
+
+pub use self::feed::{ChangeFeed, CHANNEL};
 
 use self::audit_log::Draft;
 use crate::audit::{AuditEntry, FlagState};
@@ -17,11 +22,18 @@ use crate::change::{Change, Subject};
 use crate::error::ControlError;
 use crate::overrides::{Overrides, RouteSetBy};
 
+/// How long a call waits for a connection before failing. sqlx waits 30 s by default (and
+/// keeps retrying a refused connect meanwhile); an instance must notice an outage, and an
+/// admin change must be refused, well before that.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A connection pool to the flag store; cheap to clone, share it between tasks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL connected to, for the change feed's own connection.
+    url: String,
 }
 
 /// Which database the URL names; the SQL is shared, migrations and a few settings are not.
@@ -55,6 +67,7 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(&url)
             .await?;
         if backend == Backend::Sqlite {
@@ -69,7 +82,15 @@ impl Store {
         // The diff store's migrations (1001...) share the table in the same database.
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, url })
+    }
+
+    /// A feed of change notifications (PostgreSQL), or `None` for SQLite, which has none.
+    pub async fn changes(&self) -> Result<Option<ChangeFeed>, ControlError> {
+        match self.backend {
+            Backend::Postgres => Ok(Some(ChangeFeed::connect(&self.url).await?)),
+            Backend::Sqlite => Ok(None),
+        }
     }
 
     /// The version: moves with every change, never goes back. Cheap enough to poll.
@@ -134,7 +155,7 @@ impl Store {
     ) -> Result<AuditEntry, ControlError> {
         let now = OffsetDateTime::now_utc();
         let mut tx = self.pool.begin().await?;
-        flags::bump_version(&mut tx).await?;
+        let version = flags::bump_version(&mut tx).await?;
         let (route, plan) = match change.subject() {
             Subject::Route(route) => (Some(route.to_owned()), Plan::Apply),
             Subject::Global => (None, Plan::Apply),
@@ -160,8 +181,20 @@ impl Store {
         };
         let entry = audit_log::insert(&mut tx, draft).await?;
         write(&mut tx, route.as_deref(), &before, &after, set_by, entry.id).await?;
+        if self.backend == Backend::Postgres {
+            feed::notify(&mut tx, version).await?;
+        }
         tx.commit().await?;
         Ok(entry)
+    }
+}
+
+/// Names the backend only: the URL carries the password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 

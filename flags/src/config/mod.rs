@@ -66,6 +66,8 @@ pub struct Config {
     pub store: Box<str>,
     /// `diffs:`, compiled.
     pub diffs: Arc<DiffSettings>,
+    /// `store_cache:`, when set (the proxy derives the default from the file's path).
+    pub store_cache: Option<Box<str>>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -173,6 +175,9 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         .compile()
         .map_err(|e| problems.at_value("diffs", e.to_string()))
         .ok();
+    if raw.store_cache.as_deref() == Some("") {
+        problems.at_value("store_cache", "store_cache must name a file");
+    }
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
@@ -192,6 +197,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         connect_timeout: connect_timeout?,
         store: store?,
         diffs: Arc::new(diffs?),
+        store_cache: raw.store_cache.map(Into::into),
     })
 }
 

@@ -55,6 +55,12 @@ pub struct RawConfig {
     /// (`strangler_shadow::RawDiffSettings` documents each key). Default: all defaults.
     #[serde(default)]
     pub diffs: RawDiffSettings,
+    /// `store_cache:` the file where the proxy keeps the last flags it read from the store
+    /// (written atomically on every change), so an instance that starts while the store is
+    /// unreachable serves them instead of routes.yaml alone. A relative path is relative to
+    /// the working directory, like `store:`. Default: `<name>.flags-cache.json` beside
+    /// routes.yaml (`routes.flags-cache.json`). Read at start only.
+    pub store_cache: Option<String>,
 }
 
 /// The `tenant:` section.

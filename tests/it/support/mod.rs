@@ -5,8 +5,10 @@ pub mod backend;
 pub mod body;
 pub mod memory;
 pub mod metrics;
+pub mod postgres;
 pub mod proxy;
 pub mod raw_http;
+pub mod relay;
 pub mod scratch;
 pub mod scripted;
 

@@ -35,6 +35,7 @@ pub struct Config {
     routes: String,
     store: Option<String>,
     diffs: Option<String>,
+    store_cache: Option<String>,
 }
 
 impl Config {
@@ -52,6 +53,7 @@ impl Config {
             routes: String::new(),
             store: None,
             diffs: None,
+            store_cache: None,
         }
     }
 
@@ -81,6 +83,12 @@ impl Config {
     /// Sets the `diffs:` block, one `key: value` per line.
     pub fn diffs(mut self, yaml: &str) -> Config {
         self.diffs = Some(yaml.to_string());
+        self
+    }
+
+    /// Keeps the flag cache in `path` (default: beside routes.yaml, in the scratch directory).
+    pub fn store_cache(mut self, path: &Path) -> Config {
+        self.store_cache = Some(path.display().to_string());
         self
     }
 
@@ -119,6 +127,9 @@ impl Config {
             for line in diffs.lines() {
                 text.push_str(&format!("  {line}\n"));
             }
+        }
+        if let Some(cache) = &self.store_cache {
+            text.push_str(&format!("store_cache: {cache}\n"));
         }
         text
     }

@@ -1,0 +1,277 @@
+//! The flag cache: the last overrides this instance read from the flag store, kept in a JSON
+//! file so that an instance starting while the store is unreachable serves them (and says
+//! so) instead of routes.yaml alone.
+//!
+//! The file is written after every store read that moved the version, atomically: a
+//! temporary file beside it, flushed to disk, then renamed over it, so a reader (or a crash)
+//! sees the old file or the new one, never half of one. The write happens on a blocking
+//! thread, off the admin request and the poll (a flush takes 8 ms here, sometimes 90); of
+//! two writes racing, the older version never lands over the newer.
+//!
+//! The file records which store it came from (the URL without credentials) and is ignored
+//! for any other store. It is only read at start and only when the store cannot be reached:
+//! a reachable store always wins. A file that does not parse is logged and ignored.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use strangler_control::Overrides;
+use time::OffsetDateTime;
+
+/// The format written; a file of another format is ignored.
+const FORMAT: u32 = 1;
+
+/// Why the cache could not be used or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Reading, writing or renaming the file failed.
+    #[error("flag cache {}: {source}", path.display())]
+    Io {
+        /// The cache file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a cache this version writes (truncated, edited, another format).
+    #[error("flag cache {}: not a flag cache: {message}", path.display())]
+    Corrupt {
+        /// The cache file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file holds the flags of another store (`store:` changed since it was written).
+    #[error("flag cache {} is of store {cached}, not {configured}", path.display())]
+    OtherStore {
+        /// The cache file.
+        path: PathBuf,
+        /// The store it was written for.
+        cached: String,
+        /// The store configured now.
+        configured: String,
+    },
+}
+
+/// The file's content.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheFile {
+    format: u32,
+    /// The store URL without credentials.
+    store: String,
+    /// When these overrides were read from the store.
+    #[serde(with = "time::serde::rfc3339")]
+    read_at: OffsetDateTime,
+    overrides: Overrides,
+}
+
+/// Overrides read back from the cache, with when the store last said so.
+pub struct Cached {
+    /// The overrides, as the store held them at `read_at`.
+    pub overrides: Overrides,
+    /// When they were read from the store.
+    pub read_at: OffsetDateTime,
+}
+
+/// The cache file of one store.
+pub struct FlagCache {
+    path: PathBuf,
+    /// The store URL without credentials, recorded in the file.
+    store: String,
+    /// The version last written, held during a write so writes land one at a time.
+    written: Mutex<i64>,
+    /// Set while writing fails, so that is logged once, not on every change.
+    failing: AtomicBool,
+}
+
+impl FlagCache {
+    /// The cache at `path` for the store at `url`.
+    pub fn new(path: PathBuf, url: &str) -> FlagCache {
+        FlagCache {
+            path,
+            store: without_credentials(url),
+            written: Mutex::new(i64::MIN),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    /// The default cache path for routes.yaml at `config`: `<stem>.flags-cache.json` beside it.
+    pub fn default_path(config: &Path) -> PathBuf {
+        let stem = config.file_stem().unwrap_or_default().to_string_lossy();
+        config.with_file_name(format!("{stem}.flags-cache.json"))
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The overrides of the last write, if the file exists, parses and is of this store.
+    pub fn load(&self) -> Result<Option<Cached>, CacheError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(self.io(source)),
+        };
+        let file: CacheFile = serde_json::from_str(&text).map_err(|e| self.corrupt(e))?;
+        if file.format != FORMAT {
+            return Err(self.corrupt(format!("format {}, expected {FORMAT}", file.format)));
+        }
+        if file.store != self.store {
+            return Err(CacheError::OtherStore {
+                path: self.path.clone(),
+                cached: file.store,
+                configured: self.store.clone(),
+            });
+        }
+        Ok(Some(Cached {
+            overrides: file.overrides,
+            read_at: file.read_at,
+        }))
+    }
+
+    /// Replaces the file with `overrides`, just read from the store, on a blocking thread,
+    /// unless a newer version was written meanwhile. A failure is logged (once until a write
+    /// works again) and otherwise ignored: the cache is a fallback.
+    pub fn store_in_background(self: &Arc<Self>, overrides: Arc<Overrides>) {
+        let cache = self.clone();
+        let read_at = OffsetDateTime::now_utc();
+        tokio::task::spawn_blocking(move || {
+            let mut written = cache.written.lock().unwrap_or_else(|p| p.into_inner());
+            if overrides.version < *written {
+                return;
+            }
+            match cache.store(&overrides, read_at) {
+                Ok(()) => {
+                    *written = overrides.version;
+                    cache.failing.store(false, Ordering::Relaxed);
+                }
+                Err(error) if !cache.failing.swap(true, Ordering::Relaxed) => {
+                    tracing::warn!(target: "strangler::flags", %error, "cannot write the flag cache (set store_cache: to a writable file); a restart while the store is down would serve routes.yaml alone");
+                }
+                Err(_) => {}
+            }
+        });
+    }
+
+    /// Replaces the file with `overrides`, read from the store at `read_at`: a temporary
+    /// file is written and flushed, then renamed over the cache.
+    pub fn store(&self, overrides: &Overrides, read_at: OffsetDateTime) -> Result<(), CacheError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let file = CacheFile {
+            format: FORMAT,
+            store: self.store.clone(),
+            read_at,
+            overrides: overrides.clone(),
+        };
+        let text = serde_json::to_vec(&file).map_err(|e| self.corrupt(e))?;
+        let suffix = format!(
+            "tmp-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let temporary = self.path.with_extension(suffix);
+        let written =
+            write_synced(&temporary, &text).and_then(|()| std::fs::rename(&temporary, &self.path));
+        if let Err(source) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(self.io(source));
+        }
+        Ok(())
+    }
+
+    fn io(&self, source: std::io::Error) -> CacheError {
+        CacheError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, message: impl ToString) -> CacheError {
+        CacheError::Corrupt {
+            path: self.path.clone(),
+            message: message.to_string(),
+        }
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// `url` without the user and password: what the cache file, the logs and the metrics name
+/// the store by (`postgres://app:secret@db/flags` is `postgres://db/flags`).
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(test: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("strangler-cache-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        dir.join("routes.flags-cache.json")
+    }
+
+    fn killed_everywhere(version: i64) -> Overrides {
+        Overrides {
+            version,
+            global_kill: true,
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn what_is_stored_loads_back_for_the_same_store_only() {
+        let path = scratch("roundtrip");
+        let cache = FlagCache::new(path.clone(), "postgres://app:secret@db:5432/flags");
+        let read_at = OffsetDateTime::now_utc();
+        cache.store(&killed_everywhere(7), read_at).expect("store");
+        let text = std::fs::read_to_string(&path).expect("cache file");
+        assert!(!text.contains("secret"), "{text}");
+        let cached = cache.load().expect("load").expect("a cache");
+        assert_eq!(cached.overrides, killed_everywhere(7));
+        let other = FlagCache::new(path.clone(), "postgres://db:5432/other");
+        assert!(matches!(other.load(), Err(CacheError::OtherStore { .. })));
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+
+    #[test]
+    fn a_missing_file_is_no_cache_and_a_truncated_one_is_an_error() {
+        let path = scratch("corrupt");
+        let cache = FlagCache::new(path.clone(), "sqlite://flags.db");
+        assert!(cache.load().expect("no file is fine").is_none());
+        std::fs::write(&path, "{\"format\": 1, \"sto").expect("write");
+        assert!(matches!(cache.load(), Err(CacheError::Corrupt { .. })));
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+
+    #[test]
+    fn credentials_are_dropped_from_the_store_name() {
+        assert_eq!(
+            without_credentials("postgres://u:p@h:5/db?sslmode=require"),
+            "postgres://h:5/db?sslmode=require"
+        );
+        assert_eq!(
+            without_credentials("sqlite://dir/a@b.db"),
+            "sqlite://dir/a@b.db"
+        );
+        assert_eq!(without_credentials("sqlite:flags.db"), "sqlite:flags.db");
+    }
+}
