@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod admin_tokens;
 mod cli;
 mod fallback;
 mod flag_store_outage;

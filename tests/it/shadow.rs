@@ -520,3 +520,38 @@ async fn an_upgrade_is_served_and_counted_as_skipped() {
     assert_eq!(report["skip_reasons"]["upgraded"], 1, "{report}");
     assert_eq!(new.hits(), 0, "nothing was mirrored");
 }
+
+#[tokio::test]
+async fn a_store_that_cannot_be_reached_costs_comparisons_never_requests() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let scratch = crate::support::scratch::Scratch::new();
+    let unreachable = format!("sqlite://{}/no/such/dir/diffs.db", scratch.path().display());
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0 }").store(&unreachable);
+    let proxy = Proxy::start(&config).await;
+    let bodies = get_invoices(&proxy, 5).await;
+    assert!(
+        bodies.iter().all(|b| *b == invoice("EUR")),
+        "every request is served"
+    );
+    let (status, _) = proxy.admin_get("/admin/diffs").await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no store, no report"
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the dropped comparisons counted",
+        || async {
+            let metrics = proxy.metrics().await;
+            let dropped = crate::support::metrics::sample(
+                &metrics,
+                "strangler_shadow_store_dropped_total",
+                &[("reason", "store-down")],
+            );
+            dropped >= 5.0
+        },
+    )
+    .await;
+}
