@@ -126,6 +126,7 @@ async fn list(State(state): State<AdminState>) -> Response {
                 "killed": effective.killed,
                 "percent": effective.percent,
                 "tenants": effective.tenants,
+                "shadow_sample": effective.shadow_sample,
                 "schedule": overrides.routes.get(route.name()).and_then(|r| r.schedule.as_ref()),
             })
         })

@@ -25,13 +25,21 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_on(None).await
+}
+
+/// A proxy with the admin token, on its own store or on `store`.
+async fn fixture_on(store: Option<&str>) -> Fixture {
     let backends = [
         Backend::echo("legacy").await,
         Backend::echo("billing").await,
     ];
-    let config = Config::new(&backends[0])
+    let mut config = Config::new(&backends[0])
         .service("billing", &backends[1])
         .routes(ROUTES);
+    if let Some(store) = store {
+        config = config.store(store);
+    }
     Fixture {
         proxy: Proxy::start_with_admin_token(&config, TOKEN).await,
         _backends: backends,
@@ -257,4 +265,71 @@ async fn kill_unkill_and_tenant_clear_take_a_comment_for_the_audit_log() {
         ],
         "{audit}"
     );
+}
+
+/// The release manager's story with the CLI alone, on two instances sharing one store
+/// (PostgreSQL when `STRANGLER_TEST_POSTGRES_URL` is set, else one SQLite file): ten
+/// internal tenants, then 5 %, a ramp for tomorrow and next week, an on-call kill switch
+/// on the other instance, and the audit log that tells who did what.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_managers_ramp_and_an_on_call_kill_reach_the_whole_fleet() {
+    let scratch = Scratch::new();
+    let db = crate::support::postgres::Database::create("the fleet story runs on SQLite").await;
+    let store = db.as_ref().map_or_else(
+        || format!("sqlite://{}/fleet.db", scratch.path().display()),
+        |db| db.url().to_owned(),
+    );
+    let (a, b) = (
+        fixture_on(Some(&store)).await,
+        fixture_on(Some(&store)).await,
+    );
+    let internal: Vec<String> = (1..=10).map(|i| format!("internal-{i}=new")).collect();
+    let mut args = vec!["tenants", "invoices", "set"];
+    args.extend(internal.iter().map(String::as_str));
+    a.ok(&args).await;
+    let within_a_second = std::time::Duration::from_secs(1);
+    let what = "the other instance routes internal tenants to billing";
+    crate::support::eventually(within_a_second, what, || async {
+        b.side_of("internal-7").await == "billing"
+    })
+    .await;
+    a.ok(&[
+        "set-percent",
+        "invoices",
+        "5",
+        "--comment",
+        "5 % after the pilot",
+    ])
+    .await;
+    let now = time::OffsetDateTime::now_utc();
+    let at = |days: i64| {
+        let when = now + time::Duration::days(days);
+        when.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let (tomorrow, next_week) = (format!("{}=25", at(1)), format!("{}=100", at(7)));
+    a.ok(&[
+        "schedule", "invoices", "--step", &tomorrow, "--step", &next_week,
+    ])
+    .await;
+    let what = "the other instance shows 5 % and the ramp";
+    crate::support::eventually(within_a_second, what, || async {
+        let list: Value = serde_json::from_str(&b.ok(&["--json", "list"]).await).unwrap();
+        let route = &list["routes"][0];
+        route["percent"]["value"] == 5.0 && route["schedule"]["steps"].as_array().is_some()
+    })
+    .await;
+    b.ok(&["kill", "invoices", "--comment", "3 a.m. page: billing 5xx"])
+        .await;
+    let what = "the first instance honours the kill switch set on the other";
+    crate::support::eventually(within_a_second, what, || async {
+        a.side_of("internal-7").await == "legacy"
+    })
+    .await;
+    let audit: Value =
+        serde_json::from_str(&a.ok(&["--json", "audit", "--route", "invoices"]).await).unwrap();
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 4, "{audit}");
+    assert_eq!(entries[0]["comment"], "3 a.m. page: billing 5xx");
+    assert_eq!(entries[2]["comment"], "5 % after the pilot");
 }
