@@ -11,7 +11,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use strangler_shadow::store::{DiffStore, Record};
+use strangler_shadow::store::{DiffStore, Record, StoreError};
 use strangler_shadow::DiffSettings;
 use tokio::sync::{mpsc, watch};
 
@@ -21,6 +21,8 @@ const FLUSH: Duration = Duration::from_millis(200);
 const BATCH: usize = 256;
 /// How often old comparisons are deleted.
 const PRUNE: Duration = Duration::from_secs(60);
+/// Longest a batch may take to write before it is dropped (a lock wait, a slow disk).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -139,7 +141,8 @@ impl Writer {
                 count = records.recv_many(batch, BATCH - batch.len()) => if count == 0 { break },
             }
         }
-        match self.store.insert(batch).await {
+        let written = tokio::time::timeout(WRITE_TIMEOUT, self.store.insert(batch)).await;
+        match written.unwrap_or_else(|_| Err(StoreError::Timeout(WRITE_TIMEOUT))) {
             Ok(()) if self.failing => {
                 self.failing = false;
                 tracing::info!(target: "strangler::shadow", "diff store writable again");

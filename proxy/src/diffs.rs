@@ -53,9 +53,19 @@ pub async fn report(
     since: Duration,
     thresholds: &NoiseThresholds,
 ) -> Result<Diffs, StoreError> {
-    let since_ms = crate::shadowing::now_ms().saturating_sub(since.as_millis() as i64);
+    let since = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
+    let since_ms = crate::shadowing::now_ms().saturating_sub(since);
     let comparisons = store.comparisons(route, since_ms).await?;
-    let reports = strangler_shadow::report(&comparisons, thresholds).routes;
+    // Replaying a week of comparisons is CPU work: off the admin thread, which also
+    // answers /healthz and follows the flag store.
+    let thresholds = *thresholds;
+    let replay = move || strangler_shadow::report(&comparisons, &thresholds).routes;
+    let reports = match tokio::runtime::Handle::try_current() {
+        Ok(_) => tokio::task::spawn_blocking(replay)
+            .await
+            .unwrap_or_default(),
+        Err(_) => replay(),
+    };
     let mut routes = Vec::with_capacity(reports.len());
     for report in reports {
         let samples = store.sample_ids(&report.route).await?;

@@ -83,6 +83,9 @@ impl Edge {
         else {
             return;
         };
+        if matches!(ctx.reason, Some(Reason::InvalidToken(_))) {
+            return; // an identity that did not verify is never sent anywhere else
+        }
         let route = &loaded.snapshot.routes()[index];
         let policy = match mirror::eligible(route, req, &identity.request_id) {
             Eligibility::No => return,
@@ -393,7 +396,14 @@ impl pingora::proxy::ProxyHttp for Edge {
                 .record(ctx.route, ctx.served_side(), status, elapsed);
         }
         access_log::write(session.req_header(), ctx, status, elapsed, error);
-        if let Some(mirror) = ctx.mirror.take() {
+        if let Some(mut mirror) = ctx.mirror.take() {
+            if ctx.connect_fallback {
+                // The rollout's side refused the connection: nothing to compare it with.
+                mirror.give_up(SkipReason::Fallback);
+            }
+            if error.is_some_and(|e| *e.esource() == pingora::ErrorSource::Downstream) {
+                mirror.give_up(SkipReason::ClientAborted);
+            }
             let failed = match (error, status) {
                 (Some(error), _) => Some(error.to_string()),
                 (None, 0) => Some("no response was sent".to_owned()),

@@ -1,13 +1,15 @@
 //! What a shadowed request keeps while the primary serves it: the request as the upstream
 //! got it, its body and the primary's answer, each only up to the route's `max_body`.
 //!
-//! The primary is never waited on and never changed: the hooks hand this capture copies
-//! of what flows (`Bytes` clones share the buffers), and the shadow call itself starts in
+//! The primary is never waited on and never changed: the hooks hand this capture the
+//! chunks that flow, which it copies, and the shadow call itself starts in
 //! `logging`, after the client has its whole answer ([`crate::shadowing`]). Whether a
 //! request is shadowed is decided once, in `request_filter`: the route has a `shadow:`
-//! policy that allows the method, the request falls in the sample (a hash of its request
-//! id, so a replayed id decides alike), it is not an upgrade, and a slot is free among
-//! the `diffs.in_flight` allowed (else it is skipped as `overloaded`, never queued).
+//! policy that allows the method, its kill switch is off, the request is not itself a
+//! mirror (no loops through a chained proxy), it falls in the sample (a hash of its request
+//! id with a salt drawn at start, so a client cannot choose to be sampled), it is not an
+//! upgrade, and a slot is free among the `diffs.in_flight` allowed (else it is skipped as
+//! `overloaded`, never queued). A capture that gives up frees its slot at once.
 
 use std::sync::Arc;
 
@@ -17,10 +19,23 @@ use strangler_flags::{Route, Side};
 use strangler_shadow::{Captured, CompiledPolicy, SkipReason};
 use tokio::sync::OwnedSemaphorePermit;
 
-/// Salt of the sampling hash, so the shadow sample is independent of rollout buckets.
-const SAMPLE_SALT: &str = "strangler-shadow-sample";
-/// Salt of the noise hash (which compared requests also ask the primary again).
-const NOISE_SALT: &str = "strangler-shadow-noise";
+/// The salts of the sampling and the noise hashes, drawn once per process: independent of
+/// rollout buckets, and unknown to a client that picks its own `x-request-id`.
+fn salts() -> &'static (String, String) {
+    static SALTS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    SALTS.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let random = || {
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        (
+            format!("sample-{:016x}", random()),
+            format!("noise-{:016x}", random()),
+        )
+    })
+}
 
 /// The capture of one shadowed request.
 pub struct Mirror {
@@ -38,8 +53,9 @@ pub struct Mirror {
     response_body: BytesMut,
     /// Set when the comparison can no longer be made; buffers are then dropped.
     pub skip: Option<SkipReason>,
-    /// Holds one of the `diffs.in_flight` slots until the shadow call ends.
-    pub permit: OwnedSemaphorePermit,
+    /// Holds one of the `diffs.in_flight` slots until the shadow call ends (or the capture
+    /// gives up).
+    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 /// Whether a request is shadowed, decided before a slot is taken.
@@ -57,9 +73,14 @@ pub fn eligible<'r>(route: &'r Route, req: &RequestHeader, request_id: &str) -> 
     let Some(policy) = route.shadow() else {
         return Eligibility::No;
     };
+    // A killed route sends nothing to the new side, mirrors included; a mirror is never
+    // mirrored again.
+    if route.killed() || req.headers.contains_key(crate::shadowing::SHADOW_HEADER) {
+        return Eligibility::No;
+    }
     let sampled = policy
         .sample
-        .admits(strangler_flags::bucket(SAMPLE_SALT, request_id));
+        .admits(strangler_flags::bucket(&salts().0, request_id));
     if !sampled || !policy.allows_method(req.method.as_str()) {
         return Eligibility::No;
     }
@@ -78,7 +99,7 @@ impl Mirror {
     ) -> Mirror {
         let noise = policy
             .noise
-            .admits(strangler_flags::bucket(NOISE_SALT, request_id));
+            .admits(strangler_flags::bucket(&salts().1, request_id));
         Mirror {
             policy,
             noise,
@@ -87,13 +108,15 @@ impl Mirror {
             response: None,
             response_body: BytesMut::new(),
             skip: None,
-            permit,
+            permit: Some(permit),
         }
     }
 
-    /// Keeps the request head the primary is sent (the last one, after a fallback).
+    /// Keeps the request head the primary is sent (the last one, after a fallback or a
+    /// retry, which sends the body again: so the body kept so far is dropped).
     pub fn on_upstream_request(&mut self, upstream: &RequestHeader) {
         self.request = Some(upstream.clone());
+        self.request_body.clear();
     }
 
     /// Keeps a chunk of the request body, or gives up past `max_body`.
@@ -113,6 +136,7 @@ impl Mirror {
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
         match (status, streaming) {
             (101, _) => self.give_up(SkipReason::Upgraded),
+            (304 | 206, _) => self.give_up(SkipReason::Conditional),
             (_, true) => self.give_up(SkipReason::Streaming),
             _ => {}
         }
@@ -163,10 +187,13 @@ impl Mirror {
         buffer.extend_from_slice(chunk);
     }
 
-    fn give_up(&mut self, reason: SkipReason) {
+    /// Gives up on the comparison: buffers and the slot are released at once (a long
+    /// stream must not hold a slot), the reason is kept for the record.
+    pub fn give_up(&mut self, reason: SkipReason) {
         self.skip.get_or_insert(reason);
         self.request_body = BytesMut::new();
         self.response_body = BytesMut::new();
+        self.permit = None;
     }
 }
 

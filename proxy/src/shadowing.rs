@@ -27,6 +27,8 @@ use crate::mirror::Mirror;
 
 /// The header that tells a backend a request is a mirror, not a customer's.
 pub const SHADOW_HEADER: &str = "x-strangler-shadow";
+/// Signatures whose samples are counted here before the count starts again.
+const MAX_SIGNATURES: usize = 10_000;
 /// Records waiting for the store's writer; beyond this they are dropped and counted.
 const RECORD_QUEUE: usize = 8192;
 /// Request headers never copied to a mirror (hop-by-hop, or recomputed by the client).
@@ -49,7 +51,7 @@ pub struct Finished {
     pub tenant: Option<String>,
     /// The side that served the client.
     pub primary_side: &'static str,
-    /// Where the primary and the shadow side live.
+    /// Where the primary side lives.
     pub primary_addr: SocketAddr,
     /// Where the shadow side lives.
     pub shadow_addr: SocketAddr,
@@ -160,14 +162,17 @@ impl Worker {
         let target = request.as_ref().map_or(String::new(), target_of);
         let mut comparison = comparison(&job.finished, &method, &target);
         let captured = job.mirror.take();
+        comparison.primary_status = captured.as_ref().map(|(_, primary)| primary.status);
+        // A capture that gave up (a stream, a fallback, a client gone) wins over the error
+        // its end may have caused.
         let verdict = match (
-            &job.finished.primary_error,
             job.mirror.skip,
+            &job.finished.primary_error,
             request,
             captured,
         ) {
-            (Some(error), ..) => Err((Verdict::PrimaryError, None, Some(error.clone()))),
-            (None, Some(skip), ..) => Err((Verdict::Skipped, Some(skip), None)),
+            (Some(skip), ..) => Err((Verdict::Skipped, Some(skip), None)),
+            (None, Some(error), ..) => Err((Verdict::PrimaryError, None, Some(error.clone()))),
             (None, None, Some(request), Some((body, primary))) => Ok(self
                 .exchange(&job, &request, body, primary, &mut comparison)
                 .await),
@@ -180,7 +185,7 @@ impl Worker {
                 None
             }
         };
-        drop(job.mirror.permit);
+        drop(job.mirror.permit.take());
         submit(&self.records, Record { comparison, sample });
     }
 
@@ -196,7 +201,6 @@ impl Worker {
     ) -> Option<(SampleSide, SampleSide)> {
         let policy = &job.mirror.policy;
         let (shadow_addr, primary_addr) = (job.finished.shadow_addr, job.finished.primary_addr);
-        comparison.primary_status = Some(primary.status);
         let started = Instant::now();
         let shadow = self.call(shadow_addr, request, body.clone(), policy).await;
         comparison.shadow_ms = Some(millis(started.elapsed()));
@@ -210,14 +214,16 @@ impl Worker {
         };
         comparison.shadow_status = Some(shadow.status);
         let diff = diff(&primary, &shadow, policy);
-        if job.mirror.noise && diff.skipped.is_none() {
+        // Asking the primary twice is only safe for methods that change nothing.
+        let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        if job.mirror.noise && safe && diff.skipped.is_none() {
             if let Ok(again) = self.call(primary_addr, request, body, policy).await {
                 comparison.noise = Some(noise_paths(&primary, &again, policy));
             }
         }
         comparison.verdict = Verdict::of(&diff, comparison.noise.as_ref());
         comparison.skip = diff.skipped;
-        comparison.differences = Comparison::differences_of(&diff);
+        comparison.differences = Comparison::differences_of(&diff, &job.settings);
         self.sample(comparison, &primary, &shadow, &job.settings)
     }
 
@@ -235,6 +241,11 @@ impl Worker {
         }
         let key = (comparison.route.clone(), comparison.signature());
         let mut sampled = self.sampled.lock().unwrap_or_else(|p| p.into_inner());
+        if sampled.len() >= MAX_SIGNATURES && !sampled.contains_key(&key) {
+            // Signatures that never repeat (a field unlike an id in every answer) must not
+            // grow this without end: start counting again; the store keeps its own limit.
+            sampled.clear();
+        }
         let count = sampled.entry(key).or_default();
         if *count >= settings.samples_per_signature {
             return None;

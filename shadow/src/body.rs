@@ -28,11 +28,17 @@ pub enum SkipReason {
     Upgraded,
     /// As many shadow calls as allowed were already in flight: dropped, not queued.
     Overloaded,
+    /// The primary answered 304 or 206: a conditional or partial answer, not the resource.
+    Conditional,
+    /// The client went away before the primary's answer was complete.
+    ClientAborted,
+    /// The new service refused the connection and legacy answered (`fallback:connect`).
+    Fallback,
 }
 
 impl SkipReason {
     /// Every reason, for parsing and for pre-registered metric labels.
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 10] = [
         SkipReason::BodyTooLarge,
         SkipReason::UnsupportedEncoding,
         SkipReason::BadEncoding,
@@ -40,6 +46,9 @@ impl SkipReason {
         SkipReason::Streaming,
         SkipReason::Upgraded,
         SkipReason::Overloaded,
+        SkipReason::Conditional,
+        SkipReason::ClientAborted,
+        SkipReason::Fallback,
     ];
 
     /// The kebab-case name used in reports, metrics and the store.
@@ -52,6 +61,9 @@ impl SkipReason {
             SkipReason::Streaming => "streaming",
             SkipReason::Upgraded => "upgraded",
             SkipReason::Overloaded => "overloaded",
+            SkipReason::Conditional => "conditional",
+            SkipReason::ClientAborted => "client-aborted",
+            SkipReason::Fallback => "fallback",
         }
     }
 

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Diff, Difference, NoiseThresholds, RouteStats, ShadowReport, SkipReason};
+use crate::{
+    Diff, DiffSettings, Difference, NoiseThresholds, RouteStats, ShadowReport, SkipReason,
+};
 
 /// At most this many differing paths are kept per comparison (one per collapsed path):
 /// a wholly different 1 MiB document must not become a 1 MiB row.
@@ -64,8 +66,9 @@ impl Verdict {
 
     /// The verdict of a diff, given the paths that differed between two primary answers
     /// to the same request (`None` when the primary was asked only once).
+    /// A diff whose bodies were skipped but whose status or headers differ is a mismatch.
     pub fn of(diff: &Diff, noise: Option<&BTreeSet<String>>) -> Verdict {
-        if diff.skipped.is_some() {
+        if diff.skipped.is_some() && diff.differences.is_empty() {
             return Verdict::Skipped;
         }
         let mut paths = diff.differences.iter().map(|d| d.collapsed.as_str());
@@ -117,15 +120,27 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Keeps the first difference per collapsed path, at most [`MAX_STORED_PATHS`].
-    pub fn differences_of(diff: &Diff) -> Vec<Difference> {
+    /// Keeps the first difference per collapsed path, at most [`MAX_STORED_PATHS`], with
+    /// the example values of redacted paths replaced.
+    pub fn differences_of(diff: &Diff, settings: &DiffSettings) -> Vec<Difference> {
         let mut seen = BTreeSet::new();
-        diff.differences
+        let mut kept: Vec<Difference> = diff
+            .differences
             .iter()
             .filter(|d| seen.insert(d.collapsed.as_str()))
             .take(MAX_STORED_PATHS)
             .cloned()
-            .collect()
+            .collect();
+        for difference in kept.iter_mut().filter(|d| settings.redacts(&d.path)) {
+            let example = &mut difference.example;
+            for value in [&mut example.primary, &mut example.shadow]
+                .into_iter()
+                .flatten()
+            {
+                *value = crate::REDACTED.to_owned();
+            }
+        }
+        kept
     }
 
     /// The sorted, distinct collapsed paths that differ, joined by `,`; empty for a match.

@@ -43,13 +43,15 @@ pub enum PolicyError {
         path: String,
     },
     /// `max_body` is not a size.
-    #[error("shadow.max_body: {value:?} is not a size (expected e.g. 512B, 64KiB or 1MiB)")]
+    #[error(
+        "shadow.max_body: {value:?} is not a size of at most 64MiB (e.g. 512B, 64KiB or 1MiB)"
+    )]
     Size {
         /// The value as written.
         value: String,
     },
     /// `timeout` is not a duration.
-    #[error("shadow.timeout: {value:?} is not a duration (expected e.g. 250ms, 2s or 1m)")]
+    #[error("shadow.timeout: {value:?} is not a duration above 0 (expected e.g. 250ms, 2s or 1m)")]
     Duration {
         /// The value as written.
         value: String,

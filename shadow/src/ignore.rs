@@ -62,6 +62,22 @@ impl IgnoreRules {
         self.pointers.is_empty()
     }
 
+    /// Whether a JSON pointer (`/items/3/price`) is at or below a pointer rule.
+    pub(crate) fn matches_pointer(&self, path: &str) -> bool {
+        let Ok(segments) = pointer::parse(path) else {
+            return false;
+        };
+        let mut alive = self.at_root();
+        for (depth, segment) in segments.iter().enumerate() {
+            match self.descend(&alive, depth, segment) {
+                None => return true,
+                Some(still) if still.is_empty() => return false,
+                Some(still) => alive = still,
+            }
+        }
+        false
+    }
+
     /// The rules that may match below the document root: all of them.
     pub(crate) fn at_root(&self) -> Vec<u32> {
         (0..self.pointers.len() as u32).collect()

@@ -13,6 +13,8 @@ use crate::{Captured, DiffSettings};
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[redacted]";
+/// What replaces a body that has fields to redact but does not parse as JSON.
+const NOT_JSON: &str = "[redacted: the body is not JSON, so diffs.redact could not be applied]";
 
 /// A gzip body is decoded for a sample only up to this size (else kept as received).
 const MAX_DECODED: usize = 16 << 20;
@@ -50,11 +52,11 @@ pub struct Sample {
 impl SampleSide {
     /// What the store keeps of `captured` under `settings`.
     pub fn of(captured: &Captured, settings: &DiffSettings) -> SampleSide {
-        let rules = &settings.redact;
+        let rules = settings.redact_rules();
         let headers = captured
             .headers
             .iter()
-            .map(|(name, value)| match rules.ignores_header(name) {
+            .map(|(name, value)| match settings.redacts_header(name) {
                 true => (name.clone(), REDACTED.to_owned()),
                 false => (name.clone(), value.clone()),
             })
@@ -62,8 +64,12 @@ impl SampleSide {
         let decoded = body::decoded(captured, MAX_DECODED)
             .map(|bytes| bytes.into_owned())
             .unwrap_or_else(|_| captured.body.to_vec());
-        let text = redacted_json(&decoded, rules)
-            .unwrap_or_else(|| String::from_utf8_lossy(&decoded).into_owned());
+        let text = match (rules.has_no_pointers(), redacted_json(&decoded, rules)) {
+            (true, _) => String::from_utf8_lossy(&decoded).into_owned(),
+            (false, Some(json)) => json,
+            // Fields to redact, but no JSON to find them in: keep nothing rather than leak.
+            (false, None) => NOT_JSON.to_owned(),
+        };
         let (body, truncated) = cut(text, settings.sample_body);
         SampleSide {
             status: captured.status,
@@ -74,12 +80,8 @@ impl SampleSide {
     }
 }
 
-/// The body as pretty JSON with the redacted pointers replaced, if it is JSON and there
-/// is anything to redact.
+/// The body as JSON with the redacted pointers replaced, if it is JSON.
 fn redacted_json(bytes: &[u8], rules: &IgnoreRules) -> Option<String> {
-    if rules.has_no_pointers() {
-        return None;
-    }
     let mut value: Value = serde_json::from_slice(bytes).ok()?;
     redact(&mut value, rules, &rules.at_root(), 0);
     serde_json::to_string(&value).ok()

@@ -318,20 +318,28 @@ async fn at_full_rollout_legacy_is_the_shadow() {
 }
 
 #[tokio::test]
-async fn a_client_cannot_mark_its_request_as_a_mirror() {
+async fn a_client_cannot_mark_its_request_as_a_mirror_or_loop_one() {
     let legacy = Scripted::start(|_, _| invoice("EUR")).await;
     let new = Scripted::start(|_, _| invoice("EUR")).await;
     let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    // A request that says it is a mirror is not mirrored again (no loops through chained
+    // proxies), and the header never reaches the primary: a client can only opt out.
     let spoofed = proxy
         .get_as("acme", "/api/invoices/7")
         .header("x-strangler-shadow", "1");
     assert_eq!(send(spoofed).await.status, StatusCode::OK);
-    settled(&proxy, 1).await;
+    assert_eq!(legacy.received().len(), 1);
     assert!(
         legacy.mirrored().is_empty(),
         "the primary never sees the header"
     );
-    assert_eq!(new.mirrored().len(), 1);
+    get_invoices(&proxy, 1).await;
+    settled(&proxy, 1).await;
+    assert_eq!(
+        new.mirrored().len(),
+        1,
+        "only the plain request was mirrored"
+    );
 }
 
 #[tokio::test]
@@ -362,14 +370,25 @@ async fn an_h2_request_is_mirrored_as_http1_with_a_host() {
 #[tokio::test]
 async fn a_sample_keeps_both_answers_with_redacted_fields() {
     let legacy = Scripted::start(|_, _| json!({"currency": "EUR", "card": "4111"})).await;
-    let new = Scripted::start(|_, _| json!({"currency": "eur", "card": "4111"})).await;
+    let new = Scripted::start(|_, _| json!({"currency": "eur", "card": "4242"})).await;
     let config = shadowed(&legacy, &new, 0, "{ noise: 0 }");
     let proxy = Proxy::start(&config.diffs(r#"redact: ["/card"]"#)).await;
     get_invoices(&proxy, 3).await;
     let report = settled(&proxy, 3).await;
     let samples = report["samples"].as_array().expect("samples").clone();
     assert_eq!(samples.len(), 3, "{report}");
-    assert_eq!(samples[0]["signature"], "/currency");
+    assert_eq!(samples[0]["signature"], "/card,/currency");
+    let card = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == "/card");
+    let redacted = json!({"primary": "[redacted]", "shadow": "[redacted]"});
+    assert_eq!(
+        card.expect("/card differs")["example"],
+        redacted,
+        "{report}"
+    );
     let id = samples[0]["id"].as_i64().unwrap();
     let (status, text) = proxy.admin_get(&format!("/admin/diffs/samples/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{text}");
@@ -554,4 +573,70 @@ async fn a_store_that_cannot_be_reached_costs_comparisons_never_requests() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_write_is_never_sent_twice_to_the_primary_for_noise() {
+    let legacy = Scripted::start(|_, _| json!({"created": 1})).await;
+    let new = Scripted::start(|_, _| json!({"created": 1})).await;
+    let proxy = Proxy::start(&shadowed(
+        &legacy,
+        &new,
+        0,
+        "{ methods: [POST], noise: 100 }",
+    ))
+    .await;
+    for _ in 0..3 {
+        let post = proxy.request(Method::POST, "/api/invoices").body("{}");
+        assert_eq!(send(post).await.status, StatusCode::OK);
+    }
+    let report = settled(&proxy, 3).await;
+    assert_eq!(report["matched"], 3, "{report}");
+    assert_eq!(
+        legacy.received().len(),
+        3,
+        "each POST reached the primary once"
+    );
+    assert_eq!(new.mirrored().len(), 3);
+}
+
+#[tokio::test]
+async fn a_killed_route_mirrors_nothing_to_the_new_side() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0 }");
+    let proxy = Proxy::start_with_admin_token(&config, "secret").await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let kill = client
+        .post(proxy.admin_url("/admin/routes/invoices/kill"))
+        .bearer_auth("secret")
+        .send()
+        .await
+        .expect("admin answers");
+    assert_eq!(kill.status(), StatusCode::OK);
+    get_invoices(&proxy, 3).await;
+    assert_eq!(legacy.received().len(), 3);
+    assert!(
+        new.received().is_empty(),
+        "the kill switch stops mirrors too"
+    );
+}
+
+#[tokio::test]
+async fn a_conditional_answer_is_skipped_not_reported_as_a_status_difference() {
+    let legacy = Backend::echo("legacy").await;
+    let new = Backend::echo("billing").await;
+    let config = Config::new(&legacy).service("billing", &new).routes(
+        r#"
+  - name: invoices
+    match: { path: "/_echo/**" }
+    service: billing
+    shadow: { noise: 0 }
+"#,
+    );
+    let proxy = Proxy::start(&config).await;
+    let answer = send(proxy.get("/_echo/status/304")).await;
+    assert_eq!(answer.status, StatusCode::NOT_MODIFIED);
+    let report = settled(&proxy, 1).await;
+    assert_eq!(report["skip_reasons"]["conditional"], 1, "{report}");
 }

@@ -115,19 +115,26 @@ fn methods(written: Option<&[String]>, default: Vec<String>) -> Result<Vec<Strin
     Ok(written.to_vec())
 }
 
+/// The largest `max_body:`: every shadow call in flight may hold copies of this size.
+const MAX_MAX_BODY: usize = 64 << 20;
+
 fn max_body(written: Option<&str>, default: usize) -> Result<usize, PolicyError> {
     written.map_or(Ok(default), |text| {
-        units::size(text).ok_or_else(|| PolicyError::Size {
-            value: text.to_owned(),
-        })
+        units::size(text)
+            .filter(|size| *size <= MAX_MAX_BODY)
+            .ok_or_else(|| PolicyError::Size {
+                value: text.to_owned(),
+            })
     })
 }
 
 fn timeout(written: Option<&str>, default: Duration) -> Result<Duration, PolicyError> {
     written.map_or(Ok(default), |text| {
-        units::duration(text).ok_or_else(|| PolicyError::Duration {
-            value: text.to_owned(),
-        })
+        units::duration(text)
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| PolicyError::Duration {
+                value: text.to_owned(),
+            })
     })
 }
 

@@ -23,6 +23,9 @@ use super::units;
 use crate::ignore::IgnoreRules;
 use crate::{NoiseThresholds, PolicyError};
 
+/// The most shadow calls in flight a proxy allows (each holds copies of both answers).
+const MAX_IN_FLIGHT: usize = 10_000;
+
 /// The `diffs:` block as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,15 +83,49 @@ impl Default for DiffSettings {
     }
 }
 
+/// Headers whose values are never kept, whatever `redact` says: credentials and sessions.
+const ALWAYS_REDACTED: [&str; 4] = [
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "set-cookie",
+];
+
+impl DiffSettings {
+    /// Whether the value at a difference's path (`/card/number`, `header:authorization`)
+    /// is redacted before it is stored or reported.
+    pub fn redacts(&self, path: &str) -> bool {
+        match path.strip_prefix("header:") {
+            Some(name) => self.redacts_header(name),
+            None => self.redact.matches_pointer(path),
+        }
+    }
+
+    /// Whether a header's value (lowercase name) is redacted in kept samples.
+    pub fn redacts_header(&self, name: &str) -> bool {
+        ALWAYS_REDACTED.contains(&name) || self.redact.ignores_header(name)
+    }
+
+    /// The redaction rules, for kept samples.
+    pub(crate) fn redact_rules(&self) -> &IgnoreRules {
+        &self.redact
+    }
+}
+
 impl RawDiffSettings {
     /// Validates every field; the error names the first bad value.
     pub fn compile(&self) -> Result<DiffSettings, PolicyError> {
         let defaults = DiffSettings::default();
         let setting = |field: &'static str, value: String| PolicyError::Setting { field, value };
         let in_flight = match self.in_flight {
-            Some(0) => return Err(setting("in_flight", "0".into())),
+            Some(n) if n == 0 || n > MAX_IN_FLIGHT => {
+                return Err(setting("in_flight", n.to_string()));
+            }
             other => other.unwrap_or(defaults.in_flight),
         };
+        if self.max_rows == Some(0) {
+            return Err(setting("max_rows", "0".into()));
+        }
         let size =
             |text: &String| units::size(text).ok_or_else(|| setting("sample_body", text.clone()));
         let age =

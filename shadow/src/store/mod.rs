@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("diff store migration: {0}")]
     Migrate(#[from] MigrateError),
+    /// A write took longer than its caller allowed.
+    #[error("diff store write took longer than {0:?}")]
+    Timeout(Duration),
     /// A stored value does not parse back.
     #[error("diff store row {id}: {message}")]
     Corrupt {
@@ -137,7 +140,8 @@ impl DiffStore {
         max_age: Duration,
         max_rows: u64,
     ) -> Result<u64, StoreError> {
-        let cutoff = now_ms.saturating_sub(max_age.as_millis() as i64);
+        let age = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms.saturating_sub(age);
         rows::prune(&mut *self.pool.acquire().await?, cutoff, max_rows).await
     }
 }

@@ -156,11 +156,17 @@ pub(super) async fn prune(
         .fetch_optional(&mut *conn)
         .await?;
     let excess = match oldest_kept {
-        Some(id) => sqlx::query("DELETE FROM shadow_comparison WHERE id < $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected(),
+        Some(id) => {
+            sqlx::query("DELETE FROM shadow_sample WHERE comparison_id < $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM shadow_comparison WHERE id < $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        }
         None => 0,
     };
     sqlx::query("DELETE FROM shadow_sample WHERE at_ms < $1")
