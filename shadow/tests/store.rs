@@ -148,20 +148,27 @@ async fn comparisons_and_samples_round_trip_and_retention_prunes() {
 }
 
 #[tokio::test]
-async fn a_second_connect_finds_its_migrations_applied() {
+async fn a_second_connect_finds_its_migrations_applied_and_batches_read_back() {
     let dir = tempfile::tempdir().unwrap();
     for (url, guard) in databases(&dir, "reconnect").await {
         let first = DiffStore::connect(&url, 5).await.expect(&url);
-        first
-            .insert(&[Record {
-                comparison: mismatch(5),
+        // More than one multi-row statement's worth, without samples.
+        let plain: Vec<Record> = (0..150)
+            .map(|i| Record {
+                comparison: mismatch(i),
                 sample: None,
-            }])
-            .await
-            .unwrap();
+            })
+            .collect();
+        first.insert(&plain).await.unwrap();
         drop(first);
         let again = DiffStore::connect(&url, 5).await.expect("reconnect");
-        assert_eq!(again.comparisons(None, 0).await.unwrap().len(), 1, "{url}");
+        let read = again.comparisons(None, 0).await.unwrap();
+        assert_eq!(read.len(), 150, "{url}");
+        let last = Comparison {
+            id: read[149].id,
+            ..mismatch(149)
+        };
+        assert_eq!(read[149], last, "{url}");
         if let Some(guard) = guard {
             guard.drop_database(again).await;
         }

@@ -100,7 +100,13 @@ impl DiffStore {
     /// carry one while their route and signature have fewer than the limit kept.
     pub async fn insert(&self, batch: &[Record]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for record in batch {
+        let (sampled, plain): (Vec<&Record>, Vec<&Record>) =
+            batch.iter().partition(|record| record.sample.is_some());
+        for chunk in plain.chunks(rows::ROWS_PER_INSERT) {
+            let comparisons: Vec<&Comparison> = chunk.iter().map(|r| &r.comparison).collect();
+            rows::insert_comparisons(&mut tx, &comparisons).await?;
+        }
+        for record in sampled {
             let id = rows::insert_comparison(&mut tx, &record.comparison).await?;
             if let Some((primary, shadow)) = &record.sample {
                 let limit = self.samples_per_signature;
