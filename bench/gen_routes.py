@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the routes.yaml that bench/run.sh gives strangler, one per scenario.
 
-usage: gen_routes.py SCENARIO LISTEN_PORT ADMIN_PORT BACKEND_PORT HIT_PATH
+usage: gen_routes.py SCENARIO LISTEN_PORT ADMIN_PORT BACKEND_PORT HIT_PATH [THREADS]
+                     [--store URL] [--shadow] [--in-flight N]
 
 Every scenario sends `legacy` and the one service `new` to the same backend, so
 whichever side a request is decided to, the bytes on the wire are the same and
@@ -10,7 +11,14 @@ last, so a matcher that scans routes in order pays for all of them.
 
 - routing, body1m: a handful of routes shaped like the example routes.yaml.
 - routes1000: 1,000 routes with 100 tenant overrides each (100,000 in all).
+- shadow: the routing routes; with --shadow the hit route also has
+  `shadow: { noise: 0 }` (every request compared, none asked twice) and, with
+  --in-flight, a `diffs: { in_flight: N }` block.
+
+--store gives each strangler its own SQLite file, so two of them never share one
+(and the bench never leaves a strangler.db in the working directory).
 """
+import argparse
 import sys
 
 # The tenant the benchmark request carries in X-Tenant-Id. It is never one of
@@ -19,11 +27,14 @@ import sys
 REQUEST_TENANT = "acme"
 
 
-def header(listen, admin, backend, threads):
+def header(listen, admin, backend, threads, store, in_flight):
     return (
         f"listen: 127.0.0.1:{listen}\n"
         f"admin: 127.0.0.1:{admin}\n"
         f"threads: {threads}\n"
+        + (f"store: {store}\n" if store else "")
+        + (f"diffs: {{ in_flight: {in_flight} }}\n" if in_flight else "")
+        + 
         f"legacy: http://127.0.0.1:{backend}\n"
         f"services: {{ new: http://127.0.0.1:{backend} }}\n"
         "tenant: { sources: [ { header: X-Tenant-Id } ], default: legacy }\n"
@@ -31,7 +42,7 @@ def header(listen, admin, backend, threads):
     )
 
 
-def route(name, path, percent, tenants, methods=None):
+def route(name, path, percent, tenants, methods=None, shadow=False):
     match = f'path: "{path}"' + (f", methods: [{', '.join(methods)}]" if methods else "")
     overrides = ", ".join(f"{t}: {side}" for t, side in tenants)
     rollout = f"percent: {percent}" + (f", tenants: {{ {overrides} }}" if overrides else "")
@@ -40,15 +51,16 @@ def route(name, path, percent, tenants, methods=None):
         f"    match: {{ {match} }}\n"
         "    service: new\n"
         f"    rollout: {{ {rollout} }}\n"
+        + ("    shadow: { noise: 0 }\n" if shadow else "")
     )
 
 
-def handful(hit_path):
+def handful(hit_path, shadow=False):
     yield route("invoices", "/api/invoices/**", 25, [("qa-internal", "new"), ("bigcorp", "legacy")], ["GET", "POST"])
     yield route("invoice-pdf", "/api/invoices/{id}/pdf", 0, [])
     yield route("users", "/api/users/{id}", 10, [("qa-internal", "new")])
     yield route("search", "/search/**", 100, [], ["GET"])
-    yield route("hit", hit_path, 50, [("qa-internal", "new"), ("bigcorp", "legacy")])
+    yield route("hit", hit_path, 50, [("qa-internal", "new"), ("bigcorp", "legacy")], shadow=shadow)
 
 
 def thousand(hit_path):
@@ -59,12 +71,25 @@ def thousand(hit_path):
     yield route("hit", hit_path, 50, [(f"t-hit-{j}", "new" if j % 2 else "legacy") for j in range(100)])
 
 
+def arguments():
+    parser = argparse.ArgumentParser(description="Writes the bench's routes.yaml to stdout.")
+    for name in ("scenario", "listen", "admin", "backend", "hit_path"):
+        parser.add_argument(name)
+    parser.add_argument("threads", nargs="?", default="1")
+    parser.add_argument("--store", help="store: URL, e.g. sqlite:///tmp/x/strangler.db")
+    parser.add_argument("--shadow", action="store_true", help="shadow every request of the hit route")
+    parser.add_argument("--in-flight", type=int, help="diffs.in_flight (default: the proxy's, 64)")
+    return parser.parse_args()
+
+
 def main():
-    scenario, listen, admin, backend, hit_path = sys.argv[1:6]
-    threads = sys.argv[6] if len(sys.argv) > 6 else "1"
-    routes = thousand(hit_path) if scenario == "routes1000" else handful(hit_path)
+    args = arguments()
+    if args.scenario == "routes1000":
+        routes = thousand(args.hit_path)
+    else:
+        routes = handful(args.hit_path, shadow=args.shadow)
     out = sys.stdout
-    out.write(header(listen, admin, backend, threads))
+    out.write(header(args.listen, args.admin, args.backend, args.threads, args.store, args.in_flight))
     for text in routes:
         out.write(text)
 

@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
 """Turns the runs that bench/run.sh recorded into the markdown results table.
 
-usage: report.py RUNS_TSV CLK_TCK
+usage: report.py RUNS_TSV CLK_TCK [--shadow BEFORE.prom AFTER.prom]
 
 RUNS_TSV has one line per measured run, tab-separated:
 round, target, wrk output file, proxy utime ticks, proxy stime ticks,
-wall seconds, foreign CPU ticks, busy note. Proxy ticks are "-" for the
-direct target, which has no proxy. Every figure in the table is the median
-over rounds, so one disturbed round cannot move it.
+wall seconds, foreign CPU ticks, busy note, backend CPU ticks, and the prefix
+of the per-thread snapshots (PREFIX.before, PREFIX.after: "tid utime stime
+name" lines) or "-". Proxy ticks are "-" for the direct target, which has no
+proxy. Every figure in the table is the median over rounds, so one disturbed
+round cannot move it.
+
+With --shadow (SCENARIO=shadow), strangler-shadow's strangler_shadow_* counters
+read before and after the rounds give the outcomes of its measured requests,
+and the report adds where the CPU of each strangler goes, thread by thread.
 """
 import re
 import statistics
 import sys
 
-ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler"]
+ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-shadow"]
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -36,10 +42,35 @@ def parse_wrk(path):
     }
 
 
+def thread_snapshot(path):
+    """{tid: (name, ticks)} from a "tid utime stime name" file."""
+    threads = {}
+    for line in open(path):
+        tid, utime, stime, name = line.rstrip("\n").split(" ", 3)
+        threads[tid] = (name, int(utime) + int(stime))
+    return threads
+
+
+def thread_group(name):
+    """A thread's name without its number: strangler-worke, sqlx-sqlite-worker-..."""
+    return re.sub(r"[-_ ]?\d+$", "", name) or name
+
+
+def per_thread_us(prefix, clk_tck, requests):
+    """µs of CPU per request by thread group over one run (threads alive at both ends)."""
+    before, after = thread_snapshot(prefix + ".before"), thread_snapshot(prefix + ".after")
+    groups = {}
+    for tid, (name, ticks) in after.items():
+        grown = ticks - before.get(tid, (name, 0))[1]
+        key = "thread." + thread_group(name)
+        groups[key] = groups.get(key, 0.0) + grown / clk_tck / requests * 1e6
+    return groups
+
+
 def load_runs(path, clk_tck):
     runs = {}
     for line in open(path):
-        rnd, target, out, utime, stime, wall, foreign, note = line.rstrip("\n").split("\t")
+        rnd, target, out, utime, stime, wall, foreign, note, backend, threads = line.rstrip("\n").split("\t")
         run = parse_wrk(out)
         if run is None:
             print(f"warning: round {rnd} {target}: no wrk figures in {out}", file=sys.stderr)
@@ -47,6 +78,9 @@ def load_runs(path, clk_tck):
         if utime != "-" and run["requests"]:
             run["user_us"] = int(utime) / clk_tck / run["requests"] * 1e6
             run["sys_us"] = int(stime) / clk_tck / run["requests"] * 1e6
+            run["backend_us"] = int(backend) / clk_tck / run["requests"] * 1e6
+        if threads != "-" and run["requests"]:
+            run.update(per_thread_us(threads, clk_tck, run["requests"]))
         run["foreign_pct"] = 100.0 * int(foreign) / clk_tck / float(wall)
         run["busy"] = note != "-"
         runs.setdefault(target, []).append(run)
@@ -61,8 +95,11 @@ def median(runs, key):
 def summarize(runs):
     rows = {}
     for target, rs in runs.items():
-        row = {k: median(rs, k) for k in ("rps", "p50", "p99", "user_us", "sys_us")}
+        keys = {"rps", "p50", "p99", "user_us", "sys_us", "backend_us"}
+        keys |= {k for r in rs for k in r if k.startswith("thread.")}
+        row = {k: median(rs, k) for k in keys}
         row["rounds"] = len(rs)
+        row["requests"] = sum(r["requests"] for r in rs)
         row["errors"] = sum(r["errors"] for r in rs)
         row["foreign_max"] = max(r["foreign_pct"] for r in rs)
         row["busy"] = sum(r["busy"] for r in rs)
@@ -106,7 +143,7 @@ def ratios(rows):
     s = rows.get("strangler")
     if not s:
         return ["strangler was not measured, so there are no strangler ratios."]
-    lines = []
+    lines = shadow_ratio(rows)
     for other in ("nginx", "bare-pingora", "direct"):
         o = rows.get(other)
         if not o:
@@ -115,6 +152,69 @@ def ratios(rows):
         if cpu_total(o) and cpu_total(s):
             line += f", {cpu_total(s) / cpu_total(o):.2f}× the proxy CPU per request"
         lines.append(line)
+    return lines
+
+
+def shadow_ratio(rows):
+    """strangler-shadow / strangler, the cost of shadowing every request, when both ran."""
+    s, w = rows.get("strangler"), rows.get("strangler-shadow")
+    if not s or not w:
+        return []
+    line = (
+        f"- **strangler-shadow / strangler: {w['rps'] / s['rps']:.2f} of the req/s, "
+        f"{w['p99'] / s['p99']:.2f}× the p99** ({w['p50'] / s['p50']:.2f}× the p50)"
+    )
+    if cpu_total(s) and cpu_total(w):
+        line += f", {cpu_total(w) / cpu_total(s):.2f}× the proxy CPU per request"
+    return [line]
+
+
+def cpu_split(rows):
+    """Where each strangler's CPU per request goes, by thread, and the backend's CPU."""
+    targets = [t for t in ("strangler", "strangler-shadow") if t in rows]
+    groups = sorted({k for t in targets for k in rows[t] if k.startswith("thread.")})
+    groups = [g for g in groups if any((rows[t].get(g) or 0) >= 0.05 for t in targets)]
+    if not groups:
+        return []
+    lines = [
+        "",
+        "CPU per request by thread (µs, medians over rounds; Linux cuts thread names to 15 "
+        "characters; threads under 0.05 µs left out, and one that ended during a run is only "
+        "in the total), and the backend's CPU per proxied request:",
+        "",
+        "| thread | " + " | ".join(targets) + " |",
+        "|---" * (len(targets) + 1) + "|",
+    ]
+    for group in groups:
+        cells = [fmt(rows[t].get(group), ".1f") for t in targets]
+        lines.append(f"| {group[len('thread.'):]} | " + " | ".join(cells) + " |")
+    lines.append("| **proxy total** | " + " | ".join(fmt(cpu_total(rows[t]), ".1f") for t in targets) + " |")
+    lines.append("| backend (nginx) | " + " | ".join(fmt(rows[t].get("backend_us"), ".1f") for t in targets) + " |")
+    return lines
+
+
+def parse_prom(path):
+    """{(metric, labels): value} of the strangler_shadow_* lines of a /metrics dump."""
+    values = {}
+    for line in open(path):
+        found = re.match(r"^(strangler_shadow_\w+)(\{[^}]*\})?\s+([\d.e+]+)$", line.strip())
+        if found:
+            values[(found.group(1), found.group(2) or "")] = float(found.group(3))
+    return values
+
+
+def shadow_outcomes(before_path, after_path, rows):
+    """The outcome of strangler-shadow's measured requests, from its counters."""
+    before, after = parse_prom(before_path), parse_prom(after_path)
+    grown = {key: after[key] - before.get(key, 0.0) for key in after}
+    grown = {key: n for key, n in grown.items() if n}
+    requests = rows.get("strangler-shadow", {}).get("requests")
+    lines = ["", f"strangler-shadow's shadow counters over the measured runs (wrk completed {requests or 0:,} requests):", ""]
+    if not grown:
+        return lines + ["- no strangler_shadow_* counter moved"]
+    for (metric, labels), n in sorted(grown.items()):
+        share = f" ({100 * n / requests:.1f}% of the requests)" if requests else ""
+        lines.append(f"- `{metric}{labels}` +{n:,.0f}{share}")
     return lines
 
 
@@ -132,7 +232,10 @@ def warnings(rows):
 
 def main():
     rows = summarize(load_runs(sys.argv[1], int(sys.argv[2])))
-    out = table(rows) + [""] + ratios(rows) + warnings(rows)
+    out = table(rows) + [""] + ratios(rows) + cpu_split(rows)
+    if sys.argv[3:4] == ["--shadow"]:
+        out += shadow_outcomes(sys.argv[4], sys.argv[5], rows)
+    out += warnings(rows)
     print("\n".join(out))
 
 

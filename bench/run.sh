@@ -5,9 +5,12 @@
 #   bash bench/run.sh                                  # the whole thing, about 3 minutes
 #   DURATION=2 ROUNDS=1 bash bench/run.sh              # smoke run
 #   SCENARIO=routes1000 PIN=1 bash bench/run.sh
+#   SCENARIO=shadow bash bench/run.sh                  # strangler with and without shadowing
 #
-# Knobs: DURATION (s per run, 10), ROUNDS (3), SCENARIO (routing|routes1000|body1m),
-# PIN (1 = proxies and backend on core 1, wrk on core 0). See bench/README.md.
+# Knobs: DURATION (s per run, 10), ROUNDS (3), SCENARIO (routing|routes1000|body1m|shadow),
+# PIN (1 = proxies and backend on core 1, wrk on core 0), THREADS (1),
+# SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 64).
+# See bench/README.md.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +20,7 @@ ROUNDS=${ROUNDS:-3}
 SCENARIO=${SCENARIO:-routing}
 PIN=${PIN:-0}
 THREADS=${THREADS:-1}     # worker threads/processes of each proxy (the backend keeps one)
+SHADOW_IN_FLIGHT=${SHADOW_IN_FLIGHT:-}   # SCENARIO=shadow: diffs.in_flight of strangler-shadow
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CLK_TCK=$(getconf CLK_TCK)
 TENANT=acme            # must match REQUEST_TENANT in gen_routes.py
@@ -53,9 +57,9 @@ trap 'exit 130' INT TERM
 
 check_scenario() {
   case $SCENARIO in
-    routing | routes1000) REQ_PATH=/ok CONNS=50 ;;
+    routing | routes1000 | shadow) REQ_PATH=/ok CONNS=50 ;;
     body1m) REQ_PATH=/big CONNS=10 ;;
-    *) log "unknown SCENARIO=$SCENARIO (routing|routes1000|body1m)"; exit 2 ;;
+    *) log "unknown SCENARIO=$SCENARIO (routing|routes1000|body1m|shadow)"; exit 2 ;;
   esac
   if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "PIN=1 needs two cores"; exit 2; fi
 }
@@ -224,7 +228,12 @@ write_configs() {
   write_nginx_conf
   write_haproxy_conf
   python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler]}" "${PORT[admin]}" \
-    "${PORT[backend]}" "$REQ_PATH" "$THREADS" >"$TMP/routes.yaml"
+    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler.db" >"$TMP/routes.yaml"
+  [[ $SCENARIO == shadow ]] || return 0
+  # The same routes, the hit route shadowed; its own admin port and store file.
+  python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler-shadow]}" "${PORT[admin-shadow]}" \
+    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler-shadow.db" \
+    --shadow ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"} >"$TMP/routes-shadow.yaml"
 }
 
 # ---------------------------------------------------------------- processes
@@ -277,6 +286,8 @@ start_all() {
   start_target bare-pingora "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}" "$THREADS"
   if [[ -e $TMP/strangler.ok ]]; then
     start_target strangler "$bin/strangler" run --config "$TMP/routes.yaml"
+    [[ $SCENARIO != shadow ]] ||
+      start_target strangler-shadow "$bin/strangler" run --config "$TMP/routes-shadow.yaml"
   else
     log "strangler: SKIPPED, no binary from this build"
   fi
@@ -297,6 +308,18 @@ cpu_ticks() {   # pid
   echo "$u $s"
 }
 
+# Prints "tid utime stime name" per thread of a process, for where a strangler's CPU goes
+# (its threads are named: strangler-worke[r], strangler-shado[w], strangler-admin, ...).
+thread_ticks() {   # pid
+  local st t name
+  for t in /proc/"$1"/task/*; do
+    st=$(cat "$t/stat" 2>/dev/null) || continue
+    read -ra f <<<"${st##*) }"
+    name=${st#*(}
+    printf '%s %s %s %s\n' "${t##*/}" "${f[11]}" "${f[12]}" "${name%%)*}"
+  done
+}
+
 # Ticks the whole machine spent busy (not idle, not waiting for I/O), all cores.
 machine_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 
@@ -315,7 +338,10 @@ run_wrk() {   # port seconds out
 # wrk, and whatever else the machine did meanwhile.
 measure() {   # round name
   local rnd=$1 name=$2 out=$TMP/wrk-$1-$2.txt busy pu ps pu2 ps2 bu bs bu2 bs2 m w t0 t1 proxy_u proxy_s
+  local threads=-
+  [[ $name == strangler* ]] && threads=$TMP/threads-$1-$2
   busy=$(builds_running)
+  [[ $threads == - ]] || thread_ticks "${PID_OF[$name]}" >"$threads.before"
   read -r pu ps < <(cpu_ticks "${PID_OF[$name]}")
   read -r bu bs < <(cpu_ticks "${PID_OF[backend]}")
   m=$(machine_busy) w=$(children_ticks) t0=$(date +%s.%N)
@@ -323,14 +349,16 @@ measure() {   # round name
   t1=$(date +%s.%N)
   read -r pu2 ps2 < <(cpu_ticks "${PID_OF[$name]}")
   read -r bu2 bs2 < <(cpu_ticks "${PID_OF[backend]}")
+  [[ $threads == - ]] || thread_ticks "${PID_OF[$name]}" >"$threads.after"
   local ours=$(( (pu2 - pu) + (ps2 - ps) + (bu2 - bu) + (bs2 - bs) + $(children_ticks) - w ))
   local foreign=$(( $(machine_busy) - m - ours )); ((foreign > 0)) || foreign=0
   proxy_u=$((pu2 - pu)) proxy_s=$((ps2 - ps))
   [[ $name == direct ]] && proxy_u=- proxy_s=-
   [[ $busy == - ]] && busy=$(builds_running)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rnd" "$name" "$out" "$proxy_u" "$proxy_s" \
-    "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" "$foreign" "$busy" >>"$TMP/runs.tsv"
-  log "  round $rnd $(printf '%-13s' "$name") $(grep -E 'Requests/sec' "$out" | tr -s ' ')$([[ $busy == - ]] || echo "  (build running: $busy)")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rnd" "$name" "$out" "$proxy_u" "$proxy_s" \
+    "$(python3 -c "print(f'{$t1 - $t0:.3f}')")" "$foreign" "$busy" "$((bu2 - bu + bs2 - bs))" \
+    "$threads" >>"$TMP/runs.tsv"
+  log "  round $rnd $(printf '%-16s' "$name") $(grep -E 'Requests/sec' "$out" | tr -s ' ')$([[ $busy == - ]] || echo "  (build running: $busy)")"
 }
 
 warm_up() {
@@ -339,12 +367,29 @@ warm_up() {
   for name in "${TARGETS[@]}"; do run_wrk "${PORT[$name]}" 1 "$TMP/warmup-$name.txt"; done
 }
 
+# Saves strangler-shadow's strangler_shadow_* counters to a file, once two reads 0.2 s
+# apart agree (the last comparisons end within the route's timeout; bounded at 5 s).
+shadow_counters() {   # file
+  local prev="" now="" i
+  [[ " ${TARGETS[*]} " == *" strangler-shadow "* ]] || return 0
+  for i in $(seq 25); do
+    now=$(curl -s --max-time 1 "http://127.0.0.1:${PORT[admin-shadow]}/metrics" |
+      grep '^strangler_shadow' | grep -v latency || true)
+    [[ -n $now && $now == "$prev" ]] && break
+    prev=$now
+    sleep 0.2
+  done
+  printf '%s\n' "$now" >"$1"
+}
+
 run_rounds() {
   local rnd name
   : >"$TMP/runs.tsv"
+  shadow_counters "$TMP/shadow-before.prom"
   for rnd in $(seq "$ROUNDS"); do
     for name in "${TARGETS[@]}"; do measure "$rnd" "$name"; done
   done
+  shadow_counters "$TMP/shadow-after.prom"
 }
 
 # ---------------------------------------------------------------- report
@@ -362,6 +407,8 @@ describe() {
 - versions: $(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')
 - strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides
 EOF
+  [[ $SCENARIO == shadow ]] || return 0
+  echo "- strangler-shadow: the same routes.yaml (own admin port and SQLite store) plus, on the hit route, \`$(grep '^    shadow:' "$TMP/routes-shadow.yaml" | sed 's/^ *//')\` and \`$(grep '^diffs:' "$TMP/routes-shadow.yaml" || echo 'diffs: defaults (in_flight 64)')\`"
 }
 
 report() {
@@ -369,7 +416,9 @@ report() {
   stamp=$(date -u +%Y%m%d-%H%M%S)
   file=$BENCH_DIR/results/$stamp-$SCENARIO.md
   mkdir -p "$BENCH_DIR/results"
-  { describe; echo; python3 "$BENCH_DIR/report.py" "$TMP/runs.tsv" "$CLK_TCK"; } >"$file"
+  local shadow=()
+  [[ -e $TMP/shadow-after.prom ]] && shadow=(--shadow "$TMP/shadow-before.prom" "$TMP/shadow-after.prom")
+  { describe; echo; python3 "$BENCH_DIR/report.py" "$TMP/runs.tsv" "$CLK_TCK" "${shadow[@]}"; } >"$file"
   echo
   cat "$file"
   echo
@@ -383,7 +432,8 @@ main() {
   check_idle start
   TMP=$(mktemp -d /tmp/strangler-bench.XXXXXX)
   build
-  read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] < <(free_ports 6)
+  read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] \
+    PORT[strangler-shadow] PORT[admin-shadow] < <(free_ports 8)
   write_configs
   log "mode: $([[ $PIN == 1 ]] && echo 'PIN=1, proxies and backend on core 1, wrk on core 0' || echo 'unpinned')"
   start_all
