@@ -60,7 +60,7 @@ pub fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) ->
          \x20 curl -s -H 'Authorization: Bearer demo' -X POST http://{admin}/admin/routes/invoices/kill\n\
          \x20 curl -s -H 'Authorization: Bearer demo' http://{admin}/admin/audit\n\
          Shadow compare (every invoices request is also answered by the other side, and compared):\n\
-         \x20 for i in $(seq 1 60); do curl -s -o /dev/null -H \"X-Tenant-Id: tenant-$i\" http://{proxy}/api/invoices/$i; done\n\
+         \x20 for i in $(seq 1 50); do curl -s -o /dev/null -H \"X-Tenant-Id: tenant-$i\" http://{proxy}/api/invoices/$i; done\n\
          \x20 cargo run --release -- diffs --config routes.yaml       # the one real difference: /currency\n\
          \x20 curl -s -H 'Authorization: Bearer demo' 'http://{admin}/admin/diffs?route=invoices'\n\
          Edit routes.yaml (e.g. percent: 100) and the proxy follows within a second. Ctrl-C stops.\n"
