@@ -40,6 +40,14 @@ impl Side {
             Side::New => "new",
         }
     }
+
+    /// The other side: the one that shadows this one.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Legacy => Side::New,
+            Side::New => Side::Legacy,
+        }
+    }
 }
 
 impl fmt::Display for Side {

@@ -83,11 +83,10 @@ impl Edge {
         else {
             return;
         };
-        if matches!(ctx.reason, Some(Reason::InvalidToken(_))) {
-            return; // an identity that did not verify is never sent anywhere else
-        }
-        let route = &loaded.snapshot.routes()[index];
-        let policy = match mirror::eligible(route, req, &identity.request_id) {
+        let (route, Some(reason)) = (&loaded.snapshot.routes()[index], ctx.reason) else {
+            return;
+        };
+        let policy = match mirror::eligible(route, reason, req, &identity.request_id) {
             Eligibility::No => return,
             Eligibility::Skip(reason) => return self.skip_mirror(req, ctx, reason),
             Eligibility::Yes(policy) => policy,
@@ -454,11 +453,12 @@ impl RequestCtx {
         let loaded = self.config.as_deref()?;
         let route = Some(&loaded.snapshot.routes()[self.route?]);
         let primary = self.served_side();
-        let shadow = mirror::shadow_side(primary);
+        let shadow = primary.other();
         Some(Finished {
             route: self.route_name().unwrap_or_default().to_owned(),
             tenant: self.tenant.clone(),
             primary_side: primary.code(),
+            shadow_side: shadow.code(),
             primary_addr: loaded.snapshot.upstream(primary, route).addr,
             shadow_addr: loaded.snapshot.upstream(shadow, route).addr,
             primary_latency: latency,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
-use strangler_flags::{Route, Side};
+use strangler_flags::{Reason, Route};
 use strangler_shadow::{Captured, CompiledPolicy, SkipReason};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -47,8 +47,8 @@ pub struct Mirror {
     pub request: Option<RequestHeader>,
     /// The request body, while it fits.
     request_body: BytesMut,
-    /// The primary's status and headers.
-    response: Option<(u16, Vec<(String, String)>)>,
+    /// The primary's response head, converted for the diff only on the shadow thread.
+    response: Option<ResponseHeader>,
     /// The primary's body, while it fits.
     response_body: BytesMut,
     /// Set when the comparison can no longer be made; buffers are then dropped.
@@ -68,14 +68,22 @@ pub enum Eligibility<'r> {
     Yes(&'r Arc<CompiledPolicy>),
 }
 
-/// Whether a request on `route` is to be shadowed.
-pub fn eligible<'r>(route: &'r Route, req: &RequestHeader, request_id: &str) -> Eligibility<'r> {
+/// Whether a request on `route`, decided for `reason`, is to be shadowed.
+pub fn eligible<'r>(
+    route: &'r Route,
+    reason: Reason,
+    req: &RequestHeader,
+    request_id: &str,
+) -> Eligibility<'r> {
     let Some(policy) = route.shadow() else {
         return Eligibility::No;
     };
     // A killed route sends nothing to the new side, mirrors included; a mirror is never
-    // mirrored again.
-    if route.killed() || req.headers.contains_key(crate::shadowing::SHADOW_HEADER) {
+    // mirrored again; an identity that did not verify is never sent anywhere else.
+    let refused = route.killed()
+        || matches!(reason, Reason::InvalidToken(_))
+        || req.headers.contains_key(crate::shadowing::SHADOW_HEADER);
+    if refused {
         return Eligibility::No;
     }
     let sampled = policy
@@ -140,14 +148,7 @@ impl Mirror {
             (_, true) => self.give_up(SkipReason::Streaming),
             _ => {}
         }
-        let headers = response
-            .headers
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
-        self.response = Some((status, headers));
+        self.response = Some(response.clone());
     }
 
     /// Keeps a chunk of the primary's body, or gives up past `max_body`.
@@ -157,9 +158,12 @@ impl Mirror {
         }
     }
 
-    /// The request body and the primary's answer, once the response has ended.
+    /// The request body and the primary's answer, once the response has ended (called on
+    /// the shadow thread).
     pub fn take(&mut self) -> Option<(Bytes, Captured)> {
-        let (status, headers) = self.response.take()?;
+        let response = self.response.take()?;
+        let status = response.status.as_u16();
+        let headers = crate::shadowing::header_pairs(&response.headers);
         let body = std::mem::take(&mut self.response_body).freeze();
         let request_body = std::mem::take(&mut self.request_body).freeze();
         Some((
@@ -201,12 +205,4 @@ impl Mirror {
 enum Part {
     Request,
     Response,
-}
-
-/// The side that shadows `primary`: the other one.
-pub fn shadow_side(primary: Side) -> Side {
-    match primary {
-        Side::Legacy => Side::New,
-        Side::New => Side::Legacy,
-    }
 }

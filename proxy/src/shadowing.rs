@@ -51,6 +51,8 @@ pub struct Finished {
     pub tenant: Option<String>,
     /// The side that served the client.
     pub primary_side: &'static str,
+    /// The other side, which the request is mirrored to.
+    pub shadow_side: &'static str,
     /// Where the primary side lives.
     pub primary_addr: SocketAddr,
     /// Where the shadow side lives.
@@ -112,16 +114,13 @@ impl Shadowing {
     /// (`overloaded`), or it is an upgrade (`upgraded`).
     pub fn skipped(&self, finished: Finished, method: &str, target: &str, reason: SkipReason) {
         let mut comparison = comparison(&finished, method, target);
-        comparison.verdict = Verdict::Skipped;
-        comparison.skip = Some(reason);
+        comparison.mark_skipped(reason);
         comparison.primary_ms = None;
-        submit(
-            &self.records,
-            Record {
-                comparison,
-                sample: None,
-            },
-        );
+        let record = Record {
+            comparison,
+            sample: None,
+        };
+        submit(&self.records, finished.shadow_side, record);
     }
 
     /// Hands a request whose primary has answered to the shadow runtime.
@@ -165,28 +164,35 @@ impl Worker {
         comparison.primary_status = captured.as_ref().map(|(_, primary)| primary.status);
         // A capture that gave up (a stream, a fallback, a client gone) wins over the error
         // its end may have caused.
-        let verdict = match (
+        let sample = match (
             job.mirror.skip,
             &job.finished.primary_error,
             request,
             captured,
         ) {
-            (Some(skip), ..) => Err((Verdict::Skipped, Some(skip), None)),
-            (None, Some(error), ..) => Err((Verdict::PrimaryError, None, Some(error.clone()))),
-            (None, None, Some(request), Some((body, primary))) => Ok(self
-                .exchange(&job, &request, body, primary, &mut comparison)
-                .await),
-            _ => Err((Verdict::PrimaryError, None, Some("no answer".to_owned()))),
-        };
-        let sample = match verdict {
-            Ok(sample) => sample,
-            Err((verdict, skip, error)) => {
-                (comparison.verdict, comparison.skip, comparison.error) = (verdict, skip, error);
+            (Some(skip), ..) => {
+                comparison.mark_skipped(skip);
+                None
+            }
+            (None, Some(error), ..) => {
+                comparison.mark_failed(Verdict::PrimaryError, error.clone());
+                None
+            }
+            (None, None, Some(request), Some((body, primary))) => {
+                self.exchange(&job, &request, body, primary, &mut comparison)
+                    .await
+            }
+            _ => {
+                comparison.mark_failed(Verdict::PrimaryError, "no answer".to_owned());
                 None
             }
         };
         drop(job.mirror.permit.take());
-        submit(&self.records, Record { comparison, sample });
+        submit(
+            &self.records,
+            job.finished.shadow_side,
+            Record { comparison, sample },
+        );
     }
 
     /// The shadow call and the diff; fills in `comparison` and returns a sample if one
@@ -207,8 +213,7 @@ impl Worker {
         let shadow = match shadow {
             Ok(shadow) => shadow,
             Err(error) => {
-                comparison.verdict = Verdict::ShadowError;
-                comparison.error = Some(error);
+                comparison.mark_failed(Verdict::ShadowError, error);
                 return None;
             }
         };
@@ -290,11 +295,7 @@ impl Worker {
 /// Reads a response into a [`Captured`], stopping one byte past `max_body`.
 async fn read(mut response: reqwest::Response, max_body: usize) -> reqwest::Result<Captured> {
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = header_pairs(response.headers());
     let mut body = BytesMut::new();
     while let Some(chunk) = response.chunk().await? {
         let room = (max_body + 1).saturating_sub(body.len());
@@ -308,6 +309,15 @@ async fn read(mut response: reqwest::Response, max_body: usize) -> reqwest::Resu
         headers,
         body: body.freeze(),
     })
+}
+
+/// Header names and values as the diff takes them; values that are not visible ASCII are
+/// left out (they cannot be shown in a report either).
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
 }
 
 /// What went wrong with a call, in a few words: `timeout`, `connect: ...`, ...
@@ -362,9 +372,10 @@ fn comparison(finished: &Finished, method: &str, target: &str) -> Comparison {
     }
 }
 
-/// Counts a record and queues it for the store; a full queue drops it (counted).
-fn submit(records: &mpsc::Sender<Record>, record: Record) {
-    crate::telemetry::record_shadow(&record.comparison);
+/// Counts a record (its shadow side's latency under `shadow_side`) and queues it for the
+/// store; a full queue drops it (counted).
+fn submit(records: &mpsc::Sender<Record>, shadow_side: &'static str, record: Record) {
+    crate::telemetry::record_shadow(&record.comparison, shadow_side);
     if records.try_send(record).is_err() {
         crate::telemetry::record_diff_dropped("queue-full");
     }

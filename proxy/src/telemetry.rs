@@ -60,7 +60,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
 /// `skipped`, `primary-error`, `shadow-error`), skips also by reason, and records the
 /// latency of each side that answered. Called off the request path, so label lookups
 /// are fine here.
-pub fn record_shadow(comparison: &strangler_shadow::Comparison) {
+pub fn record_shadow(comparison: &strangler_shadow::Comparison, shadow: &'static str) {
     let route = comparison.route.clone();
     let outcome = comparison.verdict.code();
     metrics::counter!("strangler_shadow_total", "route" => route.clone(), "outcome" => outcome)
@@ -69,11 +69,7 @@ pub fn record_shadow(comparison: &strangler_shadow::Comparison) {
         metrics::counter!("strangler_shadow_skipped_total", "route" => route.clone(), "reason" => reason.code())
             .increment(1);
     }
-    let primary = comparison.primary_side.clone();
-    let shadow = match primary.as_str() {
-        "legacy" => "new",
-        _ => "legacy",
-    };
+    let primary = &comparison.primary_side;
     for (side, ms) in [
         (primary.as_str(), comparison.primary_ms),
         (shadow, comparison.shadow_ms),

@@ -143,14 +143,22 @@ impl Comparison {
         kept
     }
 
+    /// Marks the comparison as not made, for `reason`.
+    pub fn mark_skipped(&mut self, reason: SkipReason) {
+        self.verdict = Verdict::Skipped;
+        self.skip = Some(reason);
+    }
+
+    /// Marks the comparison as failed on one side (`PrimaryError` or `ShadowError`) with
+    /// what went wrong.
+    pub fn mark_failed(&mut self, verdict: Verdict, error: String) {
+        self.verdict = verdict;
+        self.error = Some(error);
+    }
+
     /// The sorted, distinct collapsed paths that differ, joined by `,`; empty for a match.
     pub fn signature(&self) -> String {
-        let paths: BTreeSet<&str> = self
-            .differences
-            .iter()
-            .map(|d| d.collapsed.as_str())
-            .collect();
-        Vec::from_iter(paths).join(",")
+        crate::diff::signature(self.differences.iter())
     }
 
     /// Feeds this comparison into a route's counts.

@@ -34,6 +34,19 @@ fn shadowed(legacy: &Scripted, new: &Scripted, percent: u32, shadow: &str) -> Co
         ))
 }
 
+/// A config whose route `invoices` covers the echo backends' `/_echo/**` at 0 % and
+/// shadows with `shadow`.
+fn echo_shadowed(legacy: &Backend, new: &Backend, shadow: &str) -> Config {
+    Config::new(legacy).service("billing", new).routes(&format!(
+        r#"
+  - name: invoices
+    match: {{ path: "/_echo/**" }}
+    service: billing
+    shadow: {shadow}
+"#
+    ))
+}
+
 /// The report of route `invoices` from the admin API (null before any comparison).
 async fn report(proxy: &Proxy) -> Value {
     let (status, body) = proxy
@@ -213,14 +226,7 @@ async fn a_dead_shadow_side_leaves_the_primary_untouched_and_counts_errors() {
 async fn a_body_over_max_body_skips_the_comparison_and_the_primary_is_intact() {
     let legacy = Backend::echo("legacy").await;
     let new = Backend::echo("billing").await;
-    let config = Config::new(&legacy).service("billing", &new).routes(
-        r#"
-  - name: invoices
-    match: { path: "/_echo/**" }
-    service: billing
-    shadow: { max_body: 1MiB }
-"#,
-    );
+    let config = echo_shadowed(&legacy, &new, "{ max_body: 1MiB }");
     let proxy = Proxy::start(&config).await;
     let len = 10 << 20;
     let response = proxy
@@ -517,14 +523,7 @@ async fn an_upgrade_is_served_and_counted_as_skipped() {
     use tokio_tungstenite::tungstenite::Message;
     let legacy = Backend::echo("legacy").await;
     let new = Backend::echo("billing").await;
-    let config = Config::new(&legacy).service("billing", &new).routes(
-        r#"
-  - name: invoices
-    match: { path: "/_echo/**" }
-    service: billing
-    shadow: {}
-"#,
-    );
+    let config = echo_shadowed(&legacy, &new, "{}");
     let proxy = Proxy::start(&config).await;
     let request = proxy.url("/_echo/ws").replacen("http://", "ws://", 1);
     let request = request.into_client_request().expect("ws request");
@@ -626,14 +625,7 @@ async fn a_killed_route_mirrors_nothing_to_the_new_side() {
 async fn a_conditional_answer_is_skipped_not_reported_as_a_status_difference() {
     let legacy = Backend::echo("legacy").await;
     let new = Backend::echo("billing").await;
-    let config = Config::new(&legacy).service("billing", &new).routes(
-        r#"
-  - name: invoices
-    match: { path: "/_echo/**" }
-    service: billing
-    shadow: { noise: 0 }
-"#,
-    );
+    let config = echo_shadowed(&legacy, &new, "{ noise: 0 }");
     let proxy = Proxy::start(&config).await;
     let answer = send(proxy.get("/_echo/status/304")).await;
     assert_eq!(answer.status, StatusCode::NOT_MODIFIED);

@@ -99,8 +99,14 @@ impl Diff {
     /// The sorted, deduplicated collapsed paths joined by `,`: a stable name for this
     /// shape of disagreement, the same for every request that differs the same way.
     pub fn signature(&self) -> String {
-        Vec::from_iter(self.collapsed_paths()).join(",")
+        signature(self.differences.iter())
     }
+}
+
+/// The sorted, distinct collapsed paths of `differences`, joined by `,`.
+pub(crate) fn signature<'a>(differences: impl Iterator<Item = &'a Difference>) -> String {
+    let paths: BTreeSet<&str> = differences.map(|d| d.collapsed.as_str()).collect();
+    Vec::from_iter(paths).join(",")
 }
 
 /// Compares the primary and the shadow answer under `policy`.
