@@ -1,7 +1,8 @@
 //! The decision: which side answers a request, and why. Order, first that applies wins:
 //! a bearer token that does not verify under `tenant.on_invalid: legacy` (legacy, no tenant,
 //! `invalid-token`); no matching route (legacy, `no-route`); the route's kill switch (legacy,
-//! `kill-switch`); no tenant (`tenant.default`, `no-tenant`); an explicit tenant override
+//! `kill-switch`); a QA force header that is honoured (`forced`, see `crate::qa`); no
+//! tenant (`tenant.default`, `no-tenant`); an explicit tenant override
 //! (`tenant-override`); a percentage above 0 (the sticky bucket, `percent`); otherwise
 //! legacy (`default`). Before any of that the path is normalised (see
 //! `crate::request_path`) and the route table and a `path:` tenant source see only that
@@ -15,6 +16,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
+use crate::qa::{Force, ForceIgnored, ForcedBy};
 use crate::request_path::normalize_request_path;
 use crate::rollout::bucket;
 use crate::route::Route;
@@ -80,11 +82,13 @@ pub enum Reason {
     /// The bearer token does not verify (why, e.g. `expired`) and `tenant.on_invalid` is
     /// `legacy`: legacy, with no tenant.
     InvalidToken(&'static str),
+    /// A QA force header, honoured because of a QA token or a QA tenant.
+    Forced(ForcedBy),
 }
 
 impl Reason {
     /// A stable code, used as a metric label: `no-route`, `kill-switch`,
-    /// `tenant-override`, `percent`, `no-tenant`, `default` or `invalid-token`.
+    /// `tenant-override`, `percent`, `no-tenant`, `default`, `invalid-token` or `forced`.
     pub fn code(&self) -> &'static str {
         match self {
             Reason::NoRoute => "no-route",
@@ -94,6 +98,7 @@ impl Reason {
             Reason::NoTenant => "no-tenant",
             Reason::Default => "default",
             Reason::InvalidToken(_) => "invalid-token",
+            Reason::Forced(_) => "forced",
         }
     }
 }
@@ -110,6 +115,7 @@ impl fmt::Display for Reason {
                 write!(f, "percent (bucket {bucket} >= {threshold})")
             }
             Reason::InvalidToken(why) => write!(f, "invalid-token ({why})"),
+            Reason::Forced(by) => write!(f, "forced ({})", by.code()),
             other => f.write_str(other.code()),
         }
     }
@@ -128,6 +134,8 @@ pub struct Decision<'s, 'r> {
     pub side: Side,
     /// Why.
     pub reason: Reason,
+    /// A QA force header that was present but not honoured, and why.
+    pub force_ignored: Option<ForceIgnored>,
 }
 
 /// Decides `req` against `snapshot`; see the module documentation for the order.
@@ -146,9 +154,15 @@ pub(crate) fn decide<'s, 'r>(
     };
     let route = snapshot.table.find(&snapshot.routes, req, &path);
     let tenant = resolved.as_ref().map(|(tenant, _)| &**tenant);
-    let (side, reason) = match route {
-        None => (Side::Legacy, Reason::NoRoute),
-        Some(route) => route_side(route, tenant, snapshot.default_side),
+    let force = match &snapshot.config.qa {
+        Some(qa) => qa.force(req, tenant),
+        None => Force::Absent,
+    };
+    let (side, reason, force_ignored) = match route {
+        None => no_route(force),
+        Some(route) => forced_side(route, force).unwrap_or_else(|ignored| {
+            with(route_side(route, tenant, snapshot.default_side), ignored)
+        }),
     };
     let (tenant, tenant_source) = resolved.unzip();
     Ok(Decision {
@@ -157,6 +171,7 @@ pub(crate) fn decide<'s, 'r>(
         tenant_source,
         side,
         reason,
+        force_ignored,
     })
 }
 
@@ -174,7 +189,40 @@ fn untrusted<'s, 'r>(
         tenant_source: None,
         side: Side::Legacy,
         reason: Reason::InvalidToken(why),
+        force_ignored: None,
     }
+}
+
+/// Legacy, `no-route`: a force header other than `legacy` is ignored, there being no new
+/// side.
+fn no_route(force: Force) -> (Side, Reason, Option<ForceIgnored>) {
+    let ignored = match force {
+        Force::Absent | Force::Allowed(Side::Legacy, _) => None,
+        Force::Allowed(Side::New, _) => Some(ForceIgnored::NoRoute),
+        Force::Ignored(why) => Some(why),
+    };
+    (Side::Legacy, Reason::NoRoute, ignored)
+}
+
+/// The side an honoured force header gives on `route`; otherwise why it was ignored, if
+/// there was one. A kill switch wins over a forced `new`.
+fn forced_side(
+    route: &Route,
+    force: Force,
+) -> Result<(Side, Reason, Option<ForceIgnored>), Option<ForceIgnored>> {
+    match force {
+        Force::Absent => Err(None),
+        Force::Ignored(why) => Err(Some(why)),
+        Force::Allowed(Side::New, _) if route.killed => Err(Some(ForceIgnored::KillSwitch)),
+        Force::Allowed(side, by) => Ok((side, Reason::Forced(by), None)),
+    }
+}
+
+fn with(
+    (side, reason): (Side, Reason),
+    ignored: Option<ForceIgnored>,
+) -> (Side, Reason, Option<ForceIgnored>) {
+    (side, reason, ignored)
 }
 
 /// The side of a matched route for `tenant`.

@@ -12,7 +12,7 @@
 //! what servers decode, collapse `//`, refuse dot segments and encoded separators; the
 //! proxy still forwards the original), resolve the tenant
 //! ([`tenant`]), find the most specific route ([`table`], ranked by [`Rank`]), decide the
-//! side ([`decision`], sticky buckets from [`rollout`]).
+//! side ([`decision`], sticky buckets from [`rollout`]; a QA force header from [`qa`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +22,7 @@ pub mod error;
 pub mod hash;
 mod locate;
 pub mod pattern;
+pub mod qa;
 mod request_path;
 pub mod rollout;
 pub mod route;
@@ -36,6 +37,7 @@ mod tests;
 pub use config::parse_duration;
 pub use decision::{Decision, Reason, Side};
 pub use error::{ConfigError, ConfigErrors, RequestError};
+pub use qa::{ForceIgnored, ForcedBy};
 pub use rollout::bucket;
 pub use route::{Rank, Route};
 pub use snapshot::{content_hash, Snapshot};

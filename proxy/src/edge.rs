@@ -253,6 +253,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         };
         let refused = match decided {
             Ok(decision) => {
+                crate::telemetry::record_force(&decision);
                 ctx.route = decision.route.map(|r| r.index());
                 ctx.tenant = decision.tenant.map(Cow::into_owned);
                 ctx.side = decision.side;

@@ -102,6 +102,18 @@ pub fn record_rejected(reason: &'static str) {
     metrics::counter!("strangler_rejected_requests_total", "reason" => reason).increment(1);
 }
 
+/// Counts a QA force header: honoured (`strangler_forced_requests_total{by}`, by
+/// `qa-token` or `qa-tenant`) or ignored (`strangler_force_ignored_total{reason}`). Only
+/// requests that carry the header pay the label lookup.
+pub fn record_force(decision: &strangler_flags::Decision<'_, '_>) {
+    if let strangler_flags::Reason::Forced(by) = decision.reason {
+        metrics::counter!("strangler_forced_requests_total", "by" => by.code()).increment(1);
+    }
+    if let Some(ignored) = decision.force_ignored {
+        metrics::counter!("strangler_force_ignored_total", "reason" => ignored.code()).increment(1);
+    }
+}
+
 /// Handles for one route (or for "no route"), one set per side.
 struct RouteHandles {
     /// `strangler_requests_total{route, side, status_class}`, by side then status class.

@@ -14,6 +14,7 @@ mod forwarding;
 mod jwt;
 mod propagation;
 mod protocols;
+mod qa;
 mod reload;
 mod rollout;
 mod routing;

@@ -36,7 +36,19 @@ pub(super) fn jwt_source(
             .map_err(|message| problems.at_value(&format!("{at}.header"), message))
             .ok(),
     };
-    let (keys, key_files_hash) = keys(at, &raw, base, problems)?;
+    let sources = KeySources {
+        hs256_secret_env: raw.hs256_secret_env.as_deref(),
+        public_key_file: raw.public_key_file.as_deref(),
+        jwks_file: raw.jwks_file.as_deref(),
+    };
+    let expected = (raw.audience.as_deref(), raw.issuer.as_deref());
+    for (key, value) in [("audience", expected.0), ("issuer", expected.1)] {
+        if value == Some("") {
+            problems.at_value(&format!("{at}.{key}"), format!("{key} must not be empty"));
+        }
+    }
+    let (mut keys, key_files_hash) = keys(at, &sources, base, problems)?;
+    keys.expect(expected.0, expected.1);
     let source = JwtSource::new(header?, claim?, keys, key_files_hash);
     Some(TenantSource::Jwt(Box::new(source)))
 }
@@ -52,15 +64,23 @@ fn claim_path(text: &str) -> Result<Box<[Box<str>]>, String> {
     }
 }
 
-/// The keys from whichever one of the three key sources `raw` names, and the FNV-1a 64 of
-/// the key file's text (0 for a secret, which cannot change while the process runs).
-fn keys(
+/// The three ways a verifying key can be given, as written; exactly one must be set.
+pub(super) struct KeySources<'a> {
+    pub hs256_secret_env: Option<&'a str>,
+    pub public_key_file: Option<&'a str>,
+    pub jwks_file: Option<&'a str>,
+}
+
+/// The keys from whichever one of the three key sources at node `at` names, and the
+/// FNV-1a 64 of the key file's text (0 for a secret, which cannot change while the process
+/// runs).
+pub(super) fn keys(
     at: &str,
-    raw: &RawJwt,
+    raw: &KeySources<'_>,
     base: &Path,
     problems: &mut Problems<'_>,
 ) -> Option<(JwtKeys, u64)> {
-    let sources = (&raw.hs256_secret_env, &raw.public_key_file, &raw.jwks_file);
+    let sources = (raw.hs256_secret_env, raw.public_key_file, raw.jwks_file);
     let (key, compiled) = match sources {
         (Some(var), None, None) => (
             "hs256_secret_env",
@@ -75,7 +95,7 @@ fn keys(
         (None, None, Some(file)) => ("jwks_file", from_file(&base.join(file), jwks)),
         _ => {
             let message =
-                "a jwt source has exactly one of hs256_secret_env, public_key_file or jwks_file";
+                "a token key has exactly one of hs256_secret_env, public_key_file or jwks_file";
             problems.at_value(at, message);
             return None;
         }

@@ -5,6 +5,7 @@
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
 mod jwt;
+mod qa;
 pub mod raw;
 mod routes;
 
@@ -19,6 +20,7 @@ use strangler_shadow::DiffSettings;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
 use crate::pattern::{Pattern, Segment};
+use crate::qa::QaPolicy;
 use crate::route::{HostMatch, Route};
 use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
@@ -68,6 +70,8 @@ pub struct Config {
     pub diffs: Arc<DiffSettings>,
     /// `store_cache:`, when set (the proxy derives the default from the file's path).
     pub store_cache: Option<Box<str>>,
+    /// `qa:`, compiled; `None` when absent (no force header is honoured).
+    pub qa: Option<QaPolicy>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -178,6 +182,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     if raw.store_cache.as_deref() == Some("") {
         problems.at_value("store_cache", "store_cache must name a file");
     }
+    let qa = match raw.qa {
+        None => Some(None),
+        Some(section) => qa::qa_policy(section, base, problems).map(Some),
+    };
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
@@ -198,6 +206,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         store: store?,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
+        qa: qa?,
     })
 }
 

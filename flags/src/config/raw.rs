@@ -61,6 +61,53 @@ pub struct RawConfig {
     /// the working directory, like `store:`. Default: `<name>.flags-cache.json` beside
     /// routes.yaml (`routes.flags-cache.json`). Read at start only.
     pub store_cache: Option<String>,
+    /// `qa:` lets QA force a request to one side with a header, honoured only with a
+    /// signed QA token or for the tenants listed here; a force header that is not honoured
+    /// is ignored and counted. Default: no forcing, the header is dropped like every
+    /// `x-strangler-*` header.
+    pub qa: Option<RawQa>,
+}
+
+/// The `qa:` section: who may force a side, and with which header.
+///
+/// ```yaml
+/// qa:
+///   header: x-strangler-side            # value: legacy or new
+///   token: { hs256_secret_env: STRANGLER_QA_SECRET }
+///   tenants: [qa-internal]
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQa {
+    /// `header:` the request header naming the side, `legacy` or `new`. It must be in the
+    /// `x-strangler-` namespace, which the proxy never forwards. Default `x-strangler-side`.
+    pub header: Option<String>,
+    /// `token:` a signed QA token that makes the force header count, whatever the tenant.
+    pub token: Option<RawQaToken>,
+    /// `tenants:` tenants whose force header counts without a token. Only as trustworthy
+    /// as the tenant source: with an unverified source (a header) anyone can claim to be
+    /// one of them, so production setups pair this with a `jwt:` tenant source.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+}
+
+/// `qa.token`: a JWT in its own header, verified like a `jwt:` tenant source (exactly one
+/// of the three key keys fixes the algorithm; `exp` required, 30 s leeway), that must also
+/// carry `claim: true`, so a tenant's ordinary token from the same issuer is not a QA token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQaToken {
+    /// `header:` the header carrying the bare token, in the `x-strangler-` namespace.
+    /// Default `x-strangler-qa-token`.
+    pub header: Option<String>,
+    /// `claim:` the claim that must be `true`. Default `strangler_qa`.
+    pub claim: Option<String>,
+    /// `hs256_secret_env:` as for a `jwt:` tenant source.
+    pub hs256_secret_env: Option<String>,
+    /// `public_key_file:` as for a `jwt:` tenant source.
+    pub public_key_file: Option<String>,
+    /// `jwks_file:` as for a `jwt:` tenant source.
+    pub jwks_file: Option<String>,
 }
 
 /// The `tenant:` section.
@@ -114,7 +161,8 @@ pub struct RawTenantSource {
 /// token's own `alg` header never chooses it (`alg: none` and an HS256 token checked
 /// against an RSA key are refused). Key files are read when routes.yaml is loaded, so
 /// they change with a reload of the config. `exp` is required, `exp` and `nbf` are checked
-/// with 30 s of leeway for clock skew; `aud` and `iss` are not checked.
+/// with 30 s of leeway for clock skew; `aud` and `iss` are checked when `audience` and
+/// `issuer` are set.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
@@ -134,6 +182,10 @@ pub struct RawJwt {
     /// with a unique `kid`; a token names its key in its `kid` header. Relative paths are
     /// relative to the directory of routes.yaml.
     pub jwks_file: Option<String>,
+    /// `audience:` when set, a token must name it in its `aud` claim (a string or a list).
+    pub audience: Option<String>,
+    /// `issuer:` when set, a token's `iss` claim must be exactly this.
+    pub issuer: Option<String>,
 }
 
 /// One entry of `routes:`.

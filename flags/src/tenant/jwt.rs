@@ -40,6 +40,23 @@ impl VerifyingKey {
         VerifyingKey { key, validation }
     }
 
+    /// Also requires `aud` to name `audience` and `iss` to be `issuer`, where given.
+    pub fn expect(&mut self, audience: Option<&str>, issuer: Option<&str>) {
+        if let Some(audience) = audience {
+            self.validation.validate_aud = true;
+            self.validation.set_audience(&[audience]);
+            self.validation
+                .required_spec_claims
+                .insert("aud".to_owned());
+        }
+        if let Some(issuer) = issuer {
+            self.validation.set_issuer(&[issuer]);
+            self.validation
+                .required_spec_claims
+                .insert("iss".to_owned());
+        }
+    }
+
     /// The algorithm this key accepts.
     pub fn algorithm(&self) -> Algorithm {
         self.validation.algorithms[0]
@@ -65,6 +82,23 @@ impl JwtKeys {
     /// One key for every token.
     pub fn single(key: VerifyingKey) -> JwtKeys {
         JwtKeys::Single(Box::new(key))
+    }
+
+    /// Requires `aud` and `iss` on every key (see [`VerifyingKey::expect`]).
+    pub fn expect(&mut self, audience: Option<&str>, issuer: Option<&str>) {
+        match self {
+            JwtKeys::Single(key) => key.expect(audience, issuer),
+            JwtKeys::ByKid(by_kid) => by_kid
+                .values_mut()
+                .for_each(|key| key.expect(audience, issuer)),
+        }
+    }
+
+    /// The claims of `token` once it verifies; why not otherwise.
+    pub fn claims(&self, token: &str) -> Result<Value, &'static str> {
+        let key = self.choose(token)?;
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &key.validation);
+        Ok(data.map_err(|err| reason(&err))?.claims)
     }
 
     /// The key `token` must verify with.
@@ -121,10 +155,7 @@ impl JwtSource {
 
     /// The tenant in `value`, the token header as sent; why not when it does not verify.
     pub fn verify(&self, value: &str) -> Result<String, &'static str> {
-        let token = self.token(value)?;
-        let key = self.keys.choose(token)?;
-        let data = jsonwebtoken::decode::<Value>(token, &key.key, &key.validation);
-        let claims = data.map_err(|err| reason(&err))?.claims;
+        let claims = self.keys.claims(self.token(value)?)?;
         tenant_claim(&claims, &self.claim).map(str::to_owned)
     }
 
@@ -183,7 +214,13 @@ fn reason(err: &jsonwebtoken::errors::Error) -> &'static str {
         ErrorKind::ImmatureSignature => "not yet valid",
         ErrorKind::InvalidSignature => "bad signature",
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "algorithm not allowed",
-        ErrorKind::MissingRequiredClaim(_) => "no exp claim",
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "aud" => "no aud claim",
+            "iss" => "no iss claim",
+            _ => "no exp claim",
+        },
+        ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::InvalidIssuer => "wrong issuer",
         ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => "malformed token",
         ErrorKind::Json(_) => "malformed token or unknown alg",
         _ => "does not verify",

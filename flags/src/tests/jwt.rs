@@ -34,7 +34,7 @@ pub(super) fn set_secret() {
     ONCE.call_once(|| std::env::set_var(SECRET_ENV, SECRET));
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
     elapsed.as_secs() as i64
 }
@@ -48,7 +48,7 @@ fn claims(tenant: &str, extra: Value) -> Value {
     claims
 }
 
-fn hs256(claims: &Value) -> String {
+pub(super) fn hs256(claims: &Value) -> String {
     let key = EncodingKey::from_secret(SECRET.as_bytes());
     encode(&Header::new(Algorithm::HS256), claims, &key).expect("signs")
 }
@@ -373,4 +373,40 @@ pub(super) fn token_like() -> impl proptest::strategy::Strategy<Value = String> 
     ];
     let payload = prop_oneof![segment.prop_map(String::from), Just(parts[1].clone())];
     (header, payload, segment).prop_map(|(h, p, s)| format!("{h}.{p}.{s}"))
+}
+
+#[test]
+fn audience_and_issuer_are_checked_when_configured() {
+    let snapshot = jwt_snapshot(
+        &format!(
+            "claim: tenant_id, hs256_secret_env: {SECRET_ENV}, audience: strangler, issuer: \"https://id.example.com\""
+        ),
+        "",
+    );
+    let right = json!({ "aud": ["other", "strangler"], "iss": "https://id.example.com" });
+    assert_eq!(
+        tenant_of(&snapshot, &hs256(&claims("acme", right))),
+        Some("acme".to_owned())
+    );
+    let wrong_aud = json!({ "aud": "other", "iss": "https://id.example.com" });
+    let req = bearer(&hs256(&claims("acme", wrong_aud)));
+    assert_eq!(refusal(&snapshot, &req), "wrong audience");
+    let wrong_iss = json!({ "aud": "strangler", "iss": "https://evil.example.com" });
+    let req = bearer(&hs256(&claims("acme", wrong_iss)));
+    assert_eq!(refusal(&snapshot, &req), "wrong issuer");
+    let no_iss = bearer(&hs256(&claims("acme", json!({ "aud": "strangler" }))));
+    assert_eq!(refusal(&snapshot, &no_iss), "no iss claim");
+    let no_aud = json!({ "iss": "https://id.example.com" });
+    let req = bearer(&hs256(&claims("acme", no_aud)));
+    assert_eq!(refusal(&snapshot, &req), "no aud claim");
+}
+
+#[test]
+fn without_audience_an_aud_claim_is_not_checked() {
+    let snapshot = hs_snapshot();
+    let token = hs256(&claims(
+        "acme",
+        json!({ "aud": "anyone", "iss": "anybody" }),
+    ));
+    assert_eq!(tenant_of(&snapshot, &token), Some("acme".to_owned()));
 }
