@@ -1,6 +1,7 @@
 //! Unit tests of the decision contract, one module per capability, each test named after
 //! the rule it pins. Requests are plain structs implementing [`RequestView`].
 
+mod arbitrary_config;
 mod arbitrary_requests;
 mod decisions;
 mod jwt;

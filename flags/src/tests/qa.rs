@@ -17,7 +17,7 @@ fn qa_yaml(qa: &str) -> String {
     )
 }
 
-fn snapshot() -> Snapshot {
+pub(super) fn snapshot() -> Snapshot {
     set_secret();
     let mut snapshot = load(&qa_yaml(&format!(
         "  token: {{ hs256_secret_env: {SECRET_ENV} }}\n  tenants: [qa-internal]\n"
