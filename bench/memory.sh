@@ -60,7 +60,11 @@ setup() {
   if ((${#MISSING[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${MISSING[@]}" >&2
   fi
-  ulimit -n $((IDLE * 2 + 4096))
+  # The proxy and the client each hold IDLE sockets (the proxy also its upstream pool).
+  local want=$((IDLE + 2048)) hard
+  hard=$(ulimit -Hn)
+  [[ $hard == unlimited || $hard -ge $want ]] || { log "IDLE=$IDLE needs $want open files; the hard limit is $hard"; exit 2; }
+  ulimit -n "$want"
   TMP=$(mktemp -d /tmp/strangler-memory.XXXXXX)
   read -r BACKEND LISTEN ADMIN < <(free_ports 3)
   mkdir -p "$TMP/tmp"

@@ -8,12 +8,20 @@
 //! the bytes are then put back and the connection goes to one of two Pingora apps, one with
 //! h2c off (HTTP/1) and one with h2c on (which finds the preface already there). A
 //! connection is sniffed once: HTTP/1 keep-alive requests after the first go straight on.
+//!
+//! Between two requests of a kept-alive HTTP/1 connection the proxy holds nothing but the
+//! socket: it waits here for the next request's first bytes (bounded by the keep-alive
+//! timeout, cut short by shutdown), puts them back and only then starts Pingora's session.
+//! Pingora's own keep-alive loop waits inside a new session, whose request future and
+//! header buffer an idle connection would hold for its whole idle life (about 25 KiB each:
+//! 250 MiB for 10,000 idle clients, docs/performance.md).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::protocols::http::ServerSession;
 use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
@@ -26,6 +34,11 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const FIRST_BYTES: Duration = Duration::from_secs(60);
 /// How long to wait for the rest of a preface that arrived in pieces.
 const REST_OF_PREFACE: Duration = Duration::from_secs(5);
+/// How long a kept-alive HTTP/1 connection may stay idle between requests (Pingora's 60 s).
+const KEEPALIVE_SECS: u64 = 60;
+/// The most bytes of the next request read while waiting for it; a request head that is
+/// longer is read on by Pingora as usual.
+const NEXT_REQUEST_PEEK: usize = 1024;
 
 /// The protocol a new connection speaks.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,7 +56,7 @@ pub struct Downstream<A> {
 }
 
 #[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
+impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
     async fn process_new(
         self: &Arc<Self>,
         stream: Stream,
@@ -53,16 +66,50 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
         if protocol == Protocol::H2c {
             return self.h2c.process_new(stream, shutdown).await;
         }
-        let mut next = self.http1.process_new(stream, shutdown).await;
-        while let Some(stream) = next {
-            next = self.http1.process_new(stream, shutdown).await;
-        }
-        None
+        self.serve_http1(stream, shutdown).await
     }
 
     async fn cleanup(&self) {
         self.http1.cleanup().await;
         self.h2c.cleanup().await;
+    }
+}
+
+impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
+    /// Pingora's HTTP/1 keep-alive loop (`HttpServerApp`'s `process_new` for a plain TCP
+    /// stream: keep-alive 60 s, none once shutting down), except that an idle connection
+    /// waits in [`next_request`] rather than inside a new session.
+    async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let mut session = ServerSession::new_http1(stream);
+        let keepalive = (!*shutdown.borrow()).then_some(KEEPALIVE_SECS);
+        session.set_keepalive(keepalive);
+        let mut served = self.http1.process_new_http(session, shutdown).await;
+        while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
+            let stream = next_request(stream, shutdown).await?;
+            let mut session = ServerSession::new_http1(stream);
+            if let Some(settings) = settings {
+                settings.apply_to_session(&mut session);
+            }
+            served = self.http1.process_new_http(session, shutdown).await;
+        }
+        None
+    }
+}
+
+/// Waits for the first bytes of the next request on a kept-alive connection and puts them
+/// back; `None` (the connection is closed) when the client closes, stays idle past the
+/// keep-alive timeout, or the proxy starts shutting down. Pipelining is off, so a reused
+/// stream never holds bytes of the next request already.
+async fn next_request(mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+    let mut stopping = shutdown.clone();
+    let mut buf = [0u8; NEXT_REQUEST_PEEK];
+    let read = tokio::select! {
+        read = timeout(Duration::from_secs(KEEPALIVE_SECS), stream.read(&mut buf)) => read,
+        _ = stopping.wait_for(|stop| *stop) => return None,
+    };
+    match read {
+        Ok(Ok(n)) if n > 0 => rewind(stream, &buf[..n]),
+        _ => None,
     }
 }
 
