@@ -244,3 +244,75 @@ impl Table {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pingora::{Error, ErrorType};
+
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(12);
+
+    fn snapshot(guard: &str) -> Arc<Snapshot> {
+        let text = format!(
+            "listen: 127.0.0.1:0\nlegacy: http://127.0.0.1:3000\nservices: {{ billing: \
+             http://127.0.0.1:3001 }}\nroutes:\n  - name: invoices\n    match: {{ path: /a }}\n    \
+             service: billing\n    guard: {guard}\n  - name: plain\n    match: {{ path: /b }}\n    \
+             service: billing\n"
+        );
+        Arc::new(Snapshot::parse(&text, "routes.yaml").unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn a_5xx_an_upstream_error_and_a_failed_connect_are_errors_a_client_abort_is_not_counted() {
+        let failed = |o: Option<Outcome>| o.map(|o| (o.failed, o.latency.is_some()));
+        assert_eq!(
+            failed(Outcome::of(200, None, false, MS)),
+            Some((false, true))
+        );
+        assert_eq!(
+            failed(Outcome::of(503, None, false, MS)),
+            Some((true, true))
+        );
+        let timeout = Error::new_up(ErrorType::ReadTimedout);
+        assert_eq!(
+            failed(Outcome::of(200, Some(&timeout), false, MS)),
+            Some((true, true))
+        );
+        assert_eq!(failed(Outcome::of(0, None, true, MS)), Some((true, false)));
+        let gone = Error::new_down(ErrorType::ConnectionClosed);
+        assert_eq!(failed(Outcome::of(0, Some(&gone), false, MS)), None);
+    }
+
+    #[test]
+    fn only_guarded_routes_of_the_current_file_are_recorded() {
+        let file = snapshot("{ max_error_rate: 5%, window: 10s }");
+        let guards = Guards::new(&file);
+        let outcome = Outcome::of(500, None, false, MS);
+        guards.record(&file, Some(0), outcome);
+        guards.record(&file, Some(1), outcome);
+        guards.record(&snapshot("{ max_error_rate: 5% }"), Some(0), outcome);
+        let table = guards.table();
+        let windows: Vec<_> = guarded(&table).collect();
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0].1.counts(guards.now()).requests, 1);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_window_of_an_unchanged_guard_and_replaces_a_changed_one() {
+        let file = snapshot("{ max_error_rate: 5%, window: 10s }");
+        let guards = Guards::new(&file);
+        guards.record(&file, Some(0), Outcome::of(500, None, false, MS));
+        let same = snapshot("{ max_error_rate: 5%, window: 10s }");
+        guards.follow(&same);
+        let requests = |guards: &Guards| {
+            let table = guards.table();
+            let (_, window) = guarded(&table).next().expect("a guarded route");
+            window.counts(guards.now()).requests
+        };
+        assert_eq!(requests(&guards), 1, "kept");
+        guards.follow(&snapshot("{ max_error_rate: 1%, window: 10s }"));
+        assert_eq!(requests(&guards), 0, "a new policy, a new window");
+        assert_eq!(guards.watches().len(), 1);
+    }
+}
