@@ -96,6 +96,14 @@ impl Guarded {
         .await;
     }
 
+    /// Waits until this instance's trip of `route` is written to the store.
+    async fn until_recorded(&self, route: &str) {
+        eventually(TRIP, "the trip is recorded", || async {
+            self.guard(route).await["state"] == "tripped"
+        })
+        .await;
+    }
+
     /// `route`'s entry in `/admin/guards`.
     async fn guard(&self, route: &str) -> Value {
         let report = self.get("/admin/guards").await;
@@ -129,6 +137,7 @@ async fn the_guard_rolls_a_route_back_when_the_new_side_returns_5xx_and_the_audi
     assert_eq!(first.backend(), "billing");
 
     g.until_tripped("guarded-5xx").await;
+    g.until_recorded("guarded-5xx").await;
     for _ in 0..5 {
         let answer = g.request("guarded-5xx").await;
         assert_eq!(answer.status, StatusCode::OK, "legacy answers");
@@ -171,10 +180,7 @@ async fn clearing_the_kill_switch_restarts_the_window_and_the_guard_watches_agai
         .routes(&route("guarded-cleared", "billing", guard));
     let g = Guarded::start(config, vec![legacy, billing]).await;
     g.until_tripped("guarded-cleared").await;
-    eventually(TRIP, "the trip is recorded", || async {
-        g.guard("guarded-cleared").await["state"] == "tripped"
-    })
-    .await;
+    g.until_recorded("guarded-cleared").await;
 
     let path = "/admin/routes/guarded-cleared/kill";
     let (status, body) = g.admin(Method::DELETE, path, None).await;
@@ -241,6 +247,7 @@ async fn a_slow_new_side_trips_on_max_p95() {
             .any(|a| a.decided("reason") == Some("kill-switch"))
     })
     .await;
+    g.until_recorded("guarded-slow").await;
     let entries = g.guard_entries("guarded-slow").await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     let breach = &entries[0]["change"]["breach"];
@@ -273,10 +280,7 @@ async fn a_trip_pauses_the_ramp_and_the_route_stays_on_legacy() {
     );
 
     g.until_tripped("guarded-ramp").await;
-    eventually(TRIP, "the trip is recorded", || async {
-        g.guard("guarded-ramp").await["state"] == "tripped"
-    })
-    .await;
+    g.until_recorded("guarded-ramp").await;
     let routes = g.get("/admin/routes").await;
     let listed = routes["routes"].as_array().cloned().unwrap_or_default();
     let ramp = listed
