@@ -4,7 +4,8 @@
 //!
 //! Only requests decided for the new side are measured ([`Outcome::of`]): a 5xx, no
 //! answer, an upstream error or timeout, and a failed connect (legacy then answers, but the
-//! new side failed) are errors; a request the client abandoned is not counted at all. The
+//! new side failed) are errors; a request the client abandoned is not counted at all, and
+//! an upgraded connection (WebSocket) counts without a latency. The
 //! windows ([`RouteWindow`]) belong to the routes.yaml snapshot they were built for and
 //! are looked up by route index, no name lookup on the request path; a reload that keeps
 //! a route's `guard:` as it was keeps its window, and a request decided on a snapshot the
@@ -116,7 +117,8 @@ impl Outcome {
         }
         Some(Outcome {
             failed: source.is_some() || status >= 500 || status == 0,
-            latency: Some(elapsed),
+            // An upgraded connection's duration is the conversation's, not a latency.
+            latency: (status != 101).then_some(elapsed),
         })
     }
 }
@@ -280,6 +282,7 @@ mod tests {
             Some((true, true))
         );
         assert_eq!(failed(Outcome::of(0, None, true, MS)), Some((true, false)));
+        assert_eq!(failed(Outcome::of(101, None, false, MS)), Some((false, false)));
         let gone = Error::new_down(ErrorType::ConnectionClosed);
         assert_eq!(failed(Outcome::of(0, Some(&gone), false, MS)), None);
     }
