@@ -282,7 +282,10 @@ mod tests {
             Some((true, true))
         );
         assert_eq!(failed(Outcome::of(0, None, true, MS)), Some((true, false)));
-        assert_eq!(failed(Outcome::of(101, None, false, MS)), Some((false, false)));
+        assert_eq!(
+            failed(Outcome::of(101, None, false, MS)),
+            Some((false, false))
+        );
         let gone = Error::new_down(ErrorType::ConnectionClosed);
         assert_eq!(failed(Outcome::of(0, Some(&gone), false, MS)), None);
     }
