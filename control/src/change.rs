@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use strangler_flags::guard::Breach;
 use strangler_flags::tenant::check_tenant_id;
 use strangler_flags::Side;
 use time::OffsetDateTime;
@@ -116,6 +117,16 @@ pub enum Change {
         /// The audit entry undone.
         entry: i64,
     },
+    /// The rollback guard tripped: the kill switch on and a running schedule paused, in
+    /// one entry that carries the figures. Refused with [`ControlError::AlreadyKilled`]
+    /// when the kill switch is on already (another instance tripped first), so a fleet
+    /// writes one entry per trip.
+    GuardTrip {
+        /// The route.
+        route: String,
+        /// What the guard measured and the thresholds it broke.
+        breach: Breach,
+    },
 }
 
 /// What a change touches: one route's overrides, or the global flags.
@@ -149,7 +160,8 @@ impl Change {
             | ClearSchedule { route }
             | PauseSchedule { route }
             | ResumeSchedule { route }
-            | Reset { route } => Subject::Route(route),
+            | Reset { route }
+            | GuardTrip { route, .. } => Subject::Route(route),
         }
     }
 
@@ -210,10 +222,34 @@ impl Change {
                 .resume(now)
                 .map_err(|message| schedule_error(route, message))?,
             Reset { .. } => *overrides = RouteOverrides::default(),
+            GuardTrip { route, .. } => trip(route, overrides, now)?,
             KillAll | UnkillAll | Revert { .. } => {}
         }
         Ok(())
     }
+}
+
+/// The guard's rollback: kill switch on, a running schedule paused (it never ramps back
+/// up on its own); refused if the kill switch is on already.
+fn trip(
+    route: &str,
+    overrides: &mut RouteOverrides,
+    now: OffsetDateTime,
+) -> Result<(), ControlError> {
+    if overrides.killed {
+        return Err(ControlError::AlreadyKilled(route.to_owned()));
+    }
+    overrides.killed = true;
+    if let Some(schedule) = overrides
+        .schedule
+        .as_mut()
+        .filter(|s| s.paused_at.is_none())
+    {
+        schedule
+            .pause(now)
+            .map_err(|message| schedule_error(route, message))?;
+    }
+    Ok(())
 }
 
 /// The route's schedule, or the error for a schedule command on a route without one.

@@ -59,6 +59,10 @@ pub enum ControlError {
         /// The newest later entry for that subject, if any.
         changed_by: Option<i64>,
     },
+    /// The rollback guard tripped on a route whose kill switch is on already: nothing to
+    /// record (another instance, or a human, sent the route to legacy first).
+    #[error("route {0:?}: the kill switch is on already")]
+    AlreadyKilled(String),
     /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
     #[error("unsupported store URL {0:?}: expected sqlite://FILE or postgres://...")]
     UnsupportedUrl(String),

@@ -19,6 +19,7 @@
 pub mod config;
 pub mod decision;
 pub mod error;
+pub mod guard;
 pub mod hash;
 mod locate;
 pub mod pattern;

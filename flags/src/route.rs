@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use strangler_shadow::CompiledPolicy;
 
+use crate::guard::GuardPolicy;
 use crate::hash::FastMap;
 use crate::pattern::Pattern;
 use crate::tenant::strip_port;
@@ -117,6 +118,8 @@ pub struct Route {
     pub(crate) index: usize,
     /// The compiled `shadow:` block, if the route is shadowed.
     pub(crate) shadow: Option<Arc<CompiledPolicy>>,
+    /// The compiled `guard:` block, if the route rolls itself back.
+    pub(crate) guard: Option<Arc<GuardPolicy>>,
 }
 
 impl Route {
@@ -135,6 +138,11 @@ impl Route {
     /// requests are mirrored to the other side.
     pub fn shadow(&self) -> Option<&Arc<CompiledPolicy>> {
         self.shadow.as_ref()
+    }
+
+    /// The route's rollback guard (`guard:`), if it has one.
+    pub fn guard(&self) -> Option<&Arc<GuardPolicy>> {
+        self.guard.as_ref()
     }
 
     /// The name of the service serving its new side.

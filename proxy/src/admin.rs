@@ -36,6 +36,8 @@ pub struct AdminState {
     pub flags: Arc<crate::flag_store::FlagStore>,
     /// The diff store, once the shadow writer has connected it.
     pub diffs: crate::diff_writer::SharedStore,
+    /// The rollback guards, for `/admin/guards`.
+    pub guards: Arc<crate::guard::Guards>,
 }
 
 /// The admin routes.
@@ -45,6 +47,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/reload", post(reload))
         .merge(crate::admin_flags::routes())
         .merge(crate::admin_diffs::routes())
+        .merge(crate::admin_guards::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

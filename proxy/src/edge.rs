@@ -31,6 +31,7 @@ use strangler_flags::{Reason, RequestError, RequestView, Side};
 use strangler_shadow::SkipReason;
 
 use crate::access_log;
+use crate::guard::{Guards, Outcome};
 use crate::live::{LiveConfig, Loaded};
 use crate::mirror::{self, Eligibility, Mirror};
 use crate::shadowing::{Finished, Shadowing};
@@ -59,20 +60,25 @@ pub struct Edge {
     in_flight: Arc<AtomicUsize>,
     /// Where shadowed requests go once the primary has answered.
     shadowing: Arc<Shadowing>,
+    /// The rollback guards, which count what the new side answers.
+    guards: Arc<Guards>,
 }
 
 impl Edge {
     /// An edge that routes with whatever `live` holds when each request starts, counts
-    /// its requests in `in_flight` and mirrors shadowed routes through `shadowing`.
+    /// its requests in `in_flight`, mirrors shadowed routes through `shadowing` and
+    /// reports the new side's answers to `guards`.
     pub fn new(
         live: Arc<LiveConfig>,
         in_flight: Arc<AtomicUsize>,
         shadowing: Arc<Shadowing>,
+        guards: Arc<Guards>,
     ) -> Edge {
         Edge {
             live,
             in_flight,
             shadowing,
+            guards,
         }
     }
 
@@ -386,7 +392,8 @@ impl pingora::proxy::ProxyHttp for Edge {
         Ok(())
     }
 
-    /// Counts the request and writes its access-log line.
+    /// Counts the request (for its route's guard too, if it was decided for the new side)
+    /// and writes its access-log line.
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
@@ -394,6 +401,10 @@ impl pingora::proxy::ProxyHttp for Edge {
             loaded
                 .metrics
                 .record(ctx.route, ctx.served_side(), status, elapsed);
+            if ctx.side == Side::New {
+                let outcome = Outcome::of(status, error, ctx.connect_fallback, elapsed);
+                self.guards.record(&loaded.file, ctx.route, outcome);
+            }
         }
         access_log::write(session.req_header(), ctx, status, elapsed, error);
         if let Some(mut mirror) = ctx.mirror.take() {

@@ -27,6 +27,7 @@ use crate::downstream::Downstream;
 use crate::edge::Edge;
 use crate::flag_cache::FlagCache;
 use crate::flag_store::FlagStore;
+use crate::guard::Guards;
 use crate::live::LiveConfig;
 use crate::shadowing::Shadowing;
 
@@ -78,6 +79,8 @@ pub struct Running {
     shadow: Option<tokio::runtime::Runtime>,
     /// The shadow machinery the edge hands shadowed requests to.
     shadowing: Option<Arc<Shadowing>>,
+    /// The rollback guards the edge reports to and the control runtime evaluates.
+    guards: Arc<Guards>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -118,11 +121,13 @@ impl Running {
             control: None,
             shadow: None,
             shadowing: None,
+            guards: Arc::new(Guards::new(&live.current().file)),
             _watcher: None,
         };
         // Runtime flags first: a kill switch set before a restart must hold from the first
         // request (connections queue in the listener meanwhile).
         let flags = running.connect_flags(&control);
+        running.start_guards(&control, &flags);
         let diffs = running.start_shadowing(&shadow, &control);
         let proxy = {
             let _workers = runtime.enter();
@@ -208,7 +213,12 @@ impl Running {
             .shadowing
             .clone()
             .expect("shadowing starts before the proxy");
-        let edge = Edge::new(self.live.clone(), self.in_flight.clone(), shadowing);
+        let edge = Edge::new(
+            self.live.clone(),
+            self.in_flight.clone(),
+            shadowing,
+            self.guards.clone(),
+        );
         let mut proxy = HttpProxy::new(edge, conf.clone());
         proxy.handle_init_modules();
         let mut options = HttpServerOptions::default();
@@ -245,6 +255,13 @@ impl Running {
         let flags = Arc::new(control.block_on(opening));
         control.spawn(flags.clone().run(self.shutdown.subscribe()));
         flags
+    }
+
+    /// Starts the rollback guards' evaluator on `control` (see [`crate::guard_watch`]).
+    fn start_guards(&self, control: &tokio::runtime::Runtime, flags: &Arc<FlagStore>) {
+        let (live, shutdown) = (self.live.clone(), self.shutdown.subscribe());
+        let evaluator = crate::guard_watch::run(self.guards.clone(), live, flags.clone(), shutdown);
+        control.spawn(evaluator);
     }
 
     /// Starts the shadow workers on `shadow` and the diff store's writer on `control`.
@@ -285,6 +302,7 @@ impl Running {
             tokens,
             flags,
             diffs,
+            guards: self.guards.clone(),
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);

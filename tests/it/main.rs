@@ -11,6 +11,7 @@ mod fallback;
 mod flag_store_outage;
 mod flags_cli;
 mod forwarding;
+mod guard;
 mod jwt;
 mod propagation;
 mod protocols;

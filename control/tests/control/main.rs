@@ -6,5 +6,6 @@ mod audit;
 mod changes;
 mod effective;
 mod fleet;
+mod guard_trip;
 mod schedule;
 mod support;

@@ -4,6 +4,7 @@
 //! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
+pub mod guard;
 mod jwt;
 mod qa;
 pub mod raw;

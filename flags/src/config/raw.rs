@@ -210,6 +210,10 @@ pub struct RawRoute {
     /// answers (`strangler_shadow::ShadowPolicy` documents each key). The side the
     /// rollout picked serves the client; the other one is the shadow. Default: off.
     pub shadow: Option<ShadowPolicy>,
+    /// `guard:` roll the route back to legacy on its own when its new side fails or slows
+    /// down, e.g. `{ max_error_rate: 5%, max_p95: 800ms, window: 60s, min_requests: 50 }`
+    /// ([`super::guard::RawGuard`] documents each key). Default: off.
+    pub guard: Option<super::guard::RawGuard>,
 }
 
 /// A route's `match:`.

@@ -108,6 +108,9 @@ fn route_of(
             .map_err(|e| problems.at_value(&at("shadow"), format!("route {name:?}: {e}")))
             .ok()
     });
+    let guard = raw.guard.as_ref().map(|guard| {
+        super::guard::validate(&format!("routes[{index}]"), name, guard, problems).map(Arc::new)
+    });
     let (pattern, methods, host) = matcher?;
     Some(Route {
         salt: raw.cohort.unwrap_or_else(|| raw.name.clone()).into(),
@@ -127,6 +130,7 @@ fn route_of(
         killed: false,
         index: 0, // numbered by `validate` once every route is valid
         shadow: valid_if_present(shadow)?,
+        guard: valid_if_present(guard)?,
     })
 }
 
