@@ -23,6 +23,7 @@ pub mod hash;
 mod locate;
 pub mod pattern;
 mod request_path;
+pub mod resilience;
 pub mod rollout;
 pub mod route;
 mod snapshot;

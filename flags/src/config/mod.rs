@@ -4,9 +4,11 @@
 //! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
+mod fallback;
 mod jwt;
 pub mod raw;
 mod routes;
+mod services;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use strangler_shadow::DiffSettings;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
 use crate::pattern::{Pattern, Segment};
+use crate::resilience::ServicePolicy;
 use crate::route::{HostMatch, Route};
 use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
@@ -68,6 +71,9 @@ pub struct Config {
     pub diffs: Arc<DiffSettings>,
     /// `store_cache:`, when set (the proxy derives the default from the file's path).
     pub store_cache: Option<Box<str>>,
+    /// The protections of each service (`read_timeout`, `health`, `breaker`), indexed
+    /// like `services`.
+    pub service_policies: Vec<ServicePolicy>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -159,11 +165,11 @@ impl Problems<'_> {
 
 fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<Config> {
     let legacy = upstream(problems, "legacy", "legacy", &raw.legacy);
-    let services: Vec<Option<Upstream>> = raw
+    let (services, service_policies): (Vec<_>, Vec<_>) = raw
         .services
         .iter()
-        .map(|(name, url)| upstream(problems, &format!("services.{name}"), name, url))
-        .collect();
+        .map(|(name, raw)| services::validate(&format!("services.{name}"), name, raw, problems))
+        .unzip();
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
     let routes = routes::validate(raw.routes, &names, problems);
     let default_side = raw.tenant.default;
@@ -198,6 +204,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         store: store?,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
+        service_policies: service_policies.into_iter().collect::<Option<_>>()?,
     })
 }
 

@@ -109,6 +109,10 @@ fn route_of(
             .ok()
     });
     let (pattern, methods, host) = matcher?;
+    let fallback = raw.fallback.as_ref().map(|fallback| {
+        let at = at("fallback");
+        super::fallback::validate(&at, fallback, methods.as_deref(), problems).map(Arc::new)
+    });
     Some(Route {
         salt: raw.cohort.unwrap_or_else(|| raw.name.clone()).into(),
         name: raw.name.into(),
@@ -127,6 +131,7 @@ fn route_of(
         killed: false,
         index: 0, // numbered by `validate` once every route is valid
         shadow: valid_if_present(shadow)?,
+        fallback: valid_if_present(fallback)?,
     })
 }
 

@@ -8,6 +8,7 @@ mod jwt_load_errors;
 mod load_errors;
 mod paths;
 mod precedence;
+mod resilience;
 mod tenants;
 
 use crate::{ConfigErrors, Decision, RequestView, Snapshot};
