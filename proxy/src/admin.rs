@@ -1,5 +1,5 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config` and
-//! `/admin/reload`. It binds to localhost unless routes.yaml says otherwise.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config`,
+//! `/admin/reload` and `/admin/health` (the new services' breakers, `admin_health`). It binds to localhost unless routes.yaml says otherwise.
 //!
 //! Everything under `/admin/` needs `Authorization: Bearer <token>` once any admin token is
 //! configured (see `admin_tokens`; health and metrics stay open for probes and scrapers):
@@ -36,6 +36,8 @@ pub struct AdminState {
     pub flags: Arc<crate::flag_store::FlagStore>,
     /// The diff store, once the shadow writer has connected it.
     pub diffs: crate::diff_writer::SharedStore,
+    /// The new services' breakers and health checks.
+    pub health: Arc<crate::service_health::ServiceHealth>,
 }
 
 /// The admin routes.
@@ -45,6 +47,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/reload", post(reload))
         .merge(crate::admin_flags::routes())
         .merge(crate::admin_diffs::routes())
+        .merge(crate::admin_health::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -27,6 +27,7 @@ use crate::edge::Edge;
 use crate::flag_cache::FlagCache;
 use crate::flag_store::FlagStore;
 use crate::live::LiveConfig;
+use crate::service_health::ServiceHealth;
 use crate::shadowing::Shadowing;
 
 /// How to start an instance.
@@ -77,6 +78,8 @@ pub struct Running {
     shadow: Option<tokio::runtime::Runtime>,
     /// The shadow machinery the edge hands shadowed requests to.
     shadowing: Option<Arc<Shadowing>>,
+    /// The new services' breakers; their health checks run on `control`.
+    health: Arc<ServiceHealth>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -117,6 +120,7 @@ impl Running {
             control: None,
             shadow: None,
             shadowing: None,
+            health: Arc::default(),
             _watcher: None,
         };
         // Runtime flags first: a kill switch set before a restart must hold from the first
@@ -128,6 +132,8 @@ impl Running {
             running.spawn_proxy(proxy_listener, threads)?
         };
         let _entered = control.enter();
+        let checks = running.health.clone().run_checks(live.clone(), running.shutdown.subscribe());
+        tokio::spawn(checks);
         running.watch_proxy(proxy);
         running.spawn_admin(admin_listener, tokens.into(), flags, diffs)?;
         crate::watch::reload_on_sighup(live.clone())?;
@@ -207,7 +213,12 @@ impl Running {
             .shadowing
             .clone()
             .expect("shadowing starts before the proxy");
-        let edge = Edge::new(self.live.clone(), self.in_flight.clone(), shadowing);
+        let edge = Edge::new(
+            self.live.clone(),
+            self.in_flight.clone(),
+            shadowing,
+            self.health.clone(),
+        );
         let mut proxy = HttpProxy::new(edge, conf.clone());
         proxy.handle_init_modules();
         let mut options = HttpServerOptions::default();
@@ -284,6 +295,7 @@ impl Running {
             tokens,
             flags,
             diffs,
+            health: self.health.clone(),
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);
