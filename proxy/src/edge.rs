@@ -355,6 +355,9 @@ impl pingora::proxy::ProxyHttp for Edge {
             return Ok(());
         }
         let status = upstream_response.status.as_u16();
+        if status < 200 {
+            return Ok(()); // informational (100 Continue, 101 upgrade): not the answer yet
+        }
         ctx.guard.record(status < 500);
         let Some(policy) = ctx.fallback_policy().filter(|p| p.on_status(status)) else {
             return Ok(());
