@@ -47,9 +47,9 @@ fn breaker(guarded: &Guarded) -> Value {
         0 => 0.0,
         _ => f64::from(failed) * 100.0 / f64::from(requests),
     };
-    let last_probe = breaker.last_probe().map(|probe| {
-        json!({ "at_unix_ms": unix_ms(probe.at), "ok": probe.ok, "kind": probe.kind })
-    });
+    let last_probe = breaker.last_probe().map(
+        |probe| json!({ "at_unix_ms": unix_ms(probe.at), "ok": probe.ok, "kind": probe.kind }),
+    );
     let last_check = guarded
         .last_check()
         .map(|(at, ok)| json!({ "at_unix_ms": unix_ms(at), "ok": ok }));
@@ -67,5 +67,6 @@ fn breaker(guarded: &Guarded) -> Value {
 }
 
 fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

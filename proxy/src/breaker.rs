@@ -175,8 +175,8 @@ impl Breaker {
         };
         other.store(0, Ordering::Relaxed);
         let streak = streak.fetch_add(1, Ordering::Relaxed) + 1;
-        let probing = self.state() != State::Closed
-            && self.ms(now) >= self.reopen_at.load(Ordering::Acquire);
+        let probing =
+            self.state() != State::Closed && self.ms(now) >= self.reopen_at.load(Ordering::Acquire);
         match (self.state(), ok) {
             (State::Closed, false) if streak >= unhealthy => self.open(now, false),
             (State::Closed, _) => {}
@@ -244,7 +244,8 @@ impl Breaker {
             return false;
         };
         let (total, failed) = self.window(now);
-        total >= settings.min_requests && u64::from(failed) * 10_000 >= u64::from(total) * u64::from(limit)
+        total >= settings.min_requests
+            && u64::from(failed) * 10_000 >= u64::from(total) * u64::from(limit)
     }
 
     /// A probe's outcome: success closes, failure opens for twice as long.
@@ -280,7 +281,8 @@ impl Breaker {
             false => settings.open_for,
         };
         self.backoff_ms.store(millis(backoff), Ordering::Relaxed);
-        self.reopen_at.store(self.ms(now) + millis(backoff), Ordering::Release);
+        self.reopen_at
+            .store(self.ms(now) + millis(backoff), Ordering::Release);
         self.set_state(State::Open);
         self.probing.store(false, Ordering::Release);
         if !longer {
@@ -294,7 +296,8 @@ impl Breaker {
             bucket.period.store(0, Ordering::Relaxed);
         }
         let settings = self.settings.load();
-        self.backoff_ms.store(millis(settings.open_for), Ordering::Relaxed);
+        self.backoff_ms
+            .store(millis(settings.open_for), Ordering::Relaxed);
         self.set_state(State::Closed);
         self.probing.store(false, Ordering::Release);
         tracing::info!(target: "strangler::breaker", "breaker closed");
@@ -390,7 +393,11 @@ mod tests {
         for n in 0..9 {
             breaker.record(Admission::Pass, n % 2 == 0, start);
         }
-        assert_eq!(breaker.state(), State::Closed, "9 requests are below min_requests");
+        assert_eq!(
+            breaker.state(),
+            State::Closed,
+            "9 requests are below min_requests"
+        );
         breaker.record(Admission::Pass, false, start);
         assert_eq!(breaker.window(start), (10, 5));
         assert_eq!(breaker.state(), State::Open, "5 of 10 failed: 50 %");
@@ -413,7 +420,11 @@ mod tests {
         assert_eq!(breaker.admit(at(start, 999)), Admission::Refuse);
         assert_eq!(breaker.admit(at(start, 1_000)), Admission::Probe);
         assert_eq!(breaker.state(), State::HalfOpen);
-        assert_eq!(breaker.admit(at(start, 1_001)), Admission::Refuse, "one probe at a time");
+        assert_eq!(
+            breaker.admit(at(start, 1_001)),
+            Admission::Refuse,
+            "one probe at a time"
+        );
     }
 
     #[test]
@@ -424,7 +435,11 @@ mod tests {
         breaker.record(Admission::Probe, true, at(start, 1_010));
         assert_eq!(breaker.state(), State::Closed);
         assert_eq!(breaker.admit(at(start, 1_020)), Admission::Pass);
-        assert_eq!(breaker.window(at(start, 1_020)), (0, 0), "closing starts a new window");
+        assert_eq!(
+            breaker.window(at(start, 1_020)),
+            (0, 0),
+            "closing starts a new window"
+        );
     }
 
     #[test]
@@ -438,12 +453,19 @@ mod tests {
             breaker.record(Admission::Probe, false, at(start, now));
             assert_eq!(breaker.state(), State::Open);
             assert_eq!(breaker.open_for(), Duration::from_millis(expected));
-            assert_eq!(breaker.admit(at(start, now + expected - 1)), Admission::Refuse);
+            assert_eq!(
+                breaker.admit(at(start, now + expected - 1)),
+                Admission::Refuse
+            );
         }
         now += 5_000;
         assert_eq!(breaker.admit(at(start, now)), Admission::Probe);
         breaker.record(Admission::Probe, true, at(start, now));
-        assert_eq!(breaker.open_for(), Duration::from_secs(1), "closing resets the backoff");
+        assert_eq!(
+            breaker.open_for(),
+            Duration::from_secs(1),
+            "closing resets the backoff"
+        );
     }
 
     #[test]
@@ -465,9 +487,17 @@ mod tests {
         assert_eq!(breaker.state(), State::Open);
         breaker.record_check(true, 2, 2, at(start, 500));
         breaker.record_check(true, 2, 2, at(start, 600));
-        assert_eq!(breaker.state(), State::Open, "checks wait for the open period too");
+        assert_eq!(
+            breaker.state(),
+            State::Open,
+            "checks wait for the open period too"
+        );
         breaker.record_check(true, 2, 2, at(start, 1_000));
-        assert_eq!(breaker.state(), State::Closed, "healthy good checks in a row, past open_for");
+        assert_eq!(
+            breaker.state(),
+            State::Closed,
+            "healthy good checks in a row, past open_for"
+        );
     }
 
     #[test]

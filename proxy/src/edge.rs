@@ -94,7 +94,9 @@ impl Edge {
         let service = loaded.snapshot.routes()[index].service_index();
         let guarded = self.health.guarded(&loaded.file, service);
         if !ctx.guard.admit(guarded) {
-            loaded.metrics.record_fallback(ctx.route, Diversion::BreakerOpen);
+            loaded
+                .metrics
+                .record_fallback(ctx.route, Diversion::BreakerOpen);
         }
     }
 
@@ -335,7 +337,9 @@ impl pingora::proxy::ProxyHttp for Edge {
             ctx.guard.record(false);
             ctx.guard.diverted = Some(Diversion::Connect);
             if let Some(loaded) = ctx.config.as_deref() {
-                loaded.metrics.record_fallback(ctx.route, Diversion::Connect);
+                loaded
+                    .metrics
+                    .record_fallback(ctx.route, Diversion::Connect);
             }
         }
         e.set_retry(retry_on_legacy);

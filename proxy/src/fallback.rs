@@ -204,7 +204,10 @@ mod tests {
         assert_eq!(after_error(&policy(), &closed), Some(Diversion::Status));
         let client_left = Error::new(ErrorType::ConnectionClosed).into_down();
         assert_eq!(after_error(&policy(), &client_left), None);
-        let no_timeout = FallbackPolicy { timeout: false, ..policy() };
+        let no_timeout = FallbackPolicy {
+            timeout: false,
+            ..policy()
+        };
         assert_eq!(after_error(&no_timeout, &timeout), None);
     }
 }

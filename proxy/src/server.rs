@@ -132,7 +132,10 @@ impl Running {
             running.spawn_proxy(proxy_listener, threads)?
         };
         let _entered = control.enter();
-        let checks = running.health.clone().run_checks(live.clone(), running.shutdown.subscribe());
+        let checks = running
+            .health
+            .clone()
+            .run_checks(live.clone(), running.shutdown.subscribe());
         tokio::spawn(checks);
         running.watch_proxy(proxy);
         running.spawn_admin(admin_listener, tokens.into(), flags, diffs)?;

@@ -133,9 +133,11 @@ impl ServiceHealth {
 fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
     let services = file.services().iter().enumerate().map(|(index, upstream)| {
         let settings = file.service_policy(index).breaker.clone()?;
-        let kept = old.services.iter().flatten().find(|g| {
-            *g.name == *upstream.name && g.addr == upstream.addr
-        });
+        let kept = old
+            .services
+            .iter()
+            .flatten()
+            .find(|g| *g.name == *upstream.name && g.addr == upstream.addr);
         if let Some(kept) = kept {
             kept.breaker.set_settings(settings);
             return Some(kept.clone());

@@ -25,15 +25,17 @@ fn guarded(legacy: &Backend, service: &str, url: &str) -> Config {
         "{{ url: {url}, health: {{ path: /healthz, interval: 100ms, timeout: 500ms, healthy: 1, \
          unhealthy: 2 }}, breaker: {{ consecutive_failures: 3, open_for: 200ms, max_open_for: 1s }} }}"
     );
-    Config::new(legacy).service_url(service, entry).routes(&format!(
-        r#"
+    Config::new(legacy)
+        .service_url(service, entry)
+        .routes(&format!(
+            r#"
   - name: {service}
     match: {{ path: "/api/invoices/**" }}
     service: {service}
     rollout: {{ percent: 100 }}
     fallback: {{}}
 "#
-    ))
+        ))
 }
 
 /// What the load saw: answers, failures, and every decision reason.
@@ -45,7 +47,11 @@ struct Seen {
 }
 
 /// GETs from [`CLIENTS`] tasks until `stop`.
-fn start_load(proxy: &Arc<Proxy>, seen: &Arc<Seen>, stop: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+fn start_load(
+    proxy: &Arc<Proxy>,
+    seen: &Arc<Seen>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     (0..CLIENTS)
         .map(|client| {
             let (proxy, seen, stop) = (proxy.clone(), seen.clone(), stop.clone());
@@ -62,7 +68,10 @@ fn start_load(proxy: &Arc<Proxy>, seen: &Arc<Seen>, stop: &Arc<AtomicBool>) -> V
                             seen.answers.fetch_add(1, Ordering::Relaxed);
                             seen.reasons.lock().unwrap().insert(reason.clone());
                             if status != StatusCode::OK {
-                                seen.failures.lock().unwrap().push(format!("{path}: {status} ({reason})"));
+                                seen.failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{path}: {status} ({reason})"));
                             }
                         }
                         Err(e) => seen.failures.lock().unwrap().push(format!("{path}: {e}")),
@@ -98,7 +107,11 @@ async fn health_of(proxy: &Proxy, service: &str) -> Value {
 }
 
 async fn breaker_gauge(proxy: &Proxy, service: &str) -> f64 {
-    sample(&proxy.metrics().await, "strangler_breaker_state", &[("service", service)])
+    sample(
+        &proxy.metrics().await,
+        "strangler_breaker_state",
+        &[("service", service)],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,7 +122,10 @@ async fn a_service_killed_under_load_fails_no_get_and_its_breaker_opens_then_clo
     let proxy = Arc::new(Proxy::start(&guarded(&legacy, service, &billing.url())).await);
     let answer = send(proxy.get_as("acme", "/api/invoices/1")).await;
     assert_eq!(answer.backend(), "billing", "{answer:?}");
-    assert_eq!(health_of(&proxy, service).await["breaker"]["state"], "closed");
+    assert_eq!(
+        health_of(&proxy, service).await["breaker"]["state"],
+        "closed"
+    );
 
     let (seen, stop) = (Arc::new(Seen::default()), Arc::new(AtomicBool::new(false)));
     let load = start_load(&proxy, &seen, &stop);
@@ -119,24 +135,39 @@ async fn a_service_killed_under_load_fails_no_get_and_its_breaker_opens_then_clo
     .await;
 
     billing.stop();
-    eventually(Duration::from_secs(10), "the breaker open in /admin/health and the gauge", || async {
-        let health = health_of(&proxy, service).await;
-        health["breaker"]["state"] == "open" && breaker_gauge(&proxy, service).await == 2.0
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the breaker open in /admin/health and the gauge",
+        || async {
+            let health = health_of(&proxy, service).await;
+            health["breaker"]["state"] == "open" && breaker_gauge(&proxy, service).await == 2.0
+        },
+    )
     .await;
-    eventually(Duration::from_secs(10), "requests diverted by the open breaker", || async {
-        seen.reasons.lock().unwrap().contains("breaker-open")
-    })
+    eventually(
+        Duration::from_secs(10),
+        "requests diverted by the open breaker",
+        || async { seen.reasons.lock().unwrap().contains("breaker-open") },
+    )
     .await;
 
     billing.restart().await;
-    eventually(Duration::from_secs(10), "the breaker closed by a probe", || async {
-        health_of(&proxy, service).await["breaker"]["state"] == "closed"
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the breaker closed by a probe",
+        || async { health_of(&proxy, service).await["breaker"]["state"] == "closed" },
+    )
     .await;
-    eventually(Duration::from_secs(10), "traffic back on the service", || async {
-        send(proxy.get_as("acme", "/api/invoices/2")).await.backend() == "billing"
-    })
+    eventually(
+        Duration::from_secs(10),
+        "traffic back on the service",
+        || async {
+            send(proxy.get_as("acme", "/api/invoices/2"))
+                .await
+                .backend()
+                == "billing"
+        },
+    )
     .await;
     assert_eq!(breaker_gauge(&proxy, service).await, 0.0);
 
@@ -144,15 +175,18 @@ async fn a_service_killed_under_load_fails_no_get_and_its_breaker_opens_then_clo
     for client in load {
         client.await.expect("load client");
     }
+    let health = health_of(&proxy, service).await;
+    assert!(!health["breaker"]["last_probe"].is_null(), "{health}");
     let failures = seen.failures.lock().unwrap();
-    assert!(failures.is_empty(), "failed GETs while the service was down: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "failed GETs while the service was down: {failures:?}"
+    );
     let reasons = seen.reasons.lock().unwrap();
     assert!(
         reasons.contains("fallback:connect") || reasons.contains("fallback:status"),
         "the fallback covered the requests before the breaker opened: {reasons:?}"
     );
-    let health = health_of(&proxy, service).await;
-    assert!(!health["breaker"]["last_probe"].is_null(), "{health}");
 }
 
 /// A route on `service` at 0 % with `qa` pinned to new, the service at `url` behind a
@@ -161,14 +195,16 @@ fn pinned(legacy: &Backend, service: &str, url: &str, percent: u32) -> Config {
     let entry = format!(
         "{{ url: {url}, breaker: {{ consecutive_failures: 1, open_for: 60s, max_open_for: 60s }} }}"
     );
-    Config::new(legacy).service_url(service, entry).routes(&format!(
-        r#"
+    Config::new(legacy)
+        .service_url(service, entry)
+        .routes(&format!(
+            r#"
   - name: {service}
     match: {{ path: "/api/invoices/**" }}
     service: {service}
     rollout: {{ percent: {percent}, tenants: {{ qa: new }} }}
 "#
-    ))
+        ))
 }
 
 /// The breaker protects availability, not the rollout: a tenant pinned to new goes to
@@ -180,7 +216,11 @@ async fn an_open_breaker_diverts_tenants_pinned_to_new_too() {
     let dead = crate::support::backend::closed_port_url();
     let proxy = Proxy::start(&pinned(&legacy, service, &dead, 0)).await;
     let first = send(proxy.get_as("qa", "/api/invoices/7")).await;
-    assert_eq!(first.decided("reason"), Some("fallback:connect"), "{first:?}");
+    assert_eq!(
+        first.decided("reason"),
+        Some("fallback:connect"),
+        "{first:?}"
+    );
     let second = send(proxy.get_as("qa", "/api/invoices/7")).await;
     assert_eq!(second.status, StatusCode::OK);
     assert_eq!(second.backend(), "legacy");
@@ -207,16 +247,25 @@ async fn a_reload_resets_a_breaker_only_when_its_service_moved() {
     send(proxy.get_as("qa", "/api/invoices/7")).await;
     let reason = |answer: crate::support::Answer| answer.decided("reason").map(str::to_owned);
     let open = Some("breaker-open".to_owned());
-    assert_eq!(reason(send(proxy.get_as("qa", "/api/invoices/7")).await), open);
+    assert_eq!(
+        reason(send(proxy.get_as("qa", "/api/invoices/7")).await),
+        open
+    );
 
     proxy.rewrite(&pinned(&legacy, service, &dead, 1));
     assert_eq!(proxy.reload().await.0, StatusCode::OK);
     assert_eq!(health_of(&proxy, service).await["breaker"]["state"], "open");
-    assert_eq!(reason(send(proxy.get_as("qa", "/api/invoices/7")).await), open);
+    assert_eq!(
+        reason(send(proxy.get_as("qa", "/api/invoices/7")).await),
+        open
+    );
 
     proxy.rewrite(&pinned(&legacy, service, &billing.url(), 1));
     assert_eq!(proxy.reload().await.0, StatusCode::OK);
     let moved = send(proxy.get_as("qa", "/api/invoices/7")).await;
     assert_eq!(moved.backend(), "billing", "{moved:?}");
-    assert_eq!(health_of(&proxy, service).await["breaker"]["state"], "closed");
+    assert_eq!(
+        health_of(&proxy, service).await["breaker"]["state"],
+        "closed"
+    );
 }

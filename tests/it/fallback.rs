@@ -12,8 +12,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 
 use crate::support::backend::{closed_port_url, Blackhole, Hangup};
-use crate::support::faults;
 use crate::support::body::{pattern_bytes, pattern_digest, pattern_stream, MIB};
+use crate::support::faults;
 use crate::support::metrics::sample;
 use crate::support::{eventually, send, Backend, Config, Proxy};
 
@@ -175,15 +175,17 @@ async fn request_that_reached_the_new_service_is_never_replayed_on_legacy() {
 
 /// Every tenant on `billing` at `url` (a URL or a `services:` mapping), with `fallback`.
 fn billing_with_fallback(legacy: &Backend, route: &str, url: String, fallback: &str) -> Config {
-    Config::new(legacy).service_url("billing", url).routes(&format!(
-        r#"
+    Config::new(legacy)
+        .service_url("billing", url)
+        .routes(&format!(
+            r#"
   - name: {route}
     match: {{ path: "/api/invoices/**" }}
     service: billing
     rollout: {{ percent: 100 }}
     fallback: {fallback}
 "#
-    ))
+        ))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -196,7 +198,11 @@ async fn get_answered_503_by_the_new_service_is_answered_by_legacy() {
     let before = sample(&proxy.metrics().await, "strangler_fallbacks_total", &labels);
     let answer = send(proxy.get_as("acme", "/api/invoices/7?page=2")).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.backend(), "legacy", "not a byte of billing's 503 is served");
+    assert_eq!(
+        answer.backend(),
+        "legacy",
+        "not a byte of billing's 503 is served"
+    );
     assert_eq!(answer.body["query"], "page=2");
     assert_eq!(
         answer.decision(),
@@ -252,7 +258,10 @@ async fn post_with_idempotency_key_falls_back_on_a_route_that_opts_in() {
     assert_eq!(keyed.status, StatusCode::OK, "{keyed:?}");
     assert_eq!(keyed.decided("reason"), Some("fallback:status"));
     let expected = pattern_digest(size);
-    assert_eq!(keyed.body["body_len"], expected.len, "legacy got the whole body");
+    assert_eq!(
+        keyed.body["body_len"], expected.len,
+        "legacy got the whole body"
+    );
     assert_eq!(keyed.body["body_hash"], expected.hex());
     assert_eq!(keyed.body["headers"]["idempotency-key"], "invoice-7");
 }
@@ -271,7 +280,11 @@ async fn a_body_larger_than_the_replay_buffer_is_not_replayed() {
     let answer = send(request).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
     assert_eq!(answer.backend(), "billing");
-    assert_eq!(legacy.hits(), 0, "256 KiB do not fit the 64 KiB replay buffer");
+    assert_eq!(
+        legacy.hits(),
+        0,
+        "256 KiB do not fit the 64 KiB replay buffer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,7 +308,11 @@ async fn a_status_the_route_does_not_list_is_passed_through() {
     let config = billing_with_fallback(&legacy, "status-unlisted", billing.url(), "{}");
     let proxy = Proxy::start(&config).await;
     let answer = send(proxy.get_as("acme", "/api/invoices/7")).await;
-    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR, "{answer:?}");
+    assert_eq!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{answer:?}"
+    );
     assert_eq!(answer.backend(), "billing");
     assert_eq!(legacy.hits(), 0);
 }

@@ -28,8 +28,9 @@ const DEFAULT_UNHEALTHY: u32 = 3;
 pub enum RawService {
     /// `billing: http://127.0.0.1:3001`: the URL alone, no protections.
     Url(String),
-    /// `billing: { url: ..., read_timeout: 5s, health: {...}, breaker: {...} }`.
-    Spec(RawServiceSpec),
+    /// `billing: { url: ..., read_timeout: 5s, health: {...}, breaker: {...} }` (boxed:
+    /// most entries are plain URLs).
+    Spec(Box<RawServiceSpec>),
 }
 
 /// The mapping form of a `services:` entry.
@@ -111,7 +112,7 @@ impl<'de> Visitor<'de> for ServiceVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawService, A::Error> {
         let spec = RawServiceSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        Ok(RawService::Spec(spec))
+        Ok(RawService::Spec(Box::new(spec)))
     }
 }
 
