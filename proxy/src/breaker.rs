@@ -4,9 +4,8 @@
 //! for twice as long, up to `max_open_for`).
 //!
 //! The request path only touches atomics: a closed breaker costs one load to admit and a
-//! few relaxed adds to record an outcome. The error rate is kept in ten buckets that
-//! rotate with the clock; a bucket is reset by whoever sees it first in a new period, so
-//! a few outcomes racing that reset may be lost (the rate is an estimate, never a lock).
+//! few relaxed adds to record an outcome (the error rate's window is
+//! [`crate::error_window`]).
 //! Time is passed in (`Instant`), so the state machine is tested without sleeping.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -15,8 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use strangler_flags::resilience::BreakerSettings;
 
-/// Buckets of the error-rate window.
-const BUCKETS: u64 = 10;
+use crate::error_window::ErrorWindow;
 
 /// A breaker's state, as the `strangler_breaker_state` gauge and `/admin/health` show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +70,16 @@ pub struct LastProbe {
 
 /// One service's breaker.
 pub struct Breaker {
+    /// The service's name, for the log lines of transitions.
+    service: Box<str>,
     settings: ArcSwap<BreakerSettings>,
     /// Instants are stored as milliseconds since this one.
     epoch: Instant,
     state: AtomicU8,
     /// Failed requests in a row while closed.
     consecutive: AtomicU32,
-    buckets: [Bucket; BUCKETS as usize],
+    /// Outcomes of the error-rate window, while closed.
+    window: ErrorWindow,
     /// While open: when a probe may go (ms since `epoch`).
     reopen_at: AtomicU64,
     /// The open duration now in force (ms): `open_for`, doubled by each failed probe.
@@ -93,15 +94,6 @@ pub struct Breaker {
     gauge: metrics::Gauge,
 }
 
-/// Outcomes of one period of the window.
-#[derive(Default)]
-struct Bucket {
-    /// Which period (ms since epoch / bucket length) the counts belong to, plus one.
-    period: AtomicU64,
-    total: AtomicU32,
-    failed: AtomicU32,
-}
-
 impl Breaker {
     /// A closed breaker for `service` with `settings`, starting at `now`.
     pub fn new(service: &str, settings: BreakerSettings, now: Instant) -> Breaker {
@@ -109,11 +101,12 @@ impl Breaker {
         gauge.set(0.0);
         let backoff = millis(settings.open_for);
         Breaker {
+            service: service.into(),
             settings: ArcSwap::from_pointee(settings),
             epoch: now,
             state: AtomicU8::new(State::Closed as u8),
             consecutive: AtomicU32::new(0),
-            buckets: Default::default(),
+            window: ErrorWindow::default(),
             reopen_at: AtomicU64::new(0),
             backoff_ms: AtomicU64::new(backoff),
             probing: AtomicBool::new(false),
@@ -193,15 +186,8 @@ impl Breaker {
 
     /// Requests and failed requests in the window ending at `now`.
     pub fn window(&self, now: Instant) -> (u32, u32) {
-        let current = self.period(now);
-        let live = |b: &&Bucket| {
-            let period = b.period.load(Ordering::Relaxed);
-            period != 0 && period + BUCKETS > current
-        };
-        self.buckets.iter().filter(live).fold((0, 0), |(t, f), b| {
-            let total = b.total.load(Ordering::Relaxed);
-            (t + total, f + b.failed.load(Ordering::Relaxed))
-        })
+        let window = millis(self.settings.load().window);
+        self.window.counts(self.ms(now), window)
     }
 
     /// How long until a probe may go, while open.
@@ -226,13 +212,12 @@ impl Breaker {
             return; // an answer from before the breaker opened
         }
         let settings = self.settings.load();
-        let bucket = self.bucket(now, &settings);
-        bucket.total.fetch_add(1, Ordering::Relaxed);
+        self.window
+            .record(ok, self.ms(now), millis(settings.window));
         if ok {
             self.consecutive.store(0, Ordering::Relaxed);
             return;
         }
-        bucket.failed.fetch_add(1, Ordering::Relaxed);
         let consecutive = self.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
         if consecutive >= settings.consecutive_failures || self.rate_exceeded(now, &settings) {
             self.open(now, false);
@@ -285,54 +270,32 @@ impl Breaker {
             .store(self.ms(now) + millis(backoff), Ordering::Release);
         self.set_state(State::Open);
         self.probing.store(false, Ordering::Release);
-        if !longer {
-            tracing::warn!(target: "strangler::breaker", open_for = ?backoff, "breaker opened");
+        let service = &*self.service;
+        match longer {
+            false => {
+                tracing::warn!(target: "strangler::breaker", service, open_for = ?backoff, "breaker opened")
+            }
+            true => {
+                tracing::info!(target: "strangler::breaker", service, open_for = ?backoff, "probe failed; breaker open again")
+            }
         }
     }
 
     fn close(&self) {
         self.consecutive.store(0, Ordering::Relaxed);
-        for bucket in &self.buckets {
-            bucket.period.store(0, Ordering::Relaxed);
-        }
+        self.window.clear();
         let settings = self.settings.load();
         self.backoff_ms
             .store(millis(settings.open_for), Ordering::Relaxed);
         self.set_state(State::Closed);
         self.probing.store(false, Ordering::Release);
-        tracing::info!(target: "strangler::breaker", "breaker closed");
+        let service = &*self.service;
+        tracing::info!(target: "strangler::breaker", service, "breaker closed");
     }
 
     fn set_state(&self, state: State) {
         self.state.store(state as u8, Ordering::Release);
         self.gauge.set(f64::from(state as u8));
-    }
-
-    /// The bucket for `now`, reset first if it still holds an older period.
-    fn bucket(&self, now: Instant, settings: &BreakerSettings) -> &Bucket {
-        let period = self.period_with(now, settings);
-        let bucket = &self.buckets[(period % BUCKETS) as usize];
-        let seen = bucket.period.load(Ordering::Relaxed);
-        if seen != period + 1
-            && bucket
-                .period
-                .compare_exchange(seen, period + 1, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            bucket.total.store(0, Ordering::Relaxed);
-            bucket.failed.store(0, Ordering::Relaxed);
-        }
-        bucket
-    }
-
-    /// The current period, plus one (0 marks an unused bucket).
-    fn period(&self, now: Instant) -> u64 {
-        self.period_with(now, &self.settings.load()) + 1
-    }
-
-    fn period_with(&self, now: Instant, settings: &BreakerSettings) -> u64 {
-        let length = (millis(settings.window) / BUCKETS).max(1);
-        self.ms(now) / length
     }
 
     fn ms(&self, now: Instant) -> u64 {
@@ -401,16 +364,6 @@ mod tests {
         breaker.record(Admission::Pass, false, start);
         assert_eq!(breaker.window(start), (10, 5));
         assert_eq!(breaker.state(), State::Open, "5 of 10 failed: 50 %");
-    }
-
-    #[test]
-    fn the_window_forgets_old_outcomes() {
-        let start = Instant::now();
-        let breaker = Breaker::new("test", settings(), start);
-        breaker.record(Admission::Pass, false, start);
-        breaker.record(Admission::Pass, true, at(start, 5_000));
-        assert_eq!(breaker.window(at(start, 5_000)), (2, 1));
-        assert_eq!(breaker.window(at(start, 12_000)), (1, 0));
     }
 
     #[test]

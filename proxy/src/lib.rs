@@ -18,6 +18,7 @@ pub mod diff_writer;
 pub mod diffs;
 pub mod downstream;
 pub mod edge;
+pub mod error_window;
 pub mod explain;
 pub mod export;
 pub mod fallback;
