@@ -363,11 +363,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             return Ok(()); // informational (100 Continue, 101 upgrade): not the answer yet
         }
         ctx.guard.record(status < 500);
-        let Some(policy) = ctx.fallback_policy().filter(|p| p.on_status(status)) else {
-            return Ok(());
-        };
-        let truncated = session.as_ref().retry_buffer_truncated();
-        if !fallback::replayable(policy, session.req_header(), truncated) {
+        if !fallback::after_status(ctx.fallback_policy(), session, status) {
             return Ok(());
         }
         ctx.guard.replay(Diversion::Status);
@@ -391,24 +387,15 @@ impl pingora::proxy::ProxyHttp for Edge {
         if ctx.guard.take_replaying() {
             return e;
         }
-        let truncated = session.as_ref().retry_buffer_truncated();
-        if !session.req_header().method.is_idempotent() || truncated {
-            e.set_retry(false);
-        } else {
-            e.retry.decide_reuse(client_reused);
-        }
+        fallback::pingora_retry_rule(session, &mut e, client_reused);
         if ctx.served_side() != Side::New || e.retry() {
             return e;
         }
         if *e.esource() == pingora::ErrorSource::Upstream {
             ctx.guard.record(false);
         }
-        let answered = session.response_written().is_some();
-        let diversion = ctx
-            .fallback_policy()
-            .filter(|p| !answered && fallback::replayable(p, session.req_header(), truncated))
-            .and_then(|policy| fallback::after_error(policy, &e));
-        if let Some(diversion) = diversion {
+        if let Some(diversion) = fallback::after_failed_exchange(ctx.fallback_policy(), session, &e)
+        {
             ctx.guard.diverted = Some(diversion);
             ctx.record_fallback(diversion);
             e.set_retry(true);

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use pingora::http::RequestHeader;
+use pingora::prelude::Session;
 use pingora::{Error, ErrorSource, ErrorType};
 use strangler_flags::resilience::{FallbackPolicy, IDEMPOTENCY_KEY_HEADER};
 
@@ -149,6 +150,40 @@ pub fn after_error(policy: &FallbackPolicy, error: &Error) -> Option<Diversion> 
             policy.timeout.then_some(Diversion::Timeout)
         }
         _ => policy.on_status(502).then_some(Diversion::Status),
+    }
+}
+
+/// Whether the new service's answer `status` is dropped for legacy's: the route's
+/// `fallback.on` lists it and the request may be replayed.
+pub fn after_status(policy: Option<&FallbackPolicy>, session: &Session, status: u16) -> bool {
+    let truncated = session.as_ref().retry_buffer_truncated();
+    policy.is_some_and(|p| p.on_status(status) && replayable(p, session.req_header(), truncated))
+}
+
+/// The diversion after a failed exchange with the new service (a timeout, a dropped
+/// connection), if the route's `fallback:` allows it, nothing of the answer reached the
+/// client yet and the request may be replayed.
+pub fn after_failed_exchange(
+    policy: Option<&FallbackPolicy>,
+    session: &Session,
+    error: &Error,
+) -> Option<Diversion> {
+    let policy = policy?;
+    let truncated = session.as_ref().retry_buffer_truncated();
+    let replay =
+        session.response_written().is_none() && replayable(policy, session.req_header(), truncated);
+    replay.then(|| after_error(policy, error)).flatten()
+}
+
+/// Pingora's own retry rule (its default `error_while_proxy`): an idempotent request whose
+/// body was buffered whole is retried when the error says so, e.g. a pooled connection the
+/// upstream had closed.
+pub fn pingora_retry_rule(session: &Session, error: &mut Error, client_reused: bool) {
+    let truncated = session.as_ref().retry_buffer_truncated();
+    if !session.req_header().method.is_idempotent() || truncated {
+        error.set_retry(false);
+    } else {
+        error.retry.decide_reuse(client_reused);
     }
 }
 

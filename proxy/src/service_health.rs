@@ -113,6 +113,14 @@ impl ServiceHealth {
             }
             let file = live.current().file.clone();
             let board = self.board_for(&file);
+            let guarded = |(name, addr): &(Box<str>, SocketAddr)| {
+                board
+                    .services
+                    .iter()
+                    .flatten()
+                    .any(|g| g.name == *name && g.addr == *addr)
+            };
+            due.retain(|key, _| guarded(key));
             for (index, guarded) in board.services.iter().enumerate() {
                 let (Some(guarded), Some(check)) = (guarded, &file.service_policy(index).health)
                 else {
