@@ -64,7 +64,10 @@ fn start_load(
                         Ok(response) => {
                             let status = response.status();
                             let reason = decided_reason(response.headers());
-                            let _ = response.bytes().await;
+                            if let Err(e) = response.bytes().await {
+                                let failure = format!("{path}: body cut short: {e}");
+                                seen.failures.lock().unwrap().push(failure);
+                            }
                             seen.answers.fetch_add(1, Ordering::Relaxed);
                             seen.reasons.lock().unwrap().insert(reason.clone());
                             if status != StatusCode::OK {
