@@ -94,9 +94,7 @@ impl Edge {
         let service = loaded.snapshot.routes()[index].service_index();
         let guarded = self.health.guarded(&loaded.file, service);
         if !ctx.guard.admit(guarded) {
-            loaded
-                .metrics
-                .record_fallback(ctx.route, Diversion::BreakerOpen);
+            ctx.record_fallback(Diversion::BreakerOpen);
         }
     }
 
@@ -336,11 +334,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         if retry_on_legacy {
             ctx.guard.record(false);
             ctx.guard.diverted = Some(Diversion::Connect);
-            if let Some(loaded) = ctx.config.as_deref() {
-                loaded
-                    .metrics
-                    .record_fallback(ctx.route, Diversion::Connect);
-            }
+            ctx.record_fallback(Diversion::Connect);
         }
         e.set_retry(retry_on_legacy);
         e
