@@ -147,6 +147,19 @@ async fn a_service_killed_under_load_fails_no_get_and_its_breaker_opens_then_clo
         },
     )
     .await;
+    let failed_checks = [("service", service), ("result", "failed")];
+    eventually(
+        Duration::from_secs(10),
+        "a failed health check counted",
+        || async {
+            sample(
+                &proxy.metrics().await,
+                "strangler_health_check_total",
+                &failed_checks,
+            ) >= 1.0
+        },
+    )
+    .await;
     eventually(
         Duration::from_secs(10),
         "requests diverted by the open breaker",
@@ -270,5 +283,59 @@ async fn a_reload_resets_a_breaker_only_when_its_service_moved() {
     assert_eq!(
         health_of(&proxy, service).await["breaker"]["state"],
         "closed"
+    );
+}
+
+/// Without `health:`, requests are the probes: once `open_for` passed, the next request
+/// tries the service, and its success closes the breaker.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_health_checks_a_request_probe_closes_the_breaker() {
+    let service = "billing-probed";
+    let legacy = Backend::echo("legacy").await;
+    let mut billing = Restartable::start("billing").await;
+    billing.stop();
+    let entry = format!(
+        "{{ url: {}, breaker: {{ consecutive_failures: 1, open_for: 100ms, max_open_for: 400ms }} }}",
+        billing.url()
+    );
+    let config = Config::new(&legacy)
+        .service_url(service, entry)
+        .routes(&format!(
+            r#"
+  - name: {service}
+    match: {{ path: "/api/invoices/**" }}
+    service: {service}
+    rollout: {{ percent: 100 }}
+"#
+        ));
+    let proxy = Proxy::start(&config).await;
+    let first = send(proxy.get_as("acme", "/api/invoices/1")).await;
+    assert_eq!(
+        first.decided("reason"),
+        Some("fallback:connect"),
+        "{first:?}"
+    );
+    let second = send(proxy.get_as("acme", "/api/invoices/1")).await;
+    assert_eq!(second.decided("reason"), Some("breaker-open"), "{second:?}");
+
+    billing.restart().await;
+    eventually(
+        Duration::from_secs(10),
+        "a probe request served by billing",
+        || async {
+            send(proxy.get_as("acme", "/api/invoices/1"))
+                .await
+                .backend()
+                == "billing"
+        },
+    )
+    .await;
+    let breaker = health_of(&proxy, service).await["breaker"].clone();
+    assert_eq!(breaker["state"], "closed", "{breaker}");
+    assert_eq!(breaker["last_probe"]["kind"], "request", "{breaker}");
+    assert_eq!(breaker["last_probe"]["ok"], true, "{breaker}");
+    assert_eq!(
+        breaker["open_for_ms"], 100,
+        "closing resets the backoff: {breaker}"
     );
 }
