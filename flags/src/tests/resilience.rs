@@ -171,3 +171,30 @@ fn a_mapping_service_without_url_is_refused() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].contains("missing field `url`"), "{}", errors[0]);
 }
+
+#[test]
+fn every_mapping_key_is_located() {
+    let errors = load_errors(&with_services(
+        "  billing:\n    url: https://127.0.0.1:3001\n    \
+         health: { path: /h, interval: 2x, timeout: 0ms, healthy: 0 }\n    \
+         breaker: { consecutive_failures: 0, window: 0s, min_requests: 0, open_for: soon }\n",
+    ));
+    let located: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        located,
+        [
+            "routes.yaml:5:10",
+            "routes.yaml:6:35",
+            "routes.yaml:6:48",
+            "routes.yaml:6:62",
+            "routes.yaml:7:38",
+            "routes.yaml:7:49",
+            "routes.yaml:7:67",
+            "routes.yaml:7:80",
+        ],
+        "{errors:#?}"
+    );
+}
