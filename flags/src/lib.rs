@@ -25,6 +25,7 @@ mod locate;
 pub mod pattern;
 pub mod qa;
 mod request_path;
+pub mod resilience;
 pub mod rollout;
 pub mod route;
 mod snapshot;

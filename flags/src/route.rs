@@ -9,6 +9,7 @@ use strangler_shadow::CompiledPolicy;
 use crate::guard::GuardPolicy;
 use crate::hash::FastMap;
 use crate::pattern::Pattern;
+use crate::resilience::FallbackPolicy;
 use crate::tenant::strip_port;
 use crate::Side;
 
@@ -120,6 +121,8 @@ pub struct Route {
     pub(crate) shadow: Option<Arc<CompiledPolicy>>,
     /// The compiled `guard:` block, if the route rolls itself back.
     pub(crate) guard: Option<Arc<GuardPolicy>>,
+    /// The compiled `fallback:` block, if failed answers of the new side fall back.
+    pub(crate) fallback: Option<Arc<FallbackPolicy>>,
 }
 
 impl Route {
@@ -148,6 +151,16 @@ impl Route {
     /// The name of the service serving its new side.
     pub fn service(&self) -> &str {
         &self.service
+    }
+
+    /// The position of its service in [`crate::Snapshot::services`].
+    pub fn service_index(&self) -> usize {
+        self.service_index
+    }
+
+    /// The route's `fallback:`, if failed answers of its new service fall back to legacy.
+    pub fn fallback(&self) -> Option<&FallbackPolicy> {
+        self.fallback.as_deref()
     }
 
     /// The rollout salt: the `cohort:` if set, else the route name.

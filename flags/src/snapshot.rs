@@ -13,6 +13,7 @@ use crate::config::{self, Config};
 use crate::decision::{self, Decision};
 use crate::error::{ConfigError, ConfigErrors, RequestError};
 use crate::hash::fnv1a64;
+use crate::resilience::ServicePolicy;
 use crate::rollout::BUCKETS;
 use crate::route::Route;
 use crate::table::RouteTable;
@@ -116,6 +117,11 @@ impl Snapshot {
             (Side::New, Some(route)) => &self.config.services[route.service_index],
             _ => &self.config.legacy,
         }
+    }
+
+    /// The protections of the service at `index` of [`Snapshot::services`].
+    pub fn service_policy(&self, index: usize) -> &ServicePolicy {
+        &self.config.service_policies[index]
     }
 
     /// `connect_timeout:` (default 1s).

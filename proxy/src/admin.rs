@@ -1,5 +1,5 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config` and
-//! `/admin/reload`. It binds to localhost unless routes.yaml says otherwise.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config`,
+//! `/admin/reload` and `/admin/health` (the new services' breakers, `admin_health`). It binds to localhost unless routes.yaml says otherwise.
 //!
 //! Everything under `/admin/` needs `Authorization: Bearer <token>` once any admin token is
 //! configured (see `admin_tokens`; health and metrics stay open for probes and scrapers):
@@ -38,6 +38,8 @@ pub struct AdminState {
     pub diffs: crate::diff_writer::SharedStore,
     /// The rollback guards, for `/admin/guards`.
     pub guards: Arc<crate::guard::Guards>,
+    /// The new services' breakers and health checks.
+    pub health: Arc<crate::service_health::ServiceHealth>,
 }
 
 /// The admin routes.
@@ -48,6 +50,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(crate::admin_flags::routes())
         .merge(crate::admin_diffs::routes())
         .merge(crate::admin_guards::routes())
+        .merge(crate::admin_health::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -7,6 +7,9 @@
 //! 2. `upstream_peer` turns the side into a peer (legacy, or the route's new service);
 //! 3. `fail_to_connect` sends a request whose new service refused or timed out the connection
 //!    to legacy instead (`fallback:connect`: nothing was sent, so this is safe for any method);
+//!    `upstream_response_filter` and `error_while_proxy` do the same for a failed answer on a
+//!    route with `fallback:`, and an open breaker diverts in `request_filter`
+//!    ([`crate::fallback`]);
 //! 4. `upstream_request_filter` sets the headers the upstream may trust (tenant, forwarding,
 //!    request id, trace context) and drops the ones a client must not choose;
 //! 5. `response_filter` adds the QA decision header when `debug_headers` is on;
@@ -31,9 +34,11 @@ use strangler_flags::{Reason, RequestError, RequestView, Side};
 use strangler_shadow::SkipReason;
 
 use crate::access_log;
+use crate::fallback::{self, Diversion, Guard};
 use crate::guard::{Guards, Outcome};
 use crate::live::{LiveConfig, Loaded};
 use crate::mirror::{self, Eligibility, Mirror};
+use crate::service_health::ServiceHealth;
 use crate::shadowing::{Finished, Shadowing};
 use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 
@@ -62,23 +67,41 @@ pub struct Edge {
     shadowing: Arc<Shadowing>,
     /// The rollback guards, which count what the new side answers.
     guards: Arc<Guards>,
+    /// The breakers of the new services.
+    health: Arc<ServiceHealth>,
 }
 
 impl Edge {
     /// An edge that routes with whatever `live` holds when each request starts, counts
     /// its requests in `in_flight`, mirrors shadowed routes through `shadowing` and
     /// reports the new side's answers to `guards`.
+    /// its requests in `in_flight`, mirrors shadowed routes through `shadowing` and keeps
+    /// the services' breakers in `health`.
     pub fn new(
         live: Arc<LiveConfig>,
         in_flight: Arc<AtomicUsize>,
         shadowing: Arc<Shadowing>,
         guards: Arc<Guards>,
+        health: Arc<ServiceHealth>,
     ) -> Edge {
         Edge {
             live,
             in_flight,
             shadowing,
             guards,
+            health,
+        }
+    }
+
+    /// Sends a request decided for a service whose breaker is open to legacy instead.
+    fn guard_new_side(&self, ctx: &mut RequestCtx) {
+        let (Some(loaded), Some(index), Side::New) = (&ctx.config, ctx.route, ctx.side) else {
+            return;
+        };
+        let service = loaded.snapshot.routes()[index].service_index();
+        let guarded = self.health.guarded(&loaded.file, service);
+        if !ctx.guard.admit(guarded) {
+            ctx.record_fallback(Diversion::BreakerOpen);
         }
     }
 
@@ -146,8 +169,8 @@ pub struct RequestCtx {
     side: Side,
     /// Why it decided so; `None` when the request was refused before deciding.
     reason: Option<Reason>,
-    /// Set when the new service could not be connected and legacy answers instead.
-    connect_fallback: bool,
+    /// Why legacy answers instead of the decided new service, and the breaker's admission.
+    guard: Guard,
     /// Request id and trace context.
     identity: Option<RequestIdentity>,
     /// The capture of a shadowed request (boxed: most requests have none).
@@ -157,9 +180,9 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
-    /// The side actually asked: legacy after a connect fallback.
+    /// The side actually asked: legacy after a fallback or with an open breaker.
     fn served_side(&self) -> Side {
-        if self.connect_fallback {
+        if self.guard.diverted.is_some() {
             Side::Legacy
         } else {
             self.side
@@ -234,7 +257,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             tenant: None,
             side: Side::Legacy,
             reason: None,
-            connect_fallback: false,
+            guard: Guard::default(),
             identity: None,
             mirror: None,
             _in_flight: InFlight::enter(&self.in_flight),
@@ -271,6 +294,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         ctx.config = Some(loaded);
         match refused {
             None => {
+                self.guard_new_side(ctx);
                 self.start_mirror(session.req_header(), ctx);
                 Ok(false)
             }
@@ -290,9 +314,16 @@ impl pingora::proxy::ProxyHttp for Edge {
         let loaded = ctx.loaded()?;
         let route = ctx.route.map(|i| &loaded.snapshot.routes()[i]);
         let upstream = loaded.snapshot.upstream(ctx.served_side(), route);
+        let service_timeout = match (ctx.served_side(), route) {
+            (Side::New, Some(route)) => {
+                let policy = loaded.snapshot.service_policy(route.service_index());
+                policy.read_timeout
+            }
+            _ => None,
+        };
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
         peer.options.connection_timeout = Some(loaded.snapshot.connect_timeout());
-        peer.options.read_timeout = Some(UPSTREAM_READ_TIMEOUT);
+        peer.options.read_timeout = Some(service_timeout.unwrap_or(UPSTREAM_READ_TIMEOUT));
         peer.options.write_timeout = Some(UPSTREAM_WRITE_TIMEOUT);
         peer.options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
         Ok(Box::new(peer))
@@ -309,12 +340,68 @@ impl pingora::proxy::ProxyHttp for Edge {
     ) -> Box<Error> {
         let retry_on_legacy = ctx.served_side() == Side::New;
         if retry_on_legacy {
-            ctx.connect_fallback = true;
-            if let Some(loaded) = ctx.config.as_deref() {
-                loaded.metrics.record_connect_fallback(ctx.route);
-            }
+            ctx.guard.record(false);
+            ctx.guard.diverted = Some(Diversion::Connect);
+            ctx.record_fallback(Diversion::Connect);
         }
         e.set_retry(retry_on_legacy);
+        e
+    }
+
+    /// Reports the new service's answer to its breaker (a 5xx is a failure) and, when the
+    /// route's `fallback.on` lists the status and the request may be replayed, drops the
+    /// answer before any of it reaches the client so legacy is asked instead.
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.served_side() != Side::New {
+            return Ok(());
+        }
+        let status = upstream_response.status.as_u16();
+        if status < 200 {
+            return Ok(()); // informational (100 Continue, 101 upgrade): not the answer yet
+        }
+        ctx.guard.record(status < 500);
+        if !fallback::after_status(ctx.fallback_policy(), session, status) {
+            return Ok(());
+        }
+        ctx.guard.replay(Diversion::Status);
+        ctx.record_fallback(Diversion::Status);
+        Err(fallback::replay_error(status))
+    }
+
+    /// Decides whether a failed exchange is retried: on legacy when the answer was dropped
+    /// for a fallback, or when the new service timed out or dropped the connection before
+    /// any of its answer reached the client and the route's `fallback:` allows it;
+    /// otherwise as Pingora does (idempotent requests on a reused connection, body whole).
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if ctx.guard.take_replaying() {
+            return e;
+        }
+        fallback::pingora_retry_rule(session, &mut e, client_reused);
+        if ctx.served_side() != Side::New || e.retry() {
+            return e;
+        }
+        if *e.esource() == pingora::ErrorSource::Upstream {
+            ctx.guard.record(false);
+        }
+        if let Some(diversion) = fallback::after_failed_exchange(ctx.fallback_policy(), session, &e)
+        {
+            ctx.guard.diverted = Some(diversion);
+            ctx.record_fallback(diversion);
+            e.set_retry(true);
+        }
         e
     }
 
@@ -402,14 +489,15 @@ impl pingora::proxy::ProxyHttp for Edge {
                 .metrics
                 .record(ctx.route, ctx.served_side(), status, elapsed);
             if ctx.side == Side::New {
-                let outcome = Outcome::of(status, error, ctx.connect_fallback, elapsed);
+                let outcome = Outcome::of(status, error, ctx.guard.diverted, elapsed);
                 self.guards.record(&loaded.file, ctx.route, outcome);
             }
         }
         access_log::write(session.req_header(), ctx, status, elapsed, error);
+        ctx.guard.finish();
         if let Some(mut mirror) = ctx.mirror.take() {
-            if ctx.connect_fallback {
-                // The rollout's side refused the connection: nothing to compare it with.
+            if ctx.guard.diverted.is_some() {
+                // The rollout's side failed or is out: nothing to compare it with.
                 mirror.give_up(SkipReason::Fallback);
             }
             if error.is_some_and(|e| *e.esource() == pingora::ErrorSource::Downstream) {
@@ -438,8 +526,9 @@ impl RequestCtx {
     pub fn tenant(&self) -> Option<&str> {
         self.tenant.as_deref()
     }
-    /// The reason as logged: `fallback:connect` when the fallback overrode the decision,
-    /// `refused` when the request was answered 400 before deciding.
+    /// The reason as logged: `fallback:connect`, `fallback:status`, `fallback:timeout` or
+    /// `breaker-open` when legacy served a request decided for new, `refused` when the
+    /// request was answered 400 before deciding.
     pub fn reason(&self) -> impl std::fmt::Display + '_ {
         ReasonText(self)
     }
@@ -457,6 +546,19 @@ impl RequestCtx {
     /// Request id and trace context.
     pub fn identity(&self) -> Option<&RequestIdentity> {
         self.identity.as_ref()
+    }
+
+    /// The matched route's `fallback:`, if any.
+    fn fallback_policy(&self) -> Option<&strangler_flags::resilience::FallbackPolicy> {
+        let loaded = self.config.as_deref()?;
+        loaded.snapshot.routes()[self.route?].fallback()
+    }
+
+    /// Counts a diversion in `strangler_fallbacks_total`.
+    fn record_fallback(&self, diversion: Diversion) {
+        if let Some(loaded) = self.config.as_deref() {
+            loaded.metrics.record_fallback(self.route, diversion);
+        }
     }
 
     /// What the shadow call needs to know of this request once the primary is done;
@@ -484,10 +586,10 @@ struct ReasonText<'a>(&'a RequestCtx);
 
 impl std::fmt::Display for ReasonText<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.0.reason, self.0.connect_fallback) {
-            (_, true) => f.write_str("fallback:connect"),
-            (Some(reason), false) => write!(f, "{reason}"),
-            (None, false) => f.write_str("refused"),
+        match (&self.0.reason, self.0.guard.diverted) {
+            (_, Some(diversion)) => f.write_str(diversion.reason()),
+            (Some(reason), None) => write!(f, "{reason}"),
+            (None, None) => f.write_str("refused"),
         }
     }
 }

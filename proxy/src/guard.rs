@@ -21,6 +21,7 @@ use strangler_flags::guard::Breach;
 use strangler_flags::Snapshot;
 use time::OffsetDateTime;
 
+use crate::fallback::Diversion;
 use crate::guard_window::RouteWindow;
 
 /// What a guarded route's guard is doing.
@@ -98,18 +99,25 @@ pub struct Outcome {
 
 impl Outcome {
     /// The outcome of a request decided for the new side; None when the client went away
-    /// before the answer (not the new side's doing).
+    /// before the answer (not the new side's doing) or the service's breaker was open (the
+    /// new side was not asked; the breaker already keeps its traffic on legacy). A request
+    /// legacy answered because the new service failed to connect, answered a `fallback.on`
+    /// status or timed out is a failure of the new side, without a latency of its own.
     pub fn of(
         status: u16,
         error: Option<&pingora::Error>,
-        connect_failed: bool,
+        diverted: Option<Diversion>,
         elapsed: Duration,
     ) -> Option<Outcome> {
-        if connect_failed {
-            return Some(Outcome {
-                failed: true,
-                latency: None,
-            });
+        match diverted {
+            Some(Diversion::BreakerOpen) => return None,
+            Some(Diversion::Connect | Diversion::Status | Diversion::Timeout) => {
+                return Some(Outcome {
+                    failed: true,
+                    latency: None,
+                })
+            }
+            None => {}
         }
         let source = error.map(|e| e.esource());
         if source == Some(&pingora::ErrorSource::Downstream) {
@@ -269,32 +277,41 @@ mod tests {
     fn a_5xx_an_upstream_error_and_a_failed_connect_are_errors_a_client_abort_is_not_counted() {
         let failed = |o: Option<Outcome>| o.map(|o| (o.failed, o.latency.is_some()));
         assert_eq!(
-            failed(Outcome::of(200, None, false, MS)),
+            failed(Outcome::of(200, None, None, MS)),
             Some((false, true))
         );
-        assert_eq!(
-            failed(Outcome::of(503, None, false, MS)),
-            Some((true, true))
-        );
+        assert_eq!(failed(Outcome::of(503, None, None, MS)), Some((true, true)));
         let timeout = Error::new_up(ErrorType::ReadTimedout);
         assert_eq!(
-            failed(Outcome::of(200, Some(&timeout), false, MS)),
+            failed(Outcome::of(200, Some(&timeout), None, MS)),
             Some((true, true))
         );
-        assert_eq!(failed(Outcome::of(0, None, true, MS)), Some((true, false)));
         assert_eq!(
-            failed(Outcome::of(101, None, false, MS)),
+            failed(Outcome::of(200, None, Some(Diversion::Connect), MS)),
+            Some((true, false))
+        );
+        assert_eq!(
+            failed(Outcome::of(200, None, Some(Diversion::Status), MS)),
+            Some((true, false)),
+            "legacy's answer after a status fallback is the new side's failure"
+        );
+        assert_eq!(
+            failed(Outcome::of(200, None, Some(Diversion::BreakerOpen), MS)),
+            None
+        );
+        assert_eq!(
+            failed(Outcome::of(101, None, None, MS)),
             Some((false, false))
         );
         let gone = Error::new_down(ErrorType::ConnectionClosed);
-        assert_eq!(failed(Outcome::of(0, Some(&gone), false, MS)), None);
+        assert_eq!(failed(Outcome::of(0, Some(&gone), None, MS)), None);
     }
 
     #[test]
     fn only_guarded_routes_of_the_current_file_are_recorded() {
         let file = snapshot("{ max_error_rate: 5%, window: 10s }");
         let guards = Guards::new(&file);
-        let outcome = Outcome::of(500, None, false, MS);
+        let outcome = Outcome::of(500, None, None, MS);
         guards.record(&file, Some(0), outcome);
         guards.record(&file, Some(1), outcome);
         guards.record(&snapshot("{ max_error_rate: 5% }"), Some(0), outcome);
@@ -308,7 +325,7 @@ mod tests {
     fn a_reload_keeps_the_window_of_an_unchanged_guard_and_replaces_a_changed_one() {
         let file = snapshot("{ max_error_rate: 5%, window: 10s }");
         let guards = Guards::new(&file);
-        guards.record(&file, Some(0), Outcome::of(500, None, false, MS));
+        guards.record(&file, Some(0), Outcome::of(500, None, None, MS));
         let same = snapshot("{ max_error_rate: 5%, window: 10s }");
         guards.follow(&same);
         let requests = |guards: &Guards| {

@@ -29,6 +29,7 @@ use crate::flag_cache::FlagCache;
 use crate::flag_store::FlagStore;
 use crate::guard::Guards;
 use crate::live::LiveConfig;
+use crate::service_health::ServiceHealth;
 use crate::shadowing::Shadowing;
 
 /// How to start an instance.
@@ -81,6 +82,8 @@ pub struct Running {
     shadowing: Option<Arc<Shadowing>>,
     /// The rollback guards the edge reports to and the control runtime evaluates.
     guards: Arc<Guards>,
+    /// The new services' breakers; their health checks run on `control`.
+    health: Arc<ServiceHealth>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -122,6 +125,7 @@ impl Running {
             shadow: None,
             shadowing: None,
             guards: Arc::new(Guards::new(&live.current().file)),
+            health: Arc::default(),
             _watcher: None,
         };
         // Runtime flags first: a kill switch set before a restart must hold from the first
@@ -134,6 +138,11 @@ impl Running {
             running.spawn_proxy(proxy_listener, threads)?
         };
         let _entered = control.enter();
+        let checks = running
+            .health
+            .clone()
+            .run_checks(live.clone(), running.shutdown.subscribe());
+        tokio::spawn(checks);
         running.watch_proxy(proxy);
         running.spawn_admin(admin_listener, tokens.into(), flags, diffs)?;
         crate::watch::reload_on_sighup(live.clone())?;
@@ -218,6 +227,7 @@ impl Running {
             self.in_flight.clone(),
             shadowing,
             self.guards.clone(),
+            self.health.clone(),
         );
         let mut proxy = HttpProxy::new(edge, conf.clone());
         proxy.handle_init_modules();
@@ -303,6 +313,7 @@ impl Running {
             flags,
             diffs,
             guards: self.guards.clone(),
+            health: self.health.clone(),
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);

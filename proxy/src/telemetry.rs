@@ -9,6 +9,7 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use strangler_flags::{Side, Snapshot};
 
+use crate::fallback::Diversion;
 use crate::log_writer::{LogWriter, TracingSink};
 
 /// The request-duration histogram's buckets, in seconds: sub-millisecond to 10 s.
@@ -120,8 +121,8 @@ struct RouteHandles {
     requests: [[Counter; 6]; 2],
     /// `strangler_request_duration_seconds{route, side}`, by side.
     duration: [Histogram; 2],
-    /// `strangler_fallbacks_total{route, reason="connect"}`.
-    connect_fallbacks: Counter,
+    /// `strangler_fallbacks_total{route, reason}`, indexed like [`Diversion::ALL`].
+    fallbacks: [Counter; 4],
 }
 
 /// Metric handles for every route of one snapshot, indexed like `Snapshot::routes()`, with
@@ -149,9 +150,9 @@ impl RouteMetrics {
         handles.duration[side_index(side)].record(elapsed.as_secs_f64());
     }
 
-    /// Records that a request meant for the new service went to legacy after a failed connect.
-    pub fn record_connect_fallback(&self, route: Option<usize>) {
-        self.slot(route).connect_fallbacks.increment(1);
+    /// Records that a request meant for the new service went to legacy, and why.
+    pub fn record_fallback(&self, route: Option<usize>, diversion: Diversion) {
+        self.slot(route).fallbacks[diversion.index()].increment(1);
     }
 
     fn slot(&self, route: Option<usize>) -> &RouteHandles {
@@ -175,8 +176,10 @@ impl RouteHandles {
         RouteHandles {
             requests: [per_side(Side::Legacy), per_side(Side::New)],
             duration: [duration(Side::Legacy), duration(Side::New)],
-            connect_fallbacks: metrics::counter!("strangler_fallbacks_total",
-                "route" => route.clone(), "reason" => "connect"),
+            fallbacks: Diversion::ALL.map(|diversion| {
+                metrics::counter!("strangler_fallbacks_total",
+                    "route" => route.clone(), "reason" => diversion.label())
+            }),
         }
     }
 }

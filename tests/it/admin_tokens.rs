@@ -21,6 +21,7 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/admin/export", None),
         (Method::GET, "/admin/diffs?since=1h", None),
         (Method::GET, "/admin/guards", None),
+        (Method::GET, "/admin/health", None),
         (
             Method::PUT,
             "/admin/routes/invoices/percent",

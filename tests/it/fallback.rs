@@ -1,6 +1,11 @@
 //! Connect fallback: when the new service refuses or times out the connection, nothing
 //! reached it, so the proxy sends the request to legacy instead, whatever its method and
 //! body, says so in the decision header and counts it. Legacy itself has no fallback.
+//!
+//! Status fallback (a route's `fallback:`): a failed answer of the new service (a listed
+//! status, a read timeout) is replaced by legacy's, for the listed idempotent methods, for a
+//! non-idempotent one only with an `Idempotency-Key` on a route that opts in, and only while
+//! the body fits the replay buffer; none of the failed answer reaches the client.
 
 use std::time::Duration;
 
@@ -8,6 +13,7 @@ use reqwest::{Method, StatusCode};
 
 use crate::support::backend::{closed_port_url, Blackhole, Hangup};
 use crate::support::body::{pattern_bytes, pattern_digest, pattern_stream, MIB};
+use crate::support::faults;
 use crate::support::metrics::sample;
 use crate::support::{eventually, send, Backend, Config, Proxy};
 
@@ -165,4 +171,148 @@ async fn request_that_reached_the_new_service_is_never_replayed_on_legacy() {
         0,
         "legacy received a request the new service had already seen"
     );
+}
+
+/// Every tenant on `billing` at `url` (a URL or a `services:` mapping), with `fallback`.
+fn billing_with_fallback(legacy: &Backend, route: &str, url: String, fallback: &str) -> Config {
+    Config::new(legacy)
+        .service_url("billing", url)
+        .routes(&format!(
+            r#"
+  - name: {route}
+    match: {{ path: "/api/invoices/**" }}
+    service: billing
+    rollout: {{ percent: 100 }}
+    fallback: {fallback}
+"#
+        ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_answered_503_by_the_new_service_is_answered_by_legacy() {
+    let legacy = Backend::echo("legacy").await;
+    let billing = faults::failing("billing", 503).await;
+    let config = billing_with_fallback(&legacy, "status-get", billing.url(), "{}");
+    let proxy = Proxy::start(&config).await;
+    let labels = [("route", "status-get"), ("reason", "status")];
+    let before = sample(&proxy.metrics().await, "strangler_fallbacks_total", &labels);
+    let answer = send(proxy.get_as("acme", "/api/invoices/7?page=2")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(
+        answer.backend(),
+        "legacy",
+        "not a byte of billing's 503 is served"
+    );
+    assert_eq!(answer.body["query"], "page=2");
+    assert_eq!(
+        answer.decision(),
+        "route=status-get; side=legacy; reason=fallback:status"
+    );
+    assert_eq!((billing.hits(), legacy.hits()), (1, 1));
+    eventually(Duration::from_secs(5), "the fallback counted", || async {
+        sample(&proxy.metrics().await, "strangler_fallbacks_total", &labels) >= before + 1.0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_answered_503_is_passed_through_and_never_replayed() {
+    let legacy = Backend::echo("legacy").await;
+    let billing = faults::failing("billing", 503).await;
+    let config = billing_with_fallback(&legacy, "status-post", billing.url(), "{}");
+    let proxy = Proxy::start(&config).await;
+    let request = proxy
+        .request(Method::POST, "/api/invoices")
+        .header("x-tenant-id", "acme")
+        .header("idempotency-key", "charge-1")
+        .body("charge the card once");
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+    assert_eq!(answer.backend(), "billing");
+    assert_eq!(billing.hits(), 1);
+    assert_eq!(legacy.hits(), 0, "a POST that reached billing was replayed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_with_idempotency_key_falls_back_on_a_route_that_opts_in() {
+    let legacy = Backend::echo("legacy").await;
+    let billing = faults::failing("billing", 502).await;
+    let fallback = "{ methods: [GET, POST], idempotency_key: true }";
+    let config = billing_with_fallback(&legacy, "status-keyed", billing.url(), fallback);
+    let proxy = Proxy::start(&config).await;
+    let size = 32 * 1024;
+    let post = |key: Option<&str>| {
+        let request = proxy
+            .request(Method::POST, "/api/invoices")
+            .header("x-tenant-id", "acme")
+            .body(pattern_bytes(size));
+        match key {
+            Some(key) => request.header("Idempotency-Key", key),
+            None => request,
+        }
+    };
+    let unkeyed = send(post(None)).await;
+    assert_eq!(unkeyed.status, StatusCode::BAD_GATEWAY, "{unkeyed:?}");
+    assert_eq!(legacy.hits(), 0, "without its key a POST is never replayed");
+    let keyed = send(post(Some("invoice-7"))).await;
+    assert_eq!(keyed.status, StatusCode::OK, "{keyed:?}");
+    assert_eq!(keyed.decided("reason"), Some("fallback:status"));
+    let expected = pattern_digest(size);
+    assert_eq!(
+        keyed.body["body_len"], expected.len,
+        "legacy got the whole body"
+    );
+    assert_eq!(keyed.body["body_hash"], expected.hex());
+    assert_eq!(keyed.body["headers"]["idempotency-key"], "invoice-7");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_larger_than_the_replay_buffer_is_not_replayed() {
+    let legacy = Backend::echo("legacy").await;
+    let billing = faults::failing("billing", 503).await;
+    let fallback = "{ methods: [GET, PUT] }";
+    let config = billing_with_fallback(&legacy, "status-large", billing.url(), fallback);
+    let proxy = Proxy::start(&config).await;
+    let request = proxy
+        .request(Method::PUT, "/api/invoices/7")
+        .header("x-tenant-id", "acme")
+        .body(pattern_bytes(256 * 1024));
+    let answer = send(request).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+    assert_eq!(answer.backend(), "billing");
+    assert_eq!(
+        legacy.hits(),
+        0,
+        "256 KiB do not fit the 64 KiB replay buffer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_timeout_of_the_new_service_falls_back_for_get() {
+    let legacy = Backend::echo("legacy").await;
+    let billing = faults::slow("billing", Duration::from_secs(30)).await;
+    let service = format!("{{ url: {}, read_timeout: 300ms }}", billing.url());
+    let config = billing_with_fallback(&legacy, "timeout-get", service, "{ on: [timeout] }");
+    let proxy = Proxy::start(&config).await;
+    let answer = send(proxy.get_as("acme", "/api/invoices/7")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.backend(), "legacy");
+    assert_eq!(answer.decided("reason"), Some("fallback:timeout"));
+    assert_eq!(billing.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_the_route_does_not_list_is_passed_through() {
+    let legacy = Backend::echo("legacy").await;
+    let billing = faults::failing("billing", 500).await;
+    let config = billing_with_fallback(&legacy, "status-unlisted", billing.url(), "{}");
+    let proxy = Proxy::start(&config).await;
+    let answer = send(proxy.get_as("acme", "/api/invoices/7")).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{answer:?}"
+    );
+    assert_eq!(answer.backend(), "billing");
+    assert_eq!(legacy.hits(), 0);
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod admin_tokens;
+mod breaker;
 mod cli;
 mod fallback;
 mod flag_store_outage;

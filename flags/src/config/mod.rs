@@ -4,11 +4,13 @@
 //! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
+mod fallback;
 pub mod guard;
 mod jwt;
 mod qa;
 pub mod raw;
 mod routes;
+mod services;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
 use crate::pattern::{Pattern, Segment};
 use crate::qa::QaPolicy;
+use crate::resilience::ServicePolicy;
 use crate::route::{HostMatch, Route};
 use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
@@ -73,6 +76,9 @@ pub struct Config {
     pub store_cache: Option<Box<str>>,
     /// `qa:`, compiled; `None` when absent (no force header is honoured).
     pub qa: Option<QaPolicy>,
+    /// The protections of each service (`read_timeout`, `health`, `breaker`), indexed
+    /// like `services`.
+    pub service_policies: Vec<ServicePolicy>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -164,11 +170,11 @@ impl Problems<'_> {
 
 fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<Config> {
     let legacy = upstream(problems, "legacy", "legacy", &raw.legacy);
-    let services: Vec<Option<Upstream>> = raw
+    let (services, service_policies): (Vec<_>, Vec<_>) = raw
         .services
         .iter()
-        .map(|(name, url)| upstream(problems, &format!("services.{name}"), name, url))
-        .collect();
+        .map(|(name, raw)| services::validate(&format!("services.{name}"), name, raw, problems))
+        .unzip();
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
     let routes = routes::validate(raw.routes, &names, problems);
     let default_side = raw.tenant.default;
@@ -208,6 +214,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
         qa: qa?,
+        service_policies: service_policies.into_iter().collect::<Option<_>>()?,
     })
 }
 

@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use strangler_shadow::{RawDiffSettings, ShadowPolicy};
 
+pub use super::fallback::{RawFallback, RawFallbackOn};
+pub use super::services::{RawBreaker, RawHealth, RawService, RawServiceSpec};
 use crate::tenant::OnInvalid;
 use crate::Side;
 
@@ -28,9 +30,11 @@ pub struct RawConfig {
     /// elsewhere. Hosts are resolved when the file is loaded, and again on each reload.
     /// `https://` is refused: TLS upstreams are not supported yet.
     pub legacy: String,
-    /// `services:` the new services by name, each `http://host[:port]` like `legacy`.
+    /// `services:` the new services by name, each `http://host[:port]` like `legacy`, or a
+    /// mapping `{ url: ..., read_timeout: 5s, health: {...}, breaker: {...} }` that adds the
+    /// service's protections (`RawServiceSpec` documents each key).
     #[serde(default)]
-    pub services: BTreeMap<String, String>,
+    pub services: BTreeMap<String, RawService>,
     /// `tenant:` how a request's tenant is found. Default: no sources, default side legacy.
     #[serde(default)]
     pub tenant: RawTenant,
@@ -214,6 +218,10 @@ pub struct RawRoute {
     /// down, e.g. `{ max_error_rate: 5%, max_p95: 800ms, window: 60s, min_requests: 50 }`
     /// ([`super::guard::RawGuard`] documents each key). Default: off.
     pub guard: Option<super::guard::RawGuard>,
+    /// `fallback:` which failed answers of the new service legacy replaces, for which
+    /// methods (`RawFallback` documents each key). Default: only a failed connect falls
+    /// back.
+    pub fallback: Option<RawFallback>,
 }
 
 /// A route's `match:`.

@@ -112,6 +112,10 @@ fn route_of(
         super::guard::validate(&format!("routes[{index}]"), name, guard, problems).map(Arc::new)
     });
     let (pattern, methods, host) = matcher?;
+    let fallback = raw.fallback.as_ref().map(|fallback| {
+        let at = at("fallback");
+        super::fallback::validate(&at, fallback, methods.as_deref(), problems).map(Arc::new)
+    });
     Some(Route {
         salt: raw.cohort.unwrap_or_else(|| raw.name.clone()).into(),
         name: raw.name.into(),
@@ -131,6 +135,7 @@ fn route_of(
         index: 0, // numbered by `validate` once every route is valid
         shadow: valid_if_present(shadow)?,
         guard: valid_if_present(guard)?,
+        fallback: valid_if_present(fallback)?,
     })
 }
 

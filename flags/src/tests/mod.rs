@@ -10,6 +10,7 @@ mod load_errors;
 mod paths;
 mod precedence;
 mod qa;
+mod resilience;
 mod tenants;
 
 use crate::{ConfigErrors, Decision, RequestView, Snapshot};

@@ -39,9 +39,14 @@ pub struct Backend {
 impl Backend {
     /// An echo backend called `name`.
     pub async fn echo(name: &str) -> Backend {
+        Backend::serve_counted(echo_router(name)).await
+    }
+
+    /// Serves `router` on a fresh port, counting the requests it receives.
+    pub async fn serve_counted(router: Router) -> Backend {
         let hits = Arc::new(AtomicUsize::new(0));
         let counted = hits.clone();
-        let router = echo_router(name).layer(axum::middleware::from_fn(
+        let router = router.layer(axum::middleware::from_fn(
             move |request: Request, next: axum::middleware::Next| {
                 counted.fetch_add(1, Ordering::Relaxed);
                 next.run(request)
@@ -170,7 +175,8 @@ impl Drop for Hangup {
 
 type Name = Arc<str>;
 
-fn echo_router(name: &str) -> Router {
+/// The echo backend's routes, for helpers that serve them their own way.
+pub fn echo_router(name: &str) -> Router {
     Router::new()
         .route("/_echo/ws", get(websocket))
         .route("/_echo/stream/{bytes}", get(stream_bytes))

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod body;
+pub mod faults;
 pub mod memory;
 pub mod metrics;
 pub mod postgres;
