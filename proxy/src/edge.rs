@@ -40,14 +40,6 @@ use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 pub const DECISION_HEADER: &str = "x-strangler-decision";
 /// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
 const RESERVED_PREFIX: &str = "x-strangler-";
-/// Longest wait for the next bytes from an upstream (nginx's `proxy_read_timeout` default):
-/// a backend that accepts and then stalls must not hold a request forever.
-const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest wait for an upstream to take the bytes we send.
-const UPSTREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long an idle upstream connection stays pooled: below the 5 s keep-alive of Node and
-/// Apache, so the proxy never reuses a connection the backend is closing.
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// Stands in for a tenant header that cannot be trusted (repeated, or not UTF-8): it is not a
 /// valid tenant id, so the request is refused with 400 instead of guessing which value counts.
 const UNUSABLE_TENANT_HEADER: &str = "(repeated or non-UTF-8 header)";
@@ -148,6 +140,8 @@ pub struct RequestCtx {
     mirror: Option<Box<Mirror>>,
     /// Keeps the request counted as in flight.
     _in_flight: InFlight,
+    /// `limits:` and `timeouts.total` state: what refused it, body bytes seen, deadline.
+    limits: crate::limits::RequestLimits,
 }
 
 impl RequestCtx {
@@ -232,6 +226,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             identity: None,
             mirror: None,
             _in_flight: InFlight::enter(&self.in_flight),
+            limits: Default::default(),
         }
     }
 
@@ -261,9 +256,16 @@ impl pingora::proxy::ProxyHttp for Edge {
             }
             Err(refusal) => Some(refusal),
         };
-        ctx.config = Some(loaded);
+        ctx.config = Some(loaded.clone());
         match refused {
             None => {
+                let (tenant, route) = (ctx.tenant.as_deref(), ctx.route);
+                let limiter = self.live.rate_limiter();
+                if crate::limits::admit(session, &loaded, limiter, tenant, route, &mut ctx.limits)
+                    .await?
+                {
+                    return Ok(true);
+                }
                 self.start_mirror(session.req_header(), ctx);
                 Ok(false)
             }
@@ -284,10 +286,8 @@ impl pingora::proxy::ProxyHttp for Edge {
         let route = ctx.route.map(|i| &loaded.snapshot.routes()[i]);
         let upstream = loaded.snapshot.upstream(ctx.served_side(), route);
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
-        peer.options.connection_timeout = Some(loaded.snapshot.connect_timeout());
-        peer.options.read_timeout = Some(UPSTREAM_READ_TIMEOUT);
-        peer.options.write_timeout = Some(UPSTREAM_WRITE_TIMEOUT);
-        peer.options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
+        let timeouts = loaded.snapshot.timeouts(&upstream.name);
+        ctx.limits.deadline = crate::timeouts::apply(&mut peer, timeouts, ctx.started);
         Ok(Box::new(peer))
     }
 
@@ -348,6 +348,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        crate::limits::count_body(&mut ctx.limits, body.as_ref())?;
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_request_body(body.as_ref());
         }
@@ -362,10 +363,22 @@ impl pingora::proxy::ProxyHttp for Edge {
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
+        crate::timeouts::check_deadline(ctx.limits.deadline)?;
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response_body(body.as_ref());
         }
         Ok(None)
+    }
+
+    /// Answers a failed request: 504 for an upstream timeout, 408 for a stalled client,
+    /// the status a limit chose (413), else Pingora's defaults ([`crate::timeouts`]).
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::proxy::FailToProxy {
+        crate::timeouts::fail_to_proxy(session, e).await
     }
 
     /// Adds `x-strangler-decision` for QA when `debug_headers` is on.
@@ -439,6 +452,9 @@ impl RequestCtx {
     pub fn upstream_name(&self) -> Option<&str> {
         let loaded = self.config.as_deref()?;
         self.reason.as_ref()?;
+        if self.limits.refused_up_front() {
+            return None;
+        }
         let route = self.route.map(|i| &loaded.snapshot.routes()[i]);
         Some(&loaded.snapshot.upstream(self.served_side(), route).name)
     }
@@ -472,6 +488,9 @@ struct ReasonText<'a>(&'a RequestCtx);
 
 impl std::fmt::Display for ReasonText<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(limit) = self.0.limits.refused() {
+            return f.write_str(limit);
+        }
         match (&self.0.reason, self.0.connect_fallback) {
             (_, true) => f.write_str("fallback:connect"),
             (Some(reason), false) => write!(f, "{reason}"),

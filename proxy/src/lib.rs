@@ -23,13 +23,16 @@ pub mod flag_health;
 pub mod flag_store;
 pub mod flags_cli;
 pub mod forwarding;
+pub mod limits;
 pub mod live;
 pub mod log_writer;
 pub mod mirror;
 pub mod overlay;
+pub mod rate_limit;
 pub mod server;
 pub mod shadowing;
 pub mod telemetry;
+pub mod timeouts;
 pub mod trace;
 pub mod watch;
 

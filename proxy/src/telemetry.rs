@@ -110,6 +110,8 @@ struct RouteHandles {
     duration: [Histogram; 2],
     /// `strangler_fallbacks_total{route, reason="connect"}`.
     connect_fallbacks: Counter,
+    /// `strangler_rate_limited_total{route}`.
+    rate_limited: Counter,
 }
 
 /// Metric handles for every route of one snapshot, indexed like `Snapshot::routes()`, with
@@ -142,6 +144,11 @@ impl RouteMetrics {
         self.slot(route).connect_fallbacks.increment(1);
     }
 
+    /// Records a request answered 429 because its tenant was over its rate.
+    pub fn record_rate_limited(&self, route: Option<usize>) {
+        self.slot(route).rate_limited.increment(1);
+    }
+
     fn slot(&self, route: Option<usize>) -> &RouteHandles {
         let last = self.routes.len() - 1;
         &self.routes[route.unwrap_or(last).min(last)]
@@ -165,6 +172,7 @@ impl RouteHandles {
             duration: [duration(Side::Legacy), duration(Side::New)],
             connect_fallbacks: metrics::counter!("strangler_fallbacks_total",
                 "route" => route.clone(), "reason" => "connect"),
+            rate_limited: metrics::counter!("strangler_rate_limited_total", "route" => route.clone()),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
 mod jwt;
+pub mod limits;
 pub mod raw;
 mod routes;
+pub mod timeouts;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
@@ -60,7 +62,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// `debug_headers:`.
     pub debug_headers: bool,
-    /// `connect_timeout:`.
+    /// `connect_timeout:` or `timeouts.connect`: the connect timeout of upstreams without
+    /// their own.
     pub connect_timeout: Duration,
     /// `store:` or [`DEFAULT_STORE`], its scheme checked.
     pub store: Box<str>,
@@ -68,6 +71,10 @@ pub struct Config {
     pub diffs: Arc<DiffSettings>,
     /// `store_cache:`, when set (the proxy derives the default from the file's path).
     pub store_cache: Option<Box<str>>,
+    /// `limits:`, validated.
+    pub limits: limits::Limits,
+    /// `timeouts:`, validated, with `connect_timeout:` as the connect default.
+    pub timeouts: timeouts::Timeouts,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -169,6 +176,10 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     let default_side = raw.tenant.default;
     let (tenants, forward_header) = tenant_section(raw.tenant, base, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
+    let limits = limits::validate(raw.limits, problems);
+    let upstream_names: Vec<&str> = std::iter::once("legacy").chain(names.iter().copied()).collect();
+    let explicit_connect = raw.connect_timeout.is_some().then_some(connect_timeout).flatten();
+    let timeouts = timeouts::validate(raw.timeouts, explicit_connect, &upstream_names, problems);
     let store = store(raw.store.as_deref(), problems);
     let diffs = raw
         .diffs
@@ -194,10 +205,12 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         forward_header: forward_header?,
         routes: routes?,
         debug_headers: raw.debug_headers,
-        connect_timeout: connect_timeout?,
+        connect_timeout: timeouts.as_ref()?.defaults().connect,
         store: store?,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
+        limits: limits?,
+        timeouts: timeouts?,
     })
 }
 

@@ -61,6 +61,14 @@ pub struct RawConfig {
     /// the working directory, like `store:`. Default: `<name>.flags-cache.json` beside
     /// routes.yaml (`routes.flags-cache.json`). Read at start only.
     pub store_cache: Option<String>,
+    /// `limits:` per-tenant rates (429), the largest body (413) and head (431), and the
+    /// slow-client timeout (`super::limits::RawLimits` documents each key). Default: none.
+    #[serde(default)]
+    pub limits: super::limits::RawLimits,
+    /// `timeouts:` connect, read, write and total timeouts of the upstreams, with overrides
+    /// by upstream name (`super::timeouts::RawTimeouts` documents each key).
+    #[serde(default)]
+    pub timeouts: super::timeouts::RawTimeouts,
 }
 
 /// The `tenant:` section.
