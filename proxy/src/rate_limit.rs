@@ -174,7 +174,7 @@ mod tests {
 
     impl RateLimiter {
         fn tracks(&self, tenant: &str) -> bool {
-            let shards = self.shards.iter();
+            let mut shards = self.shards.iter();
             shards.any(|shard| shard.lock().unwrap().buckets.contains_key(tenant))
         }
     }

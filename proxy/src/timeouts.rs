@@ -82,9 +82,11 @@ mod tests {
     use super::*;
 
     fn error(etype: ErrorType, source: ErrorSource) -> Box<Error> {
-        let mut e = Error::new(etype);
-        e.set_source(source);
-        e
+        match source {
+            ErrorSource::Upstream => Error::new_up(etype),
+            ErrorSource::Downstream => Error::new_down(etype),
+            _ => Error::new(etype),
+        }
     }
 
     #[test]
