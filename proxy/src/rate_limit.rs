@@ -243,7 +243,10 @@ mod tests {
             limiter.check(&format!("busy-{n}"), two, later);
         }
         assert!(limiter.tracked() <= SHARDS, "{} tracked", limiter.tracked());
-        assert!(!limiter.tracks("idle"), "the idle tenant's full bucket was dropped");
+        assert!(
+            !limiter.tracks("idle"),
+            "the idle tenant's full bucket was dropped"
+        );
         assert_eq!(allowed(&limiter, "idle", two, later, 5), 2);
     }
 
@@ -254,7 +257,11 @@ mod tests {
         for n in 0..SHARDS * 50 {
             limiter.check(&format!("t{n}"), rate(1.0, 5.0), now);
         }
-        assert!(limiter.tracked() <= SHARDS * 2, "{} tracked", limiter.tracked());
+        assert!(
+            limiter.tracked() <= SHARDS * 2,
+            "{} tracked",
+            limiter.tracked()
+        );
     }
 
     #[test]

@@ -20,7 +20,11 @@ const UPSTREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 /// Sets the peer's timeouts for one upstream; returns the exchange's deadline, if bounded,
 /// counted from `started` (when the request was decided).
-pub fn apply(peer: &mut HttpPeer, timeouts: &UpstreamTimeouts, started: Instant) -> Option<Instant> {
+pub fn apply(
+    peer: &mut HttpPeer,
+    timeouts: &UpstreamTimeouts,
+    started: Instant,
+) -> Option<Instant> {
     let read = match timeouts.total {
         Some(total) => timeouts.read.min(total),
         None => timeouts.read,
@@ -68,7 +72,10 @@ fn status_for(e: &Error) -> u16 {
     use ErrorType::*;
     match (e.etype(), e.esource()) {
         (HTTPStatus(code), _) => *code,
-        (ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout, ErrorSource::Upstream) => 504,
+        (
+            ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout,
+            ErrorSource::Upstream,
+        ) => 504,
         (_, ErrorSource::Upstream) => 502,
         (WriteError | ReadError | ConnectionClosed, ErrorSource::Downstream) => 0,
         (ReadTimedout, ErrorSource::Downstream) => 408,
@@ -93,17 +100,29 @@ mod tests {
     fn upstream_timeouts_are_504_and_other_upstream_failures_502() {
         let up = ErrorSource::Upstream;
         assert_eq!(status_for(&error(ErrorType::ReadTimedout, up.clone())), 504);
-        assert_eq!(status_for(&error(ErrorType::ConnectTimedout, up.clone())), 504);
+        assert_eq!(
+            status_for(&error(ErrorType::ConnectTimedout, up.clone())),
+            504
+        );
         assert_eq!(status_for(&error(ErrorType::ConnectRefused, up)), 502);
     }
 
     #[test]
     fn a_stalled_client_is_408_and_a_gone_one_gets_nothing() {
         let down = ErrorSource::Downstream;
-        assert_eq!(status_for(&error(ErrorType::ReadTimedout, down.clone())), 408);
-        assert_eq!(status_for(&error(ErrorType::ConnectionClosed, down.clone())), 0);
+        assert_eq!(
+            status_for(&error(ErrorType::ReadTimedout, down.clone())),
+            408
+        );
+        assert_eq!(
+            status_for(&error(ErrorType::ConnectionClosed, down.clone())),
+            0
+        );
         assert_eq!(status_for(&error(ErrorType::InvalidHTTPHeader, down)), 400);
-        assert_eq!(status_for(&error(ErrorType::HTTPStatus(413), ErrorSource::Unset)), 413);
+        assert_eq!(
+            status_for(&error(ErrorType::HTTPStatus(413), ErrorSource::Unset)),
+            413
+        );
     }
 
     #[test]

@@ -121,17 +121,31 @@ pub(super) fn validate(raw: RawLimits, problems: &mut Problems<'_>) -> Option<Li
     let tiers: BTreeMap<&str, Option<Rate>> = raw
         .tiers
         .iter()
-        .map(|(name, rate)| (name.as_str(), rate_of(&format!("limits.tiers.{name}"), rate, problems)))
+        .map(|(name, rate)| {
+            (
+                name.as_str(),
+                rate_of(&format!("limits.tiers.{name}"), rate, problems),
+            )
+        })
         .collect();
     let by_tenant = tenant_tiers(&raw.tenant_tiers, &tiers, problems);
-    let max_body = size_key("limits.max_body", raw.max_body.as_deref(), u64::MAX, problems);
+    let max_body = size_key(
+        "limits.max_body",
+        raw.max_body.as_deref(),
+        u64::MAX,
+        problems,
+    );
     let max_header = size_key(
         "limits.max_header",
         raw.max_header.as_deref(),
         PINGORA_MAX_HEADER,
         problems,
     );
-    let client_timeout = duration_key("limits.client_timeout", raw.client_timeout.as_deref(), problems);
+    let client_timeout = duration_key(
+        "limits.client_timeout",
+        raw.client_timeout.as_deref(),
+        problems,
+    );
     Some(Limits {
         rates: RatePolicy {
             default: default?,
@@ -151,7 +165,10 @@ fn rate_of(at: &str, raw: &RawRate, problems: &mut Problems<'_>) -> Option<Rate>
         return None;
     }
     if raw.burst == Some(0) {
-        problems.at_value(&format!("{at}.burst"), format!("{at}.burst must be at least 1"));
+        problems.at_value(
+            &format!("{at}.burst"),
+            format!("{at}.burst must be at least 1"),
+        );
         return None;
     }
     let burst = raw.burst.map_or(raw.rps.ceil().max(1.0), f64::from);
@@ -172,7 +189,10 @@ fn tenant_tiers(
     for (tenant, tier) in raw {
         let at = format!("limits.tenant_tiers.{tenant}");
         if let Err(reason) = check_tenant_id(tenant) {
-            problems.at_key(&at, format!("tenant id {tenant:?} in limits.tenant_tiers: {reason}"));
+            problems.at_key(
+                &at,
+                format!("tenant id {tenant:?} in limits.tenant_tiers: {reason}"),
+            );
             valid = false;
         }
         match tiers.get(tier.as_str()) {
@@ -181,7 +201,9 @@ fn tenant_tiers(
             }
             Some(None) => valid = false,
             None => {
-                let message = format!("tenant {tenant:?} is in tier {tier:?}, which limits.tiers does not define");
+                let message = format!(
+                    "tenant {tenant:?} is in tier {tier:?}, which limits.tiers does not define"
+                );
                 problems.at_value(&at, message);
                 valid = false;
             }
@@ -191,18 +213,28 @@ fn tenant_tiers(
 }
 
 /// An optional size of at least 1 byte and at most `max`; `Some(None)` when absent.
-fn size_key(at: &str, text: Option<&str>, max: u64, problems: &mut Problems<'_>) -> Option<Option<u64>> {
+fn size_key(
+    at: &str,
+    text: Option<&str>,
+    max: u64,
+    problems: &mut Problems<'_>,
+) -> Option<Option<u64>> {
     let Some(text) = text else {
         return Some(None);
     };
     match parse_size(text) {
         Some(bytes) if bytes > 0 && bytes <= max => Some(Some(bytes)),
         Some(bytes) if bytes > max => {
-            problems.at_value(at, format!("{at} {text:?} is over the most it can be, {max} bytes"));
+            problems.at_value(
+                at,
+                format!("{at} {text:?} is over the most it can be, {max} bytes"),
+            );
             None
         }
         _ => {
-            let message = format!("{at} {text:?} is not a size greater than 0 (e.g. 512B, 32KiB, 10MiB, 1GiB)");
+            let message = format!(
+                "{at} {text:?} is not a size greater than 0 (e.g. 512B, 32KiB, 10MiB, 1GiB)"
+            );
             problems.at_value(at, message);
             None
         }
@@ -210,7 +242,11 @@ fn size_key(at: &str, text: Option<&str>, max: u64, problems: &mut Problems<'_>)
 }
 
 /// An optional duration greater than 0; `Some(None)` when absent.
-pub(super) fn duration_key(at: &str, text: Option<&str>, problems: &mut Problems<'_>) -> Option<Option<Duration>> {
+pub(super) fn duration_key(
+    at: &str,
+    text: Option<&str>,
+    problems: &mut Problems<'_>,
+) -> Option<Option<Duration>> {
     let Some(text) = text else {
         return Some(None);
     };

@@ -177,8 +177,14 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     let (tenants, forward_header) = tenant_section(raw.tenant, base, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let limits = limits::validate(raw.limits, problems);
-    let upstream_names: Vec<&str> = std::iter::once("legacy").chain(names.iter().copied()).collect();
-    let explicit_connect = raw.connect_timeout.is_some().then_some(connect_timeout).flatten();
+    let upstream_names: Vec<&str> = std::iter::once("legacy")
+        .chain(names.iter().copied())
+        .collect();
+    let explicit_connect = raw
+        .connect_timeout
+        .is_some()
+        .then_some(connect_timeout)
+        .flatten();
     let timeouts = timeouts::validate(raw.timeouts, explicit_connect, &upstream_names, problems);
     let store = store(raw.store.as_deref(), problems);
     let diffs = raw

@@ -128,7 +128,9 @@ pub(super) fn validate(
     for (name, overrides) in &raw.upstreams {
         let at = format!("timeouts.upstreams.{name}");
         if !upstreams.contains(&name.as_str()) {
-            let message = format!("timeouts for unknown upstream {name:?}: expected legacy or a service name");
+            let message = format!(
+                "timeouts for unknown upstream {name:?}: expected legacy or a service name"
+            );
             problems.at_key(&at, message);
         }
         let timeouts = upstream_timeouts(&at, overrides, default.unwrap_or(base), problems);

@@ -36,6 +36,8 @@ pub struct Config {
     store: Option<String>,
     diffs: Option<String>,
     store_cache: Option<String>,
+    /// Top-level sections appended as written (`limits:`, `timeouts:`).
+    sections: String,
 }
 
 impl Config {
@@ -54,6 +56,7 @@ impl Config {
             store: None,
             diffs: None,
             store_cache: None,
+            sections: String::new(),
         }
     }
 
@@ -98,6 +101,13 @@ impl Config {
         self
     }
 
+    /// Appends top-level YAML as written, e.g. a `limits:` or `timeouts:` section.
+    pub fn section(mut self, yaml: &str) -> Config {
+        self.sections.push_str(yaml.trim_matches('\n'));
+        self.sections.push('\n');
+        self
+    }
+
     /// The routes.yaml text.
     pub fn render(&self) -> String {
         let mut text = format!(
@@ -131,6 +141,7 @@ impl Config {
         if let Some(cache) = &self.store_cache {
             text.push_str(&format!("store_cache: {cache}\n"));
         }
+        text.push_str(&self.sections);
         text
     }
 }
