@@ -14,7 +14,7 @@ use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::Session;
 use pingora::{Error, ErrorType, Result};
-use strangler_flags::config::limits::Limits;
+use strangler_flags::config::limits::{Limits, Rate};
 
 use crate::live::Loaded;
 use crate::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
@@ -122,6 +122,20 @@ pub async fn admit(
     state.up_front = true;
     respond(session, &refusal).await?;
     Ok(true)
+}
+
+/// The `limits` object of `/admin/config`: what is configured, and how many tenants have a
+/// bucket now.
+pub fn admin_report(limits: &Limits, limiter: &RateLimiter) -> serde_json::Value {
+    let rate = |rate: Rate| serde_json::json!({ "rps": rate.per_second, "burst": rate.burst });
+    serde_json::json!({
+        "per_tenant": limits.rates.per_tenant().map(rate),
+        "tiered_tenants": limits.rates.tiered_tenants(),
+        "tracked_tenants": limiter.tracked(),
+        "max_body": limits.max_body,
+        "max_header": limits.max_header,
+        "client_timeout_ms": limits.client_timeout.map(|t| t.as_millis() as u64),
+    })
 }
 
 /// The size checks; remembers `max_body` for a body of unknown length.

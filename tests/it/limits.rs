@@ -76,6 +76,12 @@ async fn a_noisy_tenant_gets_429s_while_a_quiet_tenant_sees_none() {
         ) == 15.0
     })
     .await;
+    let limits = &proxy.admin_config().await["limits"];
+    assert_eq!(
+        limits["per_tenant"],
+        serde_json::json!({ "rps": 0.01, "burst": 5.0 })
+    );
+    assert_eq!(limits["tracked_tenants"], 2, "{limits}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

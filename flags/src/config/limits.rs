@@ -93,6 +93,16 @@ impl RatePolicy {
         self.by_tenant.get(tenant).copied().or(self.default)
     }
 
+    /// `per_tenant:`, the rate of tenants in no tier.
+    pub fn per_tenant(&self) -> Option<Rate> {
+        self.default
+    }
+
+    /// How many tenants `tenant_tiers` puts in a tier.
+    pub fn tiered_tenants(&self) -> usize {
+        self.by_tenant.len()
+    }
+
     /// Whether any tenant is limited at all.
     pub fn is_active(&self) -> bool {
         self.default.is_some() || !self.by_tenant.is_empty()
