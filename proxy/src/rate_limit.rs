@@ -107,13 +107,14 @@ impl RateLimiter {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         shard.note_rate(rate);
-        if !shard.buckets.contains_key(tenant) && shard.buckets.len() >= self.per_shard {
-            shard.evict(now);
+        if !shard.buckets.contains_key(tenant) {
+            if shard.buckets.len() >= self.per_shard {
+                shard.evict(now);
+            }
+            // Allocate the key only for a tenant not seen (or evicted) before.
+            shard.buckets.insert(tenant.into(), Bucket::full(rate, now));
         }
-        let bucket = shard
-            .buckets
-            .entry(tenant.into())
-            .or_insert_with(|| Bucket::full(rate, now));
+        let bucket = shard.buckets.get_mut(tenant).expect("inserted above");
         bucket.refill(rate, now);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
