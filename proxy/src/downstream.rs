@@ -40,6 +40,8 @@ pub struct Downstream<A> {
     pub http1: Arc<A>,
     /// The proxy with h2c on.
     pub h2c: Arc<A>,
+    /// Where `limits.client_timeout`, the deadline on a first HTTP/1 head, is read.
+    pub live: Arc<crate::live::LiveConfig>,
 }
 
 #[async_trait]
@@ -53,6 +55,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
         if protocol == Protocol::H2c {
             return self.h2c.process_new(stream, shutdown).await;
         }
+        let head_timeout = self.live.current().snapshot.limits().client_timeout;
+        let stream = crate::client_head::await_head(stream, head_timeout).await?;
         let mut next = self.http1.process_new(stream, shutdown).await;
         while let Some(stream) = next {
             next = self.http1.process_new(stream, shutdown).await;

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod admin_diffs;
 pub mod admin_flags;
 pub mod admin_tokens;
+pub mod client_head;
 pub mod demo;
 pub mod diff_writer;
 pub mod diffs;

@@ -266,3 +266,29 @@ async fn within<T>(exchange: impl std::future::Future<Output = T>) -> T {
         .await
         .expect("the proxy answered and closed in time")
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_stalling_mid_head_is_disconnected_while_others_are_served() {
+    let legacy = Backend::echo("legacy").await;
+    let config = limited(&legacy, "limits-slow-head", "  client_timeout: 300ms");
+    let proxy = Proxy::start(&config).await;
+    let mut slow = TcpStream::connect(proxy.running().proxy_addr())
+        .await
+        .unwrap();
+    slow.write_all(b"GET /api/orders HTTP/1.1\r\nHost: test.local\r\nX-Ten")
+        .await
+        .unwrap();
+    let other = send(proxy.get_as("globex", "/api/orders")).await;
+    assert_eq!(
+        other.status,
+        StatusCode::OK,
+        "served while the slow client stalls"
+    );
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, slow.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the stalled client was not cut off within {PATIENCE:?}"
+    );
+    assert_eq!(legacy.hits(), 1, "the half head never went upstream");
+}

@@ -81,11 +81,23 @@ async fn a_body_still_streaming_at_total_is_cut_off() {
     let billing = Backend::echo("billing").await;
     let timeouts = "  upstreams: { legacy: { total: 500ms } }";
     let proxy = Proxy::start(&with_timeouts(&legacy, &billing, "timeouts-cut", timeouts)).await;
-    let response = proxy.get("/feed").timeout(PATIENCE).send().await.expect("a response head");
-    assert_eq!(response.status(), StatusCode::OK, "the head came before the deadline");
+    let response = proxy
+        .get("/feed")
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .expect("a response head");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the head came before the deadline"
+    );
     let body = response.bytes().await;
     let error = body.expect_err("the body must be cut off, not completed");
-    assert!(!error.is_timeout(), "cut off by the proxy, not by the test's patience: {error}");
+    assert!(
+        !error.is_timeout(),
+        "cut off by the proxy, not by the test's patience: {error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

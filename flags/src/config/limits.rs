@@ -51,9 +51,10 @@ pub struct RawLimits {
     /// `name: value\r\n`), at most 1MiB (Pingora's own limit, answered 400). Over it the
     /// proxy answers 431. Default: Pingora's limit only.
     pub max_header: Option<String>,
-    /// `client_timeout:` the longest the proxy waits for the next bytes of a request
-    /// body from the client (`30s`); a client that stalls longer is cut off. Default:
-    /// Pingora's 60 s. See docs/resilience/limits.md for request heads.
+    /// `client_timeout:` how long a client may take (`30s`) to send the whole first
+    /// request head of a connection (else it is disconnected), and the longest wait for
+    /// the next bytes of a request body (else 408). Default: no head deadline, 60 s per
+    /// body read (Pingora's). Later heads on a kept-alive connection are not covered.
     pub client_timeout: Option<String>,
 }
 
