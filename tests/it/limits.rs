@@ -2,7 +2,8 @@
 //! a quiet tenant is served, a tier raises a tenant's rate, the buckets survive a reload; a
 //! body over `max_body` is 413 (up front for a declared length, mid-stream for chunks), a
 //! head over `max_header` 431 and one over Pingora's own limit 400; a client that stalls
-//! mid-body is cut off while others are served.
+//! mid-head or mid-body is cut off while others are served. HTTP/1 and h2c share the buckets,
+//! and an h2c body without a length is counted like a chunked one.
 
 use std::time::Duration;
 
@@ -291,4 +292,53 @@ async fn a_client_stalling_mid_head_is_disconnected_while_others_are_served() {
         "the stalled client was not cut off within {PATIENCE:?}"
     );
     assert_eq!(legacy.hits(), 1, "the half head never went upstream");
+}
+
+/// A client that speaks h2c (prior knowledge) to the proxy.
+fn h2c() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .expect("h2c client")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http1_and_h2c_requests_share_a_tenants_bucket() {
+    let legacy = Backend::echo("legacy").await;
+    let config = limited(
+        &legacy,
+        "limits-h2",
+        "  per_tenant: { rps: 0.01, burst: 2 }",
+    );
+    let proxy = Proxy::start(&config).await;
+    let h2 = h2c();
+    let over_h2 = |proxy: &Proxy| {
+        h2.get(proxy.url("/api/orders"))
+            .header("x-tenant-id", "acme")
+    };
+    assert_eq!(send(over_h2(&proxy)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(proxy.get_as("acme", "/api/orders")).await.status,
+        StatusCode::OK
+    );
+    let third = send(over_h2(&proxy)).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "{third:?}");
+    assert!(third.header("retry-after").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_h2c_body_without_a_length_is_cut_off_past_max_body() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&limited(&legacy, "limits-h2-body", "  max_body: 1KiB")).await;
+    let chunks = (0..4).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 512]));
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let request = h2c()
+        .post(proxy.url("/api/orders"))
+        .header("x-tenant-id", "acme")
+        .body(body);
+    let answer = tokio::time::timeout(PATIENCE, send(request))
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{answer:?}");
 }
