@@ -232,7 +232,8 @@ impl pingora::proxy::ProxyHttp for Edge {
 
     /// Decides the side for this request on the snapshot current at its start, or answers 400
     /// for a path or tenant id that cannot be routed safely (401 for a bearer token that does
-    /// not verify).
+    /// not verify). A decided request then meets `limits:` ([`crate::limits::admit`]): 431,
+    /// 413 or 429 for a head, a body or a tenant over its limit.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.started = Instant::now();
         let loaded = self.live.current();

@@ -62,11 +62,11 @@ pub struct RawConfig {
     /// routes.yaml (`routes.flags-cache.json`). Read at start only.
     pub store_cache: Option<String>,
     /// `limits:` per-tenant rates (429), the largest body (413) and head (431), and the
-    /// slow-client timeout (`super::limits::RawLimits` documents each key). Default: none.
+    /// slow-client timeout ([`RawLimits`](super::limits::RawLimits) documents each key). Default: none.
     #[serde(default)]
     pub limits: super::limits::RawLimits,
     /// `timeouts:` connect, read, write and total timeouts of the upstreams, with overrides
-    /// by upstream name (`super::timeouts::RawTimeouts` documents each key).
+    /// by upstream name ([`RawTimeouts`](super::timeouts::RawTimeouts) documents each key).
     #[serde(default)]
     pub timeouts: super::timeouts::RawTimeouts,
 }
