@@ -37,7 +37,8 @@ pub async fn await_head(stream: Stream, within: Option<Duration>) -> Option<Stre
             Ok(Ok(n)) if n > 0 => head.extend_from_slice(&chunk[..n]),
             Ok(_) => return None,
             Err(_) => {
-                tracing::debug!(target: "strangler::limits", ?within, "client_timeout: request head not complete; closing");
+                let message = "client_timeout: request head not complete; closing";
+                tracing::debug!(target: "strangler::limits", ?within, message);
                 crate::telemetry::record_rejected("client-timeout");
                 return None;
             }

@@ -88,7 +88,9 @@ async fn a_noisy_tenant_gets_429s_while_a_quiet_tenant_sees_none() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tier_gives_a_tenant_a_higher_limit() {
     let legacy = Backend::echo("legacy").await;
-    let limits = "  per_tenant: { rps: 0.01, burst: 2 }\n  tiers: { enterprise: { rps: 0.01, burst: 30 } }\n  tenant_tiers: { acme: enterprise }";
+    let limits = "  per_tenant: { rps: 0.01, burst: 2 }
+  tiers: { enterprise: { rps: 0.01, burst: 30 } }
+  tenant_tiers: { acme: enterprise }";
     let proxy = Proxy::start(&limited(&legacy, "limits-tier", limits)).await;
     for n in 0..30 {
         let answer = send(proxy.get_as("acme", "/api/orders")).await;

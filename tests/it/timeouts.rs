@@ -22,7 +22,11 @@ fn with_timeouts(legacy: &Backend, billing: &Backend, route: &str, timeouts: &st
     Config::new(legacy)
         .service("billing", billing)
         .routes(&format!(
-            "  - {{ name: {route}, match: {{ path: \"/_echo/**\" }}, service: billing, rollout: {{ tenants: {{ acme: new }} }} }}\n"
+            "  - name: {route}
+    match: {{ path: \"/_echo/**\" }}
+    service: billing
+    rollout: {{ tenants: {{ acme: new }} }}
+"
         ))
         .section(&format!("timeouts:\n{timeouts}"))
 }

@@ -62,11 +62,13 @@ pub struct RawConfig {
     /// routes.yaml (`routes.flags-cache.json`). Read at start only.
     pub store_cache: Option<String>,
     /// `limits:` per-tenant rates (429), the largest body (413) and head (431), and the
-    /// slow-client timeout ([`RawLimits`](super::limits::RawLimits) documents each key). Default: none.
+    /// slow-client timeout ([`RawLimits`](super::limits::RawLimits) documents each key).
+    /// Default: no limits beyond Pingora's own.
     #[serde(default)]
     pub limits: super::limits::RawLimits,
     /// `timeouts:` connect, read, write and total timeouts of the upstreams, with overrides
     /// by upstream name ([`RawTimeouts`](super::timeouts::RawTimeouts) documents each key).
+    /// Default: connect `connect_timeout:` or 1s, read and write 60s, no total.
     #[serde(default)]
     pub timeouts: super::timeouts::RawTimeouts,
 }
