@@ -191,6 +191,16 @@ impl Snapshot {
         self.config.store_cache.as_deref()
     }
 
+    /// `limits:`: per-tenant rates, body and head sizes, the slow-client timeout.
+    pub fn limits(&self) -> &crate::config::limits::Limits {
+        &self.config.limits
+    }
+
+    /// `timeouts:` for the upstream called `name` (`legacy` or a service).
+    pub fn timeouts(&self, name: &str) -> &crate::config::timeouts::UpstreamTimeouts {
+        self.config.timeouts.of(name)
+    }
+
     /// Turns a route's kill switch on or off in this (not yet published) snapshot;
     /// false if there is no such route. For the runtime control plane, which applies it
     /// to a clone of the file's snapshot before publishing that clone.

@@ -158,6 +158,7 @@ async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
         "loaded_at_unix": loaded_at.as_secs(),
         "flag_store": state.flags.health().report(),
         "routes": routes,
+        "limits": crate::limits::admin_report(loaded.snapshot.limits(), state.live.rate_limiter()),
     }))
 }
 

@@ -53,6 +53,8 @@ pub struct Downstream<A> {
     pub http1: Arc<A>,
     /// The proxy with h2c on.
     pub h2c: Arc<A>,
+    /// Where `limits.client_timeout`, the deadline on a first HTTP/1 head, is read.
+    pub live: Arc<crate::live::LiveConfig>,
 }
 
 #[async_trait]
@@ -66,6 +68,8 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
         if protocol == Protocol::H2c {
             return self.h2c.process_new(stream, shutdown).await;
         }
+        let head_timeout = self.live.current().snapshot.limits().client_timeout;
+        let stream = crate::client_head::await_head(stream, head_timeout).await?;
         self.serve_http1(stream, shutdown).await
     }
 
@@ -78,7 +82,9 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
 impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
     /// Pingora's HTTP/1 keep-alive loop (`HttpServerApp`'s `process_new` for a plain TCP
     /// stream: keep-alive 60 s, none once shutting down), except that an idle connection
-    /// waits in [`next_request`] rather than inside a new session.
+    /// waits in [`next_request`] rather than inside a new session, and that every request
+    /// head, not just the first, must arrive within `limits.client_timeout` of its first
+    /// bytes.
     async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut session = ServerSession::new_http1(stream);
         let keepalive = (!*shutdown.borrow()).then_some(KEEPALIVE_SECS);
@@ -86,6 +92,8 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
         let mut served = self.http1.process_new_http(session, shutdown).await;
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
             let stream = next_request(stream, shutdown).await?;
+            let head_timeout = self.live.current().snapshot.limits().client_timeout;
+            let stream = crate::client_head::await_head(stream, head_timeout).await?;
             let mut session = ServerSession::new_http1(stream);
             if let Some(settings) = settings {
                 settings.apply_to_session(&mut session);

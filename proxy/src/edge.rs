@@ -46,14 +46,6 @@ use crate::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 pub const DECISION_HEADER: &str = "x-strangler-decision";
 /// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
 const RESERVED_PREFIX: &str = "x-strangler-";
-/// Longest wait for the next bytes from an upstream (nginx's `proxy_read_timeout` default):
-/// a backend that accepts and then stalls must not hold a request forever.
-const UPSTREAM_READ_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest wait for an upstream to take the bytes we send.
-const UPSTREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long an idle upstream connection stays pooled: below the 5 s keep-alive of Node and
-/// Apache, so the proxy never reuses a connection the backend is closing.
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// Stands in for a tenant header that cannot be trusted (repeated, or not UTF-8): it is not a
 /// valid tenant id, so the request is refused with 400 instead of guessing which value counts.
 const UNUSABLE_TENANT_HEADER: &str = "(repeated or non-UTF-8 header)";
@@ -177,6 +169,8 @@ pub struct RequestCtx {
     mirror: Option<Box<Mirror>>,
     /// Keeps the request counted as in flight.
     _in_flight: InFlight,
+    /// `limits:` and `timeouts.total` state: what refused it, body bytes seen, deadline.
+    limits: crate::limits::RequestLimits,
 }
 
 impl RequestCtx {
@@ -261,12 +255,14 @@ impl pingora::proxy::ProxyHttp for Edge {
             identity: None,
             mirror: None,
             _in_flight: InFlight::enter(&self.in_flight),
+            limits: Default::default(),
         }
     }
 
     /// Decides the side for this request on the snapshot current at its start, or answers 400
     /// for a path or tenant id that cannot be routed safely (401 for a bearer token that does
-    /// not verify).
+    /// not verify). A decided request then meets `limits:` ([`crate::limits::admit`]): 431,
+    /// 413 or 429 for a head, a body or a tenant over its limit.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.started = Instant::now();
         let loaded = self.live.current();
@@ -291,9 +287,16 @@ impl pingora::proxy::ProxyHttp for Edge {
             }
             Err(refusal) => Some(refusal),
         };
-        ctx.config = Some(loaded);
+        ctx.config = Some(loaded.clone());
         match refused {
             None => {
+                let (tenant, route) = (ctx.tenant.as_deref(), ctx.route);
+                let limiter = self.live.rate_limiter();
+                if crate::limits::admit(session, &loaded, limiter, tenant, route, &mut ctx.limits)
+                    .await?
+                {
+                    return Ok(true);
+                }
                 self.guard_new_side(ctx);
                 self.start_mirror(session.req_header(), ctx);
                 Ok(false)
@@ -322,10 +325,13 @@ impl pingora::proxy::ProxyHttp for Edge {
             _ => None,
         };
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
-        peer.options.connection_timeout = Some(loaded.snapshot.connect_timeout());
-        peer.options.read_timeout = Some(service_timeout.unwrap_or(UPSTREAM_READ_TIMEOUT));
-        peer.options.write_timeout = Some(UPSTREAM_WRITE_TIMEOUT);
-        peer.options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
+        let timeouts = loaded.snapshot.timeouts(&upstream.name);
+        ctx.limits.deadline = crate::timeouts::apply(&mut peer, timeouts, ctx.started);
+        if let Some(read) = service_timeout {
+            // The service's own `read_timeout:` (the one `fallback.on: [timeout]` means)
+            // wins over `timeouts:` for its reads.
+            peer.options.read_timeout = Some(read);
+        }
         Ok(Box::new(peer))
     }
 
@@ -442,6 +448,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        crate::limits::count_body(&mut ctx.limits, body.as_ref())?;
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_request_body(body.as_ref());
         }
@@ -456,10 +463,22 @@ impl pingora::proxy::ProxyHttp for Edge {
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
+        crate::timeouts::check_deadline(ctx.limits.deadline)?;
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response_body(body.as_ref());
         }
         Ok(None)
+    }
+
+    /// Answers a failed request: 504 for an upstream timeout, 408 for a stalled client,
+    /// the status a limit chose (413), else Pingora's defaults ([`crate::timeouts`]).
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::proxy::FailToProxy {
+        crate::timeouts::fail_to_proxy(session, e).await
     }
 
     /// Adds `x-strangler-decision` for QA when `debug_headers` is on.
@@ -540,6 +559,9 @@ impl RequestCtx {
     pub fn upstream_name(&self) -> Option<&str> {
         let loaded = self.config.as_deref()?;
         self.reason.as_ref()?;
+        if self.limits.refused_up_front() {
+            return None;
+        }
         let route = self.route.map(|i| &loaded.snapshot.routes()[i]);
         Some(&loaded.snapshot.upstream(self.served_side(), route).name)
     }
@@ -586,6 +608,9 @@ struct ReasonText<'a>(&'a RequestCtx);
 
 impl std::fmt::Display for ReasonText<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(limit) = self.0.limits.refused() {
+            return f.write_str(limit);
+        }
         match (&self.0.reason, self.0.guard.diverted) {
             (_, Some(diversion)) => f.write_str(diversion.reason()),
             (Some(reason), None) => write!(f, "{reason}"),

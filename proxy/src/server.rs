@@ -206,6 +206,7 @@ impl Running {
         let app = Downstream {
             http1: Arc::new(self.proxy_app(&conf, false)),
             h2c: Arc::new(self.proxy_app(&conf, true)),
+            live: self.live.clone(),
         };
         let mut service = pingora::services::listening::Service::new("strangler".into(), app);
         service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));

@@ -123,6 +123,8 @@ struct RouteHandles {
     duration: [Histogram; 2],
     /// `strangler_fallbacks_total{route, reason}`, indexed like [`Diversion::ALL`].
     fallbacks: [Counter; 4],
+    /// `strangler_rate_limited_total{route}`.
+    rate_limited: Counter,
 }
 
 /// Metric handles for every route of one snapshot, indexed like `Snapshot::routes()`, with
@@ -155,6 +157,11 @@ impl RouteMetrics {
         self.slot(route).fallbacks[diversion.index()].increment(1);
     }
 
+    /// Records a request answered 429 because its tenant was over its rate.
+    pub fn record_rate_limited(&self, route: Option<usize>) {
+        self.slot(route).rate_limited.increment(1);
+    }
+
     fn slot(&self, route: Option<usize>) -> &RouteHandles {
         let last = self.routes.len() - 1;
         &self.routes[route.unwrap_or(last).min(last)]
@@ -180,6 +187,7 @@ impl RouteHandles {
                 metrics::counter!("strangler_fallbacks_total",
                     "route" => route.clone(), "reason" => diversion.label())
             }),
+            rate_limited: metrics::counter!("strangler_rate_limited_total", "route" => route.clone()),
         }
     }
 }

@@ -7,10 +7,12 @@
 mod fallback;
 pub mod guard;
 mod jwt;
+pub mod limits;
 mod qa;
 pub mod raw;
 mod routes;
 mod services;
+pub mod timeouts;
 
 use std::cell::OnceCell;
 use std::net::SocketAddr;
@@ -66,7 +68,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// `debug_headers:`.
     pub debug_headers: bool,
-    /// `connect_timeout:`.
+    /// `connect_timeout:` or `timeouts.connect`: the connect timeout of upstreams without
+    /// their own.
     pub connect_timeout: Duration,
     /// `store:` or [`DEFAULT_STORE`], its scheme checked.
     pub store: Box<str>,
@@ -79,6 +82,10 @@ pub struct Config {
     /// The protections of each service (`read_timeout`, `health`, `breaker`), indexed
     /// like `services`.
     pub service_policies: Vec<ServicePolicy>,
+    /// `limits:`, validated.
+    pub limits: limits::Limits,
+    /// `timeouts:`, validated, with `connect_timeout:` as the connect default.
+    pub timeouts: timeouts::Timeouts,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -169,6 +176,7 @@ impl Problems<'_> {
 }
 
 fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<Config> {
+    one_read_timeout_per_service(&raw, problems);
     let legacy = upstream(problems, "legacy", "legacy", &raw.legacy);
     let (services, service_policies): (Vec<_>, Vec<_>) = raw
         .services
@@ -180,6 +188,16 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     let default_side = raw.tenant.default;
     let (tenants, forward_header) = tenant_section(raw.tenant, base, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
+    let limits = limits::validate(raw.limits, problems);
+    let upstream_names: Vec<&str> = std::iter::once("legacy")
+        .chain(names.iter().copied())
+        .collect();
+    let explicit_connect = raw
+        .connect_timeout
+        .is_some()
+        .then_some(connect_timeout)
+        .flatten();
+    let timeouts = timeouts::validate(raw.timeouts, explicit_connect, &upstream_names, problems);
     let store = store(raw.store.as_deref(), problems);
     let diffs = raw
         .diffs
@@ -209,13 +227,38 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         forward_header: forward_header?,
         routes: routes?,
         debug_headers: raw.debug_headers,
-        connect_timeout: connect_timeout?,
+        connect_timeout: timeouts.as_ref()?.defaults().connect,
         store: store?,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
         qa: qa?,
         service_policies: service_policies.into_iter().collect::<Option<_>>()?,
+        limits: limits?,
+        timeouts: timeouts?,
     })
+}
+
+/// A service's read timeout is set in one place: `services.<name>.read_timeout` or
+/// `timeouts.upstreams.<name>.read`, not both (which one would win is not obvious).
+fn one_read_timeout_per_service(raw: &RawConfig, problems: &mut Problems<'_>) {
+    for (name, service) in &raw.services {
+        let services::RawService::Spec(spec) = service else {
+            continue;
+        };
+        let both = spec.read_timeout.is_some()
+            && raw
+                .timeouts
+                .upstreams
+                .get(name)
+                .is_some_and(|t| t.read.is_some());
+        if both {
+            let other = problems.place(&format!("timeouts.upstreams.{name}.read"));
+            problems.at_value(
+                &format!("services.{name}.read_timeout"),
+                format!("service {name:?} has a read timeout here and at {other}; keep one"),
+            );
+        }
+    }
 }
 
 fn upstream(problems: &mut Problems<'_>, path: &str, name: &str, url: &str) -> Option<Upstream> {

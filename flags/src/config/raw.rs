@@ -70,6 +70,16 @@ pub struct RawConfig {
     /// is ignored and counted. Default: no forcing, the header is dropped like every
     /// `x-strangler-*` header.
     pub qa: Option<RawQa>,
+    /// `limits:` per-tenant rates (429), the largest body (413) and head (431), and the
+    /// slow-client timeout ([`RawLimits`](super::limits::RawLimits) documents each key).
+    /// Default: no limits beyond Pingora's own.
+    #[serde(default)]
+    pub limits: super::limits::RawLimits,
+    /// `timeouts:` connect, read, write and total timeouts of the upstreams, with overrides
+    /// by upstream name ([`RawTimeouts`](super::timeouts::RawTimeouts) documents each key).
+    /// Default: connect `connect_timeout:` or 1s, read and write 60s, no total.
+    #[serde(default)]
+    pub timeouts: super::timeouts::RawTimeouts,
 }
 
 /// The `qa:` section: who may force a side, and with which header.

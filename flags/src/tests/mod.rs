@@ -6,6 +6,7 @@ mod arbitrary_requests;
 mod decisions;
 mod jwt;
 mod jwt_load_errors;
+mod limits;
 mod load_errors;
 mod paths;
 mod precedence;

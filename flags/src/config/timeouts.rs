@@ -1,0 +1,165 @@
+//! The `timeouts:` section: how long the proxy waits on an upstream to connect, to send the
+//! next bytes, to take the bytes it is sent, and for the whole exchange, with overrides per
+//! upstream (`legacy` or a service name). Raw (serde) types first, each field documenting its
+//! routes.yaml key, then the validated [`Timeouts`].
+//!
+//! ```yaml
+//! timeouts:
+//!   connect: 1s
+//!   read: 30s
+//!   write: 30s
+//!   total: 60s
+//!   upstreams: { billing: { read: 5s, total: 10s } }
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::limits::duration_key;
+use super::{Problems, DEFAULT_CONNECT_TIMEOUT};
+
+/// `read:` and `write:` when absent: nginx's `proxy_read_timeout` default, so a backend
+/// that accepts and then stalls never holds a request forever.
+pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `timeouts:`, the defaults for every upstream plus overrides by upstream name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// `connect:` the longest wait for a TCP connection to an upstream. Default: the
+    /// top-level `connect_timeout:` (which may not be set together with this key), else 1s.
+    /// A new service that does not connect in time falls back to legacy.
+    pub connect: Option<String>,
+    /// `read:` the longest wait for the next bytes from an upstream (the response head or
+    /// the next body chunk). Default `60s`. A stalled upstream is answered 504.
+    pub read: Option<String>,
+    /// `write:` the longest wait for an upstream to take the next bytes of the request.
+    /// Default `60s`.
+    pub write: Option<String>,
+    /// `total:` the longest the whole upstream exchange may take, from the decision to the
+    /// last byte of the response: 504 if the client has not had the response head yet,
+    /// else the connection is closed. Default: none.
+    pub total: Option<String>,
+    /// `upstreams:` the same keys for one upstream, by name: `legacy` or a service name,
+    /// e.g. `{ billing: { read: 5s, total: 10s } }`. A key it leaves out is the default's.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, RawUpstreamTimeouts>,
+}
+
+/// One entry of `timeouts.upstreams`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamTimeouts {
+    /// `connect:` as `timeouts.connect`, for this upstream.
+    pub connect: Option<String>,
+    /// `read:` as `timeouts.read`, for this upstream.
+    pub read: Option<String>,
+    /// `write:` as `timeouts.write`, for this upstream.
+    pub write: Option<String>,
+    /// `total:` as `timeouts.total`, for this upstream.
+    pub total: Option<String>,
+}
+
+/// The timeouts of one upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamTimeouts {
+    /// TCP connect.
+    pub connect: Duration,
+    /// Between two reads from the upstream.
+    pub read: Duration,
+    /// Between two writes to the upstream.
+    pub write: Duration,
+    /// The whole exchange, if bounded.
+    pub total: Option<Duration>,
+}
+
+/// The validated `timeouts:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For every upstream without an override.
+    default: UpstreamTimeouts,
+    /// `timeouts.upstreams`, the defaults filled in.
+    by_upstream: BTreeMap<Box<str>, UpstreamTimeouts>,
+}
+
+impl Timeouts {
+    /// The timeouts of every upstream without an override.
+    pub fn defaults(&self) -> &UpstreamTimeouts {
+        &self.default
+    }
+
+    /// The timeouts of the upstream called `name` (`legacy` or a service).
+    pub fn of(&self, name: &str) -> &UpstreamTimeouts {
+        self.by_upstream.get(name).unwrap_or(&self.default)
+    }
+}
+
+/// Validates `timeouts:` against the upstream names; `connect_timeout` is the top-level
+/// key, the default for `timeouts.connect` and refused beside it.
+pub(super) fn validate(
+    raw: RawTimeouts,
+    connect_timeout: Option<Duration>,
+    upstreams: &[&str],
+    problems: &mut Problems<'_>,
+) -> Option<Timeouts> {
+    if connect_timeout.is_some() && raw.connect.is_some() {
+        let message = format!(
+            "timeouts.connect and connect_timeout (at {}) both set the connect timeout; keep one",
+            problems.place("connect_timeout")
+        );
+        problems.at_value("timeouts.connect", message);
+    }
+    let base = UpstreamTimeouts {
+        connect: connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        read: DEFAULT_IO_TIMEOUT,
+        write: DEFAULT_IO_TIMEOUT,
+        total: None,
+    };
+    let own = RawUpstreamTimeouts {
+        connect: raw.connect,
+        read: raw.read,
+        write: raw.write,
+        total: raw.total,
+    };
+    let default = upstream_timeouts("timeouts", &own, base, problems);
+    let mut by_upstream = BTreeMap::new();
+    for (name, overrides) in &raw.upstreams {
+        let at = format!("timeouts.upstreams.{name}");
+        if !upstreams.contains(&name.as_str()) {
+            let message = format!(
+                "timeouts for unknown upstream {name:?}: expected legacy or a service name"
+            );
+            problems.at_key(&at, message);
+        }
+        let timeouts = upstream_timeouts(&at, overrides, default.unwrap_or(base), problems);
+        by_upstream.insert(name.as_str().into(), timeouts?);
+    }
+    Some(Timeouts {
+        default: default?,
+        by_upstream,
+    })
+}
+
+/// `base` with the keys `raw` sets, each a duration greater than 0.
+fn upstream_timeouts(
+    at: &str,
+    raw: &RawUpstreamTimeouts,
+    base: UpstreamTimeouts,
+    problems: &mut Problems<'_>,
+) -> Option<UpstreamTimeouts> {
+    let mut key = |name: &str, text: &Option<String>| {
+        duration_key(&format!("{at}.{name}"), text.as_deref(), problems)
+    };
+    let connect = key("connect", &raw.connect);
+    let read = key("read", &raw.read);
+    let write = key("write", &raw.write);
+    let total = key("total", &raw.total);
+    Some(UpstreamTimeouts {
+        connect: connect?.unwrap_or(base.connect),
+        read: read?.unwrap_or(base.read),
+        write: write?.unwrap_or(base.write),
+        total: total?.or(base.total),
+    })
+}
