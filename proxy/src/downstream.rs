@@ -69,7 +69,7 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
             return self.h2c.process_new(stream, shutdown).await;
         }
         let head_timeout = self.live.current().snapshot.limits().client_timeout;
-        let stream = crate::client_head::await_head(stream, head_timeout).await?;
+        let stream = bounded_head(stream, head_timeout).await?;
         self.serve_http1(stream, shutdown).await
     }
 
@@ -93,7 +93,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
             let stream = next_request(stream, shutdown).await?;
             let head_timeout = self.live.current().snapshot.limits().client_timeout;
-            let stream = crate::client_head::await_head(stream, head_timeout).await?;
+            let stream = bounded_head(stream, head_timeout).await?;
             let mut session = ServerSession::new_http1(stream);
             if let Some(settings) = settings {
                 settings.apply_to_session(&mut session);
@@ -101,6 +101,16 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
             served = self.http1.process_new_http(session, shutdown).await;
         }
         None
+    }
+}
+
+/// [`crate::client_head::await_head`] when `limits.client_timeout` is set. Its future (with
+/// a 4 KiB read buffer) is boxed for the length of the wait: inline, it would be part of
+/// every connection's future for the connection's whole life, idle or not.
+async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream> {
+    match within {
+        None => Some(stream),
+        Some(_) => Box::pin(crate::client_head::await_head(stream, within)).await,
     }
 }
 
