@@ -5,6 +5,7 @@
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
 mod jwt;
+pub mod lifecycle;
 pub mod raw;
 mod routes;
 
@@ -68,6 +69,8 @@ pub struct Config {
     pub diffs: Arc<DiffSettings>,
     /// `store_cache:`, when set (the proxy derives the default from the file's path).
     pub store_cache: Option<Box<str>>,
+    /// `shutdown_grace:` and `upgrade_sock:`.
+    pub lifecycle: lifecycle::Lifecycle,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -181,6 +184,12 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
+    let lifecycle = lifecycle::validate(
+        raw.shutdown_grace.as_deref(),
+        raw.upgrade_sock.as_deref(),
+        base,
+        problems,
+    );
     Some(Config {
         listen: raw.listen,
         admin: raw
@@ -198,6 +207,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         store: store?,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
+        lifecycle: lifecycle?,
     })
 }
 
