@@ -20,6 +20,8 @@ use pingora::server::ShutdownWatch;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
+use crate::drain::Drain;
+
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long a new connection may stay silent before it is closed.
@@ -40,6 +42,8 @@ pub struct Downstream<A> {
     pub http1: Arc<A>,
     /// The proxy with h2c on.
     pub h2c: Arc<A>,
+    /// Counts open connections and holds idle ones open for a while when draining.
+    pub drain: Arc<Drain>,
 }
 
 #[async_trait]
@@ -49,6 +53,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let _open = self.drain.connection();
         let (protocol, stream) = sniff(stream).await?;
         if protocol == Protocol::H2c {
             return self.h2c.process_new(stream, shutdown).await;
@@ -60,7 +65,10 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
         None
     }
 
+    /// Called once the accept loop stopped. Pingora's own cleanup closes idle kept-alive
+    /// connections at once, so it waits for the drain's linger first.
     async fn cleanup(&self) {
+        self.drain.linger().await;
         self.http1.cleanup().await;
         self.h2c.cleanup().await;
     }

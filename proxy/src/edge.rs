@@ -31,6 +31,7 @@ use strangler_flags::{Reason, RequestError, RequestView, Side};
 use strangler_shadow::SkipReason;
 
 use crate::access_log;
+use crate::drain::{self, Drain};
 use crate::live::{LiveConfig, Loaded};
 use crate::mirror::{self, Eligibility, Mirror};
 use crate::shadowing::{Finished, Shadowing};
@@ -59,6 +60,8 @@ pub struct Edge {
     in_flight: Arc<AtomicUsize>,
     /// Where shadowed requests go once the primary has answered.
     shadowing: Arc<Shadowing>,
+    /// The instance's drain: once it starts, responses close their connections.
+    drain: Arc<Drain>,
 }
 
 impl Edge {
@@ -73,7 +76,14 @@ impl Edge {
             live,
             in_flight,
             shadowing,
+            drain: Arc::default(),
         }
+    }
+
+    /// The same edge, closing connections once `drain` starts (see [`crate::drain`]).
+    pub fn with_drain(mut self, drain: Arc<Drain>) -> Edge {
+        self.drain = drain;
+        self
     }
 
     /// Starts the capture of a request its route shadows, if a slot is free; a request
@@ -368,13 +378,15 @@ impl pingora::proxy::ProxyHttp for Edge {
         Ok(None)
     }
 
-    /// Adds `x-strangler-decision` for QA when `debug_headers` is on.
+    /// Adds `x-strangler-decision` for QA when `debug_headers` is on; while the instance
+    /// drains, makes the response close its connection.
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        drain::close_when_draining(&self.drain, session);
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response(response);
         }

@@ -21,3 +21,4 @@ mod runtime_flags;
 mod shadow;
 mod shutdown;
 mod tenants;
+mod upgrade;

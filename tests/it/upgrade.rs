@@ -1,0 +1,93 @@
+//! Zero-downtime binary upgrade between two real `strangler` processes: the new one starts
+//! with `--upgrade` and waits on the upgrade socket, the old one gets SIGQUIT, sends its
+//! listening sockets and drains. Under load, no request may fail, not even at the
+//! connection level, and both processes must have served some of it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::support::load::Load;
+use crate::support::process::StranglerProcess;
+use crate::support::proxy::with_own_store;
+use crate::support::scratch::Scratch;
+use crate::support::{eventually, Backend, Config};
+
+/// routes.yaml on port 0 with its upgrade socket in the scratch directory.
+fn routes_yaml(scratch: &Scratch, legacy: &Backend) -> PathBuf {
+    let text = with_own_store(Config::new(legacy).render(), scratch);
+    let text = format!("{text}shutdown_grace: 10s\nupgrade_sock: upgrade.sock\n");
+    scratch.write("routes.yaml", &text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graceful_upgrade_under_load_fails_no_request() {
+    let legacy = Backend::echo("legacy").await;
+    let scratch = Scratch::new();
+    let config = routes_yaml(&scratch, &legacy);
+    let mut old = StranglerProcess::run(&config, &[]);
+    let addr = old.serving().await;
+    let load = Load::start(addr, 4, 2, &["/home", "/_echo/slow/30", "/api/x"]);
+    eventually(Duration::from_secs(10), "load flows", || async {
+        load.ok() > 50
+    })
+    .await;
+
+    let mut new = StranglerProcess::run(&config, &["--upgrade"]);
+    let sock = scratch.path().join("upgrade.sock");
+    eventually(Duration::from_secs(10), "the new process listens", || async {
+        sock.exists()
+    })
+    .await;
+    old.signal(libc::SIGQUIT);
+    let status = old.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "old process: {status}\n{}", old.output());
+    assert!(old.served() > 0, "the old process served nothing");
+
+    let at_exit = load.ok();
+    eventually(Duration::from_secs(10), "the new process serves alone", || async {
+        load.ok() > at_exit + 100
+    })
+    .await;
+    let failures = load.stop().await;
+    assert!(failures.is_empty(), "{} failed: {failures:#?}", failures.len());
+    eventually(Duration::from_secs(5), "the new process logged", || async {
+        new.served() > 100
+    })
+    .await;
+
+    new.signal(libc::SIGTERM);
+    let status = new.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "new process: {status}\n{}", new.output());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_on_port_0_without_upgrade_sock_is_refused() {
+    let legacy = Backend::echo("legacy").await;
+    let scratch = Scratch::new();
+    let text = with_own_store(Config::new(&legacy).render(), &scratch);
+    let config = scratch.write("routes.yaml", &text);
+    let mut new = StranglerProcess::run(&config, &["--upgrade"]);
+    let status = new.exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(1), "port 0 without upgrade_sock must refuse");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigquit_without_a_new_process_keeps_serving() {
+    let legacy = Backend::echo("legacy").await;
+    let scratch = Scratch::new();
+    let config = routes_yaml(&scratch, &legacy);
+    let mut old = StranglerProcess::run(&config, &[]);
+    let addr = old.serving().await;
+    old.signal(libc::SIGQUIT);
+    old.wait_for_log("upgrade: hand-over failed; still serving", Duration::from_secs(20))
+        .await;
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let answer = client
+        .get(format!("http://{addr}/home"))
+        .send()
+        .await
+        .expect("still serving");
+    assert_eq!(answer.status(), 200);
+    old.signal(libc::SIGTERM);
+    assert!(old.exit(Duration::from_secs(20)).await.success());
+}
