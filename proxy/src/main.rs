@@ -152,7 +152,7 @@ fn run(
     logs.flush();
     anyhow::ensure!(
         drained.requests_cut == 0,
-        "{} requests were still running after the {grace:?} shutdown grace and were cut",
+        "the {grace:?} shutdown grace ran out: cut {} requests still running",
         drained.requests_cut
     );
     Ok(())
