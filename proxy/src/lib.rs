@@ -32,6 +32,7 @@ pub mod mirror;
 pub mod overlay;
 pub mod server;
 pub mod shadowing;
+pub mod systemd;
 pub mod telemetry;
 pub mod trace;
 pub mod upgrade;

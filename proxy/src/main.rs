@@ -135,6 +135,7 @@ fn run(
     }
     let running = Running::start(launch)?;
     tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
+    strangler::systemd::notify_ready();
     if let Some(banner) = banner {
         eprintln!("{}", banner(&running));
     }

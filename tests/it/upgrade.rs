@@ -1,7 +1,8 @@
 //! Zero-downtime binary upgrade between two real `strangler` processes: the new one starts
 //! with `--upgrade` and waits on the upgrade socket, the old one gets SIGQUIT, sends its
 //! listening sockets and drains. Under load, no request may fail, not even at the
-//! connection level, and both processes must have served some of it.
+//! connection level, and both processes must have served some of it. The admin listener
+//! moves with the proxy listener.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,6 +50,12 @@ async fn graceful_upgrade_under_load_fails_no_request() {
     })
     .await;
     let failures = load.stop().await;
+    let admin = old.log("strangler is serving").expect("serving line")["admin"].clone();
+    let admin = admin.as_str().expect("admin address");
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let health = client.get(format!("http://{admin}/healthz")).send().await;
+    let health = health.map(|r| r.status().as_u16());
+    assert_eq!(health.ok(), Some(200), "the new process took the admin listener too");
     let failed: Vec<&str> = failures.iter().map(|f| f.what.as_str()).collect();
     assert!(failed.is_empty(), "{} failed: {failed:#?}", failed.len());
     eventually(Duration::from_secs(5), "the new process logged", || async {
@@ -91,4 +98,25 @@ async fn sigquit_without_a_new_process_keeps_serving() {
     assert_eq!(answer.status(), 200);
     old.signal(libc::SIGTERM);
     assert!(old.exit(Duration::from_secs(20)).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_serving_process_tells_systemd_it_is_ready_and_the_main_pid() {
+    let legacy = Backend::echo("legacy").await;
+    let scratch = Scratch::new();
+    let config = routes_yaml(&scratch, &legacy);
+    let notify = scratch.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).expect("notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let notify = notify.to_str().expect("utf-8 path");
+    let process = StranglerProcess::run_with_env(&config, &[], &[("NOTIFY_SOCKET", notify)]);
+    let mut buf = [0u8; 256];
+    let read = tokio::task::spawn_blocking(move || socket.recv(&mut buf).map(|n| buf[..n].to_vec()))
+        .await
+        .expect("recv task")
+        .expect("a notification");
+    let expected = format!("READY=1\nMAINPID={}\n", process.pid());
+    assert_eq!(String::from_utf8_lossy(&read), expected);
 }

@@ -22,7 +22,13 @@ pub struct StranglerProcess {
 impl StranglerProcess {
     /// `strangler run --config CONFIG EXTRA...`.
     pub fn run(config: &Path, extra: &[&str]) -> StranglerProcess {
+        StranglerProcess::run_with_env(config, extra, &[])
+    }
+
+    /// Like [`StranglerProcess::run`] with more environment variables.
+    pub fn run_with_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> StranglerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strangler"))
+            .envs(env.iter().copied())
             .arg("run")
             .arg("--config")
             .arg(config)
