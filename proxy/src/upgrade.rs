@@ -63,7 +63,9 @@ pub enum UpgradeError {
         errno: Errno,
     },
     /// The old process sent a table without both listeners.
-    #[error("upgrade socket {path}: the old process sent {keys:?}, not a proxy and an admin listener")]
+    #[error(
+        "upgrade socket {path}: the old process sent {keys:?}, not a proxy and an admin listener"
+    )]
     Incomplete {
         /// The upgrade socket.
         path: PathBuf,

@@ -64,7 +64,10 @@ fn routes_yaml(scratch: &Scratch, legacy: &Backend, slow: &Backend, grace: &str)
 
 /// A slow GET as tenant `qa` on its own kept-alive client: (status, `Connection` header).
 async fn slow_get(addr: SocketAddr, millis: u64) -> Result<(u16, String), String> {
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let response = client
         .get(format!("http://{addr}/_echo/slow/{millis}"))
         .header(TENANT, "qa")
@@ -86,20 +89,29 @@ async fn sigterm_under_load_completes_requests_in_flight_and_exits_0() {
     let addr = process.serving().await;
     let load = Load::start(addr, 4, 1, &["/home", "/api/x"]);
     let slow_requests: Vec<_> = (0..6).map(|_| tokio::spawn(slow_get(addr, 1500))).collect();
-    eventually(Duration::from_secs(10), "all slow requests in flight", || async {
-        slow.hits() == 6 && load.ok() > 20
-    })
+    eventually(
+        Duration::from_secs(10),
+        "all slow requests in flight",
+        || async { slow.hits() == 6 && load.ok() > 20 },
+    )
     .await;
 
     let signalled = Instant::now();
     process.signal(libc::SIGTERM);
-    eventually(Duration::from_secs(5), "new connections refused", || async {
-        tokio::net::TcpStream::connect(addr).await.is_err()
-    })
+    eventually(
+        Duration::from_secs(5),
+        "new connections refused",
+        || async { tokio::net::TcpStream::connect(addr).await.is_err() },
+    )
     .await;
     for request in slow_requests {
         let answer = request.await.expect("slow request task");
-        assert_eq!(answer, Ok((200, "close".to_string())), "{}", process.output());
+        assert_eq!(
+            answer,
+            Ok((200, "close".to_string())),
+            "{}",
+            process.output()
+        );
     }
     let status = process.exit(Duration::from_secs(10 + 5)).await;
     assert!(status.success(), "{status}\n{}", process.output());
@@ -108,7 +120,10 @@ async fn sigterm_under_load_completes_requests_in_flight_and_exits_0() {
         .filter(|f| f.started < signalled)
         .map(|f| f.what.as_str())
         .collect();
-    assert!(before.is_empty(), "requests sent before SIGTERM failed: {before:#?}");
+    assert!(
+        before.is_empty(),
+        "requests sent before SIGTERM failed: {before:#?}"
+    );
     let stopped = process.log("stopped").expect("a stopped line");
     assert_eq!(stopped["requests_cut"], 0, "{stopped}");
     let refused = tokio::net::TcpStream::connect(addr).await;
@@ -122,9 +137,11 @@ async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
     let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "1s"), &[]);
     let addr = process.serving().await;
     let stuck = tokio::spawn(slow_get(addr, 30_000));
-    eventually(Duration::from_secs(10), "the slow request in flight", || async {
-        slow.hits() == 1
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the slow request in flight",
+        || async { slow.hits() == 1 },
+    )
     .await;
 
     process.signal(libc::SIGTERM);
@@ -132,5 +149,8 @@ async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
     assert_eq!(status.code(), Some(1), "{}", process.output());
     let stopped = process.log("stopped").expect("a stopped line");
     assert_eq!(stopped["requests_cut"], 1, "{stopped}");
-    assert!(stuck.await.expect("task").is_err(), "the cut request succeeded");
+    assert!(
+        stuck.await.expect("task").is_err(),
+        "the cut request succeeded"
+    );
 }

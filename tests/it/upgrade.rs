@@ -35,9 +35,11 @@ async fn graceful_upgrade_under_load_fails_no_request() {
 
     let mut new = StranglerProcess::run(&config, &["--upgrade"]);
     let sock = scratch.path().join("upgrade.sock");
-    eventually(Duration::from_secs(10), "the new process listens", || async {
-        sock.exists()
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the new process listens",
+        || async { sock.exists() },
+    )
     .await;
     old.signal(libc::SIGQUIT);
     let status = old.exit(Duration::from_secs(20)).await;
@@ -45,17 +47,26 @@ async fn graceful_upgrade_under_load_fails_no_request() {
     assert!(old.served() > 0, "the old process served nothing");
 
     let at_exit = load.ok();
-    eventually(Duration::from_secs(10), "the new process serves alone", || async {
-        load.ok() > at_exit + 100
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the new process serves alone",
+        || async { load.ok() > at_exit + 100 },
+    )
     .await;
     let failures = load.stop().await;
     let admin = old.log("strangler is serving").expect("serving line")["admin"].clone();
     let admin = admin.as_str().expect("admin address");
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let health = client.get(format!("http://{admin}/healthz")).send().await;
     let health = health.map(|r| r.status().as_u16());
-    assert_eq!(health.ok(), Some(200), "the new process took the admin listener too");
+    assert_eq!(
+        health.ok(),
+        Some(200),
+        "the new process took the admin listener too"
+    );
     let failed: Vec<&str> = failures.iter().map(|f| f.what.as_str()).collect();
     assert!(failed.is_empty(), "{} failed: {failed:#?}", failed.len());
     eventually(Duration::from_secs(5), "the new process logged", || async {
@@ -76,7 +87,11 @@ async fn upgrade_on_port_0_without_upgrade_sock_is_refused() {
     let config = scratch.write("routes.yaml", &text);
     let mut new = StranglerProcess::run(&config, &["--upgrade"]);
     let status = new.exit(Duration::from_secs(10)).await;
-    assert_eq!(status.code(), Some(1), "port 0 without upgrade_sock must refuse");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "port 0 without upgrade_sock must refuse"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,9 +102,15 @@ async fn sigquit_without_a_new_process_keeps_serving() {
     let mut old = StranglerProcess::run(&config, &[]);
     let addr = old.serving().await;
     old.signal(libc::SIGQUIT);
-    old.wait_for_log("upgrade: hand-over failed; still serving", Duration::from_secs(20))
-        .await;
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    old.wait_for_log(
+        "upgrade: hand-over failed; still serving",
+        Duration::from_secs(20),
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let answer = client
         .get(format!("http://{addr}/home"))
         .send()
@@ -113,10 +134,11 @@ async fn a_serving_process_tells_systemd_it_is_ready_and_the_main_pid() {
     let notify = notify.to_str().expect("utf-8 path");
     let process = StranglerProcess::run_with_env(&config, &[], &[("NOTIFY_SOCKET", notify)]);
     let mut buf = [0u8; 256];
-    let read = tokio::task::spawn_blocking(move || socket.recv(&mut buf).map(|n| buf[..n].to_vec()))
-        .await
-        .expect("recv task")
-        .expect("a notification");
+    let read =
+        tokio::task::spawn_blocking(move || socket.recv(&mut buf).map(|n| buf[..n].to_vec()))
+            .await
+            .expect("recv task")
+            .expect("a notification");
     let expected = format!("READY=1\nMAINPID={}\n", process.pid());
     assert_eq!(String::from_utf8_lossy(&read), expected);
 }

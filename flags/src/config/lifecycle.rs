@@ -107,7 +107,12 @@ mod tests {
     #[test]
     fn derived_sockets_of_different_listen_addresses_never_collide() {
         let none = lifecycle(None);
-        let addresses = ["127.0.0.1:8080", "127.0.0.1:8081", "10.0.0.2:8080", "[::1]:8080"];
+        let addresses = [
+            "127.0.0.1:8080",
+            "127.0.0.1:8081",
+            "10.0.0.2:8080",
+            "[::1]:8080",
+        ];
         let socks: Vec<PathBuf> = addresses
             .iter()
             .map(|a| none.upgrade_sock(a.parse().unwrap()).expect("derived"))
@@ -126,7 +131,10 @@ mod tests {
         let listen = "127.0.0.1:0".parse().unwrap();
         assert_eq!(lifecycle(None).upgrade_sock(listen), None);
         let set = lifecycle(Some("/run/strangler/a.sock"));
-        assert_eq!(set.upgrade_sock(listen), Some("/run/strangler/a.sock".into()));
+        assert_eq!(
+            set.upgrade_sock(listen),
+            Some("/run/strangler/a.sock".into())
+        );
     }
 
     #[test]

@@ -211,10 +211,7 @@ fn invalid_shutdown_grace_is_located() {
 #[test]
 fn empty_upgrade_sock_is_located() {
     let errors = load_errors(&format!("{BASE}upgrade_sock: \"\"\n"));
-    assert_eq!(
-        errors,
-        ["routes.yaml:9:15: upgrade_sock must name a file"]
-    );
+    assert_eq!(errors, ["routes.yaml:9:15: upgrade_sock must name a file"]);
 }
 
 #[test]
@@ -224,7 +221,9 @@ fn shutdown_grace_defaults_to_30s_and_takes_a_duration() {
         default.lifecycle().shutdown_grace,
         std::time::Duration::from_secs(30)
     );
-    let set = super::load(&format!("{BASE}shutdown_grace: 2m\nupgrade_sock: up.sock\n"));
+    let set = super::load(&format!(
+        "{BASE}shutdown_grace: 2m\nupgrade_sock: up.sock\n"
+    ));
     assert_eq!(
         set.lifecycle().shutdown_grace,
         std::time::Duration::from_secs(120)
