@@ -10,6 +10,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -38,16 +39,22 @@ pub enum UpgradeError {
         /// The configured listen address.
         listen: SocketAddr,
     },
-    /// The socket's directory does not exist, or the path is not UTF-8.
-    #[error("upgrade socket {path}: {reason}")]
-    Path {
+    /// The path is not UTF-8.
+    #[error("upgrade socket {path:?} is not UTF-8")]
+    NotUtf8 {
         /// The upgrade socket.
         path: PathBuf,
-        /// What is wrong with it.
-        reason: &'static str,
+    },
+    /// No unix socket can be created at the path (missing directory, permissions).
+    #[error("upgrade socket {path:?}: {source}")]
+    Bind {
+        /// The upgrade socket.
+        path: PathBuf,
+        /// Why binding it failed.
+        source: std::io::Error,
     },
     /// No old process sent its sockets in time.
-    #[error("no old process sent its listening sockets to {path} within {waited:?} (send it SIGQUIT after starting this one)")]
+    #[error("no old process sent its listening sockets to {path:?} within {waited:?} (send it SIGQUIT after starting this one)")]
     Timeout {
         /// The upgrade socket.
         path: PathBuf,
@@ -55,7 +62,7 @@ pub enum UpgradeError {
         waited: Duration,
     },
     /// Receiving or sending failed.
-    #[error("upgrade socket {path}: {errno}")]
+    #[error("upgrade socket {path:?}: {errno}")]
     Transfer {
         /// The upgrade socket.
         path: PathBuf,
@@ -64,7 +71,7 @@ pub enum UpgradeError {
     },
     /// The old process sent a table without both listeners.
     #[error(
-        "upgrade socket {path}: the old process sent {keys:?}, not a proxy and an admin listener"
+        "upgrade socket {path:?}: the old process sent {keys:?}, not a proxy and an admin listener"
     )]
     Incomplete {
         /// The upgrade socket.
@@ -141,13 +148,7 @@ pub fn inherit(launch: &mut Launch) -> Result<(), UpgradeError> {
 /// Listens on `path` until an old process sends a table with both listeners, or `limit`.
 fn receive(path: &Path, limit: Duration) -> Result<(TcpListener, TcpListener), UpgradeError> {
     let text = utf8(path)?;
-    let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if directory.is_some_and(|d| !d.is_dir()) {
-        return Err(UpgradeError::Path {
-            path: path.into(),
-            reason: "its directory does not exist",
-        });
-    }
+    check_bindable(path)?;
     let started = Instant::now();
     let mut fds = Fds::new();
     // Each call listens for about six seconds (Pingora's retries), then gives up.
@@ -183,10 +184,21 @@ fn adopt(fd: RawFd) -> TcpListener {
 }
 
 fn utf8(path: &Path) -> Result<&str, UpgradeError> {
-    path.to_str().ok_or(UpgradeError::Path {
+    path.to_str()
+        .ok_or_else(|| UpgradeError::NotUtf8 { path: path.into() })
+}
+
+/// Binds (and removes) a unix socket at `path` first: Pingora's receiver panics when it
+/// cannot, and this turns that into an error naming the path.
+fn check_bindable(path: &Path) -> Result<(), UpgradeError> {
+    let bind_error = |source| UpgradeError::Bind {
         path: path.into(),
-        reason: "the path is not UTF-8",
-    })
+        source,
+    };
+    // A socket file left by an earlier process that died; Pingora removes it too.
+    let _ = std::fs::remove_file(path);
+    drop(UnixListener::bind(path).map_err(bind_error)?);
+    std::fs::remove_file(path).map_err(bind_error)
 }
 
 fn transfer(path: &Path, errno: Errno) -> UpgradeError {

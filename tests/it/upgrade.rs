@@ -142,3 +142,23 @@ async fn a_serving_process_tells_systemd_it_is_ready_and_the_main_pid() {
     let expected = format!("READY=1\nMAINPID={}\n", process.pid());
     assert_eq!(String::from_utf8_lossy(&read), expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_socket_in_a_missing_directory_is_refused_with_its_path() {
+    let legacy = Backend::echo("legacy").await;
+    let scratch = Scratch::new();
+    let text = with_own_store(Config::new(&legacy).render(), &scratch);
+    let text = format!("{text}upgrade_sock: missing/upgrade.sock\n");
+    let config = scratch.write("routes.yaml", &text);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["run", "--upgrade", "--config"])
+        .arg(&config)
+        .output()
+        .expect("running strangler");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("missing/upgrade.sock") && stderr.contains("No such file"),
+        "{stderr}"
+    );
+}
