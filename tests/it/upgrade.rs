@@ -4,7 +4,7 @@
 //! connection level, and both processes must have served some of it. The admin listener
 //! moves with the proxy listener.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::load::Load;
@@ -20,63 +20,79 @@ fn routes_yaml(scratch: &Scratch, legacy: &Backend) -> PathBuf {
     scratch.write("routes.yaml", &text)
 }
 
+/// Starts a successor with `--upgrade`, SIGQUITs `old` once the successor listens, and
+/// waits for `old` to exit 0 having served some of the load.
+async fn upgrade(old: &mut StranglerProcess, config: &Path, load: &Load) -> StranglerProcess {
+    let successor = StranglerProcess::run(config, &["--upgrade"]);
+    let sock = config.with_file_name("upgrade.sock");
+    eventually(Duration::from_secs(10), "the successor listens", || async {
+        sock.exists()
+    })
+    .await;
+    old.signal(libc::SIGQUIT);
+    let status = old.exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "old process: {status}\n{}", old.output());
+    assert!(old.served() > 0, "the old process served nothing");
+    let at_exit = load.ok();
+    eventually(
+        Duration::from_secs(10),
+        "the successor serves alone",
+        || async { load.ok() > at_exit + 100 },
+    )
+    .await;
+    successor
+}
+
+/// GET `/healthz` on the admin address `process` logged: the status, if any.
+async fn health(process: &StranglerProcess) -> Option<u16> {
+    let line = process.log("strangler is serving").expect("serving line");
+    let admin = line["admin"].as_str().expect("admin address");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let answer = client.get(format!("http://{admin}/healthz")).send().await;
+    answer.ok().map(|r| r.status().as_u16())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn graceful_upgrade_under_load_fails_no_request() {
     let legacy = Backend::echo("legacy").await;
     let scratch = Scratch::new();
     let config = routes_yaml(&scratch, &legacy);
-    let mut old = StranglerProcess::run(&config, &[]);
-    let addr = old.serving().await;
+    let mut first = StranglerProcess::run(&config, &[]);
+    let addr = first.serving().await;
     let load = Load::start(addr, 4, 2, &["/home", "/_echo/slow/30", "/api/x"]);
     eventually(Duration::from_secs(10), "load flows", || async {
         load.ok() > 50
     })
     .await;
 
-    let mut new = StranglerProcess::run(&config, &["--upgrade"]);
-    let sock = scratch.path().join("upgrade.sock");
-    eventually(
-        Duration::from_secs(10),
-        "the new process listens",
-        || async { sock.exists() },
-    )
-    .await;
-    old.signal(libc::SIGQUIT);
-    let status = old.exit(Duration::from_secs(20)).await;
-    assert!(status.success(), "old process: {status}\n{}", old.output());
-    assert!(old.served() > 0, "the old process served nothing");
-
-    let at_exit = load.ok();
-    eventually(
-        Duration::from_secs(10),
-        "the new process serves alone",
-        || async { load.ok() > at_exit + 100 },
-    )
-    .await;
-    let failures = load.stop().await;
-    let admin = old.log("strangler is serving").expect("serving line")["admin"].clone();
-    let admin = admin.as_str().expect("admin address");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    let health = client.get(format!("http://{admin}/healthz")).send().await;
-    let health = health.map(|r| r.status().as_u16());
+    let mut second = upgrade(&mut first, &config, &load).await;
     assert_eq!(
-        health.ok(),
+        health(&first).await,
         Some(200),
-        "the new process took the admin listener too"
+        "the admin listener moved too"
     );
+    // The inherited listeners can be handed on again.
+    let mut third = upgrade(&mut second, &config, &load).await;
+    let failures = load.stop().await;
     let failed: Vec<&str> = failures.iter().map(|f| f.what.as_str()).collect();
     assert!(failed.is_empty(), "{} failed: {failed:#?}", failed.len());
-    eventually(Duration::from_secs(5), "the new process logged", || async {
-        new.served() > 100
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the last process logged",
+        || async { third.served() > 100 },
+    )
     .await;
 
-    new.signal(libc::SIGTERM);
-    let status = new.exit(Duration::from_secs(20)).await;
-    assert!(status.success(), "new process: {status}\n{}", new.output());
+    third.signal(libc::SIGTERM);
+    let status = third.exit(Duration::from_secs(20)).await;
+    assert!(
+        status.success(),
+        "last process: {status}\n{}",
+        third.output()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

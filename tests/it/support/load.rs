@@ -15,6 +15,8 @@ pub struct Failure {
     pub started: Instant,
     /// The status or the client's error.
     pub what: String,
+    /// Whether the request was sent on a fresh connection (else a pooled, kept-alive one).
+    pub fresh: bool,
 }
 
 /// Running load tasks; [`Load::stop`] ends them and returns every failure.
@@ -33,9 +35,9 @@ impl Load {
         let paths: Arc<[String]> = paths.iter().map(|p| format!("http://{addr}{p}")).collect();
         let tasks = (0..kept_alive + fresh)
             .map(|i| {
-                let client = client(i >= kept_alive);
+                let fresh = i >= kept_alive;
                 let (stop, ok, paths) = (stop.clone(), ok.clone(), paths.clone());
-                tokio::spawn(run(client, paths, i, stop, ok))
+                tokio::spawn(run(fresh, paths, i, stop, ok))
             })
             .collect();
         Load { stop, ok, tasks }
@@ -69,12 +71,13 @@ fn client(fresh: bool) -> reqwest::Client {
 }
 
 async fn run(
-    client: reqwest::Client,
+    fresh: bool,
     paths: Arc<[String]>,
     offset: usize,
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicUsize>,
 ) -> Vec<Failure> {
+    let client = client(fresh);
     let mut failures = Vec::new();
     let mut next = offset;
     while !stop.load(Ordering::Relaxed) {
@@ -93,7 +96,11 @@ async fn run(
                 ok.fetch_add(1, Ordering::Relaxed);
             }
             Err(what) => {
-                failures.push(Failure { started, what });
+                failures.push(Failure {
+                    started,
+                    what,
+                    fresh,
+                });
                 // A stopped proxy refuses at once: do not spin on it.
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
