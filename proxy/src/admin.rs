@@ -36,6 +36,8 @@ pub struct AdminState {
     pub flags: Arc<crate::flag_store::FlagStore>,
     /// The diff store, once the shadow writer has connected it.
     pub diffs: crate::diff_writer::SharedStore,
+    /// `shutdown_grace` and `upgrade_sock` as read at start (see [`crate::upgrade`]).
+    pub lifecycle: Arc<serde_json::Value>,
 }
 
 /// The admin routes.
@@ -152,6 +154,7 @@ async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
         "loaded_at_unix": loaded_at.as_secs(),
         "flag_store": state.flags.health().report(),
         "routes": routes,
+        "lifecycle": *state.lifecycle,
     }))
 }
 

@@ -311,6 +311,7 @@ impl Running {
             tokens,
             flags,
             diffs,
+            lifecycle: Arc::new(self.handover.report(self.grace)),
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);

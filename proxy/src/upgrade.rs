@@ -106,6 +106,15 @@ impl Handover {
         }
     }
 
+    /// What `/admin/config` shows as `lifecycle`: the grace and the upgrade socket this
+    /// process uses (read at start; a reload does not change them).
+    pub fn report(&self, grace: Duration) -> serde_json::Value {
+        serde_json::json!({
+            "shutdown_grace_ms": grace.as_millis() as u64,
+            "upgrade_sock": self.sock.as_ref().map(|p| p.display().to_string()),
+        })
+    }
+
     /// Sends both listeners to the new process waiting on the upgrade socket (retrying for
     /// about five seconds while it is not there yet). On success the caller drains.
     pub fn send(&self) -> Result<(), UpgradeError> {

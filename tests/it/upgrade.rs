@@ -138,6 +138,27 @@ async fn sigquit_without_a_new_process_keeps_serving() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn admin_config_shows_the_grace_and_upgrade_socket_read_at_start() {
+    let legacy = Backend::echo("legacy").await;
+    let scratch = Scratch::new();
+    let config = routes_yaml(&scratch, &legacy);
+    let process = StranglerProcess::run(&config, &[]);
+    process.serving().await;
+    let line = process.log("strangler is serving").expect("serving line");
+    let admin = line["admin"].as_str().expect("admin address");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!("http://{admin}/admin/config");
+    let answer = client.get(url).send().await.expect("admin config");
+    let body: serde_json::Value = answer.json().await.expect("JSON");
+    let sock = scratch.path().join("upgrade.sock").display().to_string();
+    let expected = serde_json::json!({ "shutdown_grace_ms": 10_000, "upgrade_sock": sock });
+    assert_eq!(body["lifecycle"], expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_serving_process_tells_systemd_it_is_ready_and_the_main_pid() {
     let legacy = Backend::echo("legacy").await;
     let scratch = Scratch::new();
