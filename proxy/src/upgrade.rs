@@ -22,6 +22,10 @@ use crate::Launch;
 
 /// How long `strangler run --upgrade` waits for the old process to send its sockets.
 pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the old process keeps accepting after sending its sockets, before it drains
+/// (Pingora's `CLOSE_TIMEOUT`): the new one picks the sockets up within a second and then
+/// finishes its start, and meanwhile connections are still accepted instead of queueing.
+pub const HANDOVER_OVERLAP: Duration = Duration::from_secs(5);
 /// The key of the proxy listener in the transferred table.
 const PROXY_KEY: &str = "proxy";
 /// The key of the admin listener in the transferred table.
@@ -116,7 +120,8 @@ impl Handover {
     }
 
     /// Sends both listeners to the new process waiting on the upgrade socket (retrying for
-    /// about five seconds while it is not there yet). On success the caller drains.
+    /// about five seconds while it is not there yet), then keeps serving beside it for
+    /// [`HANDOVER_OVERLAP`]. On success the caller drains.
     pub fn send(&self) -> Result<(), UpgradeError> {
         let path = self.sock.as_deref().ok_or(UpgradeError::NoSocket {
             listen: self.listen,
@@ -126,7 +131,8 @@ impl Handover {
         fds.add(ADMIN_KEY.into(), self.admin);
         fds.send_to_sock(utf8(path)?)
             .map_err(|errno| transfer(path, errno))?;
-        tracing::info!(sock = %path.display(), "upgrade: listening sockets handed over");
+        tracing::info!(sock = %path.display(), overlap = ?HANDOVER_OVERLAP, "upgrade: listening sockets handed over");
+        std::thread::sleep(HANDOVER_OVERLAP);
         Ok(())
     }
 }
