@@ -1,20 +1,22 @@
 //! Zero-downtime binary upgrade, the way Pingora does it: the new process (`strangler run
 //! --upgrade`) listens on the upgrade socket and waits for the old one's listening sockets;
 //! the old process, on SIGQUIT, connects to that socket, sends its proxy and admin listeners
-//! (`SCM_RIGHTS`, through Pingora's [`Fds`] table and wire format), and then drains within
-//! its `shutdown_grace:`. The listening sockets never close, so no connection is refused:
+//! (`SCM_RIGHTS`, through Pingora's [`Fds`] table and wire format), keeps accepting beside
+//! the new one for [`HANDOVER_OVERLAP`], and then drains within its `shutdown_grace:`. The listening sockets never close, so no connection is refused:
 //! what arrives while the new process starts waits in the kernel's accept queue.
 //!
 //! The socket is `upgrade_sock:`, or one derived from `listen:` (see
 //! [`strangler_flags::config::lifecycle::Lifecycle::upgrade_sock`]), read at start.
 
+use std::io::IoSliceMut;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::net::UnixListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
 use pingora::server::Fds;
 use strangler_flags::Snapshot;
 
@@ -161,28 +163,39 @@ pub fn inherit(launch: &mut Launch) -> Result<(), UpgradeError> {
 }
 
 /// Listens on `path` until an old process sends a table with both listeners, or `limit`.
+///
+/// The receiving side of Pingora's transfer, written here rather than
+/// [`Fds::get_from_sock`]: that one listens in rounds of about six seconds, re-creating the
+/// socket between rounds (a sender connecting in that instant believes it handed over
+/// while nobody reads), logs an error every second, and panics when it cannot bind.
 fn receive(path: &Path, limit: Duration) -> Result<(TcpListener, TcpListener), UpgradeError> {
-    let text = utf8(path)?;
-    check_bindable(path)?;
-    let started = Instant::now();
-    let mut fds = Fds::new();
-    // Each call listens for about six seconds (Pingora's retries), then gives up.
-    loop {
-        match fds.get_from_sock(text) {
-            Ok(()) => break,
-            Err(Errno::EAGAIN) if started.elapsed() < limit => continue,
-            Err(Errno::EAGAIN) => {
-                return Err(UpgradeError::Timeout {
-                    path: path.into(),
-                    waited: started.elapsed(),
-                })
-            }
-            Err(errno) => return Err(transfer(path, errno)),
+    let io_error = |source| UpgradeError::Bind {
+        path: path.into(),
+        source,
+    };
+    // A socket file left by an earlier process that died.
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(io_error)?;
+    let accepted = accept_within(&listener, limit);
+    let _ = std::fs::remove_file(path);
+    let stream = match accepted {
+        Ok(Some(stream)) => stream,
+        Ok(None) => {
+            return Err(UpgradeError::Timeout {
+                path: path.into(),
+                waited: limit,
+            })
         }
-    }
-    let (keys, _) = fds.serialize();
-    match (fds.get(PROXY_KEY), fds.get(ADMIN_KEY)) {
-        (Some(&proxy), Some(&admin)) => Ok((adopt(proxy), adopt(admin))),
+        Err(source) => return Err(io_error(source)),
+    };
+    let (keys, fds) = read_table(&stream).map_err(|errno| transfer(path, errno))?;
+    let mut table: Vec<(String, OwnedFd)> = keys.iter().cloned().zip(fds).collect();
+    let mut take = |key: &str| {
+        let index = table.iter().position(|(k, _)| k == key)?;
+        Some(TcpListener::from(table.swap_remove(index).1))
+    };
+    match (take(PROXY_KEY), take(ADMIN_KEY)) {
+        (Some(proxy), Some(admin)) => Ok((proxy, admin)),
         _ => Err(UpgradeError::Incomplete {
             path: path.into(),
             keys,
@@ -190,30 +203,61 @@ fn receive(path: &Path, limit: Duration) -> Result<(TcpListener, TcpListener), U
     }
 }
 
-/// Owns a listening socket received from the old process.
+/// The first connection to `listener` within `limit`, polling every 50 ms.
+fn accept_within(listener: &UnixListener, limit: Duration) -> std::io::Result<Option<UnixStream>> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => return Ok(Some(stream)),
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => return Err(e),
+            Err(_) if Instant::now() >= deadline => return Ok(None),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Reads Pingora's message: the keys, space-separated, with one descriptor each attached
+/// (`SCM_RIGHTS`, in the same order).
+fn read_table(stream: &UnixStream) -> Result<(Vec<String>, Vec<OwnedFd>), Errno> {
+    stream.set_nonblocking(false).map_err(|_| Errno::EIO)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|_| Errno::EIO)?;
+    let mut payload = [0u8; 2048];
+    let mut space = nix::cmsg_space!([RawFd; 32]);
+    let (bytes, raw) = {
+        let mut io = [IoSliceMut::new(&mut payload)];
+        let flags = MsgFlags::MSG_CMSG_CLOEXEC;
+        let message = recvmsg::<UnixAddr>(stream.as_raw_fd(), &mut io, Some(&mut space), flags)?;
+        let mut raw = Vec::new();
+        for control in message.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = control {
+                raw.extend(fds);
+            }
+        }
+        (message.bytes, raw)
+    };
+    let fds: Vec<OwnedFd> = raw.into_iter().map(adopt).collect();
+    let keys = std::str::from_utf8(&payload[..bytes]).map_err(|_| Errno::EINVAL)?;
+    let keys: Vec<String> = keys.split_ascii_whitespace().map(String::from).collect();
+    match keys.len() == fds.len() {
+        true => Ok((keys, fds)),
+        false => Err(Errno::EINVAL),
+    }
+}
+
+/// Owns a descriptor received from the old process.
 #[allow(unsafe_code)]
-fn adopt(fd: RawFd) -> TcpListener {
+fn adopt(fd: RawFd) -> OwnedFd {
     // SAFETY: `fd` arrived through SCM_RIGHTS a moment ago: the kernel installed it as a new
     // descriptor of this process, which nothing else here owns or will close.
-    unsafe { TcpListener::from_raw_fd(fd) }
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 fn utf8(path: &Path) -> Result<&str, UpgradeError> {
     path.to_str()
         .ok_or_else(|| UpgradeError::NotUtf8 { path: path.into() })
-}
-
-/// Binds (and removes) a unix socket at `path` first: Pingora's receiver panics when it
-/// cannot, and this turns that into an error naming the path.
-fn check_bindable(path: &Path) -> Result<(), UpgradeError> {
-    let bind_error = |source| UpgradeError::Bind {
-        path: path.into(),
-        source,
-    };
-    // A socket file left by an earlier process that died; Pingora removes it too.
-    let _ = std::fs::remove_file(path);
-    drop(UnixListener::bind(path).map_err(bind_error)?);
-    std::fs::remove_file(path).map_err(bind_error)
 }
 
 fn transfer(path: &Path, errno: Errno) -> UpgradeError {
