@@ -201,6 +201,11 @@ impl Snapshot {
         self.config.timeouts.of(name)
     }
 
+    /// `shutdown_grace:` and `upgrade_sock:`, which the proxy reads at start.
+    pub fn lifecycle(&self) -> &config::lifecycle::Lifecycle {
+        &self.config.lifecycle
+    }
+
     /// Turns a route's kill switch on or off in this (not yet published) snapshot;
     /// false if there is no such route. For the runtime control plane, which applies it
     /// to a clone of the file's snapshot before publishing that clone.

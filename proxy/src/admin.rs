@@ -40,6 +40,8 @@ pub struct AdminState {
     pub guards: Arc<crate::guard::Guards>,
     /// The new services' breakers and health checks.
     pub health: Arc<crate::service_health::ServiceHealth>,
+    /// `shutdown_grace` and `upgrade_sock` as read at start (see [`crate::upgrade`]).
+    pub lifecycle: Arc<serde_json::Value>,
 }
 
 /// The admin routes.
@@ -159,6 +161,7 @@ async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
         "flag_store": state.flags.health().report(),
         "routes": routes,
         "limits": crate::limits::admin_report(loaded.snapshot.limits(), state.live.rate_limiter()),
+        "lifecycle": *state.lifecycle,
     }))
 }
 

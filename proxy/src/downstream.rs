@@ -28,6 +28,8 @@ use pingora::server::ShutdownWatch;
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
+use crate::drain::{Drain, KEEPALIVE_LINGER};
+
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long a new connection may stay silent before it is closed.
@@ -55,6 +57,8 @@ pub struct Downstream<A> {
     pub h2c: Arc<A>,
     /// Where `limits.client_timeout`, the deadline on a first HTTP/1 head, is read.
     pub live: Arc<crate::live::LiveConfig>,
+    /// Counts open connections and holds idle ones open for a while when draining.
+    pub drain: Arc<Drain>,
 }
 
 #[async_trait]
@@ -64,6 +68,7 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let _open = self.drain.connection();
         let (protocol, stream) = sniff(stream).await?;
         if protocol == Protocol::H2c {
             return self.h2c.process_new(stream, shutdown).await;
@@ -73,7 +78,10 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
         self.serve_http1(stream, shutdown).await
     }
 
+    /// Called once the accept loop stopped. Pingora's own cleanup closes idle kept-alive
+    /// connections at once, so it waits for the drain's linger first.
     async fn cleanup(&self) {
+        self.drain.linger().await;
         self.http1.cleanup().await;
         self.h2c.cleanup().await;
     }
@@ -116,19 +124,27 @@ async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream
 
 /// Waits for the first bytes of the next request on a kept-alive connection and puts them
 /// back; `None` (the connection is closed) when the client closes, stays idle past the
-/// keep-alive timeout, or the proxy starts shutting down. Pipelining is off, so a reused
-/// stream never holds bytes of the next request already.
+/// keep-alive timeout, or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts
+/// shutting down (a client that was about to reuse the connection is still answered, with
+/// `Connection: close`; see [`crate::drain`]). Pipelining is off, so a reused stream never
+/// holds bytes of the next request already.
 async fn next_request(mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-    let mut stopping = shutdown.clone();
     let mut buf = [0u8; NEXT_REQUEST_PEEK];
     let read = tokio::select! {
         read = timeout(Duration::from_secs(KEEPALIVE_SECS), stream.read(&mut buf)) => read,
-        _ = stopping.wait_for(|stop| *stop) => return None,
+        _ = lingered(shutdown) => return None,
     };
     match read {
         Ok(Ok(n)) if n > 0 => rewind(stream, &buf[..n]),
         _ => None,
     }
+}
+
+/// Completes [`KEEPALIVE_LINGER`] after shutdown starts.
+async fn lingered(shutdown: &ShutdownWatch) {
+    let mut stopping = shutdown.clone();
+    let _ = stopping.wait_for(|stop| *stop).await;
+    tokio::time::sleep(KEEPALIVE_LINGER).await;
 }
 
 /// Reads the first bytes (bounded), puts them back, and says which protocol they start.

@@ -34,6 +34,7 @@ use strangler_flags::{Reason, RequestError, RequestView, Side};
 use strangler_shadow::SkipReason;
 
 use crate::access_log;
+use crate::drain::{self, Drain};
 use crate::fallback::{self, Diversion, Guard};
 use crate::guard::{Guards, Outcome};
 use crate::live::{LiveConfig, Loaded};
@@ -61,6 +62,8 @@ pub struct Edge {
     guards: Arc<Guards>,
     /// The breakers of the new services.
     health: Arc<ServiceHealth>,
+    /// The instance's drain: once it starts, responses close their connections.
+    drain: Arc<Drain>,
 }
 
 impl Edge {
@@ -82,6 +85,7 @@ impl Edge {
             shadowing,
             guards,
             health,
+            drain: Arc::default(),
         }
     }
 
@@ -95,6 +99,12 @@ impl Edge {
         if !ctx.guard.admit(guarded) {
             ctx.record_fallback(Diversion::BreakerOpen);
         }
+    }
+
+    /// The same edge, closing connections once `drain` starts (see [`crate::drain`]).
+    pub fn with_drain(mut self, drain: Arc<Drain>) -> Edge {
+        self.drain = drain;
+        self
     }
 
     /// Starts the capture of a request its route shadows, if a slot is free; a request
@@ -481,13 +491,15 @@ impl pingora::proxy::ProxyHttp for Edge {
         crate::timeouts::fail_to_proxy(session, e).await
     }
 
-    /// Adds `x-strangler-decision` for QA when `debug_headers` is on.
+    /// Adds `x-strangler-decision` for QA when `debug_headers` is on; while the instance
+    /// drains, makes the response close its connection.
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        drain::close_when_draining(&self.drain, session);
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response(response);
         }

@@ -4,7 +4,9 @@
 //! This crate is the edge: the Pingora proxy ([`edge`]), the live configuration and its reload
 //! ([`live`], [`watch`]), the admin listener ([`admin`]), telemetry, and the CLI commands. The
 //! decisions themselves live in `strangler-flags`, which knows nothing of Pingora.
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: adopting a listener received from an old process (`upgrade`) needs
+// one `from_raw_fd`, allowed there alone.
+#![deny(unsafe_code)]
 
 pub mod access_log;
 pub mod admin;
@@ -19,6 +21,7 @@ pub mod demo;
 pub mod diff_writer;
 pub mod diffs;
 pub mod downstream;
+pub mod drain;
 pub mod edge;
 pub mod error_window;
 pub mod explain;
@@ -41,9 +44,11 @@ pub mod rate_limit;
 pub mod server;
 pub mod service_health;
 pub mod shadowing;
+pub mod systemd;
 pub mod telemetry;
 pub mod timeouts;
 pub mod trace;
+pub mod upgrade;
 pub mod watch;
 
 pub use server::{Launch, Running};

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -16,9 +15,6 @@ use strangler_flags::Snapshot;
 /// of the proxy's CPU (perf, docs/performance.md); mimalloc's thread-local free lists cut it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// How long SIGTERM waits for in-flight requests before stopping.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(
@@ -33,11 +29,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve with routes.yaml, following its changes.
+    /// Serve with routes.yaml, following its changes. SIGTERM or SIGINT drains within
+    /// `shutdown_grace:` and exits; SIGQUIT hands the listeners to a process started with
+    /// `--upgrade`, then drains and exits.
     Run {
         /// The routes.yaml to serve.
         #[arg(long, default_value = "routes.yaml")]
         config: PathBuf,
+        /// Take over the listeners of the running instance instead of binding: wait (60 s at
+        /// most) on the upgrade socket for them, sent when the old one gets SIGQUIT.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate files like `nginx -t`: exit 0, or 1 with every error and its location.
     Check {
@@ -92,7 +94,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => run(config, None),
+        Command::Run { config, upgrade } => run(config, upgrade, None),
         Command::Check { files } => return check(&files),
         Command::Explain {
             config,
@@ -121,21 +123,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: PathBuf, banner: Option<fn(&Running) -> String>) -> anyhow::Result<()> {
+fn run(
+    config: PathBuf,
+    upgrade: bool,
+    banner: Option<fn(&Running) -> String>,
+) -> anyhow::Result<()> {
     let logs = strangler::telemetry::init_logs();
-    let running = Running::start(Launch::new(config))?;
+    let mut launch = Launch::new(config);
+    if upgrade {
+        strangler::upgrade::inherit(&mut launch)?;
+    }
+    let running = Running::start(launch)?;
     tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
+    strangler::systemd::notify_ready();
     if let Some(banner) = banner {
         eprintln!("{}", banner(&running));
     }
-    wait_for_stop_signal()?;
-    tracing::info!("stopping: draining in-flight requests");
-    running.shutdown(SHUTDOWN_GRACE);
+    let reason = wait_for_stop_signal(&running)?;
+    let grace = running.shutdown_grace();
+    tracing::info!(reason, ?grace, "stopping: draining in-flight requests");
+    let drained = running.shutdown(grace);
+    tracing::info!(
+        reason,
+        requests_cut = drained.requests_cut,
+        connections_closed = drained.connections_closed,
+        took = ?drained.took,
+        "stopped"
+    );
     logs.flush();
+    anyhow::ensure!(
+        drained.requests_cut == 0,
+        "the {grace:?} shutdown grace ran out: cut {} requests still running",
+        drained.requests_cut
+    );
     Ok(())
 }
 
-fn wait_for_stop_signal() -> anyhow::Result<()> {
+/// Serves until SIGTERM or SIGINT, or a SIGQUIT whose hand-over to a new process worked (a
+/// failed one is logged and the instance keeps serving); returns why it stops.
+fn wait_for_stop_signal(running: &Running) -> anyhow::Result<&'static str> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -143,11 +169,17 @@ fn wait_for_stop_signal() -> anyhow::Result<()> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
+        let mut quit = signal(SignalKind::quit())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => return Ok("sigterm"),
+                _ = int.recv() => return Ok("sigint"),
+                _ = quit.recv() => match running.hand_over() {
+                    Ok(()) => return Ok("upgrade"),
+                    Err(e) => tracing::error!(error = %e, "upgrade: hand-over failed; still serving"),
+                },
+            }
         }
-        Ok(())
     })
 }
 
@@ -231,6 +263,7 @@ fn demo(config: PathBuf) -> anyhow::Result<()> {
     let _backends = strangler::demo::start_backends(&config)?;
     run(
         config,
+        false,
         Some(|running| strangler::demo::instructions(running.proxy_addr(), running.admin_addr())),
     )
 }

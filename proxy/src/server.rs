@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use crate::admin::{self, AdminState};
 use crate::diff_writer::{self, SharedStore};
 use crate::downstream::Downstream;
+use crate::drain::{Drain, Drained};
 use crate::edge::Edge;
 use crate::flag_cache::FlagCache;
 use crate::flag_store::FlagStore;
@@ -31,6 +32,7 @@ use crate::guard::Guards;
 use crate::live::LiveConfig;
 use crate::service_health::ServiceHealth;
 use crate::shadowing::Shadowing;
+use crate::upgrade::{Handover, UpgradeError};
 
 /// How to start an instance.
 pub struct Launch {
@@ -86,6 +88,12 @@ pub struct Running {
     health: Arc<ServiceHealth>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
+    /// Connections open and whether they should close; see [`crate::drain`].
+    drain: Arc<Drain>,
+    /// `shutdown_grace:` as it was at start.
+    grace: Duration,
+    /// The listeners to send a new process on SIGQUIT, and where.
+    handover: Handover,
 }
 
 impl Running {
@@ -109,6 +117,7 @@ impl Running {
                 admin::TOKEN_ENV
             );
         }
+        let handover = Handover::new(snapshot, &proxy_listener, &admin_listener);
         let threads = snapshot.threads().unwrap_or_else(default_threads);
         let runtime = new_runtime("strangler-worker", threads)?;
         let control = new_runtime("strangler-admin", 1)?;
@@ -127,6 +136,9 @@ impl Running {
             guards: Arc::new(Guards::new(&live.current().file)),
             health: Arc::default(),
             _watcher: None,
+            drain: Arc::default(),
+            grace: snapshot.lifecycle().shutdown_grace,
+            handover,
         };
         // Runtime flags first: a kill switch set before a restart must hold from the first
         // request (connections queue in the listener meanwhile).
@@ -173,20 +185,33 @@ impl Running {
         &self.live
     }
 
-    /// Stops accepting, lets in-flight requests finish for up to `grace`, then stops.
-    pub fn shutdown(mut self, grace: Duration) {
+    /// `shutdown_grace:` from routes.yaml as it was at start.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Sends the listeners to a new process started with `--upgrade` (SIGQUIT); on success
+    /// the caller drains this one with [`Running::shutdown`].
+    pub fn hand_over(&self) -> Result<(), UpgradeError> {
+        self.handover.send()
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `grace` (their responses,
+    /// and those on kept-alive connections, say `Connection: close`), then stops; says
+    /// what was still running when it stopped.
+    pub fn shutdown(mut self, grace: Duration) -> Drained {
+        let started = Instant::now();
         self.ready.store(false, Ordering::Relaxed);
+        self.drain.begin(grace);
         let _ = self.shutdown.send(true);
-        let deadline = Instant::now() + grace;
-        while self.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let drained = self.drain.wait(&self.in_flight, started, grace);
         for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
         {
             runtime.shutdown_timeout(Duration::from_secs(1));
         }
+        drained
     }
 
     /// Starts Pingora's listening service on `listener`, in the current (worker) runtime.
@@ -207,6 +232,7 @@ impl Running {
             http1: Arc::new(self.proxy_app(&conf, false)),
             h2c: Arc::new(self.proxy_app(&conf, true)),
             live: self.live.clone(),
+            drain: self.drain.clone(),
         };
         let mut service = pingora::services::listening::Service::new("strangler".into(), app);
         service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));
@@ -229,7 +255,8 @@ impl Running {
             shadowing,
             self.guards.clone(),
             self.health.clone(),
-        );
+        )
+        .with_drain(self.drain.clone());
         let mut proxy = HttpProxy::new(edge, conf.clone());
         proxy.handle_init_modules();
         let mut options = HttpServerOptions::default();
@@ -315,6 +342,7 @@ impl Running {
             diffs,
             guards: self.guards.clone(),
             health: self.health.clone(),
+            lifecycle: Arc::new(self.handover.report(self.grace)),
         };
         let mut shutdown = self.shutdown.subscribe();
         let app = admin::router(state);

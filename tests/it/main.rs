@@ -26,3 +26,4 @@ mod shadow;
 mod shutdown;
 mod tenants;
 mod timeouts;
+mod upgrade;

@@ -1,11 +1,19 @@
 //! Stopping the proxy as `strangler run` does on SIGTERM: it stops accepting at once, lets
-//! requests in flight finish within the grace period, then stops.
+//! requests in flight finish within `shutdown_grace:` (their responses saying
+//! `Connection: close`), then stops; requests still running after the grace are cut and
+//! the process exits 1. In-process first, then the real binary under load.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::support::{eventually, send, Backend, Config, Proxy};
+use crate::support::load::Load;
+use crate::support::process::StranglerProcess;
+use crate::support::proxy::with_own_store;
+use crate::support::scratch::Scratch;
+use crate::support::{eventually, send, Backend, Config, Proxy, TENANT};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_drains_requests_in_flight_and_refuses_new_ones() {
@@ -92,4 +100,115 @@ async fn kept_alive_connections_serve_again_after_idling_and_close_at_shutdown()
     let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
     let closed = matches!(read, Ok(Ok(0)) | Ok(Err(_)));
     assert!(closed, "the idle connection was not closed: {read:?}");
+}
+
+/// Slow requests of tenant `qa` go to the `slow` service, everything else to legacy.
+const SLOW_ROUTE: &str = r#"
+  - name: slow
+    match: { path: "/_echo/slow/**" }
+    service: slow
+    rollout: { tenants: { qa: new } }
+"#;
+
+/// routes.yaml with the slow route and `shutdown_grace: GRACE`.
+fn routes_yaml(scratch: &Scratch, legacy: &Backend, slow: &Backend, grace: &str) -> PathBuf {
+    let config = Config::new(legacy).service("slow", slow).routes(SLOW_ROUTE);
+    let text = with_own_store(config.render(), scratch);
+    scratch.write("routes.yaml", &format!("{text}shutdown_grace: {grace}\n"))
+}
+
+/// A slow GET as tenant `qa` on its own kept-alive client: (status, `Connection` header).
+async fn slow_get(addr: SocketAddr, millis: u64) -> Result<(u16, String), String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("http://{addr}/_echo/slow/{millis}"))
+        .header(TENANT, "qa")
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let connection = response.headers().get("connection").cloned();
+    let status = response.status().as_u16();
+    response.bytes().await.map_err(|e| format!("{e:?}"))?;
+    let connection = connection.map(|v| v.to_str().unwrap_or("").to_string());
+    Ok((status, connection.unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_completes_requests_in_flight_and_exits_0() {
+    let (legacy, slow) = (Backend::echo("legacy").await, Backend::echo("slow").await);
+    let scratch = Scratch::new();
+    let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "10s"), &[]);
+    let addr = process.serving().await;
+    // Kept-alive connections only: each is accepted before the signal. A fresh connection
+    // the kernel has queued but the proxy not yet accepted when SIGTERM closes the listener
+    // is reset, which no server avoids without a successor (an upgrade keeps the socket).
+    let load = Load::start(addr, 4, 0, &["/home", "/api/x"]);
+    let slow_requests: Vec<_> = (0..6).map(|_| tokio::spawn(slow_get(addr, 1500))).collect();
+    eventually(
+        Duration::from_secs(10),
+        "all slow requests in flight",
+        || async { slow.hits() == 6 && load.ok() > 20 },
+    )
+    .await;
+
+    let signalled = Instant::now();
+    process.signal(libc::SIGTERM);
+    eventually(
+        Duration::from_secs(5),
+        "new connections refused",
+        || async { tokio::net::TcpStream::connect(addr).await.is_err() },
+    )
+    .await;
+    for request in slow_requests {
+        let answer = request.await.expect("slow request task");
+        assert_eq!(
+            answer,
+            Ok((200, "close".to_string())),
+            "{}",
+            process.output()
+        );
+    }
+    let status = process.exit(Duration::from_secs(10 + 5)).await;
+    assert!(status.success(), "{status}\n{}", process.output());
+    let failures = load.stop().await;
+    let before: Vec<String> = (failures.iter())
+        .filter(|f| f.started < signalled)
+        .map(|f| format!("fresh={} {}", f.fresh, f.what))
+        .collect();
+    assert!(
+        before.is_empty(),
+        "requests sent before SIGTERM failed: {before:#?}"
+    );
+    let stopped = process.log("stopped").expect("a stopped line");
+    assert_eq!(stopped["requests_cut"], 0, "{stopped}");
+    let refused = tokio::net::TcpStream::connect(addr).await;
+    assert!(refused.is_err(), "a stopped proxy still accepts");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
+    let (legacy, slow) = (Backend::echo("legacy").await, Backend::echo("slow").await);
+    let scratch = Scratch::new();
+    let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "1s"), &[]);
+    let addr = process.serving().await;
+    let stuck = tokio::spawn(slow_get(addr, 30_000));
+    eventually(
+        Duration::from_secs(10),
+        "the slow request in flight",
+        || async { slow.hits() == 1 },
+    )
+    .await;
+
+    process.signal(libc::SIGTERM);
+    let status = process.exit(Duration::from_secs(1 + 9)).await;
+    assert_eq!(status.code(), Some(1), "{}", process.output());
+    let stopped = process.log("stopped").expect("a stopped line");
+    assert_eq!(stopped["requests_cut"], 1, "{stopped}");
+    assert!(
+        stuck.await.expect("task").is_err(),
+        "the cut request succeeded"
+    );
 }

@@ -7,6 +7,7 @@
 mod fallback;
 pub mod guard;
 mod jwt;
+pub mod lifecycle;
 pub mod limits;
 mod qa;
 pub mod raw;
@@ -86,6 +87,8 @@ pub struct Config {
     pub limits: limits::Limits,
     /// `timeouts:`, validated, with `connect_timeout:` as the connect default.
     pub timeouts: timeouts::Timeouts,
+    /// `shutdown_grace:` and `upgrade_sock:`.
+    pub lifecycle: lifecycle::Lifecycle,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
@@ -214,6 +217,12 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
+    let lifecycle = lifecycle::validate(
+        raw.shutdown_grace.as_deref(),
+        raw.upgrade_sock.as_deref(),
+        base,
+        problems,
+    );
     Some(Config {
         listen: raw.listen,
         admin: raw
@@ -235,6 +244,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         service_policies: service_policies.into_iter().collect::<Option<_>>()?,
         limits: limits?,
         timeouts: timeouts?,
+        lifecycle: lifecycle?,
     })
 }
 

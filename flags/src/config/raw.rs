@@ -80,6 +80,18 @@ pub struct RawConfig {
     /// Default: connect `connect_timeout:` or 1s, read and write 60s, no total.
     #[serde(default)]
     pub timeouts: super::timeouts::RawTimeouts,
+    /// `shutdown_grace:` how long SIGTERM or SIGINT (and SIGQUIT, after handing the
+    /// listeners to a new process) lets requests in flight finish, as a duration string
+    /// like `connect_timeout`: `30s`, `2m`. The listener stops accepting at once and
+    /// kept-alive connections are answered with `Connection: close`; requests still running
+    /// after the grace are cut and the process exits 1. Default `30s`. Read at start only.
+    pub shutdown_grace: Option<String>,
+    /// `upgrade_sock:` the unix socket a new process started with `strangler run --upgrade`
+    /// listens on to receive the listening sockets of the old one, which sends them on
+    /// SIGQUIT. A relative path is relative to the directory of routes.yaml; at most 107
+    /// bytes. Default: derived from `listen:`, `$TMPDIR/strangler-<ip>-<port>.upgrade.sock`
+    /// (none for port 0, which then needs this key to upgrade). Read at start only.
+    pub upgrade_sock: Option<String>,
 }
 
 /// The `qa:` section: who may force a side, and with which header.

@@ -196,3 +196,37 @@ fn store_with_an_unknown_scheme_is_located() {
         ["routes.yaml:9:8: store \"mysql://db/strangler\": unknown scheme; expected one of sqlite:, postgres://, postgresql://"]
     );
 }
+
+#[test]
+fn invalid_shutdown_grace_is_located() {
+    let errors = load_errors(&format!("{BASE}shutdown_grace: 30 seconds\n"));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("routes.yaml:9:17: shutdown_grace: invalid duration"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn empty_upgrade_sock_is_located() {
+    let errors = load_errors(&format!("{BASE}upgrade_sock: \"\"\n"));
+    assert_eq!(errors, ["routes.yaml:9:15: upgrade_sock must name a file"]);
+}
+
+#[test]
+fn shutdown_grace_defaults_to_30s_and_takes_a_duration() {
+    let default = super::load(BASE);
+    assert_eq!(
+        default.lifecycle().shutdown_grace,
+        std::time::Duration::from_secs(30)
+    );
+    let set = super::load(&format!(
+        "{BASE}shutdown_grace: 2m\nupgrade_sock: up.sock\n"
+    ));
+    assert_eq!(
+        set.lifecycle().shutdown_grace,
+        std::time::Duration::from_secs(120)
+    );
+    assert_eq!(set.lifecycle().upgrade_sock, Some("up.sock".into()));
+}

@@ -4,9 +4,11 @@
 pub mod backend;
 pub mod body;
 pub mod faults;
+pub mod load;
 pub mod memory;
 pub mod metrics;
 pub mod postgres;
+pub mod process;
 pub mod proxy;
 pub mod raw_http;
 pub mod relay;

@@ -1,0 +1,140 @@
+//! The `strangler` binary as a real process, for what only a process can show: signals,
+//! exit codes, and listening sockets passed from one process to the next.
+//!
+//! Its stdout (the JSON log, access lines included) is collected by a thread, so a test
+//! can wait for a line, find the address it bound on port 0, and count what it served.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `strangler run` process; killed if dropped while still running.
+pub struct StranglerProcess {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl StranglerProcess {
+    /// `strangler run --config CONFIG EXTRA...`.
+    pub fn run(config: &Path, extra: &[&str]) -> StranglerProcess {
+        StranglerProcess::run_with_env(config, extra, &[])
+    }
+
+    /// Like [`StranglerProcess::run`] with more environment variables.
+    pub fn run_with_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> StranglerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strangler"))
+            .envs(env.iter().copied())
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .env_remove("STRANGLER_ADMIN_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting strangler run");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                collected.lock().expect("lines").push(line);
+            }
+        });
+        StranglerProcess { child, lines }
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` (`libc::SIGTERM`, `libc::SIGQUIT`, ...).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; it takes no pointers.
+        let sent = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(sent, 0, "kill({}, {signal})", self.pid());
+    }
+
+    /// Waits (bounded) for a log line whose `message` is `message`; returns it parsed.
+    pub async fn wait_for_log(&self, message: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(found) = self.log(message) {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {message:?} log line within {limit:?}:\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The first log line whose `message` is `message`.
+    pub fn log(&self, message: &str) -> Option<Value> {
+        let lines = self.lines.lock().expect("lines");
+        lines
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|value| value["message"] == message)
+    }
+
+    /// Waits for "strangler is serving" and returns the proxy address it names.
+    pub async fn serving(&self) -> SocketAddr {
+        let line = self
+            .wait_for_log("strangler is serving", Duration::from_secs(30))
+            .await;
+        line["proxy"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no proxy address in {line}"))
+    }
+
+    /// How many access-log lines with status 200 the process wrote.
+    pub fn served(&self) -> usize {
+        let lines = self.lines.lock().expect("lines");
+        lines
+            .iter()
+            .filter(|l| l.contains("\"log\":\"access\"") && l.contains("\"status\":200"))
+            .count()
+    }
+
+    /// Everything the process wrote to stdout so far.
+    pub fn output(&self) -> String {
+        self.lines.lock().expect("lines").join("\n")
+    }
+
+    /// Waits up to `limit` for the process to exit; panics if it does not.
+    pub async fn exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pid {} still running after {limit:?}:\n{}",
+                self.pid(),
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for StranglerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
