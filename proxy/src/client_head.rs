@@ -32,7 +32,10 @@ pub async fn await_head(stream: Stream, within: Option<Duration>) -> Option<Stre
     let deadline = Instant::now() + within;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
-    while !head_complete(&head) && head.len() < SCAN_LIMIT {
+    let mut scanned = 0;
+    while !head_complete(&head[scanned..]) && head.len() < SCAN_LIMIT {
+        // An empty line may straddle two reads: rescan only its three possible bytes.
+        scanned = head.len().saturating_sub(3);
         match timeout_at(deadline, tcp.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => head.extend_from_slice(&chunk[..n]),
             Ok(_) => return None,

@@ -302,13 +302,18 @@ impl pingora::proxy::ProxyHttp for Edge {
             None => {
                 let (tenant, route) = (ctx.tenant.as_deref(), ctx.route);
                 let limiter = self.live.rate_limiter();
+                // A refusal written here skips `response_filter`: close while draining now.
+                drain::close_when_draining(&self.drain, session);
                 if crate::limits::admit(session, &loaded, limiter, tenant, route, &mut ctx.limits)
                     .await?
                 {
                     return Ok(true);
                 }
                 self.guard_new_side(ctx);
-                self.start_mirror(session.req_header(), ctx);
+                if ctx.guard.diverted.is_none() {
+                    // A breaker-open diversion has nothing to compare; it takes no shadow slot.
+                    self.start_mirror(session.req_header(), ctx);
+                }
                 Ok(false)
             }
             Some(refusal) => {
@@ -335,12 +340,13 @@ impl pingora::proxy::ProxyHttp for Edge {
             _ => None,
         };
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
-        let timeouts = loaded.snapshot.timeouts(&upstream.name);
-        ctx.limits.deadline = crate::timeouts::apply(&mut peer, timeouts, ctx.started);
+        let timeouts = *loaded.snapshot.timeouts(&upstream.name);
+        ctx.limits.deadline = crate::timeouts::apply(&mut peer, &timeouts, ctx.started);
         if let Some(read) = service_timeout {
             // The service's own `read_timeout:` (the one `fallback.on: [timeout]` means)
-            // wins over `timeouts:` for its reads.
-            peer.options.read_timeout = Some(read);
+            // wins over `timeouts.read` for its reads, never over `total`.
+            let total = timeouts.total.unwrap_or(Duration::MAX);
+            peer.options.read_timeout = Some(read.min(total));
         }
         Ok(Box::new(peer))
     }
@@ -377,8 +383,8 @@ impl pingora::proxy::ProxyHttp for Edge {
             return Ok(());
         }
         let status = upstream_response.status.as_u16();
-        if status < 200 {
-            return Ok(()); // informational (100 Continue, 101 upgrade): not the answer yet
+        if status < 200 && status != 101 {
+            return Ok(()); // informational (100 Continue): not the answer yet
         }
         ctx.guard.record(status < 500);
         if !fallback::after_status(ctx.fallback_policy(), session, status) {
@@ -429,6 +435,8 @@ impl pingora::proxy::ProxyHttp for Edge {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // Runs again when Pingora retries on legacy, and the body is replayed from the start.
+        crate::limits::restart_body(&mut ctx.limits);
         let loaded = ctx.loaded()?;
         let tenant_header = &loaded.forward_header;
         drop_reserved_headers(upstream, tenant_header.as_str());
@@ -468,12 +476,15 @@ impl pingora::proxy::ProxyHttp for Edge {
     /// Copies the primary's body of a shadowed request (up to its `max_body`).
     fn response_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
-        crate::timeouts::check_deadline(ctx.limits.deadline)?;
+        // `total` bounds an exchange, not a WebSocket conversation.
+        if !session.was_upgraded() {
+            crate::timeouts::check_deadline(ctx.limits.deadline)?;
+        }
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response_body(body.as_ref());
         }
@@ -519,7 +530,10 @@ impl pingora::proxy::ProxyHttp for Edge {
             loaded
                 .metrics
                 .record(ctx.route, ctx.served_side(), status, elapsed);
-            if ctx.side == Side::New {
+            // A request a limit refused, or QA forced to the new side, says nothing of how
+            // the route's rollout fares there.
+            let forced = matches!(ctx.reason, Some(Reason::Forced(_)));
+            if ctx.side == Side::New && ctx.limits.refused().is_none() && !forced {
                 let outcome = Outcome::of(status, error, ctx.guard.diverted, elapsed);
                 self.guards.record(&loaded.file, ctx.route, outcome);
             }

@@ -180,6 +180,12 @@ fn check_rate(
     }
 }
 
+/// Starts counting the request body again: Pingora replays its retry buffer through the
+/// body filter when it retries the request on another upstream.
+pub fn restart_body(state: &mut RequestLimits) {
+    state.body_seen = 0;
+}
+
 /// Counts a chunk of request body; past `max_body` the request fails with 413 (sent if the
 /// client has no response yet; the upstream request is aborted either way).
 pub fn count_body(state: &mut RequestLimits, chunk: Option<&Bytes>) -> Result<()> {

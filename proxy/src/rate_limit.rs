@@ -122,7 +122,7 @@ impl RateLimiter {
         }
         let wait = (1.0 - bucket.tokens) / rate.per_second;
         Verdict::Limited {
-            retry_after: Duration::from_secs_f64(wait),
+            retry_after: Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX),
         }
     }
 
@@ -165,7 +165,7 @@ impl Shard {
 /// Whole seconds a client should wait, as `Retry-After` says it: the wait rounded up, at
 /// least 1.
 pub fn retry_after_seconds(wait: Duration) -> u64 {
-    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let whole = (wait.as_secs()).saturating_add(u64::from(wait.subsec_nanos() > 0));
     whole.max(1)
 }
 
@@ -271,5 +271,18 @@ mod tests {
         assert_eq!(retry_after_seconds(Duration::from_secs(2)), 2);
         assert_eq!(retry_after_seconds(Duration::from_millis(2001)), 3);
         assert_eq!(retry_after_seconds(Duration::ZERO), 1);
+        assert_eq!(retry_after_seconds(Duration::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn a_vanishingly_small_rate_limits_without_panicking() {
+        let limiter = RateLimiter::default();
+        let rate = rate(1e-300, 1.0);
+        let now = Instant::now();
+        assert_eq!(limiter.check("t", rate, now), Verdict::Allowed);
+        assert!(matches!(
+            limiter.check("t", rate, now),
+            Verdict::Limited { .. }
+        ));
     }
 }
