@@ -131,7 +131,9 @@ async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream
 async fn next_request(mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
     let mut buf = [0u8; NEXT_REQUEST_PEEK];
     let read = tokio::select! {
-        read = timeout(Duration::from_secs(KEEPALIVE_SECS), stream.read(&mut buf)) => read,
+        // Pingora's coarse timer, the one its own keep-alive read uses: cheaper per request
+        // than registering a tokio timer.
+        read = pingora::prelude::timeout(Duration::from_secs(KEEPALIVE_SECS), stream.read(&mut buf)) => read,
         _ = lingered(shutdown) => return None,
     };
     match read {
