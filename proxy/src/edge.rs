@@ -341,7 +341,13 @@ impl pingora::proxy::ProxyHttp for Edge {
         };
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
         let timeouts = *loaded.snapshot.timeouts(&upstream.name);
-        ctx.limits.deadline = crate::timeouts::apply(&mut peer, &timeouts, ctx.started);
+        // After a fallback, legacy's exchange has a `total` of its own, from the retry: the
+        // time the new service used up is not legacy's to lose.
+        let started = match ctx.guard.diverted {
+            Some(_) => Instant::now(),
+            None => ctx.started,
+        };
+        ctx.limits.deadline = crate::timeouts::apply(&mut peer, &timeouts, started);
         if let Some(read) = service_timeout {
             // The service's own `read_timeout:` (the one `fallback.on: [timeout]` means)
             // wins over `timeouts.read` for its reads, never over `total`.

@@ -316,3 +316,19 @@ async fn a_status_the_route_does_not_list_is_passed_through() {
     assert_eq!(answer.backend(), "billing");
     assert_eq!(legacy.hits(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_timeout_fallback_legacy_has_its_own_total() {
+    // billing times out after 1 s; legacy then takes 0.7 s, inside its 1.5 s `total` counted
+    // from the retry (from the decision it would be 1.7 s, past it).
+    let legacy = faults::slow("legacy", Duration::from_millis(700)).await;
+    let billing = faults::slow("billing", Duration::from_secs(30)).await;
+    let service = format!("{{ url: {}, read_timeout: 1s }}", billing.url());
+    let config = billing_with_fallback(&legacy, "timeout-total", service, "{ on: [timeout] }")
+        .section("timeouts:\n  upstreams: { legacy: { total: 1500ms } }");
+    let proxy = Proxy::start(&config).await;
+    let answer = send(proxy.get_as("acme", "/api/invoices/7")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.decided("reason"), Some("fallback:timeout"));
+    assert_eq!((legacy.hits(), billing.hits()), (1, 1));
+}

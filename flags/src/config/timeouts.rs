@@ -40,7 +40,8 @@ pub struct RawTimeouts {
     pub write: Option<String>,
     /// `total:` the longest the whole upstream exchange may take, from the decision to the
     /// last byte of the response: 504 if the client has not had the response head yet,
-    /// else the connection is closed. Default: none.
+    /// else the connection is closed. After a fallback to legacy, legacy's exchange counts
+    /// from the retry. Default: none.
     pub total: Option<String>,
     /// `upstreams:` the same keys for one upstream, by name: `legacy` or a service name,
     /// e.g. `{ billing: { read: 5s, total: 10s } }`. A key it leaves out is the default's.
