@@ -667,10 +667,17 @@ fn header_str<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
 
 /// Removes every client header in the proxy's namespace and the forwarded-tenant header.
 fn drop_reserved_headers(upstream: &mut RequestHeader, tenant_header: &str) {
+    let is_reserved = |name: &http::HeaderName| {
+        name.as_str().starts_with(RESERVED_PREFIX) || name.as_str() == tenant_header
+    };
+    // The usual request has none: no list is built for it.
+    if !upstream.headers.keys().any(is_reserved) {
+        return;
+    }
     let reserved: Vec<http::HeaderName> = upstream
         .headers
         .keys()
-        .filter(|name| name.as_str().starts_with(RESERVED_PREFIX) || name.as_str() == tenant_header)
+        .filter(|name| is_reserved(name))
         .cloned()
         .collect();
     for name in reserved {
