@@ -332,13 +332,6 @@ impl pingora::proxy::ProxyHttp for Edge {
         let loaded = ctx.loaded()?;
         let route = ctx.route.map(|i| &loaded.snapshot.routes()[i]);
         let upstream = loaded.snapshot.upstream(ctx.served_side(), route);
-        let service_timeout = match (ctx.served_side(), route) {
-            (Side::New, Some(route)) => {
-                let policy = loaded.snapshot.service_policy(route.service_index());
-                policy.read_timeout
-            }
-            _ => None,
-        };
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
         let timeouts = *loaded.snapshot.timeouts(&upstream.name);
         // After a fallback, legacy's exchange has a `total` of its own, from the retry: the
@@ -348,12 +341,6 @@ impl pingora::proxy::ProxyHttp for Edge {
             None => ctx.started,
         };
         ctx.limits.deadline = crate::timeouts::apply(&mut peer, &timeouts, started);
-        if let Some(read) = service_timeout {
-            // The service's own `read_timeout:` (the one `fallback.on: [timeout]` means)
-            // wins over `timeouts.read` for its reads, never over `total`.
-            let total = timeouts.total.unwrap_or(Duration::MAX);
-            peer.options.read_timeout = Some(read.min(total));
-        }
         Ok(Box::new(peer))
     }
 

@@ -110,7 +110,7 @@ pub async fn admit(
         session.set_read_timeout(Some(timeout));
     }
     let checked = check(session.req_header(), limits, state)
-        .and_then(|()| check_rate(limits, limiter, tenant, Instant::now()));
+        .and_then(|()| check_rate(limits, limiter, tenant, Instant::now));
     let Err(refusal) = checked else {
         return Ok(false);
     };
@@ -163,7 +163,7 @@ fn check_rate(
     limits: &Limits,
     limiter: &RateLimiter,
     tenant: Option<&str>,
-    now: Instant,
+    now: impl FnOnce() -> Instant,
 ) -> Result<(), Refusal> {
     let Some(tenant) = tenant else {
         return Ok(());
@@ -171,7 +171,7 @@ fn check_rate(
     let Some(rate) = limits.rates.rate_for(tenant) else {
         return Ok(());
     };
-    match limiter.check(tenant, rate, now) {
+    match limiter.check(tenant, rate, now()) {
         Verdict::Allowed => Ok(()),
         Verdict::Limited { retry_after } => Err(Refusal::RateLimited {
             tenant: tenant.to_owned(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::http::StatusCode as AxumStatus;
 use axum::response::IntoResponse;
 use axum::Router;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::metrics::sample;
@@ -48,33 +48,21 @@ fn route(name: &str, service: &str, guard: &str) -> String {
 /// A proxy with the admin token, and the backends it forwards to.
 struct Guarded {
     proxy: Proxy,
-    client: Client,
     _backends: Vec<Backend>,
 }
 
 impl Guarded {
     async fn start(config: Config, backends: Vec<Backend>) -> Guarded {
         let proxy = Proxy::start_with_admin_token(&config, TOKEN).await;
-        let client = Client::builder().no_proxy().build().expect("client");
         Guarded {
             proxy,
-            client,
             _backends: backends,
         }
     }
 
     /// An admin call with the token: status and JSON body.
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, self.proxy.admin_url(path))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("admin answers");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.proxy.admin_call(TOKEN, method, path, body).await
     }
 
     async fn get(&self, path: &str) -> Value {

@@ -5,7 +5,6 @@
 //! `tests/fixtures/jwt/`; tokens are minted per test.
 
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -13,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::support::metrics::sample;
 use crate::support::scratch::Scratch;
+use crate::support::tokens::{hs256, now};
 use crate::support::{send, Answer, Backend, Config, Proxy, TENANT};
 
 const FORWARDED: &str = "x-strangler-tenant";
@@ -43,11 +43,6 @@ fn rs256_tenant(extra: &str) -> String {
     format!("  sources: [ {{ jwt: {{ claim: tenant_id, public_key_file: {key} }} }} ]\n{extra}")
 }
 
-fn now() -> i64 {
-    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
-    elapsed.as_secs() as i64
-}
-
 /// Claims for `tenant` valid for an hour, with `extra` claims replacing or added.
 fn claims(tenant: &str, extra: Value) -> Value {
     let mut claims = json!({ "sub": "user-1", "tenant_id": tenant, "exp": now() + 3600 });
@@ -62,11 +57,6 @@ fn rs256(private: &str, claims: &Value) -> String {
     let pem = std::fs::read(fixture(private)).expect("fixture key");
     let key = EncodingKey::from_rsa_pem(&pem).expect("RSA key");
     encode(&Header::new(Algorithm::RS256), claims, &key).expect("signs")
-}
-
-fn hs256(secret: &[u8], claims: &Value) -> String {
-    let key = EncodingKey::from_secret(secret);
-    encode(&Header::new(Algorithm::HS256), claims, &key).expect("signs")
 }
 
 struct Verified {

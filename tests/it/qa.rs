@@ -3,13 +3,11 @@
 //! header is ignored, counted, and never reaches an upstream, so a client cannot pick its
 //! own side.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::metrics::sample;
+use crate::support::tokens::{hs256, now};
 use crate::support::{send, Answer, Backend, Config, Proxy};
 
 /// The environment variable holding the QA secret; set once, never changed.
@@ -49,14 +47,8 @@ async fn forcing() -> Forcing {
     }
 }
 
-fn token(secret: &[u8], claims: &Value) -> String {
-    let key = EncodingKey::from_secret(secret);
-    encode(&Header::new(Algorithm::HS256), claims, &key).expect("signs")
-}
-
 fn qa_claims() -> Value {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
-    json!({ "sub": "qa-bot", "strangler_qa": true, "exp": now.as_secs() + 600 })
+    json!({ "sub": "qa-bot", "strangler_qa": true, "exp": now() + 600 })
 }
 
 impl Forcing {
@@ -82,7 +74,7 @@ impl Forcing {
 #[tokio::test(flavor = "multi_thread")]
 async fn force_header_with_a_valid_qa_token_sends_the_request_to_new() {
     let t = forcing().await;
-    let signed = token(SECRET.as_bytes(), &qa_claims());
+    let signed = hs256(SECRET.as_bytes(), &qa_claims());
     let answer = t.get("acme", &[(FORCE, "new"), (TOKEN, &signed)]).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(answer.backend(), "billing");
@@ -114,13 +106,13 @@ async fn force_header_without_a_token_is_ignored_and_counted() {
 async fn forged_or_expired_qa_tokens_are_ignored() {
     let t = forcing().await;
     let before = t.ignored("invalid-token").await;
-    let forged = token(b"not-the-qa-secret-but-as-long-32b+!", &qa_claims());
+    let forged = hs256(b"not-the-qa-secret-but-as-long-32b+!", &qa_claims());
     let mut expired = qa_claims();
     expired["exp"] = json!(1_000_000);
-    let expired = token(SECRET.as_bytes(), &expired);
+    let expired = hs256(SECRET.as_bytes(), &expired);
     let mut tenant_token = qa_claims();
     tenant_token["strangler_qa"] = json!(false);
-    let tenant_token = token(SECRET.as_bytes(), &tenant_token);
+    let tenant_token = hs256(SECRET.as_bytes(), &tenant_token);
     for bad in [forged, expired, tenant_token] {
         let answer = t.get("acme", &[(FORCE, "new"), (TOKEN, &bad)]).await;
         assert_eq!(answer.backend(), "legacy", "{answer:?}");

@@ -69,16 +69,7 @@ impl Flags {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, self.proxy.admin_url(path))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("admin answers");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.proxy.admin_call(TOKEN, method, path, body).await
     }
 
     /// Gives `tenant` a runtime side on `invoices` through the admin API: status and body.

@@ -223,6 +223,14 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         base,
         problems,
     );
+    let service_policies: Vec<ServicePolicy> =
+        service_policies.into_iter().collect::<Option<_>>()?;
+    let mut timeouts = timeouts?;
+    for (name, policy) in names.iter().zip(&service_policies) {
+        if let Some(read) = policy.read_timeout {
+            timeouts.set_read(name, read);
+        }
+    }
     Some(Config {
         listen: raw.listen,
         admin: raw
@@ -236,14 +244,14 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
         forward_header: forward_header?,
         routes: routes?,
         debug_headers: raw.debug_headers,
-        connect_timeout: timeouts.as_ref()?.defaults().connect,
+        connect_timeout: timeouts.defaults().connect,
         store: store?,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
         qa: qa?,
-        service_policies: service_policies.into_iter().collect::<Option<_>>()?,
+        service_policies,
         limits: limits?,
-        timeouts: timeouts?,
+        timeouts,
         lifecycle: lifecycle?,
     })
 }

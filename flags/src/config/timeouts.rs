@@ -95,6 +95,13 @@ impl Timeouts {
     pub fn of(&self, name: &str) -> &UpstreamTimeouts {
         self.by_upstream.get(name).unwrap_or(&self.default)
     }
+
+    /// Makes `read` the read timeout of the upstream called `name`: a service's own
+    /// `read_timeout:` (validation refuses it beside `timeouts.upstreams.<name>.read`).
+    pub(super) fn set_read(&mut self, name: &str, read: Duration) {
+        let default = self.default;
+        self.by_upstream.entry(name.into()).or_insert(default).read = read;
+    }
 }
 
 /// Validates `timeouts:` against the upstream names; `connect_timeout` is the top-level

@@ -14,6 +14,7 @@ pub mod raw_http;
 pub mod relay;
 pub mod scratch;
 pub mod scripted;
+pub mod tokens;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

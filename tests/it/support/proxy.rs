@@ -302,6 +302,26 @@ impl Proxy {
         self.get(path).header(super::TENANT, tenant)
     }
 
+    /// An admin call with the bearer `token`: status and JSON body (null when not JSON).
+    pub async fn admin_call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, self.admin_url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("admin answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// A GET to the admin listener: status and body text.
     pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
         let response = self
