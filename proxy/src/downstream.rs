@@ -16,16 +16,21 @@
 //! header buffer an idle connection would hold for its whole idle life (about 25 KiB each:
 //! 250 MiB for 10,000 idle clients, docs/performance.md).
 
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::{HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::time::timeout;
 
 use crate::drain::{Drain, KEEPALIVE_LINGER};
@@ -94,21 +99,31 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
     /// head, not just the first, must arrive within `limits.client_timeout` of its first
     /// bytes.
     async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let mut session = ServerSession::new_http1(stream);
-        let keepalive = (!*shutdown.borrow()).then_some(KEEPALIVE_SECS);
-        session.set_keepalive(keepalive);
-        let mut served = self.http1.process_new_http(session, shutdown).await;
+        let mut served = Box::pin(self.serve_one(stream, None, shutdown)).await;
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
             let stream = next_request(stream, shutdown).await?;
             let head_timeout = self.live.current().snapshot.limits().client_timeout;
             let stream = bounded_head(stream, head_timeout).await?;
-            let mut session = ServerSession::new_http1(stream);
-            if let Some(settings) = settings {
-                settings.apply_to_session(&mut session);
-            }
-            served = self.http1.process_new_http(session, shutdown).await;
+            served = Box::pin(self.serve_one(stream, settings, shutdown)).await;
         }
         None
+    }
+
+    /// One request in a new Pingora session. Boxed by the caller for the length of the
+    /// request: the session lives here, not in the connection's future, which an idle
+    /// connection holds for its whole idle life.
+    async fn serve_one(
+        &self,
+        stream: Stream,
+        settings: Option<HttpPersistentSettings>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        let mut session = ServerSession::new_http1(stream);
+        match settings {
+            Some(settings) => settings.apply_to_session(&mut session),
+            None => session.set_keepalive((!*shutdown.borrow()).then_some(KEEPALIVE_SECS)),
+        }
+        self.http1.process_new_http(session, shutdown).await
     }
 }
 
@@ -127,19 +142,45 @@ async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream
 /// keep-alive timeout, or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts
 /// shutting down (a client that was about to reuse the connection is still answered, with
 /// `Connection: close`; see [`crate::drain`]). Pipelining is off, so a reused stream never
-/// holds bytes of the next request already.
-async fn next_request(mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-    let mut buf = [0u8; NEXT_REQUEST_PEEK];
+/// holds bytes of the next request already. The bytes are read into a per-thread scratch
+/// buffer ([`read_into_rewind`]), so the wait itself holds no buffer.
+async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+    if !stream.as_any().is::<TcpStream>() {
+        // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
+        return Some(stream);
+    }
+    let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
     let read = tokio::select! {
         // Pingora's coarse timer, the one its own keep-alive read uses: cheaper per request
         // than registering a tokio timer.
-        read = pingora::prelude::timeout(Duration::from_secs(KEEPALIVE_SECS), stream.read(&mut buf)) => read,
+        read = pingora::prelude::timeout(
+            Duration::from_secs(KEEPALIVE_SECS),
+            poll_fn(|cx| read_into_rewind(&mut tcp, cx)),
+        ) => read,
         _ = lingered(shutdown) => return None,
     };
     match read {
-        Ok(Ok(n)) if n > 0 => rewind(stream, &buf[..n]),
+        Ok(Ok(n)) if n > 0 => Some(tcp),
         _ => None,
     }
+}
+
+thread_local! {
+    /// Where [`read_into_rewind`] reads: one buffer per worker thread instead of one per
+    /// idle connection.
+    static SCRATCH: RefCell<[u8; NEXT_REQUEST_PEEK]> = const { RefCell::new([0; NEXT_REQUEST_PEEK]) };
+}
+
+/// Reads what has arrived on `tcp` (at most [`NEXT_REQUEST_PEEK`] bytes) and puts it back at
+/// the head of the stream, for Pingora to parse; the number of bytes, 0 at end of stream.
+fn read_into_rewind(tcp: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        ready!(Pin::new(&mut *tcp).poll_read(cx, &mut buf))?;
+        let read = buf.filled();
+        tcp.rewind(read);
+        Poll::Ready(Ok(read.len()))
+    })
 }
 
 /// Completes [`KEEPALIVE_LINGER`] after shutdown starts.
