@@ -19,7 +19,7 @@ import re
 import statistics
 import sys
 
-ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-shadow"]
+ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-b", "strangler-shadow"]
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -144,7 +144,7 @@ def ratios(rows):
     if not s:
         return ["strangler was not measured, so there are no strangler ratios."]
     lines = shadow_ratio(rows)
-    for other in ("nginx", "bare-pingora", "direct"):
+    for other in ("nginx", "bare-pingora", "strangler-b", "direct"):
         o = rows.get(other)
         if not o:
             continue
@@ -171,7 +171,7 @@ def shadow_ratio(rows):
 
 def cpu_split(rows):
     """Where each strangler's CPU per request goes, by thread, and the backend's CPU."""
-    targets = [t for t in ("strangler", "strangler-shadow") if t in rows]
+    targets = [t for t in ("strangler", "strangler-b", "strangler-shadow") if t in rows]
     groups = sorted({k for t in targets for k in rows[t] if k.startswith("thread.")})
     groups = [g for g in groups if any((rows[t].get(g) or 0) >= 0.05 for t in targets)]
     if not groups:

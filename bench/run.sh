@@ -6,10 +6,15 @@
 #   DURATION=2 ROUNDS=1 bash bench/run.sh              # smoke run
 #   SCENARIO=routes1000 PIN=1 bash bench/run.sh
 #   SCENARIO=shadow bash bench/run.sh                  # strangler with and without shadowing
+#   ONLY="bare-pingora strangler" COMPARE_BIN=/tmp/old/strangler bash bench/run.sh   # A/B
 #
 # Knobs: DURATION (s per run, 10), ROUNDS (3), SCENARIO (routing|routes1000|body1m|shadow),
 # PIN (1 = proxies and backend on core 1, wrk on core 0), THREADS (1),
-# SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 64).
+# SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 64),
+# ONLY (the targets to run, e.g. "bare-pingora strangler"; default all),
+# COMPARE_BIN (another strangler binary, run as strangler-b on the same routes.yaml),
+# COMPARE_ENV (environment for strangler-b only: COMPARE_BIN=target/release/strangler
+# COMPARE_ENV=RUST_LOG=warn measures the access log).
 # See bench/README.md.
 set -euo pipefail
 
@@ -21,6 +26,9 @@ SCENARIO=${SCENARIO:-routing}
 PIN=${PIN:-0}
 THREADS=${THREADS:-1}     # worker threads/processes of each proxy (the backend keeps one)
 SHADOW_IN_FLIGHT=${SHADOW_IN_FLIGHT:-}   # SCENARIO=shadow: diffs.in_flight of strangler-shadow
+ONLY=${ONLY:-}         # targets to run (space-separated); empty: all
+COMPARE_BIN=${COMPARE_BIN:-}   # a second strangler binary, measured as strangler-b
+COMPARE_ENV=${COMPARE_ENV:-}   # environment of strangler-b only, e.g. RUST_LOG=warn
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CLK_TCK=$(getconf CLK_TCK)
 TENANT=acme            # must match REQUEST_TENANT in gen_routes.py
@@ -229,6 +237,9 @@ write_configs() {
   write_haproxy_conf
   python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler]}" "${PORT[admin]}" \
     "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler.db" >"$TMP/routes.yaml"
+  [[ -z $COMPARE_BIN ]] ||
+    python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler-b]}" "${PORT[admin-b]}" \
+      "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler-b.db" >"$TMP/routes-b.yaml"
   [[ $SCENARIO == shadow ]] || return 0
   # The same routes, the hit route shadowed; its own admin port and store file.
   python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler-shadow]}" "${PORT[admin-shadow]}" \
@@ -269,8 +280,13 @@ ready() {   # name
   return 1
 }
 
+# Whether ONLY (empty: everything) names the target; strangler-b runs whenever COMPARE_BIN
+# is set.
+wanted() { [[ -z $ONLY || " $ONLY " == *" $1 "* || $1 == strangler-b ]]; }
+
 start_target() {   # name command...
   local name=$1
+  wanted "$name" || return 0
   spawn "$@"
   if ready "$name"; then TARGETS+=("$name"); fi
 }
@@ -280,7 +296,7 @@ start_all() {
   spawn backend nginx -p "$TMP" -e "$TMP/backend.err" -c "$TMP/backend.conf"
   ready backend || { log "the backend did not start; nothing to measure"; exit 1; }
   PORT[direct]=${PORT[backend]} PID_OF[direct]=""
-  TARGETS+=(direct)
+  if wanted direct; then TARGETS+=(direct); fi
   start_target nginx nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
   start_target haproxy haproxy -db -f "$TMP/haproxy.cfg"
   start_target bare-pingora "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}" "$THREADS"
@@ -288,6 +304,8 @@ start_all() {
     start_target strangler "$bin/strangler" run --config "$TMP/routes.yaml"
     [[ $SCENARIO != shadow ]] ||
       start_target strangler-shadow "$bin/strangler" run --config "$TMP/routes-shadow.yaml"
+    [[ -z $COMPARE_BIN ]] ||
+      start_target strangler-b env $COMPARE_ENV "$COMPARE_BIN" run --config "$TMP/routes-b.yaml"
   else
     log "strangler: SKIPPED, no binary from this build"
   fi
@@ -433,7 +451,7 @@ main() {
   TMP=$(mktemp -d /tmp/strangler-bench.XXXXXX)
   build
   read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] \
-    PORT[strangler-shadow] PORT[admin-shadow] < <(free_ports 8)
+    PORT[strangler-shadow] PORT[admin-shadow] PORT[strangler-b] PORT[admin-b] < <(free_ports 10)
   write_configs
   log "mode: $([[ $PIN == 1 ]] && echo 'PIN=1, proxies and backend on core 1, wrk on core 0' || echo 'unpinned')"
   start_all

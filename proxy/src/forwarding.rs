@@ -8,6 +8,8 @@
 
 use std::net::IpAddr;
 
+use http::HeaderValue;
+
 use pingora::http::RequestHeader;
 use pingora::Result;
 
@@ -31,7 +33,7 @@ pub fn add_forwarding_headers(
         };
         upstream.insert_header(X_FORWARDED_FOR, chain)?;
     }
-    upstream.insert_header(X_FORWARDED_PROTO, "http")?;
+    upstream.insert_header(X_FORWARDED_PROTO, HeaderValue::from_static("http"))?;
     match authority(upstream) {
         Some(host) => upstream.insert_header(X_FORWARDED_HOST, host)?,
         None => {
@@ -41,15 +43,17 @@ pub fn add_forwarding_headers(
     Ok(())
 }
 
-/// The request's authority (`:authority` for h2, else `Host`), owned.
-fn authority(req: &RequestHeader) -> Option<String> {
-    let from_uri = req.uri.authority().map(|a| a.as_str());
-    let from_header = || {
-        req.headers
+/// The request's authority (`:authority` for h2, else `Host`). The `Host` value is shared,
+/// not copied.
+fn authority(req: &RequestHeader) -> Option<HeaderValue> {
+    match req.uri.authority() {
+        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+        None => req
+            .headers
             .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-    };
-    from_uri.or_else(from_header).map(str::to_string)
+            .filter(|v| v.to_str().is_ok())
+            .cloned(),
+    }
 }
 
 #[cfg(test)]

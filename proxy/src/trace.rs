@@ -31,17 +31,40 @@ impl RequestIdentity {
     pub fn from_headers(request_id: Option<&str>, traceparent: Option<&str>) -> RequestIdentity {
         let (trace_id, flags) = traceparent
             .and_then(parse_traceparent)
-            .unwrap_or_else(|| (format!("{:016x}{:016x}", next_id(), next_id()), "00"));
-        let traceparent = format!("00-{trace_id}-{:016x}-{flags}", next_id() | 1);
+            .unwrap_or_else(|| (random_hex_128(), "00"));
+        // Written by hand rather than with `format!`: this runs on every request.
+        let mut header = String::with_capacity(55);
+        header.push_str("00-");
+        header.push_str(&trace_id);
+        header.push('-');
+        push_hex(&mut header, next_id() | 1);
+        header.push('-');
+        header.push_str(flags);
         let request_id = match request_id {
             Some(id) if is_sane_request_id(id) => id.to_string(),
-            _ => format!("{:016x}{:016x}", next_id(), next_id()),
+            _ => random_hex_128(),
         };
         RequestIdentity {
             request_id,
             trace_id,
-            traceparent,
+            traceparent: header,
         }
+    }
+}
+
+/// 32 random lowercase hex digits: a new trace id or request id.
+fn random_hex_128() -> String {
+    let mut hex = String::with_capacity(32);
+    push_hex(&mut hex, next_id());
+    push_hex(&mut hex, next_id());
+    hex
+}
+
+/// Appends `value` as 16 lowercase hex digits (`{:016x}`).
+fn push_hex(out: &mut String, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(char::from(DIGITS[(value >> (shift * 4)) as usize & 0xf]));
     }
 }
 
@@ -84,6 +107,15 @@ fn next_id() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_sixteen_lowercase_digits() {
+        for value in [0, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+            let mut hex = String::new();
+            push_hex(&mut hex, value);
+            assert_eq!(hex, format!("{value:016x}"));
+        }
+    }
 
     #[test]
     fn valid_traceparent_keeps_the_trace_and_replaces_the_parent() {
