@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::RequestError;
 use crate::qa::{Force, ForceIgnored, ForcedBy};
 use crate::request_path::normalize_request_path;
-use crate::rollout::bucket;
+use crate::rollout::bucket_after;
 use crate::route::Route;
 use crate::tenant::{OnInvalid, TenantSourceKind};
 use crate::{RequestView, Snapshot};
@@ -233,13 +233,13 @@ fn route_side(route: &Route, tenant: Option<&str>, default_side: Side) -> (Side,
     let Some(tenant) = tenant else {
         return (default_side, Reason::NoTenant);
     };
-    if let Some(side) = route.overrides.get(tenant) {
+    if let Some(side) = route.overrides.get(tenant.as_bytes()) {
         return (*side, Reason::TenantOverride);
     }
     if route.percent == 0 {
         return (Side::Legacy, Reason::Default);
     }
-    let bucket = bucket(&route.salt, tenant);
+    let bucket = bucket_after(route.salted, tenant);
     let side = if bucket < route.percent {
         Side::New
     } else {

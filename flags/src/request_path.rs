@@ -37,6 +37,32 @@ const DOT_SEGMENT: &str = "'.' and '..' segments are not allowed";
 /// common case allocates nothing.
 pub(crate) fn normalize_request_path(raw: &str) -> Result<Cow<'_, str>, &'static str> {
     let rest = raw.strip_prefix('/').ok_or(NOT_ABSOLUTE)?;
+    if plainly_canonical(rest) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    checked_path(raw, rest)
+}
+
+/// One pass over the bytes for the common path: no escape, no `\`, no `//` and no segment
+/// starting with `.` (every dot segment starts with `.` or an escape). Such a path is
+/// canonical and has no dot segment, which is what [`checked_path`] would find segment by
+/// segment.
+fn plainly_canonical(rest: &str) -> bool {
+    let mut previous = b'/';
+    for &byte in rest.as_bytes() {
+        match byte {
+            b'%' | b'\\' => return false,
+            b'/' | b'.' if previous == b'/' => return false,
+            _ => {}
+        }
+        previous = byte;
+    }
+    true
+}
+
+/// [`normalize_request_path`] segment by segment, for a path with an escape, a `\`, a `//`
+/// or a segment starting with `.`.
+fn checked_path<'r>(raw: &'r str, rest: &str) -> Result<Cow<'r, str>, &'static str> {
     let mut changed = raw.contains("//");
     for segment in rest.split('/') {
         changed |= check_segment(segment)?;
@@ -150,6 +176,18 @@ fn is_dot_segment(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one-pass check never calls a path canonical that the segment-by-segment
+        /// check would change or refuse.
+        #[test]
+        fn the_fast_path_agrees_with_the_full_check(rest in "[a-z0-9./%;\\\\A-F~_-]{0,24}") {
+            let raw = format!("/{rest}");
+            if plainly_canonical(&rest) {
+                proptest::prop_assert_eq!(checked_path(&raw, &rest), Ok(Cow::Borrowed(raw.as_str())));
+            }
+        }
+    }
 
     fn normalized(raw: &str) -> String {
         normalize_request_path(raw)

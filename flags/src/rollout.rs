@@ -14,8 +14,17 @@ pub const BUCKETS: u16 = 10_000;
 /// fmix64, then `% 10000`. This is stable forever: changing it would move tenants between
 /// sides on upgrade, so fixed test vectors pin it.
 pub fn bucket(salt: &str, tenant: &str) -> u16 {
-    let hash = fnv1a(fnv1a(fnv1a64(salt.as_bytes()), &[0]), tenant.as_bytes());
-    (fmix64(hash) % u64::from(BUCKETS)) as u16
+    bucket_after(salted(salt), tenant)
+}
+
+/// The FNV state after `salt` and the separator: a route computes it once, at load.
+pub(crate) fn salted(salt: &str) -> u64 {
+    fnv1a(fnv1a64(salt.as_bytes()), &[0])
+}
+
+/// [`bucket`] from the state [`salted`] gave for the salt.
+pub(crate) fn bucket_after(salted: u64, tenant: &str) -> u16 {
+    (fmix64(fnv1a(salted, tenant.as_bytes())) % u64::from(BUCKETS)) as u16
 }
 
 /// Converts a routes.yaml percentage to basis points (25.5 -> 2550).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use strangler_shadow::CompiledPolicy;
 
 use crate::guard::GuardPolicy;
-use crate::hash::FastMap;
+use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
 use crate::resilience::FallbackPolicy;
 use crate::tenant::strip_port;
@@ -110,11 +110,13 @@ pub struct Route {
     pub service: Box<str>,
     pub(crate) service_index: usize,
     pub(crate) salt: Box<str>,
+    /// The bucket hash's state after the salt ([`crate::rollout::salted`]).
+    pub(crate) salted: u64,
     pub(crate) pattern: Pattern,
     pub(crate) methods: Option<Vec<Box<str>>>,
     pub(crate) host: Option<HostMatch>,
     pub(crate) percent: u16,
-    pub(crate) overrides: FastMap<Box<str>, Side>,
+    pub(crate) overrides: FastMap<ShortKey, Side>,
     pub(crate) killed: bool,
     pub(crate) index: usize,
     /// The compiled `shadow:` block, if the route is shadowed.
@@ -179,7 +181,7 @@ impl Route {
     pub fn tenant_overrides(&self) -> impl Iterator<Item = (&str, Side)> + '_ {
         self.overrides
             .iter()
-            .map(|(tenant, side)| (&**tenant, *side))
+            .map(|(tenant, side)| (tenant.as_str(), *side))
     }
 
     /// The path pattern as written.

@@ -5,7 +5,7 @@
 //! lists are sorted by [`Rank`], best first, so the first route at a
 //! node whose method and host conditions pass is that node's best candidate.
 
-use crate::hash::FastMap;
+use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Segment;
 use crate::route::{Rank, Route};
 use crate::RequestView;
@@ -14,17 +14,26 @@ use crate::RequestView;
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     root: Node,
-    ranks: Vec<Rank>,
+}
+
+/// A route ending at a node, with what choosing among candidates needs kept inline: the
+/// lookup reads the route itself only when it has a method or host condition.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    index: usize,
+    rank: Rank,
+    /// No `methods:` and no `host:`: every request reaching the node is admitted.
+    unconditional: bool,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Node {
-    literals: FastMap<Box<str>, Node>,
+    literals: FastMap<ShortKey, Node>,
     param: Option<Box<Node>>,
     /// Routes whose pattern ends at this node.
-    exact: Vec<usize>,
+    exact: Vec<Candidate>,
     /// Routes whose pattern ends at this node with `**`.
-    globstar: Vec<usize>,
+    globstar: Vec<Candidate>,
 }
 
 /// The request fields a lookup needs, read once.
@@ -36,13 +45,17 @@ struct Query<'a> {
 impl RouteTable {
     /// Builds the trie over `routes`; indexes refer to that slice.
     pub fn new(routes: &[Route]) -> RouteTable {
-        let ranks: Vec<Rank> = routes.iter().map(Route::rank).collect();
         let mut root = Node::default();
         for (index, route) in routes.iter().enumerate() {
-            root.insert(route.pattern.segments(), index);
+            let candidate = Candidate {
+                index,
+                rank: route.rank(),
+                unconditional: route.methods.is_none() && route.host.is_none(),
+            };
+            root.insert(route.pattern.segments(), candidate);
         }
-        root.sort(&ranks);
-        RouteTable { root, ranks }
+        root.sort();
+        RouteTable { root }
     }
 
     /// The most specific route of `routes` (the slice given to `new`) matching `req`, whose
@@ -59,86 +72,82 @@ impl RouteTable {
         };
         let rest = path.strip_prefix('/').filter(|rest| !rest.is_empty());
         let mut best = None;
-        self.walk(&self.root, rest, routes, &query, &mut best);
-        best.map(|index| &routes[index])
+        walk(&self.root, rest, routes, &query, &mut best);
+        best.map(|candidate: Candidate| &routes[candidate.index])
     }
+}
 
-    /// Visits `node` with the unmatched `rest` of the path (None when it is used up).
-    fn walk(
-        &self,
-        node: &Node,
-        rest: Option<&str>,
-        routes: &[Route],
-        query: &Query<'_>,
-        best: &mut Option<usize>,
-    ) {
-        self.consider(&node.globstar, routes, query, best);
-        let Some(rest) = rest else {
-            self.consider(&node.exact, routes, query, best);
+/// Visits `node` with the unmatched `rest` of the path (None when it is used up).
+fn walk(
+    node: &Node,
+    rest: Option<&str>,
+    routes: &[Route],
+    query: &Query<'_>,
+    best: &mut Option<Candidate>,
+) {
+    consider(&node.globstar, routes, query, best);
+    let Some(rest) = rest else {
+        consider(&node.exact, routes, query, best);
+        return;
+    };
+    let (segment, next) = match rest.split_once('/') {
+        Some((segment, next)) => (segment, Some(next)),
+        None => (rest, None),
+    };
+    if let Some(child) = node.literals.get(segment.as_bytes()) {
+        walk(child, next, routes, query, best);
+    }
+    if let Some(child) = &node.param {
+        walk(child, next, routes, query, best);
+    }
+}
+
+/// Takes the first admissible route of `candidates` if it outranks `best`.
+fn consider(
+    candidates: &[Candidate],
+    routes: &[Route],
+    query: &Query<'_>,
+    best: &mut Option<Candidate>,
+) {
+    for candidate in candidates {
+        if best.is_some_and(|best| candidate.rank <= best.rank) {
             return;
-        };
-        let (segment, next) = match rest.split_once('/') {
-            Some((segment, next)) => (segment, Some(next)),
-            None => (rest, None),
-        };
-        if let Some(child) = node.literals.get(segment) {
-            self.walk(child, next, routes, query, best);
         }
-        if let Some(child) = &node.param {
-            self.walk(child, next, routes, query, best);
-        }
-    }
-
-    /// Takes the first admissible route of `candidates` if it outranks `best`.
-    fn consider(
-        &self,
-        candidates: &[usize],
-        routes: &[Route],
-        query: &Query<'_>,
-        best: &mut Option<usize>,
-    ) {
-        for &index in candidates {
-            if best.is_some_and(|best| self.ranks[index] <= self.ranks[best]) {
-                return;
-            }
-            if routes[index].admits(query.method, query.host) {
-                *best = Some(index);
-                return;
-            }
+        if candidate.unconditional || routes[candidate.index].admits(query.method, query.host) {
+            *best = Some(*candidate);
+            return;
         }
     }
 }
 
 impl Node {
-    fn insert(&mut self, segments: &[Segment], index: usize) {
+    fn insert(&mut self, segments: &[Segment], candidate: Candidate) {
         let Some((first, rest)) = segments.split_first() else {
-            self.exact.push(index);
+            self.exact.push(candidate);
             return;
         };
         match first {
-            Segment::Globstar => self.globstar.push(index),
+            Segment::Globstar => self.globstar.push(candidate),
             Segment::Literal(text) => self
                 .literals
-                .entry(text.clone())
+                .entry(ShortKey::from(&**text))
                 .or_default()
-                .insert(rest, index),
+                .insert(rest, candidate),
             Segment::Param(_) => self
                 .param
                 .get_or_insert_with(Box::default)
-                .insert(rest, index),
+                .insert(rest, candidate),
         }
     }
 
     /// Sorts every route list best rank first.
-    fn sort(&mut self, ranks: &[Rank]) {
-        let by_rank_descending = |a: &usize, b: &usize| ranks[*b].cmp(&ranks[*a]);
+    fn sort(&mut self) {
+        let by_rank_descending = |a: &Candidate, b: &Candidate| b.rank.cmp(&a.rank);
         self.exact.sort_by(by_rank_descending);
         self.globstar.sort_by(by_rank_descending);
-        self.literals
-            .values_mut()
-            .for_each(|child| child.sort(ranks));
+        self.literals.values_mut().for_each(Node::sort);
         if let Some(child) = &mut self.param {
-            child.sort(ranks);
+            child.sort();
         }
     }
 }

@@ -116,8 +116,10 @@ fn route_of(
         let at = at("fallback");
         super::fallback::validate(&at, fallback, methods.as_deref(), problems).map(Arc::new)
     });
+    let salt = raw.cohort.unwrap_or_else(|| raw.name.clone());
     Some(Route {
-        salt: raw.cohort.unwrap_or_else(|| raw.name.clone()).into(),
+        salted: crate::rollout::salted(&salt),
+        salt: salt.into(),
         name: raw.name.into(),
         service: raw.service.into(),
         service_index: service_index?,
