@@ -14,7 +14,8 @@
 # ONLY (the targets to run, e.g. "bare-pingora strangler"; default all),
 # COMPARE_BIN (another strangler binary, run as strangler-b on the same routes.yaml),
 # COMPARE_ENV (environment for strangler-b only: COMPARE_BIN=target/release/strangler
-# COMPARE_ENV=RUST_LOG=warn measures the access log).
+# COMPARE_ENV=RUST_LOG=warn measures the access log),
+# PROFILE (cargo profile of both Pingora builds: release, or production with fat LTO).
 # See bench/README.md.
 set -euo pipefail
 
@@ -29,6 +30,7 @@ SHADOW_IN_FLIGHT=${SHADOW_IN_FLIGHT:-}   # SCENARIO=shadow: diffs.in_flight of s
 ONLY=${ONLY:-}         # targets to run (space-separated); empty: all
 COMPARE_BIN=${COMPARE_BIN:-}   # a second strangler binary, measured as strangler-b
 COMPARE_ENV=${COMPARE_ENV:-}   # environment of strangler-b only, e.g. RUST_LOG=warn
+PROFILE=${PROFILE:-release}    # cargo profile of strangler and bare-pingora (release|production)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 CLK_TCK=$(getconf CLK_TCK)
 TENANT=acme            # must match REQUEST_TENANT in gen_routes.py
@@ -111,11 +113,11 @@ builds_running() {
 }
 
 build() {
-  local bin=$TARGET_DIR/release
-  log "building release binaries (waits if another cargo holds the lock)"
-  if ! (cd "$ROOT" && cargo build --release -p strangler -p bare-pingora >&2); then
+  local bin=$TARGET_DIR/$PROFILE
+  log "building $PROFILE binaries (waits if another cargo holds the lock)"
+  if ! (cd "$ROOT" && cargo build --profile "$PROFILE" -p strangler -p bare-pingora >&2); then
     log "strangler: build FAILED, it will be skipped; building bare-pingora alone"
-    (cd "$ROOT" && cargo build --release -p bare-pingora >&2)
+    (cd "$ROOT" && cargo build --profile "$PROFILE" -p bare-pingora >&2)
     rm -f "$TMP/strangler.ok"
     return
   fi
@@ -292,7 +294,7 @@ start_target() {   # name command...
 }
 
 start_all() {
-  local bin=$TARGET_DIR/release
+  local bin=$TARGET_DIR/$PROFILE
   spawn backend nginx -p "$TMP" -e "$TMP/backend.err" -c "$TMP/backend.conf"
   ready backend || { log "the backend did not start; nothing to measure"; exit 1; }
   PORT[direct]=${PORT[backend]} PID_OF[direct]=""
@@ -420,7 +422,7 @@ describe() {
 
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')
 - machine: $(nproc) cores, $(uname -r), load average at start $LOAD_AT_START
-- mode: $mode, THREADS=$THREADS per proxy
+- mode: $mode, THREADS=$THREADS per proxy, cargo profile $PROFILE
 - load: wrk -t1 -c$CONNS -d${DURATION}s --latency, keep-alive, GET $REQ_PATH with X-Tenant-Id: $TENANT; $ROUNDS interleaved round(s) of ${TARGETS[*]}; medians
 - versions: $(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')
 - strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides
