@@ -154,8 +154,9 @@ async fn next_request(stream: Stream, shutdown: &ShutdownWatch, drain: &Drain) -
     // Pingora's coarse timer, the one its own keep-alive read uses: cheaper per request than
     // a tokio timer. A busy connection sends its next request within the first
     // [`KEEPALIVE_LINGER`], which needs no shutdown watch: registering one on every request
-    // was about 1 % of the CPU per request. A connection idle that long closes if draining
-    // has begun, and otherwise waits on with the watch.
+    // takes the watch's lock twice (its removal alone was 0.4 % of a profile's samples). A
+    // connection idle that long closes if draining has begun, and otherwise waits on with
+    // the watch.
     let first = timeout(
         KEEPALIVE_LINGER,
         poll_fn(|cx| read_into_rewind(&mut tcp, cx)),
