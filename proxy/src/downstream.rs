@@ -102,7 +102,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
     async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut served = Box::pin(self.serve_one(stream, None, shutdown)).await;
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
-            let stream = next_request(stream, shutdown, &self.drain).await?;
+            let stream = next_request(stream, shutdown).await?;
             let head_timeout = self.live.current().snapshot.limits().client_timeout;
             let stream = bounded_head(stream, head_timeout).await?;
             served = Box::pin(self.serve_one(stream, settings, shutdown)).await;
@@ -140,12 +140,12 @@ async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream
 
 /// Waits for the first bytes of the next request on a kept-alive connection and puts them
 /// back; `None` (the connection is closed) when the client closes, stays idle past the
-/// keep-alive timeout, or, once the proxy drains, stays idle for [`KEEPALIVE_LINGER`] (a
-/// client that was about to reuse the connection is still answered, with
+/// keep-alive timeout, or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts
+/// draining (a client that was about to reuse the connection is still answered, with
 /// `Connection: close`; see [`crate::drain`]). Pipelining is off, so a reused stream never
 /// holds bytes of the next request already. The bytes are read into a per-thread scratch
 /// buffer ([`read_into_rewind`]), so the wait itself holds no buffer.
-async fn next_request(stream: Stream, shutdown: &ShutdownWatch, drain: &Drain) -> Option<Stream> {
+async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
     if !stream.as_any().is::<TcpStream>() {
         // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
         return Some(stream);
@@ -155,8 +155,8 @@ async fn next_request(stream: Stream, shutdown: &ShutdownWatch, drain: &Drain) -
     // a tokio timer. A busy connection sends its next request within the first
     // [`KEEPALIVE_LINGER`], which needs no shutdown watch: registering one on every request
     // takes the watch's lock twice (its removal alone was 0.4 % of a profile's samples). A
-    // connection idle that long closes if draining has begun, and otherwise waits on with
-    // the watch.
+    // connection idle that long waits on with the watch, so a drain still gives it the whole
+    // linger from the drain's start, however long it had been idle then.
     let first = timeout(
         KEEPALIVE_LINGER,
         poll_fn(|cx| read_into_rewind(&mut tcp, cx)),
@@ -164,7 +164,6 @@ async fn next_request(stream: Stream, shutdown: &ShutdownWatch, drain: &Drain) -
     .await;
     let read = match first {
         Ok(read) => read,
-        Err(_) if drain.is_draining() || *shutdown.borrow() => return None,
         Err(_) => tokio::select! {
             read = timeout(KEEPALIVE - KEEPALIVE_LINGER, poll_fn(|cx| read_into_rewind(&mut tcp, cx))) => {
                 read.ok()?

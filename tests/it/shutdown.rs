@@ -102,6 +102,34 @@ async fn kept_alive_connections_serve_again_after_idling_and_close_at_shutdown()
     assert!(closed, "the idle connection was not closed: {read:?}");
 }
 
+/// A connection that had been idle for most of a second when the drain began still gets
+/// the drain's whole linger: a request it sends after its first second of idleness, early in
+/// the drain, is answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_idle_when_the_drain_begins_is_still_served_within_the_linger() {
+    use tokio::io::AsyncWriteExt;
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&Config::new(&legacy)).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.running().proxy_addr())
+        .await
+        .expect("connecting");
+    let request = b"GET /home HTTP/1.1\r\nHost: t\r\n\r\n";
+    stream.write_all(request).await.expect("sending");
+    assert_eq!(read_response(&mut stream).await, 200);
+
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let stopping = tokio::spawn(proxy.shutdown(Duration::from_secs(10)));
+    // Idle 1.3 s now, 0.4 s into the drain's 1 s linger.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stream
+        .write_all(request)
+        .await
+        .expect("sending during the drain");
+    assert_eq!(read_response(&mut stream).await, 200);
+    assert_eq!(legacy.hits(), 2);
+    stopping.await.expect("shutdown");
+}
+
 /// Slow requests of tenant `qa` go to the `slow` service, everything else to legacy.
 const SLOW_ROUTE: &str = r#"
   - name: slow
