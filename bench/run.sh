@@ -72,6 +72,14 @@ check_scenario() {
     *) log "unknown SCENARIO=$SCENARIO (routing|routes1000|body1m|shadow)"; exit 2 ;;
   esac
   if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "PIN=1 needs two cores"; exit 2; fi
+  local name
+  for name in $ONLY; do
+    case $name in
+      direct | nginx | haproxy | bare-pingora | strangler | strangler-shadow) ;;
+      *) log "unknown target in ONLY: $name (direct nginx haproxy bare-pingora strangler strangler-shadow)"; exit 2 ;;
+    esac
+  done
+  if [[ -n $COMPARE_BIN && ! -x $COMPARE_BIN ]]; then log "COMPARE_BIN=$COMPARE_BIN is not an executable"; exit 2; fi
 }
 
 install_tools() {
@@ -233,20 +241,24 @@ backend backend
 EOF
 }
 
+# The routes.yaml of one strangler target: its own ports and SQLite store, the scenario's
+# routes, plus any extra gen_routes.py flags.
+write_routes() {   # target admin-port-key file [flags...]
+  local target=$1 admin=$2 file=$3; shift 3
+  python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[$target]}" "${PORT[$admin]}" \
+    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/$target.db" "$@" >"$TMP/$file"
+}
+
 write_configs() {
   write_backend_conf
   write_nginx_conf
   write_haproxy_conf
-  python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler]}" "${PORT[admin]}" \
-    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler.db" >"$TMP/routes.yaml"
-  [[ -z $COMPARE_BIN ]] ||
-    python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler-b]}" "${PORT[admin-b]}" \
-      "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler-b.db" >"$TMP/routes-b.yaml"
+  write_routes strangler admin routes.yaml
+  [[ -z $COMPARE_BIN ]] || write_routes strangler-b admin-b routes-b.yaml
   [[ $SCENARIO == shadow ]] || return 0
-  # The same routes, the hit route shadowed; its own admin port and store file.
-  python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[strangler-shadow]}" "${PORT[admin-shadow]}" \
-    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/strangler-shadow.db" \
-    --shadow ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"} >"$TMP/routes-shadow.yaml"
+  # The same routes, the hit route shadowed.
+  write_routes strangler-shadow admin-shadow routes-shadow.yaml \
+    --shadow ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"}
 }
 
 # ---------------------------------------------------------------- processes

@@ -17,7 +17,7 @@
 //! 250 MiB for 10,000 idle clients, docs/performance.md).
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -151,23 +151,15 @@ async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream
         return Some(stream);
     }
     let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
-    // Pingora's coarse timer, the one its own keep-alive read uses: cheaper per request than
-    // a tokio timer. A busy connection sends its next request within the first
-    // [`KEEPALIVE_LINGER`], which needs no shutdown watch: registering one on every request
-    // takes the watch's lock twice (its removal alone was 0.4 % of a profile's samples). A
-    // connection idle that long waits on with the watch, so a drain still gives it the whole
-    // linger from the drain's start, however long it had been idle then.
-    let first = timeout(
-        KEEPALIVE_LINGER,
-        poll_fn(|cx| read_into_rewind(&mut tcp, cx)),
-    )
-    .await;
-    let read = match first {
+    // Pingora's coarse timer, the one its own keep-alive read uses. A busy connection sends
+    // its next request within the first [`KEEPALIVE_LINGER`], which needs no shutdown watch:
+    // registering one on every request takes the watch's lock twice (its removal alone was
+    // 0.4 % of a profile's samples). A connection idle that long waits on with the watch, so
+    // a drain still gives it the whole linger from the drain's start.
+    let read = match timeout(KEEPALIVE_LINGER, arrival(&mut tcp)).await {
         Ok(read) => read,
         Err(_) => tokio::select! {
-            read = timeout(KEEPALIVE - KEEPALIVE_LINGER, poll_fn(|cx| read_into_rewind(&mut tcp, cx))) => {
-                read.ok()?
-            }
+            read = timeout(KEEPALIVE - KEEPALIVE_LINGER, arrival(&mut tcp)) => read.ok()?,
             _ = lingered(shutdown) => return None,
         },
     };
@@ -175,6 +167,11 @@ async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream
         Ok(n) if n > 0 => Some(tcp),
         _ => None,
     }
+}
+
+/// Completes when bytes (or the end of the stream) arrive on `tcp`; see [`read_into_rewind`].
+fn arrival(tcp: &mut TcpStream) -> impl Future<Output = io::Result<usize>> + '_ {
+    poll_fn(move |cx| read_into_rewind(tcp, cx))
 }
 
 thread_local! {

@@ -77,14 +77,20 @@ async fn read_response(stream: &mut tokio::net::TcpStream) -> u16 {
         .expect("status")
 }
 
+/// An echo legacy, a proxy in front of it, and one raw client connection to the proxy.
+async fn proxy_and_connection() -> (Backend, Proxy, tokio::net::TcpStream) {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&Config::new(&legacy)).await;
+    let stream = tokio::net::TcpStream::connect(proxy.running().proxy_addr())
+        .await
+        .expect("connecting");
+    (legacy, proxy, stream)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kept_alive_connections_serve_again_after_idling_and_close_at_shutdown() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let legacy = Backend::echo("legacy").await;
-    let proxy = Proxy::start(&Config::new(&legacy)).await;
-    let mut stream = tokio::net::TcpStream::connect(proxy.running().proxy_addr())
-        .await
-        .expect("connecting");
+    let (legacy, proxy, mut stream) = proxy_and_connection().await;
     // The third request's head is longer than what the proxy reads while it waits.
     let long = "x".repeat(3000);
     for extra in ["", "", long.as_str()] {
@@ -108,11 +114,7 @@ async fn kept_alive_connections_serve_again_after_idling_and_close_at_shutdown()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_idle_when_the_drain_begins_is_still_served_within_the_linger() {
     use tokio::io::AsyncWriteExt;
-    let legacy = Backend::echo("legacy").await;
-    let proxy = Proxy::start(&Config::new(&legacy)).await;
-    let mut stream = tokio::net::TcpStream::connect(proxy.running().proxy_addr())
-        .await
-        .expect("connecting");
+    let (legacy, proxy, mut stream) = proxy_and_connection().await;
     let request = b"GET /home HTTP/1.1\r\nHost: t\r\n\r\n";
     stream.write_all(request).await.expect("sending");
     assert_eq!(read_response(&mut stream).await, 200);
