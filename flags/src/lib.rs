@@ -28,6 +28,7 @@ mod request_path;
 pub mod resilience;
 pub mod rollout;
 pub mod route;
+pub mod shadow_policy;
 mod snapshot;
 pub mod table;
 pub mod tenant;

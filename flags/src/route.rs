@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use strangler_shadow::CompiledPolicy;
-
 use crate::guard::GuardPolicy;
 use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
 use crate::resilience::FallbackPolicy;
+use crate::shadow_policy::CompiledPolicy;
 use crate::tenant::strip_port;
 use crate::Side;
 

@@ -177,7 +177,7 @@ impl Snapshot {
     }
 
     /// `diffs:`, how shadow comparisons are run, kept and reported.
-    pub fn diffs(&self) -> &Arc<strangler_shadow::DiffSettings> {
+    pub fn diffs(&self) -> &Arc<crate::shadow_policy::DiffSettings> {
         &self.config.diffs
     }
 
@@ -216,7 +216,7 @@ impl Snapshot {
     /// Sets the sample of a shadowed route's policy, in basis points, in this (not yet
     /// published) snapshot; false if there is no such route or it is not shadowed.
     pub fn set_shadow_sample(&mut self, name: &str, basis_points: u16) -> bool {
-        let Some(sample) = strangler_shadow::Percent::from_basis_points(basis_points) else {
+        let Some(sample) = crate::shadow_policy::Percent::from_basis_points(basis_points) else {
             return false;
         };
         let mut shadowed = false;

@@ -11,8 +11,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use strangler_flags::shadow_policy::DiffSettings;
 use strangler_shadow::store::{DiffStore, Record, StoreError};
-use strangler_shadow::DiffSettings;
 use tokio::sync::{mpsc, watch};
 
 /// Longest wait before a batch is written.

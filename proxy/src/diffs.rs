@@ -9,8 +9,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use strangler_flags::shadow_policy::NoiseThresholds;
 use strangler_shadow::store::{DiffStore, StoreError};
-use strangler_shadow::{NoiseThresholds, RouteReport};
+use strangler_shadow::RouteReport;
 
 /// The default window of a report.
 pub const DEFAULT_SINCE: &str = "1h";

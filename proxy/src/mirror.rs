@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
+use strangler_flags::shadow_policy::CompiledPolicy;
 use strangler_flags::{Reason, Route};
-use strangler_shadow::{Captured, CompiledPolicy, SkipReason};
+use strangler_shadow::{Captured, SkipReason};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// The salts of the sampling and the noise hashes, drawn once per process: independent of

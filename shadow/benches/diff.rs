@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Value};
-use strangler_shadow::{diff, ArrayPolicy, Captured, CompiledPolicy, ShadowPolicy};
+use strangler_flags::shadow_policy::{ArrayPolicy, CompiledPolicy, ShadowPolicy};
+use strangler_shadow::{diff, Captured};
 
 /// A document of `items` order lines, about 170 bytes each when compact.
 fn document(items: usize) -> Value {

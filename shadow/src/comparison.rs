@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Diff, DiffSettings, Difference, NoiseThresholds, RouteStats, ShadowReport, SkipReason,
-};
+use strangler_flags::shadow_policy::{DiffSettings, NoiseThresholds};
+
+use crate::{Diff, Difference, RouteStats, ShadowReport, SkipReason};
 
 /// At most this many differing paths are kept per comparison (one per collapsed path):
 /// a wholly different 1 MiB document must not become a 1 MiB row.

@@ -6,10 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use strangler_flags::shadow_policy::{DiffSettings, IgnoreRules};
 
 use crate::body;
-use crate::ignore::IgnoreRules;
-use crate::{Captured, DiffSettings};
+use crate::Captured;
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[redacted]";

@@ -11,9 +11,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use strangler_flags::shadow_policy::NoiseThresholds;
+
 use crate::noise::noise_estimate;
 use crate::report::{DifferenceReport, NoiseReport, RouteReport};
-use crate::{Diff, Example, Kind, NoiseThresholds, SkipReason};
+use crate::{Diff, Example, Kind, SkipReason};
 
 /// Everything counted for one route since it was created.
 #[derive(Debug, Clone, Default)]

@@ -21,14 +21,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strangler_shadow::DiffSettings;
-
 use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
 use crate::pattern::{Pattern, Segment};
 use crate::qa::QaPolicy;
 use crate::resilience::ServicePolicy;
 use crate::route::{HostMatch, Route};
+use crate::shadow_policy::DiffSettings;
 use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
 use crate::Side;

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Deserialize;
-use strangler_shadow::{RawDiffSettings, ShadowPolicy};
 
 pub use super::fallback::{RawFallback, RawFallbackOn};
 pub use super::services::{RawBreaker, RawHealth, RawService, RawServiceSpec};
+use crate::shadow_policy::{RawDiffSettings, ShadowPolicy};
 use crate::tenant::OnInvalid;
 use crate::Side;
 
@@ -56,7 +56,7 @@ pub struct RawConfig {
     pub store: Option<String>,
     /// `diffs:` how shadow comparisons are run, kept and reported: calls in flight,
     /// samples per signature and their redaction, retention, and the noise thresholds
-    /// (`strangler_shadow::RawDiffSettings` documents each key). Default: all defaults.
+    /// (`crate::shadow_policy::RawDiffSettings` documents each key). Default: all defaults.
     #[serde(default)]
     pub diffs: RawDiffSettings,
     /// `store_cache:` the file where the proxy keeps the last flags it read from the store
@@ -233,7 +233,7 @@ pub struct RawRoute {
     #[serde(default)]
     pub rollout: RawRollout,
     /// `shadow:` also send the route's requests to the other side and compare the
-    /// answers (`strangler_shadow::ShadowPolicy` documents each key). The side the
+    /// answers (`crate::shadow_policy::ShadowPolicy` documents each key). The side the
     /// rollout picked serves the client; the other one is the shadow. Default: off.
     pub shadow: Option<ShadowPolicy>,
     /// `guard:` roll the route back to legacy on its own when its new side fails or slows

@@ -12,6 +12,7 @@ mod paths;
 mod precedence;
 mod qa;
 mod resilience;
+mod shadow_policy;
 mod tenants;
 
 use crate::{ConfigErrors, Decision, RequestView, Snapshot};

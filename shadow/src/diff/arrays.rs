@@ -7,11 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
 use serde_json::Value;
+use strangler_flags::shadow_policy::{ArrayPolicy, IgnoreRules};
 
 use super::json::Walker;
 use super::{render, Example, Kind};
-use crate::ignore::IgnoreRules;
-use crate::ArrayPolicy;
 
 impl Walker<'_> {
     /// Compares two arrays under the policy configured for the current path.

@@ -6,7 +6,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::{render, Difference, Example, Kind};
-use crate::{pointer, CompiledPolicy};
+use strangler_flags::shadow_policy::{pointer, CompiledPolicy};
 
 /// Compares two parsed documents, appending differences to `out`.
 pub(super) fn compare(a: &Value, b: &Value, policy: &CompiledPolicy, out: &mut Vec<Difference>) {

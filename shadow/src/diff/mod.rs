@@ -11,9 +11,11 @@ mod text;
 use std::collections::BTreeSet;
 use std::io;
 
-use crate::body::{self, BodyKind};
-use crate::{Captured, CompiledPolicy, SkipReason};
 use serde::{Deserialize, Serialize};
+use strangler_flags::shadow_policy::CompiledPolicy;
+
+use crate::body::{self, BodyKind};
+use crate::{Captured, SkipReason};
 
 /// Examples keep at most this many characters of each value.
 const EXAMPLE_CHARS: usize = 200;

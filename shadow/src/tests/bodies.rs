@@ -7,7 +7,9 @@ use flate2::Compression;
 use serde_json::json;
 
 use super::{at, only, policy, summary};
-use crate::{diff, Captured, CompiledPolicy, SkipReason};
+use strangler_flags::shadow_policy::CompiledPolicy;
+
+use crate::{diff, Captured, SkipReason};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());

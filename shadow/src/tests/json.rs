@@ -3,7 +3,9 @@
 use serde_json::json;
 
 use super::{at, diff_json, json, only, policy, summary};
-use crate::{diff, Captured, CompiledPolicy};
+use strangler_flags::shadow_policy::CompiledPolicy;
+
+use crate::{diff, Captured};
 
 #[test]
 fn identical_responses_give_an_empty_diff() {

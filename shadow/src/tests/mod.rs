@@ -6,13 +6,13 @@ mod arrays;
 mod bodies;
 mod json;
 mod noise;
-mod policy;
 mod properties;
 
 use serde::Deserialize;
 use serde_json::Value;
+use strangler_flags::shadow_policy::{CompiledPolicy, ShadowPolicy};
 
-use crate::{diff, Captured, CompiledPolicy, Diff, PolicyError, ShadowPolicy};
+use crate::{diff, Captured, Diff};
 
 /// A route's YAML with only its `shadow:` block, as routes.yaml nests it.
 #[derive(Deserialize)]
@@ -21,16 +21,12 @@ struct Route {
     shadow: ShadowPolicy,
 }
 
-/// Parses and compiles a `shadow:` block given as the YAML under the key.
-fn try_policy(yaml: &str) -> Result<CompiledPolicy, PolicyError> {
+/// Parses and compiles a `shadow:` block given as the YAML under the key; the policy
+/// must be valid (its validation is tested in the flags crate, which owns it).
+fn policy(yaml: &str) -> CompiledPolicy {
     let indented: String = yaml.lines().map(|line| format!("  {line}\n")).collect();
     let route: Route = serde_yaml::from_str(&format!("shadow:\n{indented}")).expect("valid YAML");
-    route.shadow.compile()
-}
-
-/// Like [`try_policy`], for policies the test expects to be valid.
-fn policy(yaml: &str) -> CompiledPolicy {
-    try_policy(yaml).expect("valid policy")
+    route.shadow.compile().expect("valid policy")
 }
 
 /// A 200 JSON answer with this body.

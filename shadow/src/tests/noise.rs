@@ -4,11 +4,10 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
+use strangler_flags::shadow_policy::{CompiledPolicy, NoiseThresholds};
 
 use super::{json, policy};
-use crate::{
-    diff, noise_paths, CompiledPolicy, NoiseThresholds, RouteReport, RouteStats, SkipReason,
-};
+use crate::{diff, noise_paths, RouteReport, RouteStats, SkipReason};
 
 /// A tiny deterministic generator, so the simulated traffic is the same on every run.
 struct Lcg(u64);

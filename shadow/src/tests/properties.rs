@@ -7,7 +7,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::{json, policy};
-use crate::{diff, Captured, CompiledPolicy};
+use strangler_flags::shadow_policy::CompiledPolicy;
+
+use crate::{diff, Captured};
 
 /// The same document pretty-printed: other bytes, same value.
 fn pretty(value: &Value) -> Captured {

@@ -1,6 +1,7 @@
 //! The quantities a policy is written in: percentages in 0.01 steps, sizes in B, KiB or
-//! MiB, and durations in ms, s, m, h or d. Parsed here rather than borrowed from the flags
-//! crate, which depends on this one.
+//! MiB, and durations in ms, s, m, h or d. Parsed here rather than borrowed from
+//! [`crate::config`], which imports this module: the policy's language stays below the
+//! config that embeds it.
 
 use std::time::Duration;
 

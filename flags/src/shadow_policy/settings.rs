@@ -1,7 +1,7 @@
 //! The top-level `diffs:` block of routes.yaml: how many shadow calls may be in flight,
 //! what the store keeps (samples per signature, their size, redacted fields, retention)
 //! and when a path counts as a real difference. Raw ([`RawDiffSettings`]) then compiled
-//! ([`DiffSettings`]), like a route's [`crate::ShadowPolicy`].
+//! ([`DiffSettings`]), like a route's [`super::ShadowPolicy`].
 //!
 //! ```yaml
 //! diffs:
@@ -19,9 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::units;
-use crate::ignore::IgnoreRules;
-use crate::{NoiseThresholds, PolicyError};
+use super::{units, IgnoreRules, NoiseThresholds, PolicyError};
 
 /// The most shadow calls in flight a proxy allows (each holds copies of both answers).
 const MAX_IN_FLIGHT: usize = 10_000;
@@ -107,7 +105,7 @@ impl DiffSettings {
     }
 
     /// The redaction rules, for kept samples.
-    pub(crate) fn redact_rules(&self) -> &IgnoreRules {
+    pub fn redact_rules(&self) -> &IgnoreRules {
         &self.redact
     }
 }

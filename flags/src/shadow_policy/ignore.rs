@@ -5,7 +5,7 @@
 //! first `depth` segments matched the path so far, so deciding whether a child is ignored
 //! costs one segment comparison per still-matching rule, and nothing once none match.
 
-use crate::{pointer, PolicyError};
+use super::{pointer, PolicyError};
 
 /// One segment of an ignore pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ enum Pattern {
 
 /// The compiled `ignore:` list.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct IgnoreRules {
+pub struct IgnoreRules {
     /// Pointer rules, split into segments.
     pointers: Vec<Vec<Pattern>>,
     /// Lowercase names from `header:NAME` rules.
@@ -27,7 +27,7 @@ pub(crate) struct IgnoreRules {
 
 impl IgnoreRules {
     /// Sorts each written rule into a header or a pointer rule.
-    pub(crate) fn compile(written: &[String]) -> Result<IgnoreRules, PolicyError> {
+    pub fn compile(written: &[String]) -> Result<IgnoreRules, PolicyError> {
         let mut rules = IgnoreRules::default();
         for rule in written {
             let invalid = |reason| PolicyError::IgnoreRule {
@@ -53,17 +53,17 @@ impl IgnoreRules {
     }
 
     /// Whether the header with this lowercase name is ignored.
-    pub(crate) fn ignores_header(&self, name: &str) -> bool {
+    pub fn ignores_header(&self, name: &str) -> bool {
         self.headers.iter().any(|ignored| ignored == name)
     }
 
     /// Whether there are no pointer rules (only header rules, or none).
-    pub(crate) fn has_no_pointers(&self) -> bool {
+    pub fn has_no_pointers(&self) -> bool {
         self.pointers.is_empty()
     }
 
     /// Whether a JSON pointer (`/items/3/price`) is at or below a pointer rule.
-    pub(crate) fn matches_pointer(&self, path: &str) -> bool {
+    pub fn matches_pointer(&self, path: &str) -> bool {
         let Ok(segments) = pointer::parse(path) else {
             return false;
         };
@@ -79,13 +79,13 @@ impl IgnoreRules {
     }
 
     /// The rules that may match below the document root: all of them.
-    pub(crate) fn at_root(&self) -> Vec<u32> {
+    pub fn at_root(&self) -> Vec<u32> {
         (0..self.pointers.len() as u32).collect()
     }
 
     /// Steps from a node at `depth` (with `alive` rules matching its path) to its child
     /// `segment`: `None` when the child is ignored, else the rules still matching.
-    pub(crate) fn descend(&self, alive: &[u32], depth: usize, segment: &str) -> Option<Vec<u32>> {
+    pub fn descend(&self, alive: &[u32], depth: usize, segment: &str) -> Option<Vec<u32>> {
         let mut still = Vec::new();
         for &rule in alive {
             let patterns = &self.pointers[rule as usize];

@@ -2,8 +2,28 @@
 
 use std::time::Duration;
 
-use super::{policy, try_policy};
-use crate::{ArrayPolicy, PolicyError};
+use serde::Deserialize;
+
+use crate::shadow_policy::{ArrayPolicy, CompiledPolicy, PolicyError, ShadowPolicy};
+
+/// A route's YAML with only its `shadow:` block, as routes.yaml nests it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route {
+    shadow: ShadowPolicy,
+}
+
+/// Parses and compiles a `shadow:` block given as the YAML under the key.
+fn try_policy(yaml: &str) -> Result<CompiledPolicy, PolicyError> {
+    let indented: String = yaml.lines().map(|line| format!("  {line}\n")).collect();
+    let route: Route = serde_yaml::from_str(&format!("shadow:\n{indented}")).expect("valid YAML");
+    route.shadow.compile()
+}
+
+/// Like [`try_policy`], for policies the test expects to be valid.
+fn policy(yaml: &str) -> CompiledPolicy {
+    try_policy(yaml).expect("valid policy")
+}
 
 #[test]
 fn the_documented_example_compiles() {
@@ -48,21 +68,17 @@ fn a_write_method_is_shadowed_only_when_listed() {
 #[test]
 fn an_unknown_key_is_rejected() {
     let yaml = "shadow:\n  sample: 10\n  ignroe: [\"/a\"]\n";
-    let error = serde_yaml::from_str::<super::Route>(yaml)
-        .err()
-        .expect("rejected");
+    let error = serde_yaml::from_str::<Route>(yaml).err().expect("rejected");
     assert!(error.to_string().contains("ignroe"), "{error}");
 }
 
 #[test]
 fn an_unknown_array_policy_is_rejected() {
     let yaml = "shadow:\n  arrays: { \"/a\": sorted }\n";
-    let error = serde_yaml::from_str::<super::Route>(yaml)
-        .err()
-        .expect("rejected");
+    let error = serde_yaml::from_str::<Route>(yaml).err().expect("rejected");
     assert!(error.to_string().contains("sorted"), "{error}");
     let yaml = "shadow:\n  arrays: { \"/a\": { field: id } }\n";
-    assert!(serde_yaml::from_str::<super::Route>(yaml).is_err());
+    assert!(serde_yaml::from_str::<Route>(yaml).is_err());
 }
 
 #[test]

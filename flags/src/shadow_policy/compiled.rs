@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::units::{self, Percent};
-use super::{ArrayPolicy, ShadowPolicy};
-use crate::ignore::IgnoreRules;
-use crate::{pointer, PolicyError};
+use super::{pointer, ArrayPolicy, IgnoreRules, PolicyError, ShadowPolicy};
 
 /// Default `noise:`: one compared request in twenty also calls the primary again.
 const DEFAULT_NOISE: Percent = Percent::from_hundredths(500);
@@ -17,7 +15,7 @@ const DEFAULT_MAX_BODY: usize = 1 << 20;
 /// Default `timeout:`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A validated shadow policy, ready for [`crate::diff()`]; built by
+/// A validated shadow policy, ready for the diff engine; built by
 /// [`ShadowPolicy::compile`] and never changed afterwards.
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
@@ -36,7 +34,7 @@ pub struct CompiledPolicy {
     /// Lowercase names of the response headers that are compared.
     pub headers: Vec<String>,
     /// The `ignore:` rules, pointers split into segments.
-    pub(crate) ignore: IgnoreRules,
+    pub ignore: IgnoreRules,
     /// The `arrays:` policies keyed by collapsed pointer, so the diff finds the policy of
     /// `/orders/17/lines` under `/orders/*/lines` with one lookup.
     pub(crate) arrays: HashMap<String, ArrayPolicy>,
@@ -49,7 +47,7 @@ impl CompiledPolicy {
     }
 
     /// How the array at this collapsed pointer is compared.
-    pub(crate) fn array_policy(&self, collapsed: &str) -> &ArrayPolicy {
+    pub fn array_policy(&self, collapsed: &str) -> &ArrayPolicy {
         self.arrays.get(collapsed).unwrap_or(&ArrayPolicy::Ordered)
     }
 }

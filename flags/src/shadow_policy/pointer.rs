@@ -79,7 +79,7 @@ fn unescape(segment: &str) -> Result<String, &'static str> {
 }
 
 /// Whether `name` is a valid HTTP header name (an RFC 9110 token).
-pub(crate) fn is_header_name(name: &str) -> bool {
+pub fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

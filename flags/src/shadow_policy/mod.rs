@@ -1,7 +1,14 @@
-//! The `shadow:` block of a route, in the three steps of `shared/STYLE.md`: the raw
+//! What a shadow comparison is asked to do, as routes.yaml writes it: a route's `shadow:`
+//! block and the top-level `diffs:` block, in the three steps of `shared/STYLE.md`. The raw
 //! [`ShadowPolicy`] (serde, `deny_unknown_fields`, so a typo fails loudly) is validated and
 //! compiled by [`ShadowPolicy::compile`] into the immutable [`CompiledPolicy`] that the
-//! proxy and [`crate::diff()`] read.
+//! proxy and the diff engine (`strangler_shadow::diff`) read; [`RawDiffSettings`] becomes
+//! [`DiffSettings`] the same way.
+//!
+//! It lives in the decision crate, not beside the diff engine, so that compiling routes.yaml
+//! needs nothing but this crate: `strangler-shadow` depends on it for these types, never the
+//! other way. It owns the language a policy is written in (JSON [`pointer`]s, [`IgnoreRules`],
+//! percentages, sizes, durations) and imports nothing from the rest of this crate.
 //!
 //! ```yaml
 //! shadow:
@@ -18,7 +25,11 @@
 
 mod array;
 mod compiled;
+mod error;
+mod ignore;
+pub mod pointer;
 mod settings;
+mod thresholds;
 mod units;
 
 use std::collections::BTreeMap;
@@ -27,7 +38,10 @@ use serde::Deserialize;
 
 pub use array::ArrayPolicy;
 pub use compiled::CompiledPolicy;
+pub use error::PolicyError;
+pub use ignore::IgnoreRules;
 pub use settings::{DiffSettings, RawDiffSettings};
+pub use thresholds::NoiseThresholds;
 pub use units::Percent;
 
 /// The `shadow:` block of a route as written; every field is optional and gets the

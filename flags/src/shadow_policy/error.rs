@@ -1,9 +1,9 @@
 //! Why a `shadow:` policy was rejected. Every variant names the offending value, so the
-//! flags crate can place the message under its route at `file:line:col`.
+//! config can place the message under its route at `file:line:col`.
 
 use thiserror::Error;
 
-/// One invalid value in a [`crate::ShadowPolicy`].
+/// One invalid value in a [`super::ShadowPolicy`] or [`super::RawDiffSettings`].
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PolicyError {
     /// `sample` or `noise` is not a percentage from 0 to 100 in steps of 0.01.
