@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::tenant::TenantSourceKind;
+use crate::tenant::kind::TenantSourceKind;
 
 /// One problem in a routes.yaml file, located as precisely as the loader could.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,43 +11,20 @@
 //! `tenant.on_invalid` turns into a 401 or a trip to legacy.
 
 pub mod jwt;
+pub(crate) mod kind;
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::RequestError;
 use crate::pattern::{split, Pattern};
 use crate::RequestView;
 
+pub use kind::TenantSourceKind;
+
 /// The longest tenant id accepted, in bytes.
 pub const MAX_TENANT_LEN: usize = 128;
-
-/// The kind of source a tenant id came from, for logs, metrics and errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TenantSourceKind {
-    /// A request header (`header: X-Tenant-Id`).
-    Header,
-    /// The first label of the host (`subdomain: .shop.example.com`).
-    Subdomain,
-    /// A `{tenant}` segment of the path (`path: "/t/{tenant}/**"`).
-    Path,
-    /// A claim of a verified bearer token (`jwt: { claim: tenant_id, ... }`).
-    Jwt,
-}
-
-impl TenantSourceKind {
-    /// `"header"`, `"subdomain"`, `"path"` or `"jwt"`; stable, used as a metric label.
-    pub fn code(self) -> &'static str {
-        match self {
-            TenantSourceKind::Header => "header",
-            TenantSourceKind::Subdomain => "subdomain",
-            TenantSourceKind::Path => "path",
-            TenantSourceKind::Jwt => "jwt",
-        }
-    }
-}
 
 /// `tenant.on_invalid`: the fate of a request whose bearer token does not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
