@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use strangler_flags::{RequestView, Snapshot};
+use strangler_flags::{Offline, RequestView, Snapshot};
 
 const ROUTES: usize = 1_000;
 
@@ -85,7 +85,8 @@ fn decide(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(3));
     group.warm_up_time(Duration::from_secs(1));
     for overrides in [1_000, 10_000, 100_000] {
-        let snapshot = Snapshot::parse(&routes_yaml(overrides), "bench.yaml").expect("loads");
+        let snapshot =
+            Snapshot::parse(&routes_yaml(overrides), "bench.yaml", &Offline).expect("loads");
         let requests = requests(overrides);
         let id = BenchmarkId::new("overrides", overrides);
         group.bench_with_input(id, &requests, |b, requests| {
@@ -110,7 +111,7 @@ fn load(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
     group.sample_size(10);
     group.bench_function("1000-routes-100000-overrides", |b| {
-        b.iter(|| Snapshot::parse(black_box(&yaml), "bench.yaml").expect("loads"))
+        b.iter(|| Snapshot::parse(black_box(&yaml), "bench.yaml", &Offline).expect("loads"))
     });
     group.finish();
 }

@@ -10,7 +10,7 @@ use crate::tenant::kind::TenantSourceKind;
 /// One problem in a routes.yaml file, located as precisely as the loader could.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// The file the text came from, as given to [`crate::Snapshot::load`] or `parse`.
+    /// The file the text came from, as given to [`crate::Snapshot::parse`].
     pub origin: String,
     /// 1-based line of the offending node, when it could be located.
     pub line: Option<usize>,

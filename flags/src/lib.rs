@@ -30,6 +30,7 @@ pub mod rollout;
 pub mod route;
 pub mod shadow_policy;
 mod snapshot;
+mod surroundings;
 pub mod table;
 pub mod tenant;
 pub mod upstream;
@@ -44,6 +45,7 @@ pub use qa::{ForceIgnored, ForcedBy};
 pub use rollout::bucket;
 pub use route::{Rank, Route};
 pub use snapshot::{content_hash, Snapshot};
+pub use surroundings::{Offline, Surroundings};
 pub use tenant::TenantSourceKind;
 pub use upstream::Upstream;
 

@@ -5,13 +5,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Config};
 use crate::decision::{self, Decision};
-use crate::error::{ConfigError, ConfigErrors, RequestError};
+use crate::error::{ConfigErrors, RequestError};
 use crate::hash::fnv1a64;
 use crate::resilience::ServicePolicy;
 use crate::rollout::BUCKETS;
@@ -19,7 +18,7 @@ use crate::route::Route;
 use crate::table::RouteTable;
 use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
-use crate::{RequestView, Side};
+use crate::{RequestView, Side, Surroundings};
 
 /// One compiled routes.yaml: listeners, upstreams, tenant sources and the route table.
 #[derive(Debug, Clone)]
@@ -34,28 +33,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Reads, validates and compiles the file at `path` (named as given in errors).
-    pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
-        let text = Snapshot::read(path)?;
-        Snapshot::parse(&text, &path.display().to_string())
-    }
-
-    /// Reads the text [`Snapshot::load`] would compile, naming the file in the error: for a
-    /// caller that compares the text with what is serving before paying for a compile.
-    pub fn read(path: &Path) -> Result<String, ConfigErrors> {
-        std::fs::read_to_string(path).map_err(|err| {
-            ConfigErrors::from(ConfigError {
-                origin: path.display().to_string(),
-                line: None,
-                column: None,
-                message: format!("cannot read: {err}"),
-            })
-        })
-    }
-
-    /// Validates and compiles routes.yaml text; `origin` names it in errors.
-    pub fn parse(yaml: &str, origin: &str) -> Result<Snapshot, ConfigErrors> {
-        let mut config = config::parse(yaml, origin)?;
+    /// Validates and compiles routes.yaml text; `origin` names it in errors (and its
+    /// directory is where relative key files are), `surroundings` resolves its upstreams
+    /// and reads its keys. Reading the file itself is the caller's.
+    pub fn parse(
+        yaml: &str,
+        origin: &str,
+        surroundings: &dyn Surroundings,
+    ) -> Result<Snapshot, ConfigErrors> {
+        let mut config = config::parse(yaml, origin, surroundings)?;
         let routes = std::mem::take(&mut config.routes);
         let by_name = routes
             .iter()

@@ -1,9 +1,12 @@
 //! Upstreams: the legacy monolith and the new services, written `http://host[:port]` in
-//! routes.yaml. Host names are resolved once, when the file is loaded (with the system
-//! resolver, `ToSocketAddrs`); the proxy loads the file again on each reload, so a DNS
-//! change is picked up by reloading, never by a lookup on the request path.
+//! routes.yaml. Host names are resolved once, when the file is loaded, through the
+//! [`Surroundings`] the caller passes (the proxy's is the system resolver); the proxy loads
+//! the file again on each reload, so a DNS change is picked up by reloading, never by a
+//! lookup on the request path.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
+
+use crate::Surroundings;
 
 /// One resolved upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,17 +22,21 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Parses and resolves `url` (`http://host[:port]`, port 80 by default).
-    pub fn resolve(name: &str, url: &str) -> Result<Upstream, String> {
+    /// Parses `url` (`http://host[:port]`, port 80 by default) and resolves it through
+    /// `surroundings`.
+    pub fn resolve(
+        name: &str,
+        url: &str,
+        surroundings: &dyn Surroundings,
+    ) -> Result<Upstream, String> {
         let authority = authority(url)?;
         let with_port = match has_port(authority) {
             true => authority.to_owned(),
             false => format!("{authority}:80"),
         };
-        let addr = with_port
-            .to_socket_addrs()
+        let addr = surroundings
+            .resolve(&with_port)
             .map_err(|err| format!("cannot resolve upstream {url:?}: {err}"))?
-            .next()
             .ok_or_else(|| format!("upstream {url:?} resolves to no address"))?;
         Ok(Upstream {
             name: name.into(),
@@ -70,19 +77,20 @@ fn has_port(authority: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::Fake;
 
     #[test]
     fn http_urls_resolve_with_default_port_80() {
-        let upstream = Upstream::resolve("legacy", "http://127.0.0.1").unwrap();
+        let upstream = Upstream::resolve("legacy", "http://127.0.0.1", &Fake::default()).unwrap();
         assert_eq!(upstream.addr, "127.0.0.1:80".parse().unwrap());
         assert_eq!(&*upstream.host, "127.0.0.1");
-        let v6 = Upstream::resolve("x", "http://[::1]:3000/").unwrap();
+        let v6 = Upstream::resolve("x", "http://[::1]:3000/", &Fake::default()).unwrap();
         assert_eq!(v6.addr, "[::1]:3000".parse().unwrap());
     }
 
     #[test]
     fn https_upstreams_are_refused_with_a_clear_message() {
-        let err = Upstream::resolve("x", "https://127.0.0.1:443").unwrap_err();
+        let err = Upstream::resolve("x", "https://127.0.0.1:443", &Fake::default()).unwrap_err();
         assert!(
             err.contains("https upstreams are not supported yet"),
             "{err}"
@@ -91,8 +99,8 @@ mod tests {
 
     #[test]
     fn paths_and_bad_ports_are_refused() {
-        assert!(Upstream::resolve("x", "http://127.0.0.1:3000/api").is_err());
-        assert!(Upstream::resolve("x", "http://127.0.0.1:99999").is_err());
-        assert!(Upstream::resolve("x", "127.0.0.1:3000").is_err());
+        assert!(Upstream::resolve("x", "http://127.0.0.1:3000/api", &Fake::default()).is_err());
+        assert!(Upstream::resolve("x", "http://127.0.0.1:99999", &Fake::default()).is_err());
+        assert!(Upstream::resolve("x", "127.0.0.1:3000", &Fake::default()).is_err());
     }
 }

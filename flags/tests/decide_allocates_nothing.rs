@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use strangler_flags::{RequestView, Side, Snapshot};
+use strangler_flags::{Offline, RequestView, Side, Snapshot};
 
 struct CountingAllocator;
 
@@ -49,7 +49,8 @@ impl RequestView for Request {
 
 #[test]
 fn deciding_a_request_allocates_nothing() {
-    let snapshot = Snapshot::parse(include_str!("routes.yaml"), "routes.yaml").expect("loads");
+    let snapshot =
+        Snapshot::parse(include_str!("routes.yaml"), "routes.yaml", &Offline).expect("loads");
     let requests = [
         Request("/api/invoices/42", "qa-internal"),
         Request("/api/invoices/42", "tenant-7"),

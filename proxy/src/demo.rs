@@ -4,12 +4,11 @@
 use std::path::Path;
 
 use anyhow::Context;
-use strangler_flags::Snapshot;
 
 /// Starts the example backends named in `config` on a runtime of their own (they must not
 /// share the proxy's workers) and returns that runtime, which serves them until dropped.
 pub fn start_backends(config: &Path) -> anyhow::Result<tokio::runtime::Runtime> {
-    let snapshot = Snapshot::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let snapshot = crate::routes_file::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("demo-backends")

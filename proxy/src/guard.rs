@@ -270,7 +270,10 @@ mod tests {
              service: billing\n    guard: {guard}\n  - name: plain\n    match: {{ path: /b }}\n    \
              service: billing\n"
         );
-        Arc::new(Snapshot::parse(&text, "routes.yaml").unwrap_or_else(|e| panic!("{e}")))
+        Arc::new(
+            Snapshot::parse(&text, "routes.yaml", &crate::routes_file::Machine)
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod log_writer;
 pub mod mirror;
 pub mod overlay;
 pub mod rate_limit;
+pub mod routes_file;
 pub mod server;
 pub mod service_health;
 pub mod shadowing;

@@ -92,7 +92,7 @@ pub struct LiveConfig {
 impl LiveConfig {
     /// Loads the file for the first time; an error here means the proxy does not start.
     pub fn load(path: &Path) -> Result<LiveConfig, ConfigErrors> {
-        let snapshot = Snapshot::load(path)?;
+        let snapshot = crate::routes_file::load(path)?;
         let loaded = Loaded::new(snapshot, 1);
         crate::telemetry::record_revision(loaded.revision.counter);
         Ok(LiveConfig {
@@ -211,13 +211,14 @@ impl LiveConfig {
         trigger: &'static str,
         compile: Compile,
     ) -> Result<ReloadOutcome, ConfigErrors> {
-        let text = Snapshot::read(&self.path)?;
+        let text = crate::routes_file::read(&self.path)?;
         let old = self.current();
         let edited = content_hash(&text) != old.revision.hash;
         if !edited && compile == Compile::IfEdited {
             return Ok(old.unchanged());
         }
-        let snapshot = Snapshot::parse(&text, &self.path.display().to_string())?;
+        let origin = self.path.display().to_string();
+        let snapshot = Snapshot::parse(&text, &origin, &crate::routes_file::Machine)?;
         if !edited {
             let moved = moved_upstreams(&old.snapshot, &snapshot);
             let rekeyed = old.snapshot.key_files_hash() != snapshot.key_files_hash();
@@ -346,8 +347,12 @@ mod tests {
         let path = dir.join("routes.yaml");
         let text = routes("127.0.0.2");
         std::fs::write(&path, &text).expect("routes.yaml");
-        let then =
-            Snapshot::parse(&routes("127.0.0.1"), "routes.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let then = Snapshot::parse(
+            &routes("127.0.0.1"),
+            "routes.yaml",
+            &crate::routes_file::Machine,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let mut loaded = Loaded::new(then, 1);
         loaded.revision.hash = content_hash(&text);
         LiveConfig {

@@ -186,7 +186,7 @@ fn wait_for_stop_signal(running: &Running) -> anyhow::Result<&'static str> {
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {
-        match Snapshot::load(file) {
+        match strangler::routes_file::load(file) {
             Ok(snapshot) => println!(
                 "{}: ok ({} routes)",
                 file.display(),
@@ -214,7 +214,7 @@ fn explain_command(
     headers: &[String],
     json: bool,
 ) -> anyhow::Result<()> {
-    let snapshot = Snapshot::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let snapshot = strangler::routes_file::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     check_tenant_flag(&snapshot, tenant.as_deref())?;
     let headers = headers
         .iter()
@@ -269,7 +269,7 @@ fn demo(config: PathBuf) -> anyhow::Result<()> {
 }
 
 fn diffs(config: PathBuf, route: Option<String>, since: &str, json: bool) -> anyhow::Result<()> {
-    let snapshot = Snapshot::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let snapshot = strangler::routes_file::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(route) = route.as_deref() {
         anyhow::ensure!(
             snapshot.route(route).is_some(),

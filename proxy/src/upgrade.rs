@@ -143,8 +143,8 @@ impl Handover {
 /// [`RECEIVE_TIMEOUT`] on its upgrade socket for the old process's listeners, and puts
 /// them in `launch` in place of binding.
 pub fn inherit(launch: &mut Launch) -> Result<(), UpgradeError> {
-    let snapshot =
-        Snapshot::load(&launch.config).map_err(|e| UpgradeError::Config(e.to_string()))?;
+    let snapshot = crate::routes_file::load(&launch.config)
+        .map_err(|e| UpgradeError::Config(e.to_string()))?;
     let listen = snapshot.listen();
     let path = snapshot
         .lifecycle()

@@ -1,8 +1,8 @@
 //! Validating a `jwt:` tenant source: the claim path, the token header, and the one key
-//! source (a secret from the environment, a PEM public key file or a JWKS file), read now so
-//! that keys change with a reload of routes.yaml and a missing or unusable key is a located
-//! config error instead of a 401 on every request. Each key is tried once against the
-//! crypto backend before it is accepted.
+//! source (a secret from the environment, a PEM public key file or a JWKS file), read now
+//! (through the caller's [`Surroundings`]) so that keys change with a reload of routes.yaml
+//! and a missing or unusable key is a located config error instead of a 401 on every
+//! request. Each key is tried once against the crypto backend before it is accepted.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,16 +15,26 @@ use super::{header_name, Problems};
 use crate::hash::fnv1a64;
 use crate::tenant::jwt::{JwtKeys, JwtSource, VerifyingKey, DEFAULT_JWT_HEADER};
 use crate::tenant::TenantSource;
+use crate::Surroundings;
 
 /// The shortest HS256 secret accepted: the size of the hash (RFC 7518, section 3.2).
 pub const MIN_HS256_SECRET: usize = 32;
 
-/// Compiles the `jwt:` source at node `at` (`tenant.sources[0].jwt`); key file paths are
-/// relative to `base`, the directory of routes.yaml.
+/// Where the keys a file names come from: key files relative to the directory of
+/// routes.yaml, and secrets, both through the caller's surroundings.
+pub(super) struct KeyReader<'a> {
+    /// The directory of routes.yaml (empty for a bare file name).
+    pub base: &'a Path,
+    /// Reads key files and secrets (and, for the rest of the config, resolves upstreams).
+    pub surroundings: &'a dyn Surroundings,
+}
+
+/// Compiles the `jwt:` source at node `at` (`tenant.sources[0].jwt`); its key is read
+/// through `reader`.
 pub(super) fn jwt_source(
     at: &str,
     raw: RawJwt,
-    base: &Path,
+    reader: &KeyReader<'_>,
     problems: &mut Problems<'_>,
 ) -> Option<TenantSource> {
     let claim = claim_path(&raw.claim)
@@ -47,7 +57,7 @@ pub(super) fn jwt_source(
             problems.at_value(&format!("{at}.{key}"), format!("{key} must not be empty"));
         }
     }
-    let (mut keys, key_files_hash) = keys(at, &sources, base, problems)?;
+    let (mut keys, key_files_hash) = keys(at, &sources, reader, problems)?;
     keys.expect(expected.0, expected.1);
     let source = JwtSource::new(header?, claim?, keys, key_files_hash);
     Some(TenantSource::Jwt(Box::new(source)))
@@ -77,22 +87,22 @@ pub(super) struct KeySources<'a> {
 pub(super) fn keys(
     at: &str,
     raw: &KeySources<'_>,
-    base: &Path,
+    reader: &KeyReader<'_>,
     problems: &mut Problems<'_>,
 ) -> Option<(JwtKeys, u64)> {
     let sources = (raw.hs256_secret_env, raw.public_key_file, raw.jwks_file);
     let (key, compiled) = match sources {
         (Some(var), None, None) => (
             "hs256_secret_env",
-            hs256_secret(var).map(|key| (JwtKeys::single(key), 0)),
+            hs256_secret(var, reader).map(|key| (JwtKeys::single(key), 0)),
         ),
         (None, Some(file), None) => (
             "public_key_file",
-            from_file(&base.join(file), |text, shown| {
+            from_file(file, reader, |text, shown| {
                 public_key(text, shown).map(JwtKeys::single)
             }),
         ),
-        (None, None, Some(file)) => ("jwks_file", from_file(&base.join(file), jwks)),
+        (None, None, Some(file)) => ("jwks_file", from_file(file, reader, jwks)),
         _ => {
             let message =
                 "a token key has exactly one of hs256_secret_env, public_key_file or jwks_file";
@@ -106,8 +116,10 @@ pub(super) fn keys(
 }
 
 /// The HS256 secret in the environment variable `var`.
-fn hs256_secret(var: &str) -> Result<VerifyingKey, String> {
-    let secret = std::env::var_os(var)
+fn hs256_secret(var: &str, reader: &KeyReader<'_>) -> Result<VerifyingKey, String> {
+    let secret = reader
+        .surroundings
+        .secret(var)
         .ok_or_else(|| format!("environment variable {var} (the HS256 secret) is not set"))?;
     let bytes = secret.as_encoded_bytes();
     if bytes.len() < MIN_HS256_SECRET {
@@ -122,14 +134,17 @@ fn hs256_secret(var: &str) -> Result<VerifyingKey, String> {
     ))
 }
 
-/// The keys `compile` finds in the text of `path`, and the text's hash; errors name `path`.
+/// The keys `compile` finds in the text of `file` (relative to routes.yaml), and the text's
+/// hash; errors name the file's path.
 fn from_file(
-    path: &Path,
+    file: &str,
+    reader: &KeyReader<'_>,
     compile: impl FnOnce(&str, &str) -> Result<JwtKeys, String>,
 ) -> Result<(JwtKeys, u64), String> {
+    let path = reader.base.join(file);
     let shown = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|err| format!("cannot read {shown}: {err}"))?;
+    let text = (reader.surroundings.read_key(&path))
+        .map_err(|err| format!("cannot read {shown}: {err}"))?;
     Ok((compile(&text, &shown)?, fnv1a64(text.as_bytes())))
 }
 

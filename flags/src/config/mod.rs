@@ -1,6 +1,6 @@
 //! Loading routes.yaml: parse into [`raw`] types, then validate into a [`Config`] whose
-//! every value is checked (addresses resolved, patterns compiled, percentages in basis
-//! points). Validation does not stop at the first problem: it reports all of them, each
+//! every value is checked (addresses resolved and key files read through the caller's
+//! [`Surroundings`], patterns compiled, percentages in basis points). Validation does not stop at the first problem: it reports all of them, each
 //! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
@@ -30,8 +30,9 @@ use crate::route::{HostMatch, Route};
 use crate::shadow_policy::DiffSettings;
 use crate::tenant::{TenantResolver, TenantSource};
 use crate::upstream::Upstream;
-use crate::Side;
+use crate::{Side, Surroundings};
 
+use jwt::KeyReader;
 use raw::{RawConfig, RawTenant, RawTenantSource};
 
 /// The admin listener when routes.yaml has no `admin:`.
@@ -90,9 +91,14 @@ pub struct Config {
     pub lifecycle: lifecycle::Lifecycle,
 }
 
-/// Parses and validates routes.yaml text; `origin` names the file in errors, and key files
-/// it names are read relative to the directory of `origin`.
-pub fn parse(yaml: &str, origin: &str) -> Result<Config, ConfigErrors> {
+/// Parses and validates routes.yaml text; `origin` names the file in errors, upstream names
+/// are resolved and the key files it names read (relative to the directory of `origin`)
+/// through `surroundings`.
+pub fn parse(
+    yaml: &str,
+    origin: &str,
+    surroundings: &dyn Surroundings,
+) -> Result<Config, ConfigErrors> {
     let raw: RawConfig =
         serde_yaml::from_str(yaml).map_err(|err| ConfigErrors::from(syntax_error(&err, origin)))?;
     let mut problems = Problems {
@@ -102,7 +108,8 @@ pub fn parse(yaml: &str, origin: &str) -> Result<Config, ConfigErrors> {
         found: Vec::new(),
     };
     let base = Path::new(origin).parent().unwrap_or(Path::new(""));
-    let config = validate(raw, base, &mut problems);
+    let keys = KeyReader { base, surroundings };
+    let config = validate(raw, &keys, &mut problems);
     problems.finish(config)
 }
 
@@ -177,18 +184,22 @@ impl Problems<'_> {
     }
 }
 
-fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<Config> {
+fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -> Option<Config> {
     one_read_timeout_per_service(&raw, problems);
-    let legacy = upstream(problems, "legacy", "legacy", &raw.legacy);
+    let resolver = keys.surroundings;
+    let legacy = upstream(problems, "legacy", "legacy", &raw.legacy, resolver);
     let (services, service_policies): (Vec<_>, Vec<_>) = raw
         .services
         .iter()
-        .map(|(name, raw)| services::validate(&format!("services.{name}"), name, raw, problems))
+        .map(|(name, raw)| {
+            let at = format!("services.{name}");
+            services::validate(&at, name, raw, resolver, problems)
+        })
         .unzip();
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
     let routes = routes::validate(raw.routes, &names, problems);
     let default_side = raw.tenant.default;
-    let (tenants, forward_header) = tenant_section(raw.tenant, base, problems);
+    let (tenants, forward_header) = tenant_section(raw.tenant, keys, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let limits = limits::validate(raw.limits, problems);
     let upstream_names: Vec<&str> = std::iter::once("legacy")
@@ -211,7 +222,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     }
     let qa = match raw.qa {
         None => Some(None),
-        Some(section) => qa::qa_policy(section, base, problems).map(Some),
+        Some(section) => qa::qa_policy(section, keys, problems).map(Some),
     };
     if raw.threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
@@ -219,7 +230,7 @@ fn validate(raw: RawConfig, base: &Path, problems: &mut Problems<'_>) -> Option<
     let lifecycle = lifecycle::validate(
         raw.shutdown_grace.as_deref(),
         raw.upgrade_sock.as_deref(),
-        base,
+        keys.base,
         problems,
     );
     let service_policies: Vec<ServicePolicy> =
@@ -278,8 +289,14 @@ fn one_read_timeout_per_service(raw: &RawConfig, problems: &mut Problems<'_>) {
     }
 }
 
-fn upstream(problems: &mut Problems<'_>, path: &str, name: &str, url: &str) -> Option<Upstream> {
-    Upstream::resolve(name, url)
+fn upstream(
+    problems: &mut Problems<'_>,
+    path: &str,
+    name: &str,
+    url: &str,
+    surroundings: &dyn Surroundings,
+) -> Option<Upstream> {
+    Upstream::resolve(name, url, surroundings)
         .map_err(|message| problems.at_value(path, message))
         .ok()
 }
@@ -337,7 +354,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Compiles `tenant.sources`, `tenant.on_invalid` and `tenant.forward_header`.
 fn tenant_section(
     tenant: RawTenant,
-    base: &Path,
+    keys: &KeyReader<'_>,
     problems: &mut Problems<'_>,
 ) -> (Option<TenantResolver>, Option<Box<str>>) {
     check_verified_alone(&tenant, problems);
@@ -345,7 +362,7 @@ fn tenant_section(
         .sources
         .into_iter()
         .enumerate()
-        .map(|(index, source)| tenant_source(index, source, base, problems))
+        .map(|(index, source)| tenant_source(index, source, keys, problems))
         .collect();
     let forward = tenant.forward_header.as_deref();
     let forward = header_name(forward.unwrap_or(DEFAULT_FORWARD_HEADER))
@@ -379,7 +396,7 @@ fn check_verified_alone(tenant: &RawTenant, problems: &mut Problems<'_>) {
 fn tenant_source(
     index: usize,
     source: RawTenantSource,
-    base: &Path,
+    keys: &KeyReader<'_>,
     problems: &mut Problems<'_>,
 ) -> Option<TenantSource> {
     let (key, compiled) = match (source.header, source.subdomain, source.path, source.jwt) {
@@ -388,7 +405,7 @@ fn tenant_source(
         (None, None, Some(text), None) => ("path", tenant_path(&text)),
         (None, None, None, Some(raw)) => {
             let at = format!("tenant.sources[{index}].jwt");
-            return jwt::jwt_source(&at, raw, base, problems);
+            return jwt::jwt_source(&at, raw, keys, problems);
         }
         _ => {
             let message = "a tenant source has exactly one of header, subdomain, path or jwt";

@@ -4,9 +4,7 @@
 //! `qa:` section that allows nobody (no token, no tenants) is refused: its header could
 //! never be honoured.
 
-use std::path::Path;
-
-use super::jwt::{keys, KeySources};
+use super::jwt::{keys, KeyReader, KeySources};
 use super::raw::{RawQa, RawQaToken};
 use super::{header_name, Problems};
 use crate::qa::{
@@ -17,8 +15,12 @@ use crate::tenant::check_tenant_id;
 /// The namespace both QA headers must be in.
 const RESERVED_PREFIX: &str = "x-strangler-";
 
-/// Compiles `qa:`; key files are relative to `base`, the directory of routes.yaml.
-pub(super) fn qa_policy(raw: RawQa, base: &Path, problems: &mut Problems<'_>) -> Option<QaPolicy> {
+/// Compiles `qa:`; its token's key is read through `reader`.
+pub(super) fn qa_policy(
+    raw: RawQa,
+    reader: &KeyReader<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<QaPolicy> {
     if raw.token.is_none() && raw.tenants.is_empty() {
         let message = "qa needs a token or tenants: otherwise no force header is ever honoured";
         problems.at_key("qa", message);
@@ -32,7 +34,7 @@ pub(super) fn qa_policy(raw: RawQa, base: &Path, problems: &mut Problems<'_>) ->
     );
     let token = match raw.token {
         None => Some(None),
-        Some(token) => qa_token(token, base, problems).map(Some),
+        Some(token) => qa_token(token, reader, problems).map(Some),
     };
     let mut tenants = std::collections::HashSet::new();
     for (index, tenant) in raw.tenants.iter().enumerate() {
@@ -51,7 +53,11 @@ pub(super) fn qa_policy(raw: RawQa, base: &Path, problems: &mut Problems<'_>) ->
     })
 }
 
-fn qa_token(raw: RawQaToken, base: &Path, problems: &mut Problems<'_>) -> Option<QaToken> {
+fn qa_token(
+    raw: RawQaToken,
+    reader: &KeyReader<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<QaToken> {
     let header = reserved_header(
         "qa.token.header",
         raw.header.as_deref(),
@@ -67,7 +73,7 @@ fn qa_token(raw: RawQaToken, base: &Path, problems: &mut Problems<'_>) -> Option
         public_key_file: raw.public_key_file.as_deref(),
         jwks_file: raw.jwks_file.as_deref(),
     };
-    let (keys, _) = keys("qa.token", &sources, base, problems)?;
+    let (keys, _) = keys("qa.token", &sources, reader, problems)?;
     Some(QaToken {
         header: header?,
         claim: (!claim.is_empty()).then(|| claim.into())?,

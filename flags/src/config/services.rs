@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::resilience::{BreakerSettings, HealthCheck, ServicePolicy};
 use crate::upstream::Upstream;
+use crate::Surroundings;
 
 use super::{parse_duration, Problems};
 
@@ -121,15 +122,19 @@ pub(super) fn validate(
     at: &str,
     name: &str,
     raw: &RawService,
+    surroundings: &dyn Surroundings,
     problems: &mut Problems<'_>,
 ) -> (Option<Upstream>, Option<ServicePolicy>) {
+    let resolved = |at: &str, url: &str, problems: &mut Problems<'_>| {
+        Upstream::resolve(name, url, surroundings)
+            .map_err(|message| problems.at_value(at, message))
+            .ok()
+    };
     let spec = match raw {
-        RawService::Url(url) => {
-            return (upstream(at, name, url, problems), Some(Default::default()))
-        }
+        RawService::Url(url) => return (resolved(at, url, problems), Some(Default::default())),
         RawService::Spec(spec) => spec,
     };
-    let upstream = upstream(&format!("{at}.url"), name, &spec.url, problems);
+    let upstream = resolved(&format!("{at}.url"), &spec.url, problems);
     let read_timeout = spec
         .read_timeout
         .as_deref()
@@ -163,12 +168,6 @@ fn policy_of(
 /// Absent is fine (`Some(None)`); present but invalid fails the whole (`None`).
 fn present<T>(field: Option<Option<T>>) -> Option<Option<T>> {
     field.map_or(Some(None), |value| value.map(Some))
-}
-
-fn upstream(at: &str, name: &str, url: &str, problems: &mut Problems<'_>) -> Option<Upstream> {
-    Upstream::resolve(name, url)
-        .map_err(|message| problems.at_value(at, message))
-        .ok()
 }
 
 fn health(at: &str, raw: &RawHealth, problems: &mut Problems<'_>) -> Option<HealthCheck> {

@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use super::{FakeRequest, BASE};
+use super::{Fake, FakeRequest, BASE};
 use crate::pattern::{split, Pattern, Segment};
 use crate::{ConfigErrors, Snapshot};
 
@@ -36,7 +36,7 @@ routes:
 
 /// Loads `text`; on failure checks every located error points inside the file.
 fn load_checked(text: &str) -> Result<(), TestCaseError> {
-    let Err(errors) = Snapshot::parse(text, "routes.yaml") else {
+    let Err(errors) = Snapshot::parse(text, "routes.yaml", &Fake::default()) else {
         return Ok(());
     };
     let ConfigErrors(errors) = errors;
@@ -155,7 +155,7 @@ proptest! {
             .map(|(i, p)| format!("  - {{ name: r{i}, match: {{ path: \"{p}\" }}, service: billing }}\n"))
             .collect();
         // Equal-rank overlaps are refused at load; those sets say nothing about matching.
-        let Ok(snapshot) = Snapshot::parse(&format!("{BASE}routes:\n{routes}"), "routes.yaml") else {
+        let Ok(snapshot) = Snapshot::parse(&format!("{BASE}routes:\n{routes}"), "routes.yaml", &Fake::default()) else {
             return Ok(());
         };
         for path in &paths {
@@ -175,5 +175,6 @@ proptest! {
 
 #[test]
 fn the_rich_base_file_loads() {
-    Snapshot::parse(RICH, "routes.yaml").unwrap_or_else(|errors| panic!("{errors}"));
+    Snapshot::parse(RICH, "routes.yaml", &Fake::default())
+        .unwrap_or_else(|errors| panic!("{errors}"));
 }

@@ -8,13 +8,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use super::{decide, load, route, FakeRequest};
+use super::{decide, load, route, Fake, FakeRequest};
 use crate::tenant::jwt::LEEWAY_SECS;
 use crate::{Reason, RequestError, Side, Snapshot, TenantSourceKind};
 
-/// The environment variable the HS256 tests read; set once, never changed.
+/// The environment variable the HS256 tests read, which the tests' [`super::Fake`] holds.
 pub(super) const SECRET_ENV: &str = "STRANGLER_FLAGS_TEST_JWT_SECRET";
-const SECRET: &str = "test-only-secret-of-at-least-32-bytes!";
+pub(super) const SECRET: &str = "test-only-secret-of-at-least-32-bytes!";
 /// `{"alg":"none","typ":"JWT"}`, base64url.
 const NONE_HEADER: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
 
@@ -27,11 +27,6 @@ pub(super) fn fixture(name: &str) -> String {
 
 pub(super) fn fixture_bytes(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).expect("fixture")
-}
-
-pub(super) fn set_secret() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::env::set_var(SECRET_ENV, SECRET));
 }
 
 pub(super) fn now() -> i64 {
@@ -66,7 +61,6 @@ fn signed(algorithm: Algorithm, private_pem: &str, kid: Option<&str>, claims: &V
 
 /// A snapshot whose only tenant source is `jwt: { <jwt> }`, plus `tenant_extra` lines.
 fn jwt_snapshot(jwt: &str, tenant_extra: &str) -> Snapshot {
-    set_secret();
     load(&jwt_yaml(jwt, tenant_extra))
 }
 
@@ -353,9 +347,9 @@ fn debug_output_never_shows_the_secret() {
 
 #[test]
 fn key_files_are_relative_to_the_directory_of_routes_yaml() {
-    set_secret();
     let yaml = jwt_yaml("claim: tenant_id, jwks_file: jwks.json", "");
-    let snapshot = Snapshot::parse(&yaml, &fixture("routes.yaml")).expect("loads");
+    let snapshot =
+        Snapshot::parse(&yaml, &fixture("routes.yaml"), &Fake::default()).expect("loads");
     assert!(snapshot.verified_tenants());
 }
 

@@ -5,13 +5,17 @@
 
 use serde_json::{json, Value};
 
-use super::jwt::{fixture, fixture_bytes, jwt_yaml, set_secret, SECRET_ENV};
-use super::load_errors;
+use super::jwt::{fixture, fixture_bytes, jwt_yaml, SECRET_ENV};
+use super::{load_errors, load_errors_in, Fake};
 
 /// One load error for `jwt: { <jwt> }` with `tenant_extra`, as `file:line:col: message`.
 fn jwt_error(jwt: &str, tenant_extra: &str) -> String {
-    set_secret();
-    let errors = load_errors(&jwt_yaml(jwt, tenant_extra));
+    jwt_error_in(jwt, tenant_extra, &Fake::default())
+}
+
+/// [`jwt_error`] with the key files of `surroundings`.
+fn jwt_error_in(jwt: &str, tenant_extra: &str, surroundings: &Fake) -> String {
+    let errors = load_errors_in(&jwt_yaml(jwt, tenant_extra), surroundings);
     assert_eq!(errors.len(), 1, "{errors:?}");
     errors[0].clone()
 }
@@ -28,8 +32,6 @@ fn missing_secret_variable_is_located() {
 
 #[test]
 fn short_secret_is_refused() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::env::set_var("STRANGLER_FLAGS_TEST_SHORT_SECRET", "short"));
     let error = jwt_error(
         "claim: t, hs256_secret_env: STRANGLER_FLAGS_TEST_SHORT_SECRET",
         "",
@@ -86,7 +88,6 @@ fn claim_path_has_no_empty_part() {
 
 #[test]
 fn jwt_next_to_an_unverified_source_is_refused() {
-    set_secret();
     let yaml = jwt_yaml(&format!("claim: t, hs256_secret_env: {SECRET_ENV}"), "")
         .replace("  sources:\n", "  sources:\n    - header: X-Tenant-Id\n");
     let errors = load_errors(&yaml);
@@ -110,8 +111,6 @@ fn on_invalid_without_a_jwt_source_is_refused() {
 
 #[test]
 fn jwks_with_unusable_or_repeated_keys_is_refused() {
-    let dir = std::env::temp_dir().join(format!("strangler-flags-jwks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     let oct = r#"{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0"}]}"#;
     let rsa: Value = serde_json::from_slice(&fixture_bytes("jwks.json")).expect("JWKS");
     let twice = json!({ "keys": [rsa["keys"][0], rsa["keys"][0]] }).to_string();
@@ -121,10 +120,9 @@ fn jwks_with_unusable_or_repeated_keys_is_refused() {
         (r#"{"keys":[]}"#, "has no keys"),
     ];
     for (index, (text, expected)) in cases.iter().enumerate() {
-        let path = dir.join(format!("jwks-{index}.json"));
-        std::fs::write(&path, text).expect("writing a JWKS");
-        let error = jwt_error(&format!("claim: t, jwks_file: {}", path.display()), "");
+        let path = format!("/keys/jwks-{index}.json");
+        let surroundings = Fake::default().with_key(&path, text);
+        let error = jwt_error_in(&format!("claim: t, jwks_file: {path}"), "", &surroundings);
         assert!(error.contains(expected), "{error}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,9 +13,16 @@ mod precedence;
 mod qa;
 mod resilience;
 mod shadow_policy;
+mod surroundings;
 mod tenants;
 
-use crate::{ConfigErrors, Decision, RequestView, Snapshot};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::{ConfigErrors, Decision, Offline, RequestView, Snapshot, Surroundings};
 
 /// A request as the proxy would present it.
 #[derive(Debug, Clone)]
@@ -100,12 +107,92 @@ pub(crate) fn route(name: &str, matcher: &str) -> String {
 }
 
 pub(crate) fn load(yaml: &str) -> Snapshot {
-    Snapshot::parse(yaml, "routes.yaml").unwrap_or_else(|errors| panic!("{errors}"))
+    Snapshot::parse(yaml, "routes.yaml", &Fake::default())
+        .unwrap_or_else(|errors| panic!("{errors}"))
 }
 
 pub(crate) fn load_errors(yaml: &str) -> Vec<String> {
-    let errors: ConfigErrors = Snapshot::parse(yaml, "routes.yaml").expect_err("must not load");
+    load_errors_in(yaml, &Fake::default())
+}
+
+/// The load errors of `yaml` compiled in `surroundings`, one a line.
+pub(crate) fn load_errors_in(yaml: &str, surroundings: &Fake) -> Vec<String> {
+    let errors: ConfigErrors =
+        Snapshot::parse(yaml, "routes.yaml", surroundings).expect_err("must not load");
     errors.to_string().lines().map(str::to_owned).collect()
+}
+
+/// The surroundings of a flags test, which needs no network and no files: an IP address
+/// resolves to itself and `localhost` to 127.0.0.1 (as `/etc/hosts` would), no other name
+/// resolves; the key files are the fixtures of `tests/fixtures/jwt/`, compiled in, plus any
+/// a test adds; the environment holds only the tests' secrets.
+#[derive(Debug, Clone)]
+pub(crate) struct Fake {
+    keys: HashMap<PathBuf, String>,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        let fixtures = [
+            (
+                "ec-public.pem",
+                include_str!("../../../tests/fixtures/jwt/ec-public.pem"),
+            ),
+            (
+                "jwks.json",
+                include_str!("../../../tests/fixtures/jwt/jwks.json"),
+            ),
+            (
+                "p384-public.pem",
+                include_str!("../../../tests/fixtures/jwt/p384-public.pem"),
+            ),
+            (
+                "rsa-private.pem",
+                include_str!("../../../tests/fixtures/jwt/rsa-private.pem"),
+            ),
+            (
+                "rsa-public.pem",
+                include_str!("../../../tests/fixtures/jwt/rsa-public.pem"),
+            ),
+        ];
+        let keys = fixtures
+            .into_iter()
+            .map(|(name, text)| (PathBuf::from(jwt::fixture(name)), text.to_owned()))
+            .collect();
+        Fake { keys }
+    }
+}
+
+impl Fake {
+    /// These surroundings with a key file at `path`.
+    pub(crate) fn with_key(mut self, path: &str, text: &str) -> Fake {
+        self.keys.insert(PathBuf::from(path), text.to_owned());
+        self
+    }
+}
+
+impl Surroundings for Fake {
+    fn resolve(&self, authority: &str) -> io::Result<Option<SocketAddr>> {
+        match authority.strip_prefix("localhost:") {
+            Some(port) => Offline.resolve(&format!("127.0.0.1:{port}")),
+            None => Offline.resolve(authority),
+        }
+    }
+
+    fn read_key(&self, path: &Path) -> io::Result<String> {
+        self.keys
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    fn secret(&self, name: &str) -> Option<OsString> {
+        match name {
+            jwt::SECRET_ENV => Some(jwt::SECRET.into()),
+            "STRANGLER_FLAGS_TEST_SHORT_SECRET" => Some("short".into()),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) fn decide<'s, 'r>(snapshot: &'s Snapshot, req: &'r FakeRequest) -> Decision<'s, 'r> {

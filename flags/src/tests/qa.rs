@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::jwt::{hs256, now, set_secret, SECRET_ENV};
+use super::jwt::{hs256, now, SECRET_ENV};
 use super::{decide, load, load_errors, route, FakeRequest, BASE};
 use crate::{ForceIgnored, ForcedBy, Reason, Side, Snapshot};
 
@@ -18,7 +18,6 @@ fn qa_yaml(qa: &str) -> String {
 }
 
 pub(super) fn snapshot() -> Snapshot {
-    set_secret();
     let mut snapshot = load(&qa_yaml(&format!(
         "  token: {{ hs256_secret_env: {SECRET_ENV} }}\n  tenants: [qa-internal]\n"
     )));
@@ -168,7 +167,6 @@ fn without_a_qa_section_the_header_means_nothing() {
 
 #[test]
 fn qa_load_errors_are_located() {
-    set_secret();
     let nobody = load_errors(&qa_yaml("  header: x-strangler-side\n"));
     assert!(nobody[0].starts_with("routes.yaml:9:1: "), "{nobody:?}");
     assert!(nobody[0].contains("a token or tenants"), "{nobody:?}");

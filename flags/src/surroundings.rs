@@ -1,0 +1,49 @@
+//! What compiling routes.yaml needs from outside its text: upstream host names resolved to
+//! addresses, the key files of `jwt:` and `qa.token` read, and HS256 secrets taken from the
+//! environment. The crate asks for them through [`Surroundings`] and does no I/O itself, so
+//! compiling a snapshot is a pure function of the text and the answers: the proxy implements
+//! the trait with the system resolver, the file system and its environment; tests with a
+//! fake that needs no network and no files.
+
+use std::ffi::OsString;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Name resolution and key material, as the edge provides them while a file is compiled.
+/// Error messages stay the crate's: an implementation returns the I/O error as it found it,
+/// and the config names the upstream, file or variable and where routes.yaml asked for it.
+pub trait Surroundings {
+    /// The first address `authority` (`host:port`, the port always present) resolves to;
+    /// `Ok(None)` when it resolves to no address at all.
+    fn resolve(&self, authority: &str) -> io::Result<Option<SocketAddr>>;
+
+    /// The text of the key file at `path`, already joined to the directory of routes.yaml.
+    fn read_key(&self, path: &Path) -> io::Result<String>;
+
+    /// The value of the environment variable `name` (an HS256 secret), if it is set.
+    fn secret(&self, name: &str) -> Option<OsString>;
+}
+
+/// Surroundings with nothing in them, for compiling a file that needs nothing but its text
+/// (benchmarks, tests, a file that names no keys): an upstream resolves only when it is an
+/// IP address, no key file exists and no secret is set. Does no I/O at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offline;
+
+impl Surroundings for Offline {
+    fn resolve(&self, authority: &str) -> io::Result<Option<SocketAddr>> {
+        authority.parse().map(Some).map_err(|_| {
+            let message = "not an IP address, and these surroundings resolve no names";
+            io::Error::new(io::ErrorKind::NotFound, message)
+        })
+    }
+
+    fn read_key(&self, _path: &Path) -> io::Result<String> {
+        Err(io::ErrorKind::NotFound.into())
+    }
+
+    fn secret(&self, _name: &str) -> Option<OsString> {
+        None
+    }
+}
