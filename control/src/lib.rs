@@ -1,7 +1,10 @@
-//! The runtime flag store of strangler: what release managers and on-call engineers
-//! change without editing routes.yaml (a route's percentage, tenant sides in bulk, kill
-//! switches, the shadow sample, scheduled ramps), kept in SQLite or PostgreSQL so it
-//! survives restarts and reaches every proxy instance sharing the store.
+//! The control plane's store of strangler, in SQLite or PostgreSQL: the runtime flags
+//! (what release managers and on-call engineers change without editing routes.yaml: a
+//! route's percentage, tenant sides in bulk, kill switches, the shadow sample, scheduled
+//! ramps), their audit log, and the shadow comparisons ([`diffs`]), so all of it survives
+//! restarts and reaches every proxy instance sharing the store. This crate alone opens the
+//! database and migrates it ([`Database`]); the flag store and the diff store are views of
+//! its one pool.
 //!
 //! - [`Store::apply`] checks a [`Change`] and commits it with its [`AuditEntry`] (who,
 //!   when, before, after, comment) in one transaction; [`Store::revert`] undoes an entry
@@ -40,6 +43,8 @@ pub mod overrides;
 pub mod percent;
 pub mod schedule;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use audit::{AuditEntry, FlagState};
 pub use change::{Change, Subject};
@@ -48,4 +53,4 @@ pub use error::ControlError;
 pub use overrides::{Overrides, RouteOverrides, RouteSetBy};
 pub use percent::PercentBp;
 pub use schedule::{AtStep, Every, RepeatStep, Schedule, Step};
-pub use store::{ChangeFeed, Store, CHANNEL};
+pub use store::{diffs, ChangeFeed, Database, SharedDatabase, Store, CHANNEL};

@@ -11,8 +11,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use strangler_control::diffs::{DiffStore, Record, StoreError};
+use strangler_control::{ControlError, SharedDatabase};
 use strangler_flags::shadow_policy::DiffSettings;
-use strangler_shadow::store::{DiffStore, Record, StoreError};
 use tokio::sync::{mpsc, watch};
 
 /// Longest wait before a batch is written.
@@ -32,9 +33,14 @@ pub type SharedStore = Arc<OnceLock<DiffStore>>;
 /// How long start-up waits for the diff store before leaving it to the writer's retries.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Connects at start, within [`CONNECT_TIMEOUT`]; `None` leaves it to [`run`]'s retries.
-pub async fn connect_at_start(url: &str, settings: &DiffSettings) -> Option<DiffStore> {
-    let connecting = DiffStore::connect(url, settings.samples_per_signature);
+/// Connects at start (or takes the flag store's connection), within [`CONNECT_TIMEOUT`];
+/// `None` leaves it to [`run`]'s retries.
+pub async fn connect_at_start(
+    database: &SharedDatabase,
+    settings: &DiffSettings,
+) -> Option<DiffStore> {
+    let url = database.url();
+    let connecting = diff_store(database, settings);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(store)) => Some(store),
         Ok(Err(error)) => {
@@ -48,10 +54,19 @@ pub async fn connect_at_start(url: &str, settings: &DiffSettings) -> Option<Diff
     }
 }
 
-/// Writes `records` to `store` (connecting to `url` first, retrying, if it is `None`)
-/// until `shutdown`.
+/// The diff store on the process's one database, connecting it if no one has yet.
+async fn diff_store(
+    database: &SharedDatabase,
+    settings: &DiffSettings,
+) -> Result<DiffStore, ControlError> {
+    let connected = database.get().await?;
+    Ok(connected.diffs(settings.samples_per_signature))
+}
+
+/// Writes `records` to `store` (connecting to `database` first, retrying, if it is
+/// `None`) until `shutdown`.
 pub async fn run(
-    url: String,
+    database: SharedDatabase,
     store: Option<DiffStore>,
     settings: Arc<DiffSettings>,
     mut records: mpsc::Receiver<Record>,
@@ -63,7 +78,7 @@ pub async fn run(
     let store = match store {
         Some(store) => store,
         None => tokio::select! {
-            store = connect(&url, &settings, &mut records) => store,
+            store = connect(&database, &settings, &mut records) => store,
             _ = &mut stopped => return,
         },
     };
@@ -96,14 +111,15 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 
 /// Connects, dropping (and counting) records meanwhile.
 async fn connect(
-    url: &str,
+    database: &SharedDatabase,
     settings: &DiffSettings,
     records: &mut mpsc::Receiver<Record>,
 ) -> DiffStore {
+    let url = database.url();
     let mut backoff = Duration::from_millis(250);
     let mut logged = false;
     loop {
-        match DiffStore::connect(url, settings.samples_per_signature).await {
+        match diff_store(database, settings).await {
             Ok(store) => return store,
             Err(error) if !logged => {
                 tracing::error!(target: "strangler::shadow", %url, %error, "diff store unavailable; comparisons are dropped until it connects");

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use strangler_control::diffs::{DiffStore, StoreError};
 use strangler_flags::shadow_policy::NoiseThresholds;
-use strangler_shadow::store::{DiffStore, StoreError};
 use strangler_shadow::RouteReport;
 
 /// The default window of a report.

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use strangler_control::{AuditEntry, Change, ControlError, Overrides, Store};
+use strangler_control::{AuditEntry, Change, ControlError, Overrides, SharedDatabase, Store};
 use tokio::sync::{watch, Notify};
 
 use crate::flag_cache::{without_credentials, FlagCache};
@@ -64,6 +64,8 @@ pub enum FlagStoreError {
 /// The flag store of one instance and the configuration it feeds.
 pub struct FlagStore {
     url: String,
+    /// The process's one database, shared with the diff writer.
+    database: SharedDatabase,
     /// The connection pool, once a connect succeeded (the pool reconnects by itself later).
     store: OnceLock<Store>,
     live: Arc<LiveConfig>,
@@ -76,16 +78,22 @@ pub struct FlagStore {
 }
 
 impl FlagStore {
-    /// Connects to the store at `url` (running migrations) within [`CONNECT_TIMEOUT`] and
-    /// folds its overrides into `live`; if it cannot, folds the overrides of `cache` instead
-    /// and says so in the log. [`FlagStore::run`] keeps trying either way.
-    pub async fn open(url: &str, cache: FlagCache, live: Arc<LiveConfig>) -> FlagStore {
+    /// Connects to `database` (running migrations) within [`CONNECT_TIMEOUT`] and folds
+    /// its overrides into `live`; if it cannot, folds the overrides of `cache` instead and
+    /// says so in the log. [`FlagStore::run`] keeps trying either way.
+    pub async fn open(
+        database: SharedDatabase,
+        cache: FlagCache,
+        live: Arc<LiveConfig>,
+    ) -> FlagStore {
+        let url = database.url().to_owned();
         let flags = FlagStore {
-            url: url.to_owned(),
+            health: StoreHealth::new(without_credentials(&url)),
+            url,
+            database,
             store: OnceLock::new(),
             live,
             cache: Arc::new(cache),
-            health: StoreHealth::new(without_credentials(url)),
             syncing: tokio::sync::Mutex::new(()),
             from_store: AtomicBool::new(false),
         };
@@ -138,7 +146,7 @@ impl FlagStore {
     async fn reach(&self) -> Result<(), FlagStoreError> {
         let attempt = async {
             if self.store.get().is_none() {
-                let store = Store::connect(&self.url).await?;
+                let store = self.database.get().await?.flags();
                 let _ = self.store.set(store);
             }
             self.sync().await

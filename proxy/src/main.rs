@@ -283,12 +283,11 @@ fn diffs(config: PathBuf, route: Option<String>, since: &str, json: bool) -> any
         .enable_all()
         .build()?;
     let report = runtime.block_on(async {
-        let store = strangler_shadow::store::DiffStore::connect(
-            snapshot.store_url(),
-            settings.samples_per_signature,
-        )
-        .await?;
-        strangler::diffs::report(&store, route.as_deref(), since, &settings.thresholds).await
+        let database = strangler_control::Database::connect(snapshot.store_url()).await?;
+        let store = database.diffs(settings.samples_per_signature);
+        let report =
+            strangler::diffs::report(&store, route.as_deref(), since, &settings.thresholds);
+        anyhow::Ok(report.await?)
     })?;
     match json {
         true => println!("{}", serde_json::to_string_pretty(&report)?),

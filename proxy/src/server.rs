@@ -19,6 +19,7 @@ use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Fds;
 use pingora::services::Service as _;
+use strangler_control::SharedDatabase;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
@@ -142,9 +143,10 @@ impl Running {
         };
         // Runtime flags first: a kill switch set before a restart must hold from the first
         // request (connections queue in the listener meanwhile).
-        let flags = running.connect_flags(&control);
+        let database = SharedDatabase::new(running.live.current().file.store_url());
+        let flags = running.connect_flags(&control, database.clone());
         running.start_guards(&control, &flags);
-        let diffs = running.start_shadowing(&shadow, &control);
+        let diffs = running.start_shadowing(&shadow, &control, database);
         let proxy = {
             let _workers = runtime.enter();
             running.spawn_proxy(proxy_listener, threads)?
@@ -282,14 +284,18 @@ impl Running {
     /// cannot be reached within [`crate::flag_store::CONNECT_TIMEOUT`] does not stop the
     /// start: the proxy serves routes.yaml with the flags of its cache (`store_cache:`, by
     /// default `<name>.flags-cache.json` beside routes.yaml) and keeps trying.
-    fn connect_flags(&self, control: &tokio::runtime::Runtime) -> Arc<FlagStore> {
+    fn connect_flags(
+        &self,
+        control: &tokio::runtime::Runtime,
+        database: SharedDatabase,
+    ) -> Arc<FlagStore> {
         let file = self.live.current().file.clone();
         let cache = match file.store_cache() {
             Some(path) => PathBuf::from(path),
             None => FlagCache::default_path(self.live.path()),
         };
         let cache = FlagCache::new(cache, file.store_url());
-        let opening = FlagStore::open(file.store_url(), cache, self.live.clone());
+        let opening = FlagStore::open(database, cache, self.live.clone());
         let flags = Arc::new(control.block_on(opening));
         control.spawn(flags.clone().run(self.shutdown.subscribe()));
         flags
@@ -302,25 +308,26 @@ impl Running {
         control.spawn(evaluator);
     }
 
-    /// Starts the shadow workers on `shadow` and the diff store's writer on `control`.
-    /// `diffs.in_flight` is read here, once: it takes effect on restart.
+    /// Starts the shadow workers on `shadow` and the diff store's writer on `control`, on
+    /// the flag store's `database`. `diffs.in_flight` is read here, once: it takes effect
+    /// on restart.
     fn start_shadowing(
         &mut self,
         shadow: &tokio::runtime::Runtime,
         control: &tokio::runtime::Runtime,
+        database: SharedDatabase,
     ) -> SharedStore {
         let file = self.live.current().file.clone();
         let settings = file.diffs().clone();
         let (shadowing, records) = Shadowing::start(shadow, settings.in_flight);
         self.shadowing = Some(shadowing);
         let shared = SharedStore::default();
-        let url = file.store_url().to_owned();
-        let store = control.block_on(diff_writer::connect_at_start(&url, &settings));
+        let store = control.block_on(diff_writer::connect_at_start(&database, &settings));
         if let Some(store) = &store {
             let _ = shared.set(store.clone());
         }
         let shutdown = self.shutdown.subscribe();
-        let writer = diff_writer::run(url, store, settings, records, shared.clone(), shutdown);
+        let writer = diff_writer::run(database, store, settings, records, shared.clone(), shutdown);
         control.spawn(writer);
         shared
     }

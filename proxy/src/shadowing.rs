@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use strangler_control::diffs::Record;
 use strangler_flags::shadow_policy::{CompiledPolicy, DiffSettings};
-use strangler_shadow::store::Record;
 use strangler_shadow::{diff, noise_paths, Captured, Comparison, SampleSide, SkipReason, Verdict};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 

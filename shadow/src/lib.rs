@@ -1,7 +1,8 @@
 //! Shadow-compare for strangler: the proxy sends a real request to both sides, captures
-//! both answers, and this crate turns them into typed differences, cancels the noise,
-//! keeps each [`Comparison`] in the diff [`store`] and aggregates them into a per-route
-//! report. Everything but [`store`] is pure; the mirroring itself lives in the proxy.
+//! both answers, and this crate turns them into typed differences, cancels the noise, and
+//! aggregates each [`Comparison`] into a per-route report. All of it is pure: the mirroring
+//! lives in the proxy, and the diff store that keeps comparisons in `strangler-control`,
+//! which owns the database.
 //!
 //! What to compare is the route's policy, which the decision crate owns (its
 //! `shadow_policy` module: the `shadow:` and `diffs:` blocks, raw, validated and compiled,
@@ -23,7 +24,6 @@ mod noise;
 mod report;
 mod sample;
 mod stats;
-pub mod store;
 
 #[cfg(test)]
 mod tests;

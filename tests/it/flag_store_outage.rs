@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use strangler_control::{Change, Store};
+use strangler_control::testing::PostgresDatabase;
+use strangler_control::{Change, Database};
 use strangler_flags::Side;
 
 use crate::runtime_flags::{flags_proxy_with, Flags};
 use crate::support::eventually;
 use crate::support::metrics::sample;
-use crate::support::postgres::Database;
 use crate::support::relay::Relay;
 use crate::support::scratch::Scratch;
 
@@ -40,7 +40,10 @@ impl Flags {
 
 /// Sets tenant sides straight in the store, as another instance would.
 async fn set_in_store(url: &str, tenants: &[(&str, Side)]) {
-    let store = Store::connect(url).await.expect("the store, directly");
+    let store = Database::connect(url)
+        .await
+        .expect("the store, directly")
+        .flags();
     let tenants: BTreeMap<String, Side> =
         tenants.iter().map(|(t, s)| (t.to_string(), *s)).collect();
     let change = Change::SetTenants {
@@ -66,7 +69,8 @@ fn label(url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn flags_hold_through_a_store_outage_and_changes_made_meanwhile_apply_after() {
-    let Some(db) = Database::create("skipping the outage test, which needs PostgreSQL").await
+    let Some(db) =
+        PostgresDatabase::create("skipping the outage test, which needs PostgreSQL").await
     else {
         return;
     };
@@ -114,8 +118,10 @@ async fn flags_hold_through_a_store_outage_and_changes_made_meanwhile_apply_afte
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_instance_started_during_an_outage_serves_the_cached_flags_then_catches_up() {
-    let Some(db) =
-        Database::create("skipping the start-during-an-outage test, which needs PostgreSQL").await
+    let Some(db) = PostgresDatabase::create(
+        "skipping the start-during-an-outage test, which needs PostgreSQL",
+    )
+    .await
     else {
         return;
     };

@@ -274,7 +274,8 @@ async fn kill_unkill_and_tenant_clear_take_a_comment_for_the_audit_log() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_managers_ramp_and_an_on_call_kill_reach_the_whole_fleet() {
     let scratch = Scratch::new();
-    let db = crate::support::postgres::Database::create("the fleet story runs on SQLite").await;
+    let db = strangler_control::testing::PostgresDatabase::create("the fleet story runs on SQLite")
+        .await;
     let store = db.as_ref().map_or_else(
         || format!("sqlite://{}/fleet.db", scratch.path().display()),
         |db| db.url().to_owned(),

@@ -13,9 +13,9 @@ use axum::response::IntoResponse;
 use axum::Router;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use strangler_control::testing::PostgresDatabase;
 
 use crate::support::metrics::sample;
-use crate::support::postgres::Database;
 use crate::support::relay::Relay;
 use crate::support::{eventually, send, Answer, Backend, Config, Proxy};
 
@@ -290,7 +290,8 @@ async fn a_trip_pauses_the_ramp_and_the_route_stays_on_legacy() {
 /// Two instances sharing PostgreSQL, both measuring a failing new side: one entry.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fleet_sharing_the_store_writes_one_entry_per_trip() {
-    let Some(db) = Database::create("skipping the fleet guard test, which needs PostgreSQL").await
+    let Some(db) =
+        PostgresDatabase::create("skipping the fleet guard test, which needs PostgreSQL").await
     else {
         return;
     };
@@ -318,7 +319,8 @@ async fn a_fleet_sharing_the_store_writes_one_entry_per_trip() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trip_with_the_store_unreachable_holds_in_the_process_until_the_store_records_it() {
-    let Some(db) = Database::create("skipping the guard outage test, which needs PostgreSQL").await
+    let Some(db) =
+        PostgresDatabase::create("skipping the guard outage test, which needs PostgreSQL").await
     else {
         return;
     };

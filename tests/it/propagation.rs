@@ -17,9 +17,9 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use strangler_control::testing::PostgresDatabase;
 
 use crate::runtime_flags::flags_proxy_with;
-use crate::support::postgres::Database;
 
 /// Changes measured.
 const CHANGES: usize = 100;
@@ -30,7 +30,8 @@ const LIMIT: Duration = Duration::from_secs(5);
 #[ignore = "a benchmark: run with --ignored --nocapture (see the module's doc)"]
 async fn a_change_on_one_instance_reaches_another_sharing_postgresql() {
     let Some(db) =
-        Database::create("skipping the propagation benchmark, which needs PostgreSQL").await
+        PostgresDatabase::create("skipping the propagation benchmark, which needs PostgreSQL")
+            .await
     else {
         return;
     };

@@ -5,8 +5,8 @@
 
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
+use strangler_control::testing::PostgresDatabase;
 
-use crate::support::postgres::Database;
 use crate::support::scratch::Scratch;
 use crate::support::{send, Backend, Config, Proxy};
 
@@ -309,7 +309,7 @@ async fn runtime_flags_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
     let store_dir = Scratch::new();
-    let db = Database::create("the fleet test runs on SQLite only").await;
+    let db = PostgresDatabase::create("the fleet test runs on SQLite only").await;
     let store = db.as_ref().map_or_else(
         || format!("sqlite://{}/fleet.db", store_dir.path().display()),
         |db| db.url().to_string(),

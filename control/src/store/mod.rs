@@ -1,20 +1,25 @@
-//! The store: the runtime overrides and their audit log in SQLite (one file, the default)
-//! or PostgreSQL (a fleet sharing one database). Every change is one transaction that
-//! bumps the version, reads the touched flags, writes the new ones and the audit entry:
-//! all of it lands or none of it does. Instances poll [`Store::version`] (one integer)
-//! and call [`Store::overrides`] only when it moved.
+//! The control plane's store, in SQLite (one file, the default) or PostgreSQL (a fleet
+//! sharing one database): one [`Database`] (the pool and the migrations, [`database`])
+//! with two views, the flag store ([`Store`], here: the runtime overrides and their audit
+//! log) and the diff store ([`diffs`]: shadow comparisons and samples).
+//!
+//! Every flag change is one transaction that bumps the version, reads the touched flags,
+//! writes the new ones and the audit entry: all of it lands or none of it does. Instances
+//! poll [`Store::version`] (one integer) and call [`Store::overrides`] only when it moved.
 
 mod audit_log;
+mod database;
+pub mod diffs;
 mod feed;
 mod flags;
 
-use std::time::Duration;
-
-use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
 
+pub use self::database::{Database, SharedDatabase};
 pub use self::feed::{ChangeFeed, CHANNEL};
+
+use self::database::Backend;
 
 use self::audit_log::Draft;
 use crate::audit::{AuditEntry, FlagState};
@@ -22,25 +27,14 @@ use crate::change::{Change, Subject};
 use crate::error::ControlError;
 use crate::overrides::{Overrides, RouteSetBy};
 
-/// How long a call waits for a connection before failing. sqlx waits 30 s by default (and
-/// keeps retrying a refused connect meanwhile); an instance must notice an outage, and an
-/// admin change must be refused, well before that.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A connection pool to the flag store; cheap to clone, share it between tasks.
+/// The flag store, a view of the [`Database`] pool ([`Database::flags`]); cheap to clone,
+/// share it between tasks.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     /// The URL connected to, for the change feed's own connection.
     url: String,
-}
-
-/// Which database the URL names; the SQL is shared, migrations and a few settings are not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 /// What one change transaction writes, once the touched subject is known.
@@ -52,39 +46,6 @@ enum Plan {
 }
 
 impl Store {
-    /// Connects and runs the embedded migrations. `sqlite://FILE` creates the file if
-    /// missing and switches it to WAL (readers never block the writer);
-    /// `postgres://user:pass@host/db` (or `postgresql://`) for a fleet.
-    pub async fn connect(url: &str) -> Result<Store, ControlError> {
-        install_default_drivers();
-        let backend = Backend::of(url)?;
-        let url = match backend {
-            Backend::Sqlite if !url.contains("mode=") => {
-                let separator = if url.contains('?') { '&' } else { '?' };
-                format!("{url}{separator}mode=rwc")
-            }
-            _ => url.to_owned(),
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(&url)
-            .await?;
-        if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
-        }
-        let mut migrator = match backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
-        };
-        // The diff store's migrations (1001...) share the table in the same database.
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await?;
-        Ok(Store { pool, backend, url })
-    }
-
     /// A feed of change notifications (PostgreSQL), or `None` for SQLite, which has none.
     pub async fn changes(&self) -> Result<Option<ChangeFeed>, ControlError> {
         match self.backend {
@@ -195,17 +156,6 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("backend", &self.backend)
             .finish_non_exhaustive()
-    }
-}
-
-impl Backend {
-    fn of(url: &str) -> Result<Backend, ControlError> {
-        let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
-            "sqlite" => Ok(Backend::Sqlite),
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(ControlError::UnsupportedUrl(url.to_owned())),
-        }
     }
 }
 

@@ -1,16 +1,12 @@
 //! The databases every store test runs against, and small builders for changes.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::{AnyConnection, Connection};
-use strangler_control::{Change, ControlError, Store};
+use strangler_control::testing::PostgresDatabase;
+use strangler_control::{Change, ControlError, Database, Store};
 use strangler_flags::Side;
 use tempfile::TempDir;
-
-/// The environment variable naming a PostgreSQL server (a superuser or a role with
-/// CREATEDB), e.g. `postgres://strangler:strangler@127.0.0.1/strangler`.
-const POSTGRES_ENV: &str = "STRANGLER_TEST_POSTGRES_URL";
 
 /// Which database a [`Db`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +19,8 @@ pub enum Kind {
 pub struct Db {
     pub kind: Kind,
     pub url: String,
-    admin_url: Option<String>,
-    name: String,
+    /// Dropped with the test's `Db`.
+    _postgres: Option<PostgresDatabase>,
     _dir: Option<TempDir>,
 }
 
@@ -40,46 +36,18 @@ pub async fn databases() -> Vec<Db> {
     let mut all = vec![Db {
         kind: Kind::Sqlite,
         url,
-        admin_url: None,
-        name: "strangler.db".into(),
+        _postgres: None,
         _dir: Some(dir),
     }];
-    match std::env::var(POSTGRES_ENV) {
-        Ok(admin_url) => all.push(postgres(admin_url).await),
-        Err(_) => eprintln!("{POSTGRES_ENV} is not set: skipping PostgreSQL, SQLite only"),
+    if let Some(postgres) = PostgresDatabase::create("skipping PostgreSQL, SQLite only").await {
+        all.push(Db {
+            kind: Kind::Postgres,
+            url: postgres.url().to_owned(),
+            _postgres: Some(postgres),
+            _dir: None,
+        });
     }
     all
-}
-
-async fn postgres(admin_url: String) -> Db {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "strangler_test_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut admin = admin(&admin_url).await;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::raw_sql(&sql)
-            .execute(&mut admin)
-            .await
-            .expect("create database");
-    }
-    let base = admin_url.split('?').next().unwrap_or(&admin_url);
-    let url = format!(
-        "{}/{name}",
-        &base[..base.rfind('/').expect("URL with a database")]
-    );
-    Db {
-        kind: Kind::Postgres,
-        url,
-        admin_url: Some(admin_url),
-        name,
-        _dir: None,
-    }
 }
 
 async fn admin(url: &str) -> AnyConnection {
@@ -92,7 +60,8 @@ async fn admin(url: &str) -> AnyConnection {
 impl Db {
     /// A store on this database (migrated on connect).
     pub async fn store(&self) -> Store {
-        Store::connect(&self.url).await.expect("connect")
+        let database = Database::connect(&self.url).await.expect("connect");
+        database.flags()
     }
 
     /// A plain connection, for what a user of the store would not do (sabotage).
@@ -102,13 +71,7 @@ impl Db {
 
     /// Drops the PostgreSQL database (the temp dir goes with `self`).
     pub async fn finish(self) {
-        if let Some(admin_url) = &self.admin_url {
-            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            sqlx::raw_sql(&drop)
-                .execute(&mut admin(admin_url).await)
-                .await
-                .ok();
-        }
+        drop(self);
     }
 }
 

@@ -7,7 +7,6 @@ pub mod faults;
 pub mod load;
 pub mod memory;
 pub mod metrics;
-pub mod postgres;
 pub mod process;
 pub mod proxy;
 pub mod raw_http;

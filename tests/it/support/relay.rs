@@ -8,11 +8,10 @@
 
 use std::net::SocketAddr;
 
+use strangler_control::testing::PostgresDatabase;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-use super::postgres::Database;
 
 /// A running relay on 127.0.0.1:0 to one target address.
 pub struct Relay {
@@ -39,7 +38,7 @@ impl Relay {
     }
 
     /// A relay to `db`'s server, and `db`'s URL through it.
-    pub async fn in_front_of(db: &Database) -> (Relay, String) {
+    pub async fn in_front_of(db: &PostgresDatabase) -> (Relay, String) {
         let relay = Relay::start(db.server_addr().await).await;
         let url = db.url_via(relay.addr);
         (relay, url)

@@ -6,11 +6,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use sqlx::{Connection, Executor};
-use strangler_shadow::store::{DiffStore, Record};
+use strangler_control::diffs::{DiffStore, Record};
+use strangler_control::testing::PostgresDatabase;
+use strangler_control::Database;
 use strangler_shadow::{Comparison, Difference, Example, Kind, SampleSide, Verdict};
-
-const POSTGRES_ENV: &str = "STRANGLER_TEST_POSTGRES_URL";
 
 /// A mismatch on `/currency` at `at_ms`.
 fn mismatch(at_ms: i64) -> Comparison {
@@ -52,54 +51,32 @@ fn side(body: &str) -> SampleSide {
 }
 
 /// Every database to test on, each as a store URL; the guard drops the PG database.
-async fn databases(dir: &tempfile::TempDir, test: &str) -> Vec<(String, Option<PgDrop>)> {
-    install();
+async fn databases(dir: &tempfile::TempDir) -> Vec<(String, Option<PostgresDatabase>)> {
     let sqlite = format!("sqlite://{}", dir.path().join("diffs.db").display());
     let mut all = vec![(sqlite, None)];
-    match std::env::var(POSTGRES_ENV) {
-        Ok(admin) => {
-            let name = format!("strangler_diff_test_{}_{test}", std::process::id());
-            let mut conn = sqlx::AnyConnection::connect(&admin)
-                .await
-                .expect("postgres");
-            conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-                .await
-                .unwrap();
-            conn.execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .unwrap();
-            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-            all.push((url, Some(PgDrop { admin, name })));
-        }
-        Err(_) => eprintln!("{POSTGRES_ENV} is not set: SQLite only"),
+    if let Some(postgres) = PostgresDatabase::create("SQLite only").await {
+        all.push((postgres.url().to_owned(), Some(postgres)));
     }
     all
 }
 
-fn install() {
-    sqlx::any::install_default_drivers();
+/// The diff store on the database at `url`, connected and migrated.
+async fn connect(url: &str, samples_per_signature: u32) -> Result<DiffStore, String> {
+    let database = Database::connect(url).await.map_err(|e| e.to_string())?;
+    Ok(database.diffs(samples_per_signature))
 }
 
-/// Drops the test database (best effort) when the test ends.
-struct PgDrop {
-    admin: String,
-    name: String,
-}
-
-impl PgDrop {
-    async fn drop_database(self, store: DiffStore) {
-        drop(store);
-        let mut conn = sqlx::AnyConnection::connect(&self.admin).await.unwrap();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = conn.execute(sql.as_str()).await;
-    }
+/// Closes `store`, then drops the test database (`guard`).
+async fn finish(store: DiffStore, guard: PostgresDatabase) {
+    drop(store);
+    drop(guard);
 }
 
 #[tokio::test]
 async fn comparisons_and_samples_round_trip_and_retention_prunes() {
     let dir = tempfile::tempdir().unwrap();
-    for (url, guard) in databases(&dir, "round_trip").await {
-        let store = DiffStore::connect(&url, 2).await.expect(&url);
+    for (url, guard) in databases(&dir).await {
+        let store = connect(&url, 2).await.expect(&url);
         let records: Vec<Record> = (0..5)
             .map(|i| Record {
                 comparison: mismatch(1_000 + i),
@@ -142,7 +119,7 @@ async fn comparisons_and_samples_round_trip_and_retention_prunes() {
             vec![1_003, 1_004]
         );
         if let Some(guard) = guard {
-            guard.drop_database(store).await;
+            finish(store, guard).await;
         }
     }
 }
@@ -150,8 +127,8 @@ async fn comparisons_and_samples_round_trip_and_retention_prunes() {
 #[tokio::test]
 async fn a_second_connect_finds_its_migrations_applied_and_batches_read_back() {
     let dir = tempfile::tempdir().unwrap();
-    for (url, guard) in databases(&dir, "reconnect").await {
-        let first = DiffStore::connect(&url, 5).await.expect(&url);
+    for (url, guard) in databases(&dir).await {
+        let first = connect(&url, 5).await.expect(&url);
         // More than one multi-row statement's worth, without samples.
         let plain: Vec<Record> = (0..150)
             .map(|i| Record {
@@ -161,7 +138,7 @@ async fn a_second_connect_finds_its_migrations_applied_and_batches_read_back() {
             .collect();
         first.insert(&plain).await.unwrap();
         drop(first);
-        let again = DiffStore::connect(&url, 5).await.expect("reconnect");
+        let again = connect(&url, 5).await.expect("reconnect");
         let read = again.comparisons(None, 0).await.unwrap();
         assert_eq!(read.len(), 150, "{url}");
         let last = Comparison {
@@ -170,16 +147,40 @@ async fn a_second_connect_finds_its_migrations_applied_and_batches_read_back() {
         };
         assert_eq!(read[149], last, "{url}");
         if let Some(guard) = guard {
-            guard.drop_database(again).await;
+            finish(again, guard).await;
         }
     }
 }
 
 #[tokio::test]
 async fn an_unknown_url_scheme_is_refused() {
-    let error = DiffStore::connect("mysql://x", 5).await.unwrap_err();
+    let error = connect("mysql://x", 5).await.unwrap_err();
     assert!(
         error.to_string().contains("unsupported store URL"),
         "{error}"
     );
+}
+
+/// A database from before one crate owned the store: the flag store's migrator and the
+/// diff store's each applied their own versions (0001, 1001), and a database only one of
+/// them ever ran on has only its own. Every such database opens and gets what it lacks.
+#[tokio::test]
+async fn a_database_migrated_by_either_old_migrator_alone_opens() {
+    sqlx::any::install_default_drivers();
+    for only in ["0001_flag_store.sql", "1001_diff_store.sql"] {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        let source = format!("{}/migrations/sqlite/{only}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(source, migrations.join(only)).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let old = sqlx::migrate::Migrator::new(migrations.as_path()).await;
+        old.unwrap().run(&pool).await.expect(only);
+        pool.close().await;
+        let database = Database::connect(&url).await.expect(only);
+        database.flags().version().await.expect("the flag store's tables");
+        let diffs = database.diffs(5).comparisons(None, 0).await;
+        assert!(diffs.expect("the diff store's tables").is_empty(), "{only}");
+    }
 }

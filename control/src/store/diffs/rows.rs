@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use strangler_shadow::{Comparison, Difference, Sample, SampleSide, SkipReason, Verdict};
 
 use super::StoreError;
-use crate::{Comparison, Difference, Sample, SampleSide, SkipReason, Verdict};
 
 const COMPARISON_COLUMNS: &str = "id, at_ms, route, tenant, method, path, primary_side, \
      verdict, skip, error, primary_status, shadow_status, primary_ms, shadow_ms, \

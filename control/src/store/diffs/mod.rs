@@ -1,36 +1,29 @@
 //! The diff store: every comparison and a few full samples per signature, in the same
 //! database as the flag store (`store:` of routes.yaml: a SQLite file by default,
-//! PostgreSQL for a fleet, so every proxy's comparisons land in one report).
+//! PostgreSQL for a fleet, so every proxy's comparisons land in one report). A view of the
+//! [`Database`](super::Database) pool, which connects and migrates (its tables are
+//! migrations 1001 on).
 //!
 //! The proxy writes in batches from a task of its own (one transaction a batch), never
 //! from the request path; reports read the comparisons of a window back and replay them
-//! ([`crate::report`]). Retention ([`DiffStore::prune`]) deletes by age and keeps at most
-//! a number of rows. Migrations are embedded and numbered from 1001, so they share
-//! sqlx's migration table with the flag store's; each migrator ignores the other's.
+//! (`strangler_shadow::report`). Retention ([`DiffStore::prune`]) deletes by age and keeps
+//! at most a number of rows.
 
 mod rows;
 
 use std::time::Duration;
 
-use sqlx::any::{install_default_drivers, AnyPoolOptions};
-use sqlx::migrate::MigrateError;
 use sqlx::AnyPool;
+use strangler_shadow::{Comparison, Sample, SampleSide};
 use thiserror::Error;
 
-use crate::{Comparison, Sample, SampleSide};
-
-/// Why the store could not do what was asked.
+/// Why the diff store could not do what was asked (connecting is the
+/// [`Database`](super::Database)'s, with its errors).
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// The URL is neither `sqlite:` nor `postgres://`.
-    #[error("unsupported store URL {0:?}: expected sqlite://FILE or postgres://...")]
-    UnsupportedUrl(String),
     /// The database refused or failed.
     #[error("diff store: {0}")]
     Database(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("diff store migration: {0}")]
-    Migrate(#[from] MigrateError),
     /// A write took longer than its caller allowed.
     #[error("diff store write took longer than {0:?}")]
     Timeout(Duration),
@@ -53,7 +46,7 @@ pub struct Record {
     pub sample: Option<(SampleSide, SampleSide)>,
 }
 
-/// A pool to the diff store; cheap to clone.
+/// The diff store, a view of the database's pool; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct DiffStore {
     pool: AnyPool,
@@ -62,38 +55,12 @@ pub struct DiffStore {
 }
 
 impl DiffStore {
-    /// Connects and runs the embedded migrations. A SQLite file is created if missing and
-    /// switched to WAL, so reports never block the writer.
-    pub async fn connect(url: &str, samples_per_signature: u32) -> Result<DiffStore, StoreError> {
-        install_default_drivers();
-        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-        if !postgres && !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        }
-        let url = match postgres || url.contains("mode=") {
-            true => url.to_owned(),
-            false => format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }),
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
-            .await?;
-        let mut migrator = match postgres {
-            true => sqlx::migrate!("migrations/postgres"),
-            false => {
-                sqlx::query("PRAGMA journal_mode = WAL")
-                    .execute(&pool)
-                    .await?;
-                sqlx::migrate!("migrations/sqlite")
-            }
-        };
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await?;
-        Ok(DiffStore {
+    /// The diff store on `pool`, keeping `samples_per_signature` samples per signature.
+    pub(super) fn new(pool: AnyPool, samples_per_signature: u32) -> DiffStore {
+        DiffStore {
             pool,
             samples_per_signature,
-        })
+        }
     }
 
     /// Writes a batch in one transaction: every comparison, and a sample for those that

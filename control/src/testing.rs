@@ -1,6 +1,10 @@
-//! A PostgreSQL database of its own for one test, on the server `STRANGLER_TEST_POSTGRES_URL`
-//! names (a role that may create databases), dropped when the test ends. Without the variable
-//! the tests that need one print a note and pass without running, as the control crate's do.
+//! For tests of the store and of the proxy (the `testing` feature, which this crate's own
+//! tests and the proxy's dev-dependency enable): a PostgreSQL database of its own for one
+//! test, on the server `STRANGLER_TEST_POSTGRES_URL` names (a role that may create
+//! databases), dropped when the test ends. Without the variable there is none, and
+//! [`PostgresDatabase::create`] prints the note it is given (what the test does instead:
+//! run on SQLite only, or pass without running). The one helper for every test target, so they all agree on the
+//! variable, the names of the databases and how they are dropped.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,25 +14,26 @@ use sqlx::{AnyConnection, Connection};
 /// The environment variable naming the server.
 pub const POSTGRES_ENV: &str = "STRANGLER_TEST_POSTGRES_URL";
 
-/// One fresh database.
-pub struct Database {
+/// One fresh PostgreSQL database, dropped with this value.
+#[derive(Debug)]
+pub struct PostgresDatabase {
     /// `postgres://user:pass@host:port/name`.
     url: String,
     admin_url: String,
     name: String,
 }
 
-impl Database {
+impl PostgresDatabase {
     /// A new empty database, or `None` when no server is set, after printing `without`: what
     /// the test does instead.
-    pub async fn create(without: &str) -> Option<Database> {
+    pub async fn create(without: &str) -> Option<PostgresDatabase> {
         let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
             eprintln!("{POSTGRES_ENV} is not set: {without}");
             return None;
         };
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
-            "strangler_it_{}_{}",
+            "strangler_test_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
@@ -43,7 +48,7 @@ impl Database {
                 .expect("creating a test database");
         }
         let url = with_database(&admin_url, &name);
-        Some(Database {
+        Some(PostgresDatabase {
             url,
             admin_url,
             name,
@@ -78,7 +83,7 @@ impl Database {
     }
 }
 
-impl Drop for Database {
+impl Drop for PostgresDatabase {
     /// Drops the database, from a thread of its own: `Drop` cannot await, and the test's
     /// runtime may be the one dropping it.
     fn drop(&mut self) {
