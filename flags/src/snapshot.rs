@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::{self, Config};
 use crate::decision::{self, Decision};
-use crate::error::{ConfigErrors, RequestError};
+use crate::error::{ConfigError, ConfigErrors, RequestError};
 use crate::hash::fnv1a64;
 use crate::resilience::ServicePolicy;
 use crate::rollout::BUCKETS;
@@ -67,6 +67,12 @@ impl Snapshot {
         decision::decide(self, req)
     }
 
+    /// What should be fixed in the file though it loaded (deprecated keys), each located
+    /// like an error, in file order: `strangler check` prints them, `run` logs them.
+    pub fn warnings(&self) -> &[ConfigError] {
+        &self.config.warnings
+    }
+
     /// FNV-1a 64 of the source text: the same file always gives the same revision.
     pub fn content_hash(&self) -> u64 {
         self.content_hash
@@ -110,7 +116,7 @@ impl Snapshot {
         &self.config.service_policies[index]
     }
 
-    /// `connect_timeout:` (default 1s).
+    /// `timeouts.connect` (or the deprecated `connect_timeout:`; default 1s).
     pub fn connect_timeout(&self) -> Duration {
         self.config.connect_timeout
     }

@@ -93,6 +93,7 @@ impl LiveConfig {
     /// Loads the file for the first time; an error here means the proxy does not start.
     pub fn load(path: &Path) -> Result<LiveConfig, ConfigErrors> {
         let snapshot = crate::routes_file::load(path)?;
+        log_warnings(&snapshot);
         let loaded = Loaded::new(snapshot, 1);
         crate::telemetry::record_revision(loaded.revision.counter);
         Ok(LiveConfig {
@@ -228,6 +229,9 @@ impl LiveConfig {
             tracing::info!(target: "strangler::reload", trigger, moved = %moved.join(", "), rekeyed, "upstreams resolve to new addresses or tenant keys changed");
         }
         warn_about_restart_only_keys(&old.snapshot, &snapshot);
+        if edited {
+            log_warnings(&snapshot);
+        }
         let file = Arc::new(snapshot);
         let overrides = self.overrides();
         let effective = crate::overlay::fold(&file, &overrides);
@@ -293,6 +297,14 @@ impl Loaded {
             revision: self.revision,
             changed: false,
         }
+    }
+}
+
+/// What should be fixed in the file though it loaded (deprecated keys), once per load of
+/// new text.
+fn log_warnings(snapshot: &Snapshot) {
+    for warning in snapshot.warnings() {
+        tracing::warn!(target: "strangler::reload", %warning, "routes.yaml uses a deprecated key");
     }
 }
 

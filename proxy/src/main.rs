@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use strangler::explain::{explain, Question};
 use strangler::flags_cli::FlagsArgs;
 use strangler::{Launch, Running};
-use strangler_flags::Snapshot;
+use strangler_flags::{ConfigError, Snapshot};
 
 /// mimalloc instead of glibc's allocator: under load glibc's malloc and free were about 15 %
 /// of the proxy's CPU (perf, docs/performance.md); mimalloc's thread-local free lists cut it.
@@ -187,11 +187,23 @@ fn check(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {
         match strangler::routes_file::load(file) {
-            Ok(snapshot) => println!(
-                "{}: ok ({} routes)",
-                file.display(),
-                snapshot.routes().len()
-            ),
+            Ok(snapshot) => {
+                for warning in snapshot.warnings() {
+                    let message = format!("warning: {}", warning.message);
+                    eprintln!(
+                        "{}",
+                        ConfigError {
+                            message,
+                            ..warning.clone()
+                        }
+                    );
+                }
+                println!(
+                    "{}: ok ({} routes)",
+                    file.display(),
+                    snapshot.routes().len()
+                )
+            }
             Err(errors) => {
                 eprintln!("{errors}");
                 failed = true;

@@ -117,6 +117,22 @@ fn check_reports_every_semantic_error_with_its_location() {
 }
 
 #[test]
+fn check_warns_about_a_deprecated_key_at_its_location_and_passes() {
+    let yaml = GOOD.replace(
+        "admin: 127.0.0.1:9180\n",
+        "admin: 127.0.0.1:9180\nconnect_timeout: 1s\n",
+    );
+    let scratch = Scratch::new();
+    let file = scratch.write("routes.yaml", &yaml);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).contains(": ok (1 routes)"));
+    let stderr = text(&output.stderr);
+    let about = "warning: connect_timeout is deprecated: use timeouts.connect";
+    assert_reported(&stderr, &file, &yaml, "connect_timeout", about);
+}
+
+#[test]
 fn check_of_several_files_fails_if_any_fails_and_reports_each() {
     let scratch = Scratch::new();
     let good = scratch.write("good.yaml", GOOD);

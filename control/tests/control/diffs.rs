@@ -179,7 +179,11 @@ async fn a_database_migrated_by_either_old_migrator_alone_opens() {
         old.unwrap().run(&pool).await.expect(only);
         pool.close().await;
         let database = Database::connect(&url).await.expect(only);
-        database.flags().version().await.expect("the flag store's tables");
+        database
+            .flags()
+            .version()
+            .await
+            .expect("the flag store's tables");
         let diffs = database.diffs(5).comparisons(None, 0).await;
         assert!(diffs.expect("the diff store's tables").is_empty(), "{only}");
     }

@@ -69,8 +69,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// `debug_headers:`.
     pub debug_headers: bool,
-    /// `connect_timeout:` or `timeouts.connect`: the connect timeout of upstreams without
-    /// their own.
+    /// `timeouts.connect` (or the deprecated `connect_timeout:`): the connect timeout of
+    /// upstreams without their own.
     pub connect_timeout: Duration,
     /// `store:` or [`DEFAULT_STORE`], its scheme checked.
     pub store: Box<str>,
@@ -89,6 +89,9 @@ pub struct Config {
     pub timeouts: timeouts::Timeouts,
     /// `shutdown_grace:` and `upgrade_sock:`.
     pub lifecycle: lifecycle::Lifecycle,
+    /// What does not stop the file loading but should be fixed (deprecated keys), located
+    /// like errors, in file order.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// Parses and validates routes.yaml text; `origin` names the file in errors, upstream names
@@ -106,11 +109,16 @@ pub fn parse(
         yaml,
         locator: OnceCell::new(),
         found: Vec::new(),
+        warnings: Vec::new(),
     };
     let base = Path::new(origin).parent().unwrap_or(Path::new(""));
     let keys = KeyReader { base, surroundings };
     let config = validate(raw, &keys, &mut problems);
-    problems.finish(config)
+    let mut warnings = std::mem::take(&mut problems.warnings);
+    warnings.sort_by_key(|warning| (warning.line, warning.column));
+    let mut config = problems.finish(config)?;
+    config.warnings = warnings;
+    Ok(config)
 }
 
 /// A serde_yaml error (syntax, type, unknown key) with its own location.
@@ -131,13 +139,15 @@ fn syntax_error(err: &serde_yaml::Error, origin: &str) -> ConfigError {
     }
 }
 
-/// Collects located problems while validating.
+/// Collects located problems while validating, and the warnings that do not stop a load.
 pub(crate) struct Problems<'a> {
     origin: &'a str,
     yaml: &'a str,
     /// Built on the first problem: a valid file (the usual reload) never pays for it.
     locator: OnceCell<Locator>,
     found: Vec<ConfigError>,
+    /// Deprecated keys in use, located at the key.
+    warnings: Vec<ConfigError>,
 }
 
 impl Problems<'_> {
@@ -155,6 +165,17 @@ impl Problems<'_> {
     pub(crate) fn at_key(&mut self, path: &str, message: impl Into<String>) {
         let position = self.locator().key(path);
         self.record(position, message.into());
+    }
+
+    /// Warns that the key at `path` is a deprecated alias of `canonical`: the file loads.
+    pub(crate) fn deprecated(&mut self, path: &str, canonical: &str) {
+        let position = self.locator().key(path);
+        self.warnings.push(ConfigError {
+            origin: self.origin.to_owned(),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message: format!("{path} is deprecated: use {canonical}"),
+        });
     }
 
     /// `file:line:col` of the value at `path`, for messages naming a second place.
@@ -263,6 +284,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         limits: limits?,
         timeouts,
         lifecycle: lifecycle?,
+        warnings: Vec::new(),
     })
 }
 
@@ -305,6 +327,7 @@ fn connect_timeout(text: Option<&str>, problems: &mut Problems<'_>) -> Option<Du
     let Some(text) = text else {
         return Some(DEFAULT_CONNECT_TIMEOUT);
     };
+    problems.deprecated("connect_timeout", "timeouts.connect");
     match parse_duration(text) {
         Ok(duration) if duration.is_zero() => {
             problems.at_value("connect_timeout", "connect_timeout must be greater than 0");

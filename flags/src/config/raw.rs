@@ -46,7 +46,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub debug_headers: bool,
     /// `connect_timeout:` how long the proxy waits to connect to an upstream, as a
-    /// duration string: `250ms`, `1s`, `2m`. Default `1s`.
+    /// duration string: `250ms`, `1s`, `2m`. Default `1s`. Deprecated: `timeouts.connect`
+    /// says the same, and this key only warns (`strangler check`, and the log at load).
     pub connect_timeout: Option<String>,
     /// `store:` the URL of the runtime flag store, where the control plane keeps kill
     /// switches, percentages and tenant sides set at runtime (later also the shadow diff

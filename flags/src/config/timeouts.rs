@@ -28,8 +28,8 @@ pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimeouts {
-    /// `connect:` the longest wait for a TCP connection to an upstream. Default: the
-    /// top-level `connect_timeout:` (which may not be set together with this key), else 1s.
+    /// `connect:` the longest wait for a TCP connection to an upstream. Default 1s (or the
+    /// deprecated top-level `connect_timeout:`, which may not be set together with this key).
     /// A new service that does not connect in time falls back to legacy.
     pub connect: Option<String>,
     /// `read:` the longest wait for the next bytes from an upstream (the response head or
@@ -55,7 +55,8 @@ pub struct RawTimeouts {
 pub struct RawUpstreamTimeouts {
     /// `connect:` as `timeouts.connect`, for this upstream.
     pub connect: Option<String>,
-    /// `read:` as `timeouts.read`, for this upstream.
+    /// `read:` as `timeouts.read`, for this upstream. For a service, deprecated: its own
+    /// `services.<name>.read_timeout:` says the same, and this key only warns.
     pub read: Option<String>,
     /// `write:` as `timeouts.write`, for this upstream.
     pub write: Option<String>,
@@ -140,6 +141,9 @@ pub(super) fn validate(
                 "timeouts for unknown upstream {name:?}: expected legacy or a service name"
             );
             problems.at_key(&at, message);
+        } else if name != "legacy" && overrides.read.is_some() {
+            let canonical = format!("services.{name}.read_timeout");
+            problems.deprecated(&format!("{at}.read"), &canonical);
         }
         let timeouts = upstream_timeouts(&at, overrides, default.unwrap_or(base), problems);
         by_upstream.insert(name.as_str().into(), timeouts?);

@@ -190,3 +190,37 @@ fn a_service_read_timeout_in_two_places_is_located() {
         ["routes.yaml:4:58: service \"billing\" has a read timeout here and at routes.yaml:6:33; keep one"]
     );
 }
+
+#[test]
+fn connect_timeout_is_a_deprecated_alias_of_timeouts_connect() {
+    let snapshot = load(&with("connect_timeout: 250ms\n"));
+    let warnings: Vec<String> = snapshot.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        ["routes.yaml:9:1: connect_timeout is deprecated: use timeouts.connect"]
+    );
+    assert_eq!(snapshot.connect_timeout(), Duration::from_millis(250));
+}
+
+#[test]
+fn a_services_read_in_timeouts_upstreams_is_a_deprecated_alias_of_its_read_timeout() {
+    let snapshot = load(&with(
+        "timeouts:\n  upstreams:\n    billing: { read: 5s }\n    legacy: { read: 7s }\n",
+    ));
+    let warnings: Vec<String> = snapshot.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warnings,
+        ["routes.yaml:11:16: timeouts.upstreams.billing.read is deprecated: use services.billing.read_timeout"]
+    );
+    assert_eq!(snapshot.timeouts("billing").read, Duration::from_secs(5));
+    assert_eq!(snapshot.timeouts("legacy").read, Duration::from_secs(7));
+}
+
+#[test]
+fn the_canonical_timeout_keys_warn_about_nothing() {
+    let yaml = "listen: 127.0.0.1:8080\nlegacy: http://127.0.0.1:3000\nservices:\n  billing: { url: \"http://127.0.0.1:3001\", read_timeout: 2s }\ntimeouts: { connect: 2s, read: 30s, upstreams: { legacy: { read: 5s } } }\n";
+    let snapshot = load(yaml);
+    assert!(snapshot.warnings().is_empty(), "{:?}", snapshot.warnings());
+    assert_eq!(snapshot.timeouts("billing").read, Duration::from_secs(2));
+    assert_eq!(snapshot.connect_timeout(), Duration::from_secs(2));
+}
