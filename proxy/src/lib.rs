@@ -8,47 +8,14 @@
 // one `from_raw_fd`, allowed there alone.
 #![deny(unsafe_code)]
 
-pub mod access_log;
 pub mod admin;
-pub mod admin_diffs;
-pub mod admin_flags;
-pub mod admin_guards;
-pub mod admin_health;
-pub mod admin_tokens;
-pub mod breaker;
-pub mod client_head;
-pub mod demo;
-pub mod diff_writer;
-pub mod diffs;
-pub mod downstream;
-pub mod drain;
-pub mod edge;
-pub mod error_window;
-pub mod explain;
-pub mod export;
-pub mod fallback;
-pub mod flag_cache;
-pub mod flag_health;
-pub mod flag_store;
-pub mod flags_cli;
-pub mod forwarding;
-pub mod guard;
-pub mod guard_watch;
-pub mod guard_window;
-pub mod limits;
+pub mod cli;
+pub mod connection;
 pub mod live;
-pub mod log_writer;
-pub mod mirror;
-pub mod overlay;
-pub mod rate_limit;
-pub mod server;
-pub mod service_health;
-pub mod shadowing;
-pub mod systemd;
+pub mod process;
+pub mod request;
+pub mod resilience;
+pub mod shadow;
 pub mod telemetry;
-pub mod timeouts;
-pub mod trace;
-pub mod upgrade;
-pub mod watch;
 
-pub use server::{Launch, Running};
+pub use process::server::{Launch, Running};

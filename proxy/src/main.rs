@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use strangler::explain::{explain, Question};
-use strangler::flags_cli::FlagsArgs;
+use strangler::cli::explain::{explain, Question};
+use strangler::cli::flags::FlagsArgs;
 use strangler::{Launch, Running};
 use strangler_flags::Snapshot;
 
@@ -83,7 +83,7 @@ enum Command {
         #[arg(long)]
         route: Option<String>,
         /// The window: comparisons of the last `90s`, `15m`, `1h`, `7d`.
-        #[arg(long, default_value = strangler::diffs::DEFAULT_SINCE)]
+        #[arg(long, default_value = strangler::shadow::reports::DEFAULT_SINCE)]
         since: String,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -128,14 +128,14 @@ fn run(
     upgrade: bool,
     banner: Option<fn(&Running) -> String>,
 ) -> anyhow::Result<()> {
-    let logs = strangler::telemetry::init_logs();
+    let logs = strangler::telemetry::metrics::init_logs();
     let mut launch = Launch::new(config);
     if upgrade {
-        strangler::upgrade::inherit(&mut launch)?;
+        strangler::process::upgrade::inherit(&mut launch)?;
     }
     let running = Running::start(launch)?;
     tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
-    strangler::systemd::notify_ready();
+    strangler::process::systemd::notify_ready();
     if let Some(banner) = banner {
         eprintln!("{}", banner(&running));
     }
@@ -256,15 +256,20 @@ fn parse_header(raw: &str) -> anyhow::Result<(String, String)> {
 }
 
 fn demo(config: PathBuf) -> anyhow::Result<()> {
-    if std::env::var_os(strangler::admin::TOKEN_ENV).is_none() {
+    if std::env::var_os(strangler::admin::listener::TOKEN_ENV).is_none() {
         // Before any thread starts: the demo's flag changes need a token too.
-        std::env::set_var(strangler::admin::TOKEN_ENV, strangler::demo::DEMO_TOKEN);
+        std::env::set_var(
+            strangler::admin::listener::TOKEN_ENV,
+            strangler::cli::demo::DEMO_TOKEN,
+        );
     }
-    let _backends = strangler::demo::start_backends(&config)?;
+    let _backends = strangler::cli::demo::start_backends(&config)?;
     run(
         config,
         false,
-        Some(|running| strangler::demo::instructions(running.proxy_addr(), running.admin_addr())),
+        Some(|running| {
+            strangler::cli::demo::instructions(running.proxy_addr(), running.admin_addr())
+        }),
     )
 }
 
@@ -277,7 +282,7 @@ fn diffs(config: PathBuf, route: Option<String>, since: &str, json: bool) -> any
             config.display()
         );
     }
-    let since = strangler::diffs::parse_since(since).map_err(anyhow::Error::msg)?;
+    let since = strangler::shadow::reports::parse_since(since).map_err(anyhow::Error::msg)?;
     let settings = snapshot.diffs();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -288,17 +293,18 @@ fn diffs(config: PathBuf, route: Option<String>, since: &str, json: bool) -> any
             settings.samples_per_signature,
         )
         .await?;
-        strangler::diffs::report(&store, route.as_deref(), since, &settings.thresholds).await
+        strangler::shadow::reports::report(&store, route.as_deref(), since, &settings.thresholds)
+            .await
     })?;
     match json {
         true => println!("{}", serde_json::to_string_pretty(&report)?),
-        false => print!("{}", strangler::diffs::render(&report)),
+        false => print!("{}", strangler::shadow::reports::render(&report)),
     }
     Ok(())
 }
 
 fn flags(args: FlagsArgs) -> ExitCode {
-    match strangler::flags_cli::run(args) {
+    match strangler::cli::flags::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("strangler flags: {:#}", anyhow::Error::from(e));

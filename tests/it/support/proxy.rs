@@ -177,7 +177,7 @@ impl Proxy {
     /// Starts a proxy whose `/admin/*` endpoints accept the named `tokens`.
     pub async fn start_with_admin_tokens(
         config: &Config,
-        tokens: Vec<strangler::admin_tokens::AdminToken>,
+        tokens: Vec<strangler::admin::tokens::AdminToken>,
     ) -> Proxy {
         Proxy::launch_with(config, move |launch| launch.admin_tokens = tokens).await
     }

@@ -1,0 +1,409 @@
+//! Starting and stopping a strangler instance: listeners, the worker runtime, the Pingora
+//! proxy service, the admin listener and the reload triggers.
+//!
+//! Listeners are bound here (or handed in already bound, so a test binds port 0 and knows
+//! the port before the first request) and passed to Pingora through its listen-fd table,
+//! the same table Pingora uses to hand sockets over during a zero-downtime upgrade.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::IntoRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::proxy::HttpProxy;
+use pingora::server::configuration::ServerConf;
+use pingora::server::Fds;
+use pingora::services::Service as _;
+use tokio::sync::watch;
+
+use crate::admin::listener::{self, AdminState};
+use crate::connection::downstream::Downstream;
+use crate::connection::drain::{Drain, Drained};
+use crate::live::config::LiveConfig;
+use crate::live::flag_cache::FlagCache;
+use crate::live::flag_store::FlagStore;
+use crate::process::upgrade::{Handover, UpgradeError};
+use crate::request::edge::Edge;
+use crate::resilience::guard::Guards;
+use crate::resilience::service_health::ServiceHealth;
+use crate::shadow::diff_writer::{self, SharedStore};
+use crate::shadow::dispatch::Shadowing;
+
+/// How to start an instance.
+pub struct Launch {
+    /// The routes.yaml to load, watch and reload.
+    pub config: PathBuf,
+    /// An already-bound proxy listener; `None` binds `listen:` from the config.
+    pub listen: Option<TcpListener>,
+    /// An already-bound admin listener; `None` binds `admin:` from the config.
+    pub admin: Option<TcpListener>,
+    /// Follow changes of the file on disk (SIGHUP and the admin reload always work).
+    pub watch: bool,
+    /// A write token named `admin` (from `STRANGLER_ADMIN_TOKEN` by default).
+    pub admin_token: Option<String>,
+    /// More named tokens, besides those of `STRANGLER_ADMIN_TOKENS(_FILE)`.
+    pub admin_tokens: Vec<crate::admin::tokens::AdminToken>,
+}
+
+impl Launch {
+    /// Launch settings for `config` with the listeners it names, file watching on, and the
+    /// admin token from `STRANGLER_ADMIN_TOKEN`.
+    pub fn new(config: impl Into<PathBuf>) -> Launch {
+        Launch {
+            config: config.into(),
+            listen: None,
+            admin: None,
+            watch: true,
+            admin_token: std::env::var(listener::TOKEN_ENV).ok(),
+            admin_tokens: Vec::new(),
+        }
+    }
+}
+
+/// A running instance. Dropping it stops everything at once; [`Running::shutdown`] drains.
+pub struct Running {
+    proxy_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    live: Arc<LiveConfig>,
+    ready: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+    shutdown: watch::Sender<bool>,
+    /// The proxy's workers (`threads:` of them).
+    runtime: Option<tokio::runtime::Runtime>,
+    /// One thread for the admin listener and the reload triggers, so a saturated proxy
+    /// never starves `/healthz` or a reload.
+    control: Option<tokio::runtime::Runtime>,
+    /// One thread for shadow calls and diffs, so they never run on a proxy worker.
+    shadow: Option<tokio::runtime::Runtime>,
+    /// The shadow machinery the edge hands shadowed requests to.
+    shadowing: Option<Arc<Shadowing>>,
+    /// The rollback guards the edge reports to and the control runtime evaluates.
+    guards: Arc<Guards>,
+    /// The new services' breakers; their health checks run on `control`.
+    health: Arc<ServiceHealth>,
+    /// Keeps the file watcher alive.
+    _watcher: Option<notify::RecommendedWatcher>,
+    /// Connections open and whether they should close; see [`crate::connection::drain`].
+    drain: Arc<Drain>,
+    /// `shutdown_grace:` as it was at start.
+    grace: Duration,
+    /// The listeners to send a new process on SIGQUIT, and where.
+    handover: Handover,
+}
+
+impl Running {
+    /// Loads the config, binds the listeners and starts serving. Returns once both listeners
+    /// accept connections; an invalid config or a busy port is an error here.
+    pub fn start(launch: Launch) -> anyhow::Result<Running> {
+        crate::telemetry::metrics::prometheus();
+        let live = Arc::new(LiveConfig::load(&launch.config).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let snapshot = &live.current().snapshot;
+        let mut tokens = crate::admin::tokens::named_from_env().map_err(|e| anyhow::anyhow!(e))?;
+        tokens.extend(launch.admin_tokens);
+        if let Some(secret) = launch.admin_token.filter(|t| !t.is_empty()) {
+            tokens.push(crate::admin::tokens::AdminToken::admin(&secret));
+        }
+        let proxy_listener = bind(launch.listen, snapshot.listen(), "listen")?;
+        let admin_listener = bind(launch.admin, snapshot.admin(), "admin")?;
+        let admin_addr = admin_listener.local_addr()?;
+        if tokens.is_empty() && !admin_addr.ip().is_loopback() {
+            bail!(
+                "admin listener {admin_addr} is not on loopback: set {} to protect it",
+                listener::TOKEN_ENV
+            );
+        }
+        let handover = Handover::new(snapshot, &proxy_listener, &admin_listener);
+        let threads = snapshot.threads().unwrap_or_else(default_threads);
+        let runtime = new_runtime("strangler-worker", threads)?;
+        let control = new_runtime("strangler-admin", 1)?;
+        let shadow = new_runtime("strangler-shadow", 1)?;
+        let mut running = Running {
+            proxy_addr: proxy_listener.local_addr()?,
+            admin_addr,
+            live: live.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            shutdown: watch::channel(false).0,
+            runtime: None,
+            control: None,
+            shadow: None,
+            shadowing: None,
+            guards: Arc::new(Guards::new(&live.current().file)),
+            health: Arc::default(),
+            _watcher: None,
+            drain: Arc::default(),
+            grace: snapshot.lifecycle().shutdown_grace,
+            handover,
+        };
+        // Runtime flags first: a kill switch set before a restart must hold from the first
+        // request (connections queue in the listener meanwhile).
+        let flags = running.connect_flags(&control);
+        running.start_guards(&control, &flags);
+        let diffs = running.start_shadowing(&shadow, &control);
+        let proxy = {
+            let _workers = runtime.enter();
+            running.spawn_proxy(proxy_listener, threads)?
+        };
+        let _entered = control.enter();
+        let checks = running
+            .health
+            .clone()
+            .run_checks(live.clone(), running.shutdown.subscribe());
+        tokio::spawn(checks);
+        running.watch_proxy(proxy);
+        running.spawn_admin(admin_listener, tokens.into(), flags, diffs)?;
+        crate::live::watch::reload_on_sighup(live.clone())?;
+        if launch.watch {
+            running._watcher =
+                Some(crate::live::watch::watch_file(live).context("watching routes.yaml")?);
+        }
+        drop(_entered);
+        running.runtime = Some(runtime);
+        running.control = Some(control);
+        running.shadow = Some(shadow);
+        running.ready.store(true, Ordering::Relaxed);
+        Ok(running)
+    }
+
+    /// The proxy listener's address (useful when it was bound to port 0).
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// The admin listener's address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The live configuration (to reload or inspect it in-process).
+    pub fn live(&self) -> &Arc<LiveConfig> {
+        &self.live
+    }
+
+    /// `shutdown_grace:` from routes.yaml as it was at start.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Sends the listeners to a new process started with `--upgrade` (SIGQUIT); on success
+    /// the caller drains this one with [`Running::shutdown`].
+    pub fn hand_over(&self) -> Result<(), UpgradeError> {
+        self.handover.send()
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `grace` (their responses,
+    /// and those on kept-alive connections, say `Connection: close`), then stops; says
+    /// what was still running when it stopped.
+    pub fn shutdown(mut self, grace: Duration) -> Drained {
+        let started = Instant::now();
+        self.ready.store(false, Ordering::Relaxed);
+        self.drain.begin(grace);
+        let _ = self.shutdown.send(true);
+        let drained = self.drain.wait(&self.in_flight, started, grace);
+        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+        drained
+    }
+
+    /// Starts Pingora's listening service on `listener`, in the current (worker) runtime.
+    fn spawn_proxy(
+        &self,
+        listener: TcpListener,
+        threads: usize,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let address = listener.local_addr()?.to_string();
+        listener.set_nonblocking(true)?;
+        let mut fds = Fds::new();
+        fds.add(address.clone(), listener.into_raw_fd());
+        let conf = Arc::new(ServerConf {
+            threads,
+            ..ServerConf::default()
+        });
+        let app = Downstream {
+            http1: Arc::new(self.proxy_app(&conf, false)),
+            h2c: Arc::new(self.proxy_app(&conf, true)),
+            live: self.live.clone(),
+            drain: self.drain.clone(),
+        };
+        let mut service = pingora::services::listening::Service::new("strangler".into(), app);
+        service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));
+        let shutdown = self.shutdown.subscribe();
+        let fds = Arc::new(parking_lot::Mutex::new(fds));
+        Ok(tokio::spawn(async move {
+            service.start_service(Some(fds), shutdown, 1).await
+        }))
+    }
+
+    /// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
+    fn proxy_app(&self, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
+        let shadowing = self
+            .shadowing
+            .clone()
+            .expect("shadowing starts before the proxy");
+        let edge = Edge::new(
+            self.live.clone(),
+            self.in_flight.clone(),
+            shadowing,
+            self.guards.clone(),
+            self.health.clone(),
+        )
+        .with_drain(self.drain.clone());
+        let mut proxy = HttpProxy::new(edge, conf.clone());
+        proxy.handle_init_modules();
+        let mut options = HttpServerOptions::default();
+        options.h2c = h2c;
+        proxy.server_options = Some(options);
+        proxy
+    }
+
+    /// If the listening service ever stops on its own, say so and stop claiming readiness.
+    fn watch_proxy(&self, proxy: tokio::task::JoinHandle<()>) {
+        let ready = self.ready.clone();
+        let shutdown = self.shutdown.subscribe();
+        tokio::spawn(async move {
+            let outcome = proxy.await;
+            if !*shutdown.borrow() {
+                ready.store(false, Ordering::Relaxed);
+                tracing::error!(?outcome, "the proxy listener stopped unexpectedly");
+            }
+        });
+    }
+
+    /// Opens the runtime flag store named by `store:` and starts following it. A store that
+    /// cannot be reached within [`crate::live::flag_store::CONNECT_TIMEOUT`] does not stop the
+    /// start: the proxy serves routes.yaml with the flags of its cache (`store_cache:`, by
+    /// default `<name>.flags-cache.json` beside routes.yaml) and keeps trying.
+    fn connect_flags(&self, control: &tokio::runtime::Runtime) -> Arc<FlagStore> {
+        let file = self.live.current().file.clone();
+        let cache = match file.store_cache() {
+            Some(path) => PathBuf::from(path),
+            None => FlagCache::default_path(self.live.path()),
+        };
+        let cache = FlagCache::new(cache, file.store_url());
+        let opening = FlagStore::open(file.store_url(), cache, self.live.clone());
+        let flags = Arc::new(control.block_on(opening));
+        control.spawn(flags.clone().run(self.shutdown.subscribe()));
+        flags
+    }
+
+    /// Starts the rollback guards' evaluator on `control` (see [`crate::resilience::guard_watch`]).
+    fn start_guards(&self, control: &tokio::runtime::Runtime, flags: &Arc<FlagStore>) {
+        let (live, shutdown) = (self.live.clone(), self.shutdown.subscribe());
+        let evaluator =
+            crate::resilience::guard_watch::run(self.guards.clone(), live, flags.clone(), shutdown);
+        control.spawn(evaluator);
+    }
+
+    /// Starts the shadow workers on `shadow` and the diff store's writer on `control`.
+    /// `diffs.in_flight` is read here, once: it takes effect on restart.
+    fn start_shadowing(
+        &mut self,
+        shadow: &tokio::runtime::Runtime,
+        control: &tokio::runtime::Runtime,
+    ) -> SharedStore {
+        let file = self.live.current().file.clone();
+        let settings = file.diffs().clone();
+        let (shadowing, records) = Shadowing::start(shadow, settings.in_flight);
+        self.shadowing = Some(shadowing);
+        let shared = SharedStore::default();
+        let url = file.store_url().to_owned();
+        let store = control.block_on(diff_writer::connect_at_start(&url, &settings));
+        if let Some(store) = &store {
+            let _ = shared.set(store.clone());
+        }
+        let shutdown = self.shutdown.subscribe();
+        let writer = diff_writer::run(url, store, settings, records, shared.clone(), shutdown);
+        control.spawn(writer);
+        shared
+    }
+
+    fn spawn_admin(
+        &mut self,
+        listener: TcpListener,
+        tokens: Arc<[crate::admin::tokens::AdminToken]>,
+        flags: Arc<FlagStore>,
+        diffs: SharedStore,
+    ) -> anyhow::Result<()> {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let state = AdminState {
+            live: self.live.clone(),
+            ready: self.ready.clone(),
+            tokens,
+            flags,
+            diffs,
+            guards: self.guards.clone(),
+            health: self.health.clone(),
+            lifecycle: Arc::new(self.handover.report(self.grace)),
+        };
+        let mut shutdown = self.shutdown.subscribe();
+        let app = listener::router(state);
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn bind(
+    given: Option<TcpListener>,
+    configured: SocketAddr,
+    what: &str,
+) -> anyhow::Result<TcpListener> {
+    match given {
+        Some(listener) => Ok(listener),
+        None => TcpListener::bind(configured)
+            .with_context(|| format!("binding {what} address {configured}")),
+    }
+}
+
+fn new_runtime(name: &str, threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Buffers of each client connection. Pingora gives every accepted connection a 64 KiB read
+/// buffer in front of the socket, which idle keep-alive connections hold for their whole
+/// life (10,000 idle clients: over 600 MiB). Its HTTP/1 and HTTP/2 code read headers and
+/// bodies into buffers of their own, so the extra layer only saves syscalls for tiny reads;
+/// strangler reads the socket directly and keeps Pingora's 1,460-byte write buffer
+/// (docs/performance.md has the measurement).
+fn downstream_buffers() -> L4BufferSettings {
+    L4BufferSettings::default().read(0)
+}
