@@ -256,10 +256,10 @@ fn parse_header(raw: &str) -> anyhow::Result<(String, String)> {
 }
 
 fn demo(config: PathBuf) -> anyhow::Result<()> {
-    if std::env::var_os(strangler::admin::listener::TOKEN_ENV).is_none() {
+    if std::env::var_os(strangler::admin::tokens::TOKEN_ENV).is_none() {
         // Before any thread starts: the demo's flag changes need a token too.
         std::env::set_var(
-            strangler::admin::listener::TOKEN_ENV,
+            strangler::admin::tokens::TOKEN_ENV,
             strangler::cli::demo::DEMO_TOKEN,
         );
     }

@@ -11,8 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::admin::flags::error_body;
-use crate::admin::listener::AdminState;
+use crate::admin::reply;
+use crate::admin::state::AdminState;
 use crate::shadow::reports;
 
 /// The shadow routes (the token check of `/admin/*` wraps them in `admin::router`).
@@ -34,7 +34,7 @@ async fn report(
     query: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Response {
     let Ok(Query(query)) = query else {
-        return error_body(
+        return reply::error(
             StatusCode::BAD_REQUEST,
             "query parameters are route and since",
         );
@@ -42,13 +42,13 @@ async fn report(
     let since = query.since.as_deref().unwrap_or(reports::DEFAULT_SINCE);
     let since = match reports::parse_since(since) {
         Ok(since) => since,
-        Err(message) => return error_body(StatusCode::BAD_REQUEST, &message),
+        Err(message) => return reply::error(StatusCode::BAD_REQUEST, &message),
     };
     let file = state.live.current().file.clone();
     if let Some(route) = query.route.as_deref() {
         if file.route(route).is_none() {
             let message = format!("unknown route {route:?}");
-            return error_body(StatusCode::BAD_REQUEST, &message);
+            return reply::error(StatusCode::BAD_REQUEST, &message);
         }
     }
     let Some(store) = state.diffs.get() else {
@@ -57,13 +57,13 @@ async fn report(
     let thresholds = &file.diffs().thresholds;
     match reports::report(store, query.route.as_deref(), since, thresholds).await {
         Ok(report) => Json(report).into_response(),
-        Err(error) => error_body(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        Err(error) => reply::error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }
 }
 
 async fn sample(State(state): State<AdminState>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return error_body(
+        return reply::error(
             StatusCode::BAD_REQUEST,
             &format!("sample id {id:?} is not a number"),
         );
@@ -73,13 +73,13 @@ async fn sample(State(state): State<AdminState>, Path(id): Path<String>) -> Resp
     };
     match store.sample(id).await {
         Ok(Some(sample)) => Json(sample).into_response(),
-        Ok(None) => error_body(StatusCode::NOT_FOUND, &format!("no sample {id}")),
-        Err(error) => error_body(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+        Ok(None) => reply::error(StatusCode::NOT_FOUND, &format!("no sample {id}")),
+        Err(error) => reply::error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }
 }
 
 fn unavailable() -> Response {
-    error_body(
+    reply::error(
         StatusCode::SERVICE_UNAVAILABLE,
         "the diff store is not connected (see the proxy's log)",
     )

@@ -22,7 +22,8 @@ use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
 use strangler_flags::Side;
 use time::OffsetDateTime;
 
-use crate::admin::listener::AdminState;
+use crate::admin::reply;
+use crate::admin::state::AdminState;
 use crate::admin::tokens::Actor;
 use crate::live::flag_store::FlagStoreError;
 
@@ -177,7 +178,7 @@ async fn set_shadow_sample(
     let file = state.live.current().file.clone();
     if file.route(&route).is_some_and(|r| r.shadow().is_none()) {
         let message = format!("route {route:?} has no shadow: block in routes.yaml");
-        return error_body(StatusCode::BAD_REQUEST, &message);
+        return reply::error(StatusCode::BAD_REQUEST, &message);
     }
     let change = Change::SetShadowSample {
         route,
@@ -292,7 +293,7 @@ async fn export(State(state): State<AdminState>) -> Response {
     let text = match std::fs::read_to_string(state.live.path()) {
         Ok(text) => text,
         Err(e) => {
-            return error_body(
+            return reply::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("reading routes.yaml: {e}"),
             )
@@ -304,7 +305,7 @@ async fn export(State(state): State<AdminState>) -> Response {
         &state.live.overrides(),
     ) {
         Ok(yaml) => Json(json!({ "yaml": yaml })).into_response(),
-        Err(e) => error_body(
+        Err(e) => reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("exporting routes.yaml: {e}"),
         ),
@@ -367,7 +368,7 @@ fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response
 /// Without any admin token nobody can change flags. (With one, the `/admin/*` middleware
 /// has already refused requests without a valid write token and named the actor.)
 fn no_token() -> Response {
-    error_body(
+    reply::error(
         StatusCode::UNAUTHORIZED,
         "flag changes need an admin token: set STRANGLER_ADMIN_TOKEN",
     )
@@ -378,7 +379,7 @@ fn comment(body: Option<Json<CommentBody>>) -> Option<String> {
 }
 
 fn bad_json(rejection: JsonRejection) -> Response {
-    error_body(
+    reply::error(
         StatusCode::BAD_REQUEST,
         &format!("malformed request body: {}", rejection.body_text()),
     )
@@ -392,7 +393,7 @@ fn store_error(error: FlagStoreError) -> Response {
         FlagStoreError::Control(error) => return control_error(error),
         unreachable => unreachable.to_string(),
     };
-    error_body(StatusCode::SERVICE_UNAVAILABLE, &message)
+    reply::error(StatusCode::SERVICE_UNAVAILABLE, &message)
 }
 
 fn control_error(error: ControlError) -> Response {
@@ -406,9 +407,5 @@ fn control_error(error: ControlError) -> Response {
         }
         _ => StatusCode::BAD_REQUEST,
     };
-    error_body(status, &error.to_string())
-}
-
-pub(crate) fn error_body(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    reply::error(status, &error.to_string())
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::admin::listener::AdminState;
+use crate::admin::state::AdminState;
 
 /// The guard routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {

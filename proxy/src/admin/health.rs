@@ -10,8 +10,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::admin::listener::AdminState;
-use crate::resilience::service_health::Guarded;
+use crate::admin::state::AdminState;
+use crate::resilience::service_health::ServiceBreaker;
 
 /// The health routes.
 pub fn routes() -> Router<AdminState> {
@@ -39,7 +39,7 @@ async fn health(State(state): State<AdminState>) -> Json<Value> {
 }
 
 /// One breaker as JSON.
-fn breaker(guarded: &Guarded) -> Value {
+fn breaker(guarded: &ServiceBreaker) -> Value {
     let now = Instant::now();
     let breaker = &guarded.breaker;
     let (requests, failed) = breaker.window(now);

@@ -1,14 +1,14 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/admin/config`,
-//! `/admin/reload` and `/admin/health` (the new services' breakers, `admin_health`). It binds to localhost unless routes.yaml says otherwise.
+//! The admin listener's routes: `/healthz`, `/readyz`, `/metrics`, `/admin/config` and
+//! `/admin/reload` here, and the endpoint families of the sibling modules. It binds to
+//! localhost unless routes.yaml says otherwise.
 //!
 //! Everything under `/admin/` needs `Authorization: Bearer <token>` once any admin token is
-//! configured (see `admin_tokens`; health and metrics stay open for probes and scrapers):
+//! configured (see [`crate::admin::tokens`]; health and metrics stay open for probes and scrapers):
 //! a `read` token may `GET`, a `write` token may also change. Without any token the proxy
 //! refuses to start with a non-loopback admin address, so an open admin port is never an
 //! accident, and flag changes are refused.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -18,31 +18,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::live::config::LiveConfig;
-
-pub use crate::admin::tokens::TOKEN_ENV;
-use crate::admin::tokens::{Actor, AdminToken, Scope};
-
-/// What the admin handlers share.
-#[derive(Clone)]
-pub struct AdminState {
-    /// The configuration to show and reload.
-    pub live: Arc<LiveConfig>,
-    /// False until the proxy listener accepts, and again while draining on shutdown.
-    pub ready: Arc<AtomicBool>,
-    /// The tokens `/admin/*` accepts; empty leaves it open (on loopback only).
-    pub tokens: Arc<[AdminToken]>,
-    /// The runtime flag store (connected or not: see its health).
-    pub flags: Arc<crate::live::flag_store::FlagStore>,
-    /// The diff store, once the shadow writer has connected it.
-    pub diffs: crate::shadow::diff_writer::SharedStore,
-    /// The rollback guards, for `/admin/guards`.
-    pub guards: Arc<crate::resilience::guard::Guards>,
-    /// The new services' breakers and health checks.
-    pub health: Arc<crate::resilience::service_health::ServiceHealth>,
-    /// `shutdown_grace` and `upgrade_sock` as read at start (see [`crate::process::upgrade`]).
-    pub lifecycle: Arc<serde_json::Value>,
-}
+use crate::admin::reply;
+use crate::admin::state::AdminState;
+use crate::admin::tokens::{Actor, Scope};
 
 /// The admin routes.
 pub fn router(state: AdminState) -> Router {
@@ -78,7 +56,7 @@ async fn require_token(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = presented.and_then(|p| crate::admin::tokens::find(&state.tokens, p)) else {
-        return denied(
+        return reply::error(
             StatusCode::UNAUTHORIZED,
             "a valid admin bearer token is required",
         );
@@ -88,17 +66,13 @@ async fn require_token(
         axum::http::Method::GET | axum::http::Method::HEAD
     );
     if token.scope == Scope::Read && !reads {
-        return denied(StatusCode::FORBIDDEN, "this token may only read");
+        return reply::error(StatusCode::FORBIDDEN, "this token may only read");
     }
     request.extensions_mut().insert(Actor {
         name: token.name.clone(),
         scope: token.scope,
     });
     next.run(request).await
-}
-
-fn denied(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
 }
 
 /// 200 while serving, 503 while starting or draining. An unreachable flag store does not
@@ -160,7 +134,7 @@ async fn config(State(state): State<AdminState>) -> Json<serde_json::Value> {
         "loaded_at_unix": loaded_at.as_secs(),
         "flag_store": state.flags.health().report(),
         "routes": routes,
-        "limits": crate::request::limits::admin_report(loaded.snapshot.limits(), state.live.rate_limiter()),
+        "limits": crate::request::limits::admin_report(loaded.snapshot.limits(), &state.rate_limiter),
         "lifecycle": *state.lifecycle,
     }))
 }
@@ -173,9 +147,8 @@ async fn reload(State(state): State<AdminState>) -> Response {
         Ok(Ok(outcome)) => Json(outcome).into_response(),
         Ok(Err(errors)) => {
             let messages: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-            let body = json!({ "error": errors.to_string(), "errors": messages });
-            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+            reply::errors(StatusCode::BAD_REQUEST, &errors.to_string(), &messages)
         }
-        Err(join) => (StatusCode::INTERNAL_SERVER_ERROR, join.to_string()).into_response(),
+        Err(join) => reply::error(StatusCode::INTERNAL_SERVER_ERROR, &join.to_string()),
     }
 }

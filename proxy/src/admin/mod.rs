@@ -9,4 +9,6 @@ pub mod flags;
 pub mod guards;
 pub mod health;
 pub mod listener;
+pub mod reply;
+pub mod state;
 pub mod tokens;

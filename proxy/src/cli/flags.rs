@@ -12,7 +12,7 @@ use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use strangler_flags::Side;
 
-use crate::admin::listener::TOKEN_ENV;
+use crate::admin::tokens::TOKEN_ENV;
 
 mod render;
 

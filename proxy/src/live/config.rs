@@ -20,7 +20,6 @@ use serde::Serialize;
 use strangler_control::Overrides;
 use strangler_flags::{content_hash, ConfigErrors, Snapshot, Upstream};
 
-use crate::request::rate_limit::RateLimiter;
 use crate::telemetry::metrics::RouteMetrics;
 
 /// Identifies one loaded snapshot: a counter that grows with every successful reload that
@@ -85,8 +84,6 @@ pub struct LiveConfig {
     reloading: Mutex<()>,
     /// The runtime overrides folded into every snapshot published (empty without a store).
     overrides: Mutex<Arc<Overrides>>,
-    /// Per-tenant token buckets: kept across reloads, which change only the rates.
-    rate_limiter: RateLimiter,
 }
 
 impl LiveConfig {
@@ -101,7 +98,6 @@ impl LiveConfig {
             counter: AtomicU64::new(2),
             reloading: Mutex::new(()),
             overrides: Mutex::new(Arc::default()),
-            rate_limiter: RateLimiter::default(),
         })
     }
 
@@ -148,11 +144,6 @@ impl LiveConfig {
     /// The snapshot serving now. Lock-free; keep the `Arc` for the whole request.
     pub fn current(&self) -> Arc<Loaded> {
         self.current.load_full()
-    }
-
-    /// The per-tenant buckets `limits:` rates are checked against.
-    pub fn rate_limiter(&self) -> &RateLimiter {
-        &self.rate_limiter
     }
 
     /// The routes.yaml path this configuration reloads from.
@@ -356,7 +347,6 @@ mod tests {
             counter: AtomicU64::new(2),
             reloading: Mutex::new(()),
             overrides: Mutex::new(Arc::default()),
-            rate_limiter: RateLimiter::default(),
         }
     }
 

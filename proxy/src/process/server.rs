@@ -21,14 +21,16 @@ use pingora::server::Fds;
 use pingora::services::Service as _;
 use tokio::sync::watch;
 
-use crate::admin::listener::{self, AdminState};
+use crate::admin::state::AdminState;
+use crate::admin::{listener, tokens};
 use crate::connection::downstream::Downstream;
 use crate::connection::drain::{Drain, Drained};
 use crate::live::config::LiveConfig;
 use crate::live::flag_cache::FlagCache;
 use crate::live::flag_store::FlagStore;
 use crate::process::upgrade::{Handover, UpgradeError};
-use crate::request::edge::Edge;
+use crate::request::edge::{Edge, EdgeParts};
+use crate::request::rate_limit::RateLimiter;
 use crate::resilience::guard::Guards;
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::diff_writer::{self, SharedStore};
@@ -59,7 +61,7 @@ impl Launch {
             listen: None,
             admin: None,
             watch: true,
-            admin_token: std::env::var(listener::TOKEN_ENV).ok(),
+            admin_token: std::env::var(tokens::TOKEN_ENV).ok(),
             admin_tokens: Vec::new(),
         }
     }
@@ -86,6 +88,8 @@ pub struct Running {
     guards: Arc<Guards>,
     /// The new services' breakers; their health checks run on `control`.
     health: Arc<ServiceHealth>,
+    /// The tenants' rate buckets, kept across reloads (which change only the rates).
+    rate_limiter: Arc<RateLimiter>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
     /// Connections open and whether they should close; see [`crate::connection::drain`].
@@ -114,7 +118,7 @@ impl Running {
         if tokens.is_empty() && !admin_addr.ip().is_loopback() {
             bail!(
                 "admin listener {admin_addr} is not on loopback: set {} to protect it",
-                listener::TOKEN_ENV
+                tokens::TOKEN_ENV
             );
         }
         let handover = Handover::new(snapshot, &proxy_listener, &admin_listener);
@@ -135,6 +139,7 @@ impl Running {
             shadowing: None,
             guards: Arc::new(Guards::new(&live.current().file)),
             health: Arc::default(),
+            rate_limiter: Arc::default(),
             _watcher: None,
             drain: Arc::default(),
             grace: snapshot.lifecycle().shutdown_grace,
@@ -249,14 +254,15 @@ impl Running {
             .shadowing
             .clone()
             .expect("shadowing starts before the proxy");
-        let edge = Edge::new(
-            self.live.clone(),
-            self.in_flight.clone(),
+        let edge = Edge::new(EdgeParts {
+            live: self.live.clone(),
+            in_flight: self.in_flight.clone(),
+            rate_limiter: self.rate_limiter.clone(),
             shadowing,
-            self.guards.clone(),
-            self.health.clone(),
-        )
-        .with_drain(self.drain.clone());
+            guards: self.guards.clone(),
+            health: self.health.clone(),
+            drain: self.drain.clone(),
+        });
         let mut proxy = HttpProxy::new(edge, conf.clone());
         proxy.handle_init_modules();
         let mut options = HttpServerOptions::default();
@@ -337,6 +343,7 @@ impl Running {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let state = AdminState {
             live: self.live.clone(),
+            rate_limiter: self.rate_limiter.clone(),
             ready: self.ready.clone(),
             tokens,
             flags,

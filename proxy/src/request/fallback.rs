@@ -14,7 +14,7 @@
 //!   request goes to legacy without trying it. That holds for tenants pinned to `new` by
 //!   an override too: the breaker protects availability, not the rollout.
 //!
-//! [`Guard`] is the per-request part: the diversion, and the breaker admission whose
+//! [`BreakerTicket`] is the per-request part: the diversion, and the breaker admission whose
 //! outcome this request must report.
 
 use std::sync::Arc;
@@ -23,84 +23,36 @@ use std::time::Instant;
 use pingora::http::RequestHeader;
 use pingora::prelude::Session;
 use pingora::{Error, ErrorSource, ErrorType};
-use strangler_flags::resilience::{FallbackPolicy, IDEMPOTENCY_KEY_HEADER};
+use strangler_flags::resilience::{Diversion, FallbackPolicy, IDEMPOTENCY_KEY_HEADER};
 
 use crate::resilience::breaker::Admission;
-use crate::resilience::service_health::Guarded;
-
-/// Why a request was served by legacy instead of the side it was decided for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Diversion {
-    /// The new service could not be connected.
-    Connect,
-    /// The new service answered a status `fallback.on` lists (or dropped the connection).
-    Status,
-    /// The new service's `read_timeout` passed before its answer.
-    Timeout,
-    /// The service's breaker is open.
-    BreakerOpen,
-}
-
-impl Diversion {
-    /// Every diversion, in the order of [`Diversion::index`].
-    pub const ALL: [Diversion; 4] = [
-        Diversion::Connect,
-        Diversion::Status,
-        Diversion::Timeout,
-        Diversion::BreakerOpen,
-    ];
-
-    /// The reason in logs and the decision header.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Diversion::Connect => "fallback:connect",
-            Diversion::Status => "fallback:status",
-            Diversion::Timeout => "fallback:timeout",
-            Diversion::BreakerOpen => "breaker-open",
-        }
-    }
-
-    /// The `reason` label of `strangler_fallbacks_total`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Diversion::Connect => "connect",
-            Diversion::Status => "status",
-            Diversion::Timeout => "timeout",
-            Diversion::BreakerOpen => "breaker-open",
-        }
-    }
-
-    /// Position in [`Diversion::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+use crate::resilience::service_health::ServiceBreaker;
 
 /// What one request owes the breaker, and whether it was diverted.
 #[derive(Default)]
-pub struct Guard {
+pub struct BreakerTicket {
     /// Why legacy serves the request instead of the new service, if it does.
     pub diverted: Option<Diversion>,
     /// The breaker of the request's service and what it admitted, while the request is on
     /// the new side.
-    admitted: Option<(Arc<Guarded>, Admission)>,
+    admitted: Option<(Arc<ServiceBreaker>, Admission)>,
     /// Set when `upstream_response_filter` dropped a failed answer to retry on legacy.
     replaying: bool,
 }
 
-impl Guard {
+impl BreakerTicket {
     /// Asks the service's breaker; false if it is open (the request is then diverted).
-    pub fn admit(&mut self, guarded: Option<Arc<Guarded>>) -> bool {
-        let Some(guarded) = guarded else {
+    pub fn admit(&mut self, service: Option<Arc<ServiceBreaker>>) -> bool {
+        let Some(service) = service else {
             return true;
         };
-        match guarded.breaker.admit(Instant::now()) {
+        match service.breaker.admit(Instant::now()) {
             Admission::Refuse => {
                 self.diverted = Some(Diversion::BreakerOpen);
                 false
             }
             admission => {
-                self.admitted = Some((guarded, admission));
+                self.admitted = Some((service, admission));
                 true
             }
         }

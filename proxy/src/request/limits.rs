@@ -1,7 +1,7 @@
 //! What `limits:` does to a request at the edge, once its tenant and route are known:
 //! a request head over `max_header` is answered 431, a `Content-Length` over `max_body`
 //! 413, and a tenant over its rate 429 with `Retry-After`, each before anything goes
-//! upstream and each with a JSON body naming the limit. A body without a length is counted
+//! upstream and each with a JSON body naming the limit ([`super::refusal`]). A body without a length is counted
 //! as it streams and cut off past `max_body`; `client_timeout` bounds every wait for the
 //! client's next body bytes.
 //!
@@ -11,13 +11,14 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::http::RequestHeader;
 use pingora::prelude::Session;
 use pingora::{Error, ErrorType, Result};
 use strangler_flags::config::limits::{Limits, Rate};
 
 use crate::live::config::Loaded;
 use crate::request::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
+use crate::request::refusal::{self, Refusal};
 
 /// What the limits keep about one request while it streams.
 #[derive(Debug, Default)]
@@ -32,55 +33,6 @@ pub struct RequestLimits {
     body_seen: u64,
     /// When the upstream exchange must be over (`timeouts.total`), set by `upstream_peer`.
     pub(crate) deadline: Option<Instant>,
-}
-
-/// Why a request is refused by a limit.
-#[derive(Debug, PartialEq)]
-enum Refusal {
-    /// The request head is larger than `max_header`.
-    HeaderTooLarge { limit: u64 },
-    /// The declared body is larger than `max_body`.
-    BodyTooLarge { limit: u64 },
-    /// The tenant's bucket is empty.
-    RateLimited { tenant: String, retry_after: u64 },
-}
-
-impl Refusal {
-    /// The log reason, also the metric label of the size refusals.
-    fn code(&self) -> &'static str {
-        match self {
-            Refusal::HeaderTooLarge { .. } => "header-too-large",
-            Refusal::BodyTooLarge { .. } => "body-too-large",
-            Refusal::RateLimited { .. } => "rate-limited",
-        }
-    }
-
-    fn status(&self) -> u16 {
-        match self {
-            Refusal::HeaderTooLarge { .. } => 431,
-            Refusal::BodyTooLarge { .. } => 413,
-            Refusal::RateLimited { .. } => 429,
-        }
-    }
-
-    fn body(&self) -> serde_json::Value {
-        match self {
-            Refusal::HeaderTooLarge { limit } => serde_json::json!({
-                "error": format!("the request head is larger than {limit} bytes"),
-            }),
-            Refusal::BodyTooLarge { limit } => serde_json::json!({
-                "error": format!("the request body is larger than {limit} bytes"),
-            }),
-            Refusal::RateLimited {
-                tenant,
-                retry_after,
-            } => serde_json::json!({
-                "error": "rate limit exceeded",
-                "tenant": tenant,
-                "retry_after": retry_after,
-            }),
-        }
-    }
 }
 
 impl RequestLimits {
@@ -120,7 +72,7 @@ pub async fn admit(
     }
     state.refused = Some(refusal.code());
     state.up_front = true;
-    respond(session, &refusal).await?;
+    refusal::respond(session, &refusal).await?;
     Ok(true)
 }
 
@@ -219,25 +171,6 @@ fn head_size(req: &RequestHeader) -> u64 {
 fn declared_length(req: &RequestHeader) -> Option<u64> {
     let value = req.headers.get(http::header::CONTENT_LENGTH)?;
     value.to_str().ok()?.trim().parse().ok()
-}
-
-/// Answers the refusal with its status, a JSON body and, for 429, `Retry-After`.
-async fn respond(session: &mut Session, refusal: &Refusal) -> Result<()> {
-    let body = Bytes::from(refusal.body().to_string());
-    let mut response = ResponseHeader::build(refusal.status(), Some(4))?;
-    response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-    response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-    if let Refusal::RateLimited { retry_after, .. } = refusal {
-        response.insert_header(http::header::RETRY_AFTER, retry_after.to_string())?;
-    }
-    if refusal.status() != 429 {
-        // The client may still be sending what was refused: do not read it as a request.
-        session.set_keepalive(None);
-    }
-    session
-        .write_response_header(Box::new(response), false)
-        .await?;
-    session.write_response_body(Some(body), true).await
 }
 
 #[cfg(test)]

@@ -6,9 +6,13 @@
 //! ([`crate::telemetry`], [`crate::live`], [`crate::resilience`], [`crate::shadow`],
 //! [`crate::connection`]'s drain).
 
+pub mod context;
 pub mod edge;
 pub mod fallback;
-pub mod forwarding;
+pub mod head;
+pub mod headers;
 pub mod limits;
 pub mod rate_limit;
+pub mod refusal;
+pub mod shadowed;
 pub mod timeouts;

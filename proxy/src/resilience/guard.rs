@@ -21,8 +21,8 @@ use strangler_flags::guard::Breach;
 use strangler_flags::Snapshot;
 use time::OffsetDateTime;
 
-use crate::request::fallback::Diversion;
 use crate::resilience::guard_window::RouteWindow;
+use strangler_flags::resilience::Diversion;
 
 /// What a guarded route's guard is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -24,8 +24,8 @@ use crate::resilience::breaker::Breaker;
 /// How often the check loop looks for checks that are due.
 const TICK: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// One guarded service.
-pub struct Guarded {
+/// One new service with a breaker or a health check: its breaker and its last check.
+pub struct ServiceBreaker {
     /// The service's name.
     pub name: Box<str>,
     /// Where it was resolved to (a new address is a new breaker).
@@ -36,7 +36,7 @@ pub struct Guarded {
     last_check: parking_lot::Mutex<Option<(SystemTime, bool)>>,
 }
 
-impl Guarded {
+impl ServiceBreaker {
     /// The last active check, if any ran.
     pub fn last_check(&self) -> Option<(SystemTime, bool)> {
         *self.last_check.lock()
@@ -48,7 +48,7 @@ pub struct Board {
     /// The routes.yaml (as compiled) the board was built for.
     file: Option<Arc<Snapshot>>,
     /// `None` for a service without `breaker:` or `health:`.
-    pub services: Vec<Option<Arc<Guarded>>>,
+    pub services: Vec<Option<Arc<ServiceBreaker>>>,
 }
 
 /// Every breaker of the instance.
@@ -74,7 +74,7 @@ impl Default for ServiceHealth {
 
 impl ServiceHealth {
     /// The breaker of service `index` of `file`, if it has one.
-    pub fn guarded(&self, file: &Arc<Snapshot>, index: usize) -> Option<Arc<Guarded>> {
+    pub fn breaker(&self, file: &Arc<Snapshot>, index: usize) -> Option<Arc<ServiceBreaker>> {
         let board = self.board_for(file);
         board.services.get(index).cloned().flatten()
     }
@@ -150,7 +150,7 @@ fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
             kept.breaker.set_settings(settings);
             return Some(kept.clone());
         }
-        Some(Arc::new(Guarded {
+        Some(Arc::new(ServiceBreaker {
             name: upstream.name.clone(),
             addr: upstream.addr,
             breaker: Breaker::new(&upstream.name, settings, Instant::now()),
@@ -164,7 +164,7 @@ fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
 }
 
 /// One check of one service; its outcome goes to the breaker and the counters.
-async fn check_once(client: reqwest::Client, guarded: Arc<Guarded>, check: HealthCheck) {
+async fn check_once(client: reqwest::Client, guarded: Arc<ServiceBreaker>, check: HealthCheck) {
     let url = format!("http://{}{}", guarded.addr, check.path);
     let answer = client.get(&url).timeout(check.timeout).send().await;
     let ok = answer.is_ok_and(|a| a.status().is_success() || a.status().is_redirection());

@@ -9,7 +9,7 @@
 //! outage.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use strangler_shadow::store::{DiffStore, Record, StoreError};
 use strangler_shadow::DiffSettings;
@@ -161,7 +161,7 @@ impl Writer {
 
     async fn prune(&self) {
         let (age, rows) = (self.settings.max_age, self.settings.max_rows);
-        let now = crate::shadow::dispatch::now_ms();
+        let now = now_ms();
         match self.store.prune(now, age, rows).await {
             Ok(0) => {}
             Ok(deleted) => {
@@ -172,4 +172,11 @@ impl Writer {
             }
         }
     }
+}
+
+/// Milliseconds since the Unix epoch: the clock the diff store keeps comparisons by.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use strangler_shadow::store::Record;
@@ -23,10 +23,9 @@ use strangler_shadow::{
 };
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::shadow::mirror::Mirror;
+use crate::shadow::diff_writer::now_ms;
+use crate::shadow::mirror::{header_pairs, Mirror, SHADOW_HEADER};
 
-/// The header that tells a backend a request is a mirror, not a customer's.
-pub const SHADOW_HEADER: &str = "x-strangler-shadow";
 /// Signatures whose samples are counted here before the count starts again.
 const MAX_SIGNATURES: usize = 10_000;
 /// Records waiting for the store's writer; beyond this they are dropped and counted.
@@ -311,15 +310,6 @@ async fn read(mut response: reqwest::Response, max_body: usize) -> reqwest::Resu
     })
 }
 
-/// Header names and values as the diff takes them; values that are not visible ASCII are
-/// left out (they cannot be shown in a report either).
-pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect()
-}
-
 /// What went wrong with a call, in a few words: `timeout`, `connect: ...`, ...
 fn describe(error: reqwest::Error) -> String {
     let kind = match () {
@@ -391,11 +381,4 @@ fn target_of(request: &pingora::http::RequestHeader) -> String {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -19,6 +19,9 @@ use strangler_flags::{Reason, Route};
 use strangler_shadow::{Captured, CompiledPolicy, SkipReason};
 use tokio::sync::OwnedSemaphorePermit;
 
+/// The header that tells a backend a request is a mirror, not a customer's.
+pub const SHADOW_HEADER: &str = "x-strangler-shadow";
+
 /// The salts of the sampling and the noise hashes, drawn once per process: independent of
 /// rollout buckets, and unknown to a client that picks its own `x-request-id`.
 fn salts() -> &'static (String, String) {
@@ -82,9 +85,7 @@ pub fn eligible<'r>(
     // mirrored again; an identity that did not verify is never sent anywhere else.
     let refused = route.killed()
         || matches!(reason, Reason::InvalidToken(_))
-        || req
-            .headers
-            .contains_key(crate::shadow::dispatch::SHADOW_HEADER);
+        || req.headers.contains_key(SHADOW_HEADER);
     if refused {
         return Eligibility::No;
     }
@@ -165,7 +166,7 @@ impl Mirror {
     pub fn take(&mut self) -> Option<(Bytes, Captured)> {
         let response = self.response.take()?;
         let status = response.status.as_u16();
-        let headers = crate::shadow::dispatch::header_pairs(&response.headers);
+        let headers = header_pairs(&response.headers);
         let body = std::mem::take(&mut self.response_body).freeze();
         let request_body = std::mem::take(&mut self.request_body).freeze();
         Some((
@@ -207,4 +208,13 @@ impl Mirror {
 enum Part {
     Request,
     Response,
+}
+
+/// Header names and values as the diff takes them; values that are not visible ASCII are
+/// left out (they cannot be shown in a report either).
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
 }

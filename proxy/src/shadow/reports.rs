@@ -54,7 +54,7 @@ pub async fn report(
     thresholds: &NoiseThresholds,
 ) -> Result<Diffs, StoreError> {
     let since = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
-    let since_ms = crate::shadow::dispatch::now_ms().saturating_sub(since);
+    let since_ms = crate::shadow::diff_writer::now_ms().saturating_sub(since);
     let comparisons = store.comparisons(route, since_ms).await?;
     // Replaying a week of comparisons is CPU work: off the admin thread, which also
     // answers /healthz and follows the flag store.

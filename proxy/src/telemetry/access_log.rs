@@ -10,10 +10,6 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use pingora::http::RequestHeader;
-use pingora::Error;
-
-use crate::request::edge::RequestCtx;
 use crate::telemetry::log_writer::LogWriter;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -23,14 +19,36 @@ pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
 }
 
+/// One finished request, as the access log records it.
+pub struct AccessRecord<'a> {
+    /// The request id (`x-request-id`, the client's or ours).
+    pub request_id: Option<&'a str>,
+    /// The W3C trace id.
+    pub trace_id: Option<&'a str>,
+    /// The method as sent.
+    pub method: &'a str,
+    /// The path as sent, without the query.
+    pub path: &'a str,
+    /// The tenant the proxy resolved.
+    pub tenant: Option<&'a str>,
+    /// The matched route's name.
+    pub route: Option<&'a str>,
+    /// The side that answered: `legacy` or `new`.
+    pub side: &'static str,
+    /// Why that side answered (a decision's reason, a diversion, a limit, `refused`).
+    pub reason: &'a dyn std::fmt::Display,
+    /// The upstream asked, if any.
+    pub upstream: Option<&'a str>,
+    /// The status sent; 0 for none.
+    pub status: u16,
+    /// From the decision to the end of the response.
+    pub elapsed: Duration,
+    /// What failed, if anything.
+    pub error: Option<&'a dyn std::fmt::Display>,
+}
+
 /// Writes the access-log line of one finished request.
-pub fn write(
-    req: &RequestHeader,
-    ctx: &RequestCtx,
-    status: u16,
-    elapsed: Duration,
-    error: Option<&Error>,
-) {
+pub fn write(record: &AccessRecord<'_>) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
@@ -40,42 +58,38 @@ pub fn write(
     let now = SystemTime::now();
     writer.append(|buf| {
         // Writing into a Vec cannot fail.
-        let _ = format_line(buf, now, req, ctx, status, elapsed, error);
+        let _ = format_line(buf, now, record);
     });
 }
 
 fn format_line(
     buf: &mut Vec<u8>,
     now: SystemTime,
-    req: &RequestHeader,
-    ctx: &RequestCtx,
-    status: u16,
-    elapsed: Duration,
-    error: Option<&Error>,
+    record: &AccessRecord<'_>,
 ) -> std::io::Result<()> {
     buf.extend_from_slice(b"{\"time\":\"");
     write_rfc3339(buf, now)?;
     buf.extend_from_slice(b"\",\"log\":\"access\"");
-    let identity = ctx.identity();
-    string_field(buf, "request_id", identity.map(|i| i.request_id.as_str()))?;
-    string_field(buf, "trace_id", identity.map(|i| i.trace_id.as_str()))?;
-    string_field(buf, "method", Some(req.method.as_str()))?;
-    string_field(buf, "path", Some(req.uri.path()))?;
-    string_field(buf, "tenant", ctx.tenant())?;
-    string_field(buf, "route", ctx.route_name())?;
-    string_field(buf, "side", Some(ctx.side().code()))?;
-    write!(buf, ",\"reason\":\"{}\"", ctx.reason())?;
-    string_field(buf, "upstream", ctx.upstream_name())?;
+    string_field(buf, "request_id", record.request_id)?;
+    string_field(buf, "trace_id", record.trace_id)?;
+    string_field(buf, "method", Some(record.method))?;
+    string_field(buf, "path", Some(record.path))?;
+    string_field(buf, "tenant", record.tenant)?;
+    string_field(buf, "route", record.route)?;
+    string_field(buf, "side", Some(record.side))?;
+    write!(buf, ",\"reason\":\"{}\"", record.reason)?;
+    string_field(buf, "upstream", record.upstream)?;
     // Milliseconds with three decimals from integer microseconds: float formatting was
     // about a third of the line's cost in a profile.
-    let micros = elapsed.as_micros();
+    let micros = record.elapsed.as_micros();
     write!(
         buf,
-        ",\"status\":{status},\"latency_ms\":{}.{:03}",
+        ",\"status\":{},\"latency_ms\":{}.{:03}",
+        record.status,
         micros / 1000,
         micros % 1000
     )?;
-    if let Some(error) = error {
+    if let Some(error) = record.error {
         string_field(buf, "error", Some(&error.to_string()))?;
     }
     buf.extend_from_slice(b"}\n");

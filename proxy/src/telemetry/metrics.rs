@@ -9,8 +9,8 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use strangler_flags::{Side, Snapshot};
 
-use crate::request::fallback::Diversion;
 use crate::telemetry::log_writer::{LogWriter, TracingSink};
+use strangler_flags::resilience::Diversion;
 
 /// The request-duration histogram's buckets, in seconds: sub-millisecond to 10 s.
 const DURATION_BUCKETS: &[f64] = &[

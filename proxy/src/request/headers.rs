@@ -1,4 +1,9 @@
-//! The `X-Forwarded-*` headers a proxy owes its upstreams.
+//! The headers an upstream may trust: the proxy's own namespace kept for the proxy, and the
+//! `X-Forwarded-*` headers a proxy owes its upstreams.
+//!
+//! Client headers that start with `x-strangler-`, and the header the decided tenant is
+//! forwarded in, are dropped before the proxy sets its own: only the proxy speaks in its
+//! name, and a client cannot choose the tenant the upstream reads.
 //!
 //! `X-Forwarded-For` gets the client's address appended, as nginx does: only its rightmost
 //! entry is this proxy's own observation, the rest is what the client or earlier hops said.
@@ -13,9 +18,31 @@ use http::HeaderValue;
 use pingora::http::RequestHeader;
 use pingora::Result;
 
+/// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
+const RESERVED_PREFIX: &str = "x-strangler-";
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// Removes every client header in the proxy's namespace and the forwarded-tenant header.
+pub(super) fn drop_reserved_headers(upstream: &mut RequestHeader, tenant_header: &str) {
+    let is_reserved = |name: &http::HeaderName| {
+        name.as_str().starts_with(RESERVED_PREFIX) || name.as_str() == tenant_header
+    };
+    // The usual request has none: no list is built for it.
+    if !upstream.headers.keys().any(is_reserved) {
+        return;
+    }
+    let reserved: Vec<http::HeaderName> = upstream
+        .headers
+        .keys()
+        .filter(|name| is_reserved(name))
+        .cloned()
+        .collect();
+    for name in reserved {
+        upstream.remove_header(&name);
+    }
+}
 
 /// Adds the forwarding headers for a request received from `client_ip`.
 pub fn add_forwarding_headers(
