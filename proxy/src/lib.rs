@@ -8,14 +8,19 @@
 // one `from_raw_fd`, allowed there alone.
 #![deny(unsafe_code)]
 
-pub mod admin;
+// The floor plan, lowest layer first: a folder imports only folders above it in this list
+// (docs/architecture.md draws it).
+mod admin;
 pub mod cli;
-pub mod connection;
-pub mod live;
-pub mod process;
-pub mod request;
-pub mod resilience;
-pub mod shadow;
-pub mod telemetry;
+mod connection;
+mod live;
+mod process;
+mod request;
+mod resilience;
+mod shadow;
+mod telemetry;
 
-pub use process::server::{Launch, Running};
+pub use admin::tokens::{AdminToken, Scope};
+pub use live::flag_cache::without_credentials;
+pub use process::launch::{Launch, StartError};
+pub use process::server::Running;

@@ -70,7 +70,6 @@ async fn require_token(
     }
     request.extensions_mut().insert(Actor {
         name: token.name.clone(),
-        scope: token.scope,
     });
     next.run(request).await
 }

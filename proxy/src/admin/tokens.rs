@@ -31,10 +31,8 @@ pub struct AdminToken {
 /// Who made an authenticated admin request (put in the request's extensions).
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// The token's name.
+    /// The token's name, recorded as the audit entry's actor.
     pub name: String,
-    /// The token's scope.
-    pub scope: Scope,
 }
 
 /// The single-token variable.

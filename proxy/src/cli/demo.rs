@@ -1,20 +1,38 @@
 //! `strangler demo`: the example legacy monolith and billing service started in-process on
 //! the addresses routes.yaml names, the proxy in front of them, and curl lines to try.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use strangler_flags::Snapshot;
+
+use crate::admin::tokens::TOKEN_ENV;
+use crate::cli::error::CliError;
+
+/// Starts the example backends, then serves `config` in front of them as `strangler run`
+/// does, with the demo's token when `STRANGLER_ADMIN_TOKEN` is not set.
+pub fn demo(config: PathBuf) -> Result<(), CliError> {
+    if std::env::var_os(TOKEN_ENV).is_none() {
+        // Before any thread starts: the demo's flag changes need a token too.
+        std::env::set_var(TOKEN_ENV, DEMO_TOKEN);
+    }
+    let _backends = start_backends(&config)?;
+    crate::cli::run::serve(
+        config,
+        false,
+        Some(|running| instructions(running.proxy_addr(), running.admin_addr())),
+    )
+}
 
 /// Starts the example backends named in `config` on a runtime of their own (they must not
 /// share the proxy's workers) and returns that runtime, which serves them until dropped.
-pub fn start_backends(config: &Path) -> anyhow::Result<tokio::runtime::Runtime> {
-    let snapshot = Snapshot::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn start_backends(config: &Path) -> Result<tokio::runtime::Runtime, CliError> {
+    let snapshot = Snapshot::load(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("demo-backends")
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(CliError::io("starting the demo backends' runtime"))?;
     let mut backends = vec![(
         snapshot.legacy().addr,
         strangler_examples::legacy::router(),
@@ -33,7 +51,7 @@ pub fn start_backends(config: &Path) -> anyhow::Result<tokio::runtime::Runtime> 
     for (addr, router, what) in backends {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(addr))
-            .with_context(|| format!("binding the {what} on {addr}"))?;
+            .map_err(|source| CliError::Bind { what, addr, source })?;
         runtime.spawn(strangler_examples::serve(listener, router));
         eprintln!("demo: {what} on http://{addr}");
     }
@@ -41,10 +59,10 @@ pub fn start_backends(config: &Path) -> anyhow::Result<tokio::runtime::Runtime> 
 }
 
 /// The admin token the demo uses when `STRANGLER_ADMIN_TOKEN` is not set.
-pub const DEMO_TOKEN: &str = "demo";
+const DEMO_TOKEN: &str = "demo";
 
 /// The lines printed once the demo is up.
-pub fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> String {
+fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> String {
     format!(
         "\nstrangler demo is up: proxy http://{proxy}, admin http://{admin}\n\
          Try:\n\

@@ -139,11 +139,6 @@ impl StoreHealth {
         });
     }
 
-    /// The state now.
-    pub fn state(&self) -> StoreState {
-        self.status().state
-    }
-
     /// Why the store is not connected, if it is not.
     pub fn error(&self) -> Option<String> {
         self.status().error

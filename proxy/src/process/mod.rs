@@ -4,6 +4,8 @@
 //!
 //! The composition root: it may import every folder but [`crate::cli`].
 
+pub mod launch;
 pub mod server;
+pub mod services;
 pub mod systemd;
 pub mod upgrade;

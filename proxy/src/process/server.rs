@@ -6,66 +6,27 @@
 //! the same table Pingora uses to hand sockets over during a zero-downtime upgrade.
 
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::IntoRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use pingora::apps::HttpServerOptions;
-use pingora::listeners::{L4BufferSettings, ListenerConfig};
-use pingora::proxy::HttpProxy;
-use pingora::server::configuration::ServerConf;
-use pingora::server::Fds;
-use pingora::services::Service as _;
 use tokio::sync::watch;
 
 use crate::admin::state::AdminState;
-use crate::admin::{listener, tokens};
-use crate::connection::downstream::Downstream;
 use crate::connection::drain::{Drain, Drained};
 use crate::live::config::LiveConfig;
 use crate::live::flag_cache::FlagCache;
 use crate::live::flag_store::FlagStore;
+use crate::process::launch::{Launch, StartError};
+use crate::process::services;
 use crate::process::upgrade::{Handover, UpgradeError};
-use crate::request::edge::{Edge, EdgeParts};
+use crate::request::edge::EdgeParts;
 use crate::request::rate_limit::RateLimiter;
 use crate::resilience::guard::Guards;
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::diff_writer::{self, SharedStore};
 use crate::shadow::dispatch::Shadowing;
-
-/// How to start an instance.
-pub struct Launch {
-    /// The routes.yaml to load, watch and reload.
-    pub config: PathBuf,
-    /// An already-bound proxy listener; `None` binds `listen:` from the config.
-    pub listen: Option<TcpListener>,
-    /// An already-bound admin listener; `None` binds `admin:` from the config.
-    pub admin: Option<TcpListener>,
-    /// Follow changes of the file on disk (SIGHUP and the admin reload always work).
-    pub watch: bool,
-    /// A write token named `admin` (from `STRANGLER_ADMIN_TOKEN` by default).
-    pub admin_token: Option<String>,
-    /// More named tokens, besides those of `STRANGLER_ADMIN_TOKENS(_FILE)`.
-    pub admin_tokens: Vec<crate::admin::tokens::AdminToken>,
-}
-
-impl Launch {
-    /// Launch settings for `config` with the listeners it names, file watching on, and the
-    /// admin token from `STRANGLER_ADMIN_TOKEN`.
-    pub fn new(config: impl Into<PathBuf>) -> Launch {
-        Launch {
-            config: config.into(),
-            listen: None,
-            admin: None,
-            watch: true,
-            admin_token: std::env::var(tokens::TOKEN_ENV).ok(),
-            admin_tokens: Vec::new(),
-        }
-    }
-}
 
 /// A running instance. Dropping it stops everything at once; [`Running::shutdown`] drains.
 pub struct Running {
@@ -103,23 +64,17 @@ pub struct Running {
 impl Running {
     /// Loads the config, binds the listeners and starts serving. Returns once both listeners
     /// accept connections; an invalid config or a busy port is an error here.
-    pub fn start(launch: Launch) -> anyhow::Result<Running> {
+    pub fn start(launch: Launch) -> Result<Running, StartError> {
         crate::telemetry::metrics::prometheus();
-        let live = Arc::new(LiveConfig::load(&launch.config).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let live = Arc::new(LiveConfig::load(&launch.config)?);
         let snapshot = &live.current().snapshot;
-        let mut tokens = crate::admin::tokens::named_from_env().map_err(|e| anyhow::anyhow!(e))?;
+        let mut tokens = crate::admin::tokens::named_from_env().map_err(StartError::Tokens)?;
         tokens.extend(launch.admin_tokens);
-        if let Some(secret) = launch.admin_token.filter(|t| !t.is_empty()) {
-            tokens.push(crate::admin::tokens::AdminToken::admin(&secret));
-        }
         let proxy_listener = bind(launch.listen, snapshot.listen(), "listen")?;
         let admin_listener = bind(launch.admin, snapshot.admin(), "admin")?;
-        let admin_addr = admin_listener.local_addr()?;
+        let admin_addr = local_addr(&admin_listener)?;
         if tokens.is_empty() && !admin_addr.ip().is_loopback() {
-            bail!(
-                "admin listener {admin_addr} is not on loopback: set {} to protect it",
-                tokens::TOKEN_ENV
-            );
+            return Err(StartError::UnprotectedAdmin(admin_addr));
         }
         let handover = Handover::new(snapshot, &proxy_listener, &admin_listener);
         let threads = snapshot.threads().unwrap_or_else(default_threads);
@@ -127,7 +82,7 @@ impl Running {
         let control = new_runtime("strangler-admin", 1)?;
         let shadow = new_runtime("strangler-shadow", 1)?;
         let mut running = Running {
-            proxy_addr: proxy_listener.local_addr()?,
+            proxy_addr: local_addr(&proxy_listener)?,
             admin_addr,
             live: live.clone(),
             ready: Arc::new(AtomicBool::new(false)),
@@ -152,7 +107,8 @@ impl Running {
         let diffs = running.start_shadowing(&shadow, &control);
         let proxy = {
             let _workers = runtime.enter();
-            running.spawn_proxy(proxy_listener, threads)?
+            let shutdown = running.shutdown.subscribe();
+            services::spawn_proxy(proxy_listener, threads, || running.edge_parts(), shutdown)?
         };
         let _entered = control.enter();
         let checks = running
@@ -160,12 +116,13 @@ impl Running {
             .clone()
             .run_checks(live.clone(), running.shutdown.subscribe());
         tokio::spawn(checks);
-        running.watch_proxy(proxy);
-        running.spawn_admin(admin_listener, tokens.into(), flags, diffs)?;
-        crate::live::watch::reload_on_sighup(live.clone())?;
+        services::watch_proxy(proxy, running.ready.clone(), running.shutdown.subscribe());
+        let admin = running.admin_state(tokens.into(), flags, diffs);
+        services::spawn_admin(admin_listener, admin, running.shutdown.subscribe())?;
+        crate::live::watch::reload_on_sighup(live.clone())
+            .map_err(StartError::io("handling SIGHUP"))?;
         if launch.watch {
-            running._watcher =
-                Some(crate::live::watch::watch_file(live).context("watching routes.yaml")?);
+            running._watcher = Some(crate::live::watch::watch_file(live)?);
         }
         drop(_entered);
         running.runtime = Some(runtime);
@@ -185,9 +142,10 @@ impl Running {
         self.admin_addr
     }
 
-    /// The live configuration (to reload or inspect it in-process).
-    pub fn live(&self) -> &Arc<LiveConfig> {
-        &self.live
+    /// Reloads routes.yaml now, as SIGHUP does; on an error the old configuration keeps
+    /// serving and the error lists every problem.
+    pub fn reload(&self) -> Result<(), strangler_flags::ConfigErrors> {
+        self.live.reload("embedder").map(|_| ())
     }
 
     /// `shutdown_grace:` from routes.yaml as it was at start.
@@ -219,69 +177,20 @@ impl Running {
         drained
     }
 
-    /// Starts Pingora's listening service on `listener`, in the current (worker) runtime.
-    fn spawn_proxy(
-        &self,
-        listener: TcpListener,
-        threads: usize,
-    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-        let address = listener.local_addr()?.to_string();
-        listener.set_nonblocking(true)?;
-        let mut fds = Fds::new();
-        fds.add(address.clone(), listener.into_raw_fd());
-        let conf = Arc::new(ServerConf {
-            threads,
-            ..ServerConf::default()
-        });
-        let app = Downstream {
-            http1: Arc::new(self.proxy_app(&conf, false)),
-            h2c: Arc::new(self.proxy_app(&conf, true)),
-            live: self.live.clone(),
-            drain: self.drain.clone(),
-        };
-        let mut service = pingora::services::listening::Service::new("strangler".into(), app);
-        service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));
-        let shutdown = self.shutdown.subscribe();
-        let fds = Arc::new(parking_lot::Mutex::new(fds));
-        Ok(tokio::spawn(async move {
-            service.start_service(Some(fds), shutdown, 1).await
-        }))
-    }
-
-    /// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
-    fn proxy_app(&self, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
-        let shadowing = self
-            .shadowing
-            .clone()
-            .expect("shadowing starts before the proxy");
-        let edge = Edge::new(EdgeParts {
+    /// What every copy of the edge shares with this instance.
+    fn edge_parts(&self) -> EdgeParts {
+        EdgeParts {
             live: self.live.clone(),
             in_flight: self.in_flight.clone(),
             rate_limiter: self.rate_limiter.clone(),
-            shadowing,
+            shadowing: self
+                .shadowing
+                .clone()
+                .expect("shadowing starts before the proxy"),
             guards: self.guards.clone(),
             health: self.health.clone(),
             drain: self.drain.clone(),
-        });
-        let mut proxy = HttpProxy::new(edge, conf.clone());
-        proxy.handle_init_modules();
-        let mut options = HttpServerOptions::default();
-        options.h2c = h2c;
-        proxy.server_options = Some(options);
-        proxy
-    }
-
-    /// If the listening service ever stops on its own, say so and stop claiming readiness.
-    fn watch_proxy(&self, proxy: tokio::task::JoinHandle<()>) {
-        let ready = self.ready.clone();
-        let shutdown = self.shutdown.subscribe();
-        tokio::spawn(async move {
-            let outcome = proxy.await;
-            if !*shutdown.borrow() {
-                ready.store(false, Ordering::Relaxed);
-                tracing::error!(?outcome, "the proxy listener stopped unexpectedly");
-            }
-        });
+        }
     }
 
     /// Opens the runtime flag store named by `store:` and starts following it. A store that
@@ -332,16 +241,14 @@ impl Running {
         shared
     }
 
-    fn spawn_admin(
-        &mut self,
-        listener: TcpListener,
+    /// What the admin handlers share with this instance.
+    fn admin_state(
+        &self,
         tokens: Arc<[crate::admin::tokens::AdminToken]>,
         flags: Arc<FlagStore>,
         diffs: SharedStore,
-    ) -> anyhow::Result<()> {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let state = AdminState {
+    ) -> AdminState {
+        AdminState {
             live: self.live.clone(),
             rate_limiter: self.rate_limiter.clone(),
             ready: self.ready.clone(),
@@ -351,21 +258,7 @@ impl Running {
             guards: self.guards.clone(),
             health: self.health.clone(),
             lifecycle: Arc::new(self.handover.report(self.grace)),
-        };
-        let mut shutdown = self.shutdown.subscribe();
-        let app = listener::router(state);
-        tokio::spawn(async move {
-            let stopped = async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!(error = %e, "admin listener failed");
-            }
-        });
-        Ok(())
+        }
     }
 }
 
@@ -384,33 +277,33 @@ impl Drop for Running {
 fn bind(
     given: Option<TcpListener>,
     configured: SocketAddr,
-    what: &str,
-) -> anyhow::Result<TcpListener> {
+    what: &'static str,
+) -> Result<TcpListener, StartError> {
     match given {
         Some(listener) => Ok(listener),
-        None => TcpListener::bind(configured)
-            .with_context(|| format!("binding {what} address {configured}")),
+        None => TcpListener::bind(configured).map_err(|source| StartError::Bind {
+            what,
+            addr: configured,
+            source,
+        }),
     }
 }
 
-fn new_runtime(name: &str, threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(StartError::io("reading a listener's address"))
+}
+
+fn new_runtime(name: &'static str, threads: usize) -> Result<tokio::runtime::Runtime, StartError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(name)
         .enable_all()
         .build()
+        .map_err(StartError::io(name))
 }
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Buffers of each client connection. Pingora gives every accepted connection a 64 KiB read
-/// buffer in front of the socket, which idle keep-alive connections hold for their whole
-/// life (10,000 idle clients: over 600 MiB). Its HTTP/1 and HTTP/2 code read headers and
-/// bodies into buffers of their own, so the extra layer only saves syscalls for tiny reads;
-/// strangler reads the socket directly and keeps Pingora's 1,460-byte write buffer
-/// (docs/performance.md has the measurement).
-fn downstream_buffers() -> L4BufferSettings {
-    L4BufferSettings::default().read(0)
 }

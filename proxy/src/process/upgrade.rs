@@ -20,7 +20,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
 use pingora::server::Fds;
 use strangler_flags::Snapshot;
 
-use crate::Launch;
+use crate::process::launch::Launch;
 
 /// How long `strangler run --upgrade` waits for the old process to send its sockets.
 pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(60);
