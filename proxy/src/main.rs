@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use strangler::cli;
 use strangler::cli::explain::Question;
-use strangler::cli::flags::FlagsArgs;
+use strangler::cli::flags::args::FlagsArgs;
 
 /// mimalloc instead of glibc's allocator: under load glibc's malloc and free were about 15 %
 /// of the proxy's CPU (perf, docs/performance.md); mimalloc's thread-local free lists cut it.

@@ -18,14 +18,13 @@ use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
+use strangler_control::{fold, Change, FileRoute, Schedule};
 use strangler_flags::Side;
 use time::OffsetDateTime;
 
 use crate::admin::reply;
 use crate::admin::state::AdminState;
 use crate::admin::tokens::Actor;
-use crate::live::flag_store::FlagStoreError;
 
 /// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {
@@ -149,7 +148,7 @@ async fn set_percent(
 ) -> Response {
     let Json(body) = match body {
         Ok(body) => body,
-        Err(rejection) => return bad_json(rejection),
+        Err(rejection) => return reply::bad_json(rejection),
     };
     change(
         state,
@@ -173,7 +172,7 @@ async fn set_shadow_sample(
 ) -> Response {
     let Json(body) = match body {
         Ok(body) => body,
-        Err(rejection) => return bad_json(rejection),
+        Err(rejection) => return reply::bad_json(rejection),
     };
     let file = state.live.current().file.clone();
     if file.route(&route).is_some_and(|r| r.shadow().is_none()) {
@@ -195,7 +194,7 @@ async fn set_tenants(
 ) -> Response {
     let Json(body) = match body {
         Ok(body) => body,
-        Err(rejection) => return bad_json(rejection),
+        Err(rejection) => return reply::bad_json(rejection),
     };
     change(
         state,
@@ -248,7 +247,7 @@ async fn set_schedule(
 ) -> Response {
     let Json(body) = match body {
         Ok(body) => body,
-        Err(rejection) => return bad_json(rejection),
+        Err(rejection) => return reply::bad_json(rejection),
     };
     change(
         state,
@@ -317,7 +316,7 @@ async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>)
     let limit = query.limit.unwrap_or(50).min(1_000);
     match state.flags.audit(query.route.as_deref(), limit).await {
         Ok(entries) => Json(json!({ "entries": entries })).into_response(),
-        Err(error) => store_error(error),
+        Err(error) => reply::store_error(error),
     }
 }
 
@@ -337,7 +336,7 @@ async fn revert(
         .await
     {
         Ok(entry) => applied(&state, entry),
-        Err(error) => store_error(error),
+        Err(error) => reply::store_error(error),
     }
 }
 
@@ -357,7 +356,7 @@ async fn change(
         .await
     {
         Ok(entry) => applied(&state, entry),
-        Err(error) => store_error(error),
+        Err(error) => reply::store_error(error),
     }
 }
 
@@ -376,36 +375,4 @@ fn no_token() -> Response {
 
 fn comment(body: Option<Json<CommentBody>>) -> Option<String> {
     body.and_then(|Json(body)| body.comment)
-}
-
-fn bad_json(rejection: JsonRejection) -> Response {
-    reply::error(
-        StatusCode::BAD_REQUEST,
-        &format!("malformed request body: {}", rejection.body_text()),
-    )
-}
-
-/// 503 while the store cannot be reached or fails (a change was not recorded), else by the
-/// store's refusal.
-fn store_error(error: FlagStoreError) -> Response {
-    let message = match error {
-        FlagStoreError::Control(ControlError::Database(e)) => format!("the flag store failed: {e}"),
-        FlagStoreError::Control(error) => return control_error(error),
-        unreachable => unreachable.to_string(),
-    };
-    reply::error(StatusCode::SERVICE_UNAVAILABLE, &message)
-}
-
-fn control_error(error: ControlError) -> Response {
-    let status = match &error {
-        ControlError::NoSuchEntry(_) => StatusCode::NOT_FOUND,
-        ControlError::AlreadyReverted { .. } | ControlError::RevertConflict { .. } => {
-            StatusCode::CONFLICT
-        }
-        ControlError::Corrupt { .. } | ControlError::Migrate(_) | ControlError::Database(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    reply::error(status, &error.to_string())
 }

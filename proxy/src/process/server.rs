@@ -21,7 +21,7 @@ use crate::live::flag_store::FlagStore;
 use crate::process::launch::{Launch, StartError};
 use crate::process::services;
 use crate::process::upgrade::{Handover, UpgradeError};
-use crate::request::edge::EdgeParts;
+use crate::request::edge::Edge;
 use crate::request::rate_limit::RateLimiter;
 use crate::resilience::guard::Guards;
 use crate::resilience::service_health::ServiceHealth;
@@ -108,7 +108,7 @@ impl Running {
         let proxy = {
             let _workers = runtime.enter();
             let shutdown = running.shutdown.subscribe();
-            services::spawn_proxy(proxy_listener, threads, || running.edge_parts(), shutdown)?
+            services::spawn_proxy(proxy_listener, threads, || running.edge(), shutdown)?
         };
         let _entered = control.enter();
         let checks = running
@@ -177,9 +177,9 @@ impl Running {
         drained
     }
 
-    /// What every copy of the edge shares with this instance.
-    fn edge_parts(&self) -> EdgeParts {
-        EdgeParts {
+    /// An edge over this instance's shared state (one for HTTP/1, one for h2c).
+    fn edge(&self) -> Edge {
+        Edge {
             live: self.live.clone(),
             in_flight: self.in_flight.clone(),
             rate_limiter: self.rate_limiter.clone(),

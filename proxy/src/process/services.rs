@@ -18,14 +18,14 @@ use crate::admin::listener;
 use crate::admin::state::AdminState;
 use crate::connection::downstream::Downstream;
 use crate::process::launch::StartError;
-use crate::request::edge::{Edge, EdgeParts};
+use crate::request::edge::Edge;
 
 /// Starts Pingora's listening service on `listener`, in the current (worker) runtime, with
-/// `threads` workers and an edge over `parts` for HTTP/1 and one for h2c.
+/// `threads` workers and an edge from `edge` for HTTP/1 and one for h2c.
 pub(super) fn spawn_proxy(
     listener: TcpListener,
     threads: usize,
-    parts: impl Fn() -> EdgeParts,
+    edge: impl Fn() -> Edge,
     shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let address = listener
@@ -41,11 +41,11 @@ pub(super) fn spawn_proxy(
         threads,
         ..ServerConf::default()
     });
-    let first = parts();
+    let first = edge();
     let (live, drain) = (first.live.clone(), first.drain.clone());
     let app = Downstream {
         http1: Arc::new(proxy_app(first, &conf, false)),
-        h2c: Arc::new(proxy_app(parts(), &conf, true)),
+        h2c: Arc::new(proxy_app(edge(), &conf, true)),
         live,
         drain,
     };
@@ -58,8 +58,8 @@ pub(super) fn spawn_proxy(
 }
 
 /// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
-fn proxy_app(parts: EdgeParts, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
-    let mut proxy = HttpProxy::new(Edge::new(parts), conf.clone());
+fn proxy_app(edge: Edge, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
+    let mut proxy = HttpProxy::new(edge, conf.clone());
     proxy.handle_init_modules();
     let mut options = HttpServerOptions::default();
     options.h2c = h2c;

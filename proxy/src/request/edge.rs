@@ -55,63 +55,23 @@ use crate::telemetry::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
 /// The response header that tells QA which route, side and reason served a request.
 pub const DECISION_HEADER: &str = "x-strangler-decision";
 
-/// The proxy logic shared by every worker; per-request state lives in [`RequestCtx`].
+/// The proxy logic shared by every worker; per-request state lives in [`RequestCtx`]. The
+/// fields are what it shares with the rest of the instance.
 pub struct Edge {
-    live: Arc<LiveConfig>,
-    /// Requests between `new_ctx` and the end of `logging`, so shutdown can drain them.
-    in_flight: Arc<AtomicUsize>,
-    /// Per-tenant token buckets: kept across reloads, which change only the rates.
-    rate_limiter: Arc<RateLimiter>,
-    /// Where shadowed requests go once the primary has answered.
-    shadowing: Arc<Shadowing>,
-    /// The rollback guards, which count what the new side answers.
-    guards: Arc<Guards>,
-    /// The breakers of the new services.
-    health: Arc<ServiceHealth>,
-    /// The instance's drain: once it starts, responses close their connections.
-    drain: Arc<Drain>,
-}
-
-/// What an [`Edge`] shares with the rest of the instance.
-pub struct EdgeParts {
     /// The configuration each request is decided on when it starts.
-    pub live: Arc<LiveConfig>,
-    /// Counts the requests in flight, for the drain.
-    pub in_flight: Arc<AtomicUsize>,
-    /// The tenants' rate buckets (the admin listener reports their number).
-    pub rate_limiter: Arc<RateLimiter>,
-    /// Where shadowed routes are mirrored.
-    pub shadowing: Arc<Shadowing>,
-    /// The rollback guards that count the new side's answers.
-    pub guards: Arc<Guards>,
-    /// The services' breakers.
-    pub health: Arc<ServiceHealth>,
-    /// Once it starts, responses close their connections (see [`crate::connection::drain`]).
-    pub drain: Arc<Drain>,
-}
-
-impl Edge {
-    /// An edge over the instance's shared parts.
-    pub fn new(parts: EdgeParts) -> Edge {
-        let EdgeParts {
-            live,
-            in_flight,
-            rate_limiter,
-            shadowing,
-            guards,
-            health,
-            drain,
-        } = parts;
-        Edge {
-            live,
-            in_flight,
-            rate_limiter,
-            shadowing,
-            guards,
-            health,
-            drain,
-        }
-    }
+    pub(crate) live: Arc<LiveConfig>,
+    /// Requests between `new_ctx` and the end of `logging`, so shutdown can drain them.
+    pub(crate) in_flight: Arc<AtomicUsize>,
+    /// Per-tenant token buckets: kept across reloads, which change only the rates.
+    pub(crate) rate_limiter: Arc<RateLimiter>,
+    /// Where shadowed requests go once the primary has answered.
+    pub(crate) shadowing: Arc<Shadowing>,
+    /// The rollback guards, which count what the new side answers.
+    pub(crate) guards: Arc<Guards>,
+    /// The breakers of the new services.
+    pub(crate) health: Arc<ServiceHealth>,
+    /// The instance's drain: once it starts, responses close their connections.
+    pub(crate) drain: Arc<Drain>,
 }
 
 #[async_trait]

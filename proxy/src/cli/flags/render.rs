@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::FlagsCommand;
+use super::args::FlagsCommand;
 
 /// The text to print for `command`'s answer.
 pub fn answer(command: &FlagsCommand, answer: &Value) -> String {
