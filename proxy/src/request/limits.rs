@@ -150,10 +150,13 @@ pub fn count_body(state: &mut RequestLimits, chunk: Option<&Bytes>) -> Result<()
     }
     state.refused = Some("body-too-large");
     crate::telemetry::metrics::record_rejected("body-too-large");
-    Error::e_explain(
+    // The client caused it: the error says so (its source is downstream).
+    let mut error = Error::explain(
         ErrorType::HTTPStatus(413),
         format!("the request body grew past max_body ({limit} bytes)"),
-    )
+    );
+    error.as_down();
+    Err(error)
 }
 
 /// The request line and every header as HTTP/1.1 writes them (`name: value\r\n`).
@@ -213,6 +216,7 @@ mod tests {
         assert!(count_body(&mut state, Some(&chunk)).is_ok());
         let error = count_body(&mut state, Some(&chunk)).unwrap_err();
         assert_eq!(error.etype(), &ErrorType::HTTPStatus(413));
+        assert_eq!(error.esource(), &pingora::ErrorSource::Downstream);
         assert_eq!(state.refused, Some("body-too-large"));
     }
 

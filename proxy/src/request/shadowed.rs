@@ -47,7 +47,8 @@ fn skip(shadowing: &Shadowing, req: &RequestHeader, ctx: &RequestCtx, reason: Sk
 }
 
 /// Hands the capture of a finished request to the shadow runtime, unless nothing can be
-/// compared: the rollout's side failed or is out (a fallback), or the client went away.
+/// compared: the rollout's side failed or is out (a fallback), the body was cut off past
+/// `limits.max_body`, or the client went away.
 pub(super) fn finish(
     shadowing: &Shadowing,
     ctx: &mut RequestCtx,
@@ -60,6 +61,10 @@ pub(super) fn finish(
     };
     if ctx.ticket.diverted.is_some() {
         mirror.give_up(SkipReason::Fallback);
+    }
+    if ctx.limits.refused().is_some() {
+        // Cut off past `limits.max_body`: the request cannot be replayed whole.
+        mirror.give_up(SkipReason::RequestTooLarge);
     }
     if error.is_some_and(|e| *e.esource() == pingora::ErrorSource::Downstream) {
         mirror.give_up(SkipReason::ClientAborted);
