@@ -19,6 +19,55 @@ pub fn is_idempotent(method: &str) -> bool {
     IDEMPOTENT_METHODS.contains(&method)
 }
 
+/// Why a request was served by legacy instead of the side it was decided for: the proxy
+/// records it, the access log and the decision header print [`Diversion::reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diversion {
+    /// The new service could not be connected.
+    Connect,
+    /// The new service answered a status `fallback.on` lists (or dropped the connection).
+    Status,
+    /// The new service's `read_timeout` passed before its answer.
+    Timeout,
+    /// The service's breaker is open.
+    BreakerOpen,
+}
+
+impl Diversion {
+    /// Every diversion, in the order of [`Diversion::index`].
+    pub const ALL: [Diversion; 4] = [
+        Diversion::Connect,
+        Diversion::Status,
+        Diversion::Timeout,
+        Diversion::BreakerOpen,
+    ];
+
+    /// The reason in logs and the decision header.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Diversion::Connect => "fallback:connect",
+            Diversion::Status => "fallback:status",
+            Diversion::Timeout => "fallback:timeout",
+            Diversion::BreakerOpen => "breaker-open",
+        }
+    }
+
+    /// The `reason` label of `strangler_fallbacks_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Diversion::Connect => "connect",
+            Diversion::Status => "status",
+            Diversion::Timeout => "timeout",
+            Diversion::BreakerOpen => "breaker-open",
+        }
+    }
+
+    /// Position in [`Diversion::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// A route's `fallback:`: when legacy answers instead of a failed new service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FallbackPolicy {

@@ -1,15 +1,14 @@
-//! The `strangler` binary: `run`, `check`, `explain`, `demo`, `flags` and `diffs`. Only this file uses `anyhow`
-//! for reporting; everything it calls has its own error types.
+//! The `strangler` binary: `run`, `check`, `explain`, `demo`, `flags` and `diffs`. It parses
+//! the arguments and calls the command in [`strangler::cli`]; only this file uses `anyhow`,
+//! to print an error with its causes. Everything it calls has its own error types.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use strangler::explain::{explain, Question};
-use strangler::flags_cli::FlagsArgs;
-use strangler::{Launch, Running};
-use strangler_flags::{ConfigError, Snapshot};
+use strangler::cli;
+use strangler::cli::explain::Question;
+use strangler::cli::flags::args::FlagsArgs;
 
 /// mimalloc instead of glibc's allocator: under load glibc's malloc and free were about 15 %
 /// of the proxy's CPU (perf, docs/performance.md); mimalloc's thread-local free lists cut it.
@@ -83,7 +82,7 @@ enum Command {
         #[arg(long)]
         route: Option<String>,
         /// The window: comparisons of the last `90s`, `15m`, `1h`, `7d`.
-        #[arg(long, default_value = strangler::diffs::DEFAULT_SINCE)]
+        #[arg(long, default_value = cli::diffs::DEFAULT_SINCE)]
         since: String,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -94,8 +93,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config, upgrade } => run(config, upgrade, None),
-        Command::Check { files } => return check(&files),
+        Command::Run { config, upgrade } => cli::run::run(config, upgrade),
+        Command::Check { files } => return exit(cli::check::check(&files)),
         Command::Explain {
             config,
             method,
@@ -104,134 +103,32 @@ fn main() -> ExitCode {
             host,
             headers,
             json,
-        } => explain_command(config, &method, &path, tenant, host, &headers, json),
-        Command::Demo { config } => demo(config),
+        } => explain(&config, &method, &path, tenant, host, &headers, json),
+        Command::Demo { config } => cli::demo::demo(config),
         Command::Flags(args) => return flags(args),
         Command::Diffs {
             config,
             route,
             since,
             json,
-        } => diffs(config, route, &since, json),
+        } => cli::diffs::diffs(&config, route.as_deref(), &since, json),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("strangler: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    report("strangler", result.map_err(anyhow::Error::from))
 }
 
-fn run(
-    config: PathBuf,
-    upgrade: bool,
-    banner: Option<fn(&Running) -> String>,
-) -> anyhow::Result<()> {
-    let logs = strangler::telemetry::init_logs();
-    let mut launch = Launch::new(config);
-    if upgrade {
-        strangler::upgrade::inherit(&mut launch)?;
-    }
-    let running = Running::start(launch)?;
-    tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
-    strangler::systemd::notify_ready();
-    if let Some(banner) = banner {
-        eprintln!("{}", banner(&running));
-    }
-    let reason = wait_for_stop_signal(&running)?;
-    let grace = running.shutdown_grace();
-    tracing::info!(reason, ?grace, "stopping: draining in-flight requests");
-    let drained = running.shutdown(grace);
-    tracing::info!(
-        reason,
-        requests_cut = drained.requests_cut,
-        connections_closed = drained.connections_closed,
-        took = ?drained.took,
-        "stopped"
-    );
-    logs.flush();
-    anyhow::ensure!(
-        drained.requests_cut == 0,
-        "the {grace:?} shutdown grace ran out: cut {} requests still running",
-        drained.requests_cut
-    );
-    Ok(())
-}
-
-/// Serves until SIGTERM or SIGINT, or a SIGQUIT whose hand-over to a new process worked (a
-/// failed one is logged and the instance keeps serving); returns why it stops.
-fn wait_for_stop_signal(running: &Running) -> anyhow::Result<&'static str> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut quit = signal(SignalKind::quit())?;
-        loop {
-            tokio::select! {
-                _ = term.recv() => return Ok("sigterm"),
-                _ = int.recv() => return Ok("sigint"),
-                _ = quit.recv() => match running.hand_over() {
-                    Ok(()) => return Ok("upgrade"),
-                    Err(e) => tracing::error!(error = %e, "upgrade: hand-over failed; still serving"),
-                },
-            }
-        }
-    })
-}
-
-fn check(files: &[PathBuf]) -> ExitCode {
-    let mut failed = false;
-    for file in files {
-        match strangler::routes_file::load(file) {
-            Ok(snapshot) => {
-                for warning in snapshot.warnings() {
-                    let message = format!("warning: {}", warning.message);
-                    eprintln!(
-                        "{}",
-                        ConfigError {
-                            message,
-                            ..warning.clone()
-                        }
-                    );
-                }
-                println!(
-                    "{}: ok ({} routes)",
-                    file.display(),
-                    snapshot.routes().len()
-                )
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn explain_command(
-    config: PathBuf,
+fn explain(
+    config: &std::path::Path,
     method: &str,
     path: &str,
     tenant: Option<String>,
     host: Option<String>,
     headers: &[String],
     json: bool,
-) -> anyhow::Result<()> {
-    let snapshot = strangler::routes_file::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    check_tenant_flag(&snapshot, tenant.as_deref())?;
+) -> Result<(), cli::error::CliError> {
     let headers = headers
         .iter()
-        .map(|h| parse_header(h))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(|h| cli::explain::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
     let question = Question {
         method,
         path,
@@ -239,81 +136,30 @@ fn explain_command(
         tenant: tenant.as_deref(),
         headers: &headers,
     };
-    let answer = explain(&snapshot, &question)
-        .map_err(|e| anyhow::anyhow!("the proxy would answer {}: {e}", e.http_status()))?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
-    } else {
-        print!("{answer}");
-    }
-    Ok(())
-}
-
-/// `--tenant` stands in for an unverified tenant header; a verified tenant needs its token.
-fn check_tenant_flag(snapshot: &Snapshot, tenant: Option<&str>) -> anyhow::Result<()> {
-    if tenant.is_some() && snapshot.verified_tenants() {
-        anyhow::bail!(
-            "--tenant cannot stand in for a verified (jwt) tenant: pass the token, \
-             --header 'Authorization: Bearer <token>'"
-        );
-    }
-    Ok(())
-}
-
-fn parse_header(raw: &str) -> anyhow::Result<(String, String)> {
-    let (name, value) = raw
-        .split_once(':')
-        .with_context(|| format!("header {raw:?} is not `Name: value`"))?;
-    Ok((name.trim().to_ascii_lowercase(), value.trim().to_string()))
-}
-
-fn demo(config: PathBuf) -> anyhow::Result<()> {
-    if std::env::var_os(strangler::admin::TOKEN_ENV).is_none() {
-        // Before any thread starts: the demo's flag changes need a token too.
-        std::env::set_var(strangler::admin::TOKEN_ENV, strangler::demo::DEMO_TOKEN);
-    }
-    let _backends = strangler::demo::start_backends(&config)?;
-    run(
-        config,
-        false,
-        Some(|running| strangler::demo::instructions(running.proxy_addr(), running.admin_addr())),
-    )
-}
-
-fn diffs(config: PathBuf, route: Option<String>, since: &str, json: bool) -> anyhow::Result<()> {
-    let snapshot = strangler::routes_file::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(route) = route.as_deref() {
-        anyhow::ensure!(
-            snapshot.route(route).is_some(),
-            "unknown route {route:?} in {}",
-            config.display()
-        );
-    }
-    let since = strangler::diffs::parse_since(since).map_err(anyhow::Error::msg)?;
-    let settings = snapshot.diffs();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(async {
-        let database = strangler_control::Database::connect(snapshot.store_url()).await?;
-        let store = database.diffs(settings.samples_per_signature);
-        let report =
-            strangler::diffs::report(&store, route.as_deref(), since, &settings.thresholds);
-        anyhow::Ok(report.await?)
-    })?;
-    match json {
-        true => println!("{}", serde_json::to_string_pretty(&report)?),
-        false => print!("{}", strangler::diffs::render(&report)),
-    }
-    Ok(())
+    cli::explain::command(config, question, json)
 }
 
 fn flags(args: FlagsArgs) -> ExitCode {
-    match strangler::flags_cli::run(args) {
+    report(
+        "strangler flags",
+        cli::flags::run(args).map_err(anyhow::Error::from),
+    )
+}
+
+/// Prints a failed command's error with its causes (`{:#}`); the exit code says which.
+fn report(command: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("strangler flags: {:#}", anyhow::Error::from(e));
+            eprintln!("{command}: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn exit(passed: bool) -> ExitCode {
+    match passed {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
     }
 }

@@ -4,7 +4,7 @@
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use strangler::admin_tokens::{AdminToken, Scope};
+use strangler::{AdminToken, Scope};
 
 use crate::support::{Backend, Config, Proxy};
 

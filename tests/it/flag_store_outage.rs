@@ -64,7 +64,7 @@ async fn store_up(f: &Flags, store: &str) -> f64 {
 
 /// The store URL as the proxy names it (without credentials).
 fn label(url: &str) -> String {
-    strangler::flag_cache::without_credentials(url)
+    strangler::without_credentials(url)
 }
 
 #[tokio::test(flavor = "multi_thread")]

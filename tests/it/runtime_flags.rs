@@ -388,7 +388,7 @@ async fn a_schedule_applies_the_steps_whose_time_has_come() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_token_may_look_but_not_change_and_writers_are_named_in_the_audit() {
-    use strangler::admin_tokens::{AdminToken, Scope};
+    use strangler::{AdminToken, Scope};
     let backends = backends().await;
     let tokens = vec![
         AdminToken {

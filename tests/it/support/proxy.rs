@@ -170,14 +170,14 @@ impl Proxy {
 
     /// Starts a proxy whose `/admin/*` endpoints require `token`.
     pub async fn start_with_admin_token(config: &Config, token: &str) -> Proxy {
-        let token = token.to_string();
-        Proxy::launch_with(config, move |launch| launch.admin_token = Some(token)).await
+        let token = strangler::AdminToken::admin(token);
+        Proxy::launch_with(config, move |launch| launch.admin_tokens = vec![token]).await
     }
 
     /// Starts a proxy whose `/admin/*` endpoints accept the named `tokens`.
     pub async fn start_with_admin_tokens(
         config: &Config,
-        tokens: Vec<strangler::admin_tokens::AdminToken>,
+        tokens: Vec<strangler::AdminToken>,
     ) -> Proxy {
         Proxy::launch_with(config, move |launch| launch.admin_tokens = tokens).await
     }
@@ -390,7 +390,7 @@ fn launch(config: PathBuf, watch: bool) -> Launch {
     launch.listen = Some(bind());
     launch.admin = Some(bind());
     launch.watch = watch;
-    launch.admin_token = None;
+    launch.admin_tokens.clear();
     launch
 }
 

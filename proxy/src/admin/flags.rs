@@ -1,0 +1,378 @@
+//! The flag endpoints of the admin API: the effective state of every route with the source
+//! of each value, runtime changes (percent, tenant sides, kill switches, schedules), the
+//! audit log and revert. Every change is one audited transaction in the flag store.
+//!
+//! Changes need the admin token, always: without `STRANGLER_ADMIN_TOKEN` they are refused
+//! with 401. Malformed JSON, an unknown route, an out-of-range percent or a bad tenant id
+//! get 400 with a message naming the problem, and nothing changes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use strangler_control::{fold, Change, FileRoute, Schedule};
+use strangler_flags::Side;
+use time::OffsetDateTime;
+
+use crate::admin::reply;
+use crate::admin::state::AdminState;
+use crate::admin::tokens::Actor;
+
+/// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
+pub fn routes() -> Router<AdminState> {
+    Router::new()
+        .route("/admin/routes", get(list))
+        .route(
+            "/admin/routes/{route}/percent",
+            put(set_percent).delete(route_change(|route| Change::ClearPercent { route })),
+        )
+        .route(
+            "/admin/routes/{route}/shadow",
+            put(set_shadow_sample)
+                .delete(route_change(|route| Change::ClearShadowSample { route })),
+        )
+        .route("/admin/routes/{route}/tenants", put(set_tenants))
+        .route(
+            "/admin/routes/{route}/tenants/{tenant}",
+            delete(clear_tenant),
+        )
+        .route(
+            "/admin/routes/{route}/kill",
+            post(route_change(|route| Change::Kill { route }))
+                .delete(route_change(|route| Change::Unkill { route })),
+        )
+        .route("/admin/kill", post(kill_all).delete(unkill_all))
+        .route(
+            "/admin/routes/{route}/schedule",
+            put(set_schedule).delete(route_change(|route| Change::ClearSchedule { route })),
+        )
+        .route(
+            "/admin/routes/{route}/schedule/pause",
+            post(route_change(|route| Change::PauseSchedule { route })),
+        )
+        .route(
+            "/admin/routes/{route}/schedule/resume",
+            post(route_change(|route| Change::ResumeSchedule { route })),
+        )
+        .route("/admin/export", get(export))
+        .route("/admin/audit", get(audit))
+        .route("/admin/audit/{id}/revert", post(revert))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PercentBody {
+    percent: f64,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowBody {
+    sample: f64,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantsBody {
+    tenants: BTreeMap<String, Side>,
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    schedule: Schedule,
+    comment: Option<String>,
+}
+
+/// An optional body carrying only a comment (kill switches, clears, revert).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    route: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Every route's effective flags, each value with its source.
+async fn list(State(state): State<AdminState>) -> Response {
+    let loaded = state.live.current();
+    let overrides = state.live.overrides();
+    let now = OffsetDateTime::now_utc();
+    let routes: Vec<_> = loaded
+        .file
+        .routes()
+        .iter()
+        .map(|route| {
+            let effective = fold(&FileRoute::from_route(route), &overrides, route.name(), now);
+            json!({
+                "name": route.name(),
+                "service": route.service(),
+                "path": route.pattern(),
+                "killed": effective.killed,
+                "percent": effective.percent,
+                "tenants": effective.tenants,
+                "shadow_sample": effective.shadow_sample,
+                "schedule": overrides.routes.get(route.name()).and_then(|r| r.schedule.as_ref()),
+            })
+        })
+        .collect();
+    let body = json!({
+        "revision": loaded.revision,
+        "flag_store": state.flags.health().report(),
+        "global_kill": overrides.global_kill,
+        "routes": routes,
+    });
+    Json(body).into_response()
+}
+
+async fn set_percent(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Result<Json<PercentBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return reply::bad_json(rejection),
+    };
+    change(
+        state,
+        actor,
+        Change::SetPercent {
+            route,
+            percent: body.percent,
+        },
+        body.comment,
+    )
+    .await
+}
+
+/// `PUT /admin/routes/{route}/shadow` `{"sample": 10}`: the share of a shadowed route's
+/// requests that are mirrored, over the file's `shadow.sample`.
+async fn set_shadow_sample(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Result<Json<ShadowBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return reply::bad_json(rejection),
+    };
+    let file = state.live.current().file.clone();
+    if file.route(&route).is_some_and(|r| r.shadow().is_none()) {
+        let message = format!("route {route:?} has no shadow: block in routes.yaml");
+        return reply::error(StatusCode::BAD_REQUEST, &message);
+    }
+    let change = Change::SetShadowSample {
+        route,
+        percent: body.sample,
+    };
+    self::change(state, actor, change, body.comment).await
+}
+
+async fn set_tenants(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Result<Json<TenantsBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return reply::bad_json(rejection),
+    };
+    change(
+        state,
+        actor,
+        Change::SetTenants {
+            route,
+            tenants: body.tenants,
+        },
+        body.comment,
+    )
+    .await
+}
+
+async fn clear_tenant(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path((route, tenant)): Path<(String, String)>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(
+        state,
+        actor,
+        Change::ClearTenant { route, tenant },
+        comment(body),
+    )
+    .await
+}
+
+async fn kill_all(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, actor, Change::KillAll, comment(body)).await
+}
+
+async fn unkill_all(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    change(state, actor, Change::UnkillAll, comment(body)).await
+}
+
+async fn set_schedule(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Result<Json<ScheduleBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return reply::bad_json(rejection),
+    };
+    change(
+        state,
+        actor,
+        Change::SetSchedule {
+            route,
+            schedule: body.schedule,
+        },
+        body.comment,
+    )
+    .await
+}
+
+/// The future a route-only change handler returns.
+type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A handler for a change that names only its route and takes an optional comment
+/// (clear percent, kill, unkill, clear, pause and resume schedule). The signature spells out
+/// the extractors axum needs; it is long, not complex.
+#[allow(clippy::type_complexity)]
+fn route_change(
+    make: fn(String) -> Change,
+) -> impl Fn(
+    State<AdminState>,
+    Option<Extension<Actor>>,
+    Path<String>,
+    Option<Json<CommentBody>>,
+) -> Answer
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |state, actor, Path(route), body| {
+        Box::pin(change(state, actor, make(route), comment(body)))
+    }
+}
+
+/// routes.yaml with the runtime percentages and tenant sides folded in, for teams that
+/// commit their flags (GitOps): `{"yaml": "..."}`. Comments of the file are not kept; kill
+/// switches, which routes.yaml cannot express, are listed in a comment at the top.
+async fn export(State(state): State<AdminState>) -> Response {
+    let text = match std::fs::read_to_string(state.live.path()) {
+        Ok(text) => text,
+        Err(e) => {
+            return reply::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("reading routes.yaml: {e}"),
+            )
+        }
+    };
+    match crate::live::export::fold_into_yaml(
+        &text,
+        &state.live.current().file,
+        &state.live.overrides(),
+    ) {
+        Ok(yaml) => Json(json!({ "yaml": yaml })).into_response(),
+        Err(e) => reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("exporting routes.yaml: {e}"),
+        ),
+    }
+}
+
+/// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).
+async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>) -> Response {
+    let limit = query.limit.unwrap_or(50).min(1_000);
+    match state.flags.audit(query.route.as_deref(), limit).await {
+        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Err(error) => reply::store_error(error),
+    }
+}
+
+async fn revert(
+    State(state): State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(id): Path<i64>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    let Some(Extension(actor)) = actor else {
+        return no_token();
+    };
+    let comment = comment(body);
+    match state
+        .flags
+        .revert(id, &actor.name, comment.as_deref())
+        .await
+    {
+        Ok(entry) => applied(&state, entry),
+        Err(error) => reply::store_error(error),
+    }
+}
+
+/// Applies `change` through the store, audited, and answers with the entry and revision.
+async fn change(
+    State(state): State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    change: Change,
+    comment: Option<String>,
+) -> Response {
+    let Some(Extension(actor)) = actor else {
+        return no_token();
+    };
+    match state
+        .flags
+        .apply(change, &actor.name, comment.as_deref())
+        .await
+    {
+        Ok(entry) => applied(&state, entry),
+        Err(error) => reply::store_error(error),
+    }
+}
+
+fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response {
+    Json(json!({ "audit": entry, "revision": state.live.current().revision })).into_response()
+}
+
+/// Without any admin token nobody can change flags. (With one, the `/admin/*` middleware
+/// has already refused requests without a valid write token and named the actor.)
+fn no_token() -> Response {
+    reply::error(
+        StatusCode::UNAUTHORIZED,
+        "flag changes need an admin token: set STRANGLER_ADMIN_TOKEN",
+    )
+}
+
+fn comment(body: Option<Json<CommentBody>>) -> Option<String> {
+    body.and_then(|Json(body)| body.comment)
+}

@@ -1,0 +1,148 @@
+//! The arguments of `strangler flags`, as clap parses them: the admin URL, `--json`, and
+//! one command with its own arguments.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::{json, Value};
+use strangler_flags::Side;
+
+/// `strangler flags [--admin URL] [--json] <command>`.
+#[derive(Args)]
+pub struct FlagsArgs {
+    /// The proxy's admin listener.
+    #[arg(long, env = "STRANGLER_ADMIN", default_value = "http://127.0.0.1:9180")]
+    pub admin: String,
+    /// Print the server's JSON answer instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: FlagsCommand,
+}
+
+/// What to show or change.
+#[derive(Subcommand)]
+pub enum FlagsCommand {
+    /// Every route's effective kill switch, percent, tenant sides and schedule.
+    List,
+    /// routes.yaml with the runtime flags folded in, for teams that commit their flags.
+    Export,
+    /// Set a route's rollout percentage (0 to 100, at most two decimals).
+    SetPercent {
+        route: String,
+        percent: f64,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Set or clear tenant sides of a route.
+    Tenants {
+        route: String,
+        #[command(subcommand)]
+        action: TenantsAction,
+    },
+    /// Turn a route's kill switch on (every request to legacy), or the global one.
+    Kill {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Turn a route's kill switch off, or the global one.
+    Unkill {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Set, clear, pause or resume a route's ramp.
+    #[command(group(ArgGroup::new("action").required(true).args(["steps", "clear", "pause", "resume"])))]
+    Schedule {
+        route: String,
+        /// A step of the ramp, `2026-11-23T08:00:00Z=25` (repeatable).
+        #[arg(long = "step", value_name = "AT=PERCENT", value_parser = parse_step)]
+        steps: Vec<Value>,
+        /// Drop the ramp.
+        #[arg(long)]
+        clear: bool,
+        /// Freeze the ramp where it is.
+        #[arg(long)]
+        pause: bool,
+        /// Continue a paused ramp.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// The newest audit entries.
+    Audit {
+        #[arg(long)]
+        route: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Restore the flags as they were before audit entry ID.
+    Revert {
+        id: i64,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+}
+
+/// `tenants ROUTE set ...` or `tenants ROUTE clear TENANT`.
+#[derive(Subcommand)]
+pub enum TenantsAction {
+    /// Give tenants a side: `acme=new globex=legacy`, or every line of `--file`.
+    Set {
+        #[arg(value_name = "TENANT=SIDE", value_parser = parse_tenant_side,
+              required_unless_present = "file", conflicts_with = "file")]
+        pairs: Vec<(String, Side)>,
+        /// A file of `tenant side` or `tenant=side` lines, for many tenants in one change.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Drop a tenant's runtime side: routes.yaml decides again.
+    Clear {
+        tenant: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+}
+
+/// One route, or `--all` for the global switch.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    pub(super) route: Option<String>,
+    /// The global kill switch.
+    #[arg(long)]
+    pub(super) all: bool,
+}
+
+/// `2026-11-23T08:00:00Z=25` as `{"at": "...", "percent": 25}`; the server checks the rest.
+fn parse_step(raw: &str) -> Result<Value, String> {
+    let (at, percent) = raw
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{raw:?} is not AT=PERCENT"))?;
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{at:?} is not an RFC 3339 time: {e}"))?;
+    let percent: f64 = percent
+        .parse()
+        .map_err(|_| format!("{percent:?} is not a percentage"))?;
+    Ok(json!({ "at": at, "percent": percent }))
+}
+
+/// `acme=new` as (`acme`, New).
+fn parse_tenant_side(raw: &str) -> Result<(String, Side), String> {
+    let (tenant, side) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?} is not TENANT=SIDE"))?;
+    Ok((tenant.trim().to_string(), parse_side(side.trim())?))
+}
+
+pub(super) fn parse_side(raw: &str) -> Result<Side, String> {
+    match raw {
+        "legacy" => Ok(Side::Legacy),
+        "new" => Ok(Side::New),
+        _ => Err(format!("side {raw:?} is neither `legacy` nor `new`")),
+    }
+}

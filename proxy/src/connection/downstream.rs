@@ -1,0 +1,233 @@
+//! HTTP/1.x and h2c (prior knowledge) on one port, told apart without hanging.
+//!
+//! Pingora's own h2c detection reads exactly 24 bytes (the length of the HTTP/2 preface)
+//! before anything else, with no timeout: a complete HTTP/1.0 request shorter than that
+//! (`OPTIONS / HTTP/1.0\r\n\r\n`, the 22 bytes of a load balancer's default health check)
+//! waits forever, and so does a client that connects and sends nothing. Here the first read
+//! is bounded, and more bytes are awaited only while what arrived can still be the preface;
+//! the bytes are then put back and the connection goes to one of two Pingora apps, one with
+//! h2c off (HTTP/1) and one with h2c on (which finds the preface already there). A
+//! connection is sniffed once: HTTP/1 keep-alive requests after the first go straight on.
+//!
+//! Between two requests of a kept-alive HTTP/1 connection the proxy holds nothing but the
+//! socket: it waits here for the next request's first bytes (bounded by the keep-alive
+//! timeout, cut short by shutdown), puts them back and only then starts Pingora's session.
+//! Pingora's own keep-alive loop waits inside a new session, whose request future and
+//! header buffer an idle connection would hold for its whole idle life (about 25 KiB each:
+//! 250 MiB for 10,000 idle clients, docs/performance.md).
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::prelude::timeout;
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::l4::stream::Stream as TcpStream;
+use pingora::protocols::Stream;
+use pingora::server::ShutdownWatch;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use crate::connection::drain::{Drain, KEEPALIVE_LINGER};
+
+/// The HTTP/2 connection preface (RFC 9113 section 3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long a new connection may stay silent before it is closed.
+const FIRST_BYTES: Duration = Duration::from_secs(60);
+/// How long to wait for the rest of a preface that arrived in pieces.
+const REST_OF_PREFACE: Duration = Duration::from_secs(5);
+/// How long a kept-alive HTTP/1 connection may stay idle between requests (Pingora's 60 s).
+const KEEPALIVE_SECS: u64 = 60;
+const KEEPALIVE: Duration = Duration::from_secs(KEEPALIVE_SECS);
+/// The most bytes of the next request read while waiting for it; a request head that is
+/// longer is read on by Pingora as usual.
+const NEXT_REQUEST_PEEK: usize = 1024;
+
+/// The protocol a new connection speaks.
+#[derive(Debug, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    H2c,
+}
+
+/// Routes each new connection to the HTTP/1 or the h2c instance of the same proxy.
+pub struct Downstream<A> {
+    /// The proxy with h2c off.
+    pub http1: Arc<A>,
+    /// The proxy with h2c on.
+    pub h2c: Arc<A>,
+    /// Where `limits.client_timeout`, the deadline on a first HTTP/1 head, is read.
+    pub live: Arc<crate::live::config::LiveConfig>,
+    /// Counts open connections and holds idle ones open for a while when draining.
+    pub drain: Arc<Drain>,
+}
+
+#[async_trait]
+impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let _open = self.drain.connection();
+        let (protocol, stream) = sniff(stream).await?;
+        if protocol == Protocol::H2c {
+            return self.h2c.process_new(stream, shutdown).await;
+        }
+        let head_timeout = self.live.current().snapshot.limits().client_timeout;
+        let stream = bounded_head(stream, head_timeout).await?;
+        self.serve_http1(stream, shutdown).await
+    }
+
+    /// Called once the accept loop stopped. Pingora's own cleanup closes idle kept-alive
+    /// connections at once, so it waits for the drain's linger first.
+    async fn cleanup(&self) {
+        self.drain.linger().await;
+        self.http1.cleanup().await;
+        self.h2c.cleanup().await;
+    }
+}
+
+impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
+    /// Pingora's HTTP/1 keep-alive loop (`HttpServerApp`'s `process_new` for a plain TCP
+    /// stream: keep-alive 60 s, none once shutting down), except that an idle connection
+    /// waits in [`next_request`] rather than inside a new session, and that every request
+    /// head, not just the first, must arrive within `limits.client_timeout` of its first
+    /// bytes.
+    async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let mut served = Box::pin(self.serve_one(stream, None, shutdown)).await;
+        while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
+            let stream = next_request(stream, shutdown).await?;
+            let head_timeout = self.live.current().snapshot.limits().client_timeout;
+            let stream = bounded_head(stream, head_timeout).await?;
+            served = Box::pin(self.serve_one(stream, settings, shutdown)).await;
+        }
+        None
+    }
+
+    /// One request in a new Pingora session. Boxed by the caller for the length of the
+    /// request: the session lives here, not in the connection's future, which an idle
+    /// connection holds for its whole idle life.
+    async fn serve_one(
+        &self,
+        stream: Stream,
+        settings: Option<HttpPersistentSettings>,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        let mut session = ServerSession::new_http1(stream);
+        match settings {
+            Some(settings) => settings.apply_to_session(&mut session),
+            None => session.set_keepalive((!*shutdown.borrow()).then_some(KEEPALIVE_SECS)),
+        }
+        self.http1.process_new_http(session, shutdown).await
+    }
+}
+
+/// [`crate::connection::client_head::await_head`] when `limits.client_timeout` is set. Its future (with
+/// a 4 KiB read buffer) is boxed for the length of the wait: inline, it would be part of
+/// every connection's future for the connection's whole life, idle or not.
+async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream> {
+    match within {
+        None => Some(stream),
+        Some(_) => Box::pin(crate::connection::client_head::await_head(stream, within)).await,
+    }
+}
+
+/// Waits for the first bytes of the next request on a kept-alive connection and puts them
+/// back; `None` (the connection is closed) when the client closes, stays idle past the
+/// keep-alive timeout, or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts
+/// draining (a client that was about to reuse the connection is still answered, with
+/// `Connection: close`; see [`crate::connection::drain`]). Pipelining is off, so a reused stream never
+/// holds bytes of the next request already. The bytes are read into a per-thread scratch
+/// buffer ([`read_into_rewind`]), so the wait itself holds no buffer.
+async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+    if !stream.as_any().is::<TcpStream>() {
+        // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
+        return Some(stream);
+    }
+    let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
+    // Pingora's coarse timer, the one its own keep-alive read uses. A busy connection sends
+    // its next request within the first [`KEEPALIVE_LINGER`], which needs no shutdown watch:
+    // registering one on every request takes the watch's lock twice (its removal alone was
+    // 0.4 % of a profile's samples). A connection idle that long waits on with the watch, so
+    // a drain still gives it the whole linger from the drain's start.
+    let read = match timeout(KEEPALIVE_LINGER, arrival(&mut tcp)).await {
+        Ok(read) => read,
+        Err(_) => tokio::select! {
+            read = timeout(KEEPALIVE - KEEPALIVE_LINGER, arrival(&mut tcp)) => read.ok()?,
+            _ = lingered(shutdown) => return None,
+        },
+    };
+    match read {
+        Ok(n) if n > 0 => Some(tcp),
+        _ => None,
+    }
+}
+
+/// Completes when bytes (or the end of the stream) arrive on `tcp`; see [`read_into_rewind`].
+fn arrival(tcp: &mut TcpStream) -> impl Future<Output = io::Result<usize>> + '_ {
+    poll_fn(move |cx| read_into_rewind(tcp, cx))
+}
+
+thread_local! {
+    /// Where [`read_into_rewind`] reads: one buffer per worker thread instead of one per
+    /// idle connection.
+    static SCRATCH: RefCell<[u8; NEXT_REQUEST_PEEK]> = const { RefCell::new([0; NEXT_REQUEST_PEEK]) };
+}
+
+/// Reads what has arrived on `tcp` (at most [`NEXT_REQUEST_PEEK`] bytes) and puts it back at
+/// the head of the stream, for Pingora to parse; the number of bytes, 0 at end of stream.
+fn read_into_rewind(tcp: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        ready!(Pin::new(&mut *tcp).poll_read(cx, &mut buf))?;
+        let read = buf.filled();
+        tcp.rewind(read);
+        Poll::Ready(Ok(read.len()))
+    })
+}
+
+/// Completes [`KEEPALIVE_LINGER`] after shutdown starts.
+async fn lingered(shutdown: &ShutdownWatch) {
+    let mut stopping = shutdown.clone();
+    let _ = stopping.wait_for(|stop| *stop).await;
+    tokio::time::sleep(KEEPALIVE_LINGER).await;
+}
+
+/// Reads the first bytes (bounded), puts them back, and says which protocol they start.
+/// `None` when the client closed or stayed silent.
+async fn sniff(mut stream: Stream) -> Option<(Protocol, Stream)> {
+    if !stream.as_any().is::<TcpStream>() {
+        // Not a plain TCP stream we can rewind: let the HTTP/1 app decide.
+        return Some((Protocol::Http1, stream));
+    }
+    let mut buf = [0u8; PREFACE.len()];
+    let mut read = match timeout(FIRST_BYTES, stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => n,
+        _ => return None,
+    };
+    while read < buf.len() && PREFACE.starts_with(&buf[..read]) {
+        match timeout(REST_OF_PREFACE, stream.read(&mut buf[read..])).await {
+            Ok(Ok(n)) if n > 0 => read += n,
+            _ => break,
+        }
+    }
+    let protocol = if buf[..read] == PREFACE[..] {
+        Protocol::H2c
+    } else {
+        Protocol::Http1
+    };
+    Some((protocol, rewind(stream, &buf[..read])?))
+}
+
+/// Puts `data` back at the head of the stream (checked above to be plain TCP).
+fn rewind(stream: Stream, data: &[u8]) -> Option<Stream> {
+    let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
+    tcp.rewind(data);
+    Some(tcp)
+}

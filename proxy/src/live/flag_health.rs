@@ -1,0 +1,210 @@
+//! The flag store's health as this instance sees it, for `/readyz`, `/admin/config`, the
+//! logs and two gauges: whether the store answers, and which flag version is applied.
+//!
+//! - `connected`: the last call to the store succeeded.
+//! - `degraded`: the store stopped answering; the instance serves the last flags it has
+//!   (read from the store before the outage, or from the cache file at start) since `since`.
+//! - `absent`: the store has not answered since start and there was no usable cache: the
+//!   instance serves routes.yaml alone.
+//!
+//! None of these makes the instance unready: it decides requests correctly on the flags it
+//! has, and taking a fleet out of a load balancer because its database blinked would turn a
+//! control-plane outage into a data-plane one. `/readyz` stays 200 and says which it is.
+//!
+//! The gauges carry a `store` label (the URL without credentials): one store per process in
+//! production, and distinct series for the several instances a test process runs.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// The store's state, as reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreState {
+    /// The last call succeeded.
+    Connected,
+    /// Unreachable; the last flags read keep serving.
+    Degraded,
+    /// Unreachable since start, nothing cached: routes.yaml alone.
+    Absent,
+}
+
+/// Where the flags applied now came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagsSource {
+    /// Read from the store by this process.
+    Store,
+    /// Read from the cache file at start.
+    Cache,
+    /// None: routes.yaml alone.
+    None,
+}
+
+/// What `/readyz` and `/admin/config` show.
+#[derive(Clone, Debug)]
+struct Status {
+    state: StoreState,
+    /// When `state` began.
+    since: OffsetDateTime,
+    /// Why the store is not connected.
+    error: Option<String>,
+    source: FlagsSource,
+    /// When the flags applied were last read from the store (by this process or, for the
+    /// cache, by the one that wrote it).
+    read_at: Option<OffsetDateTime>,
+    version: i64,
+}
+
+/// The health of one instance's flag store.
+pub struct StoreHealth {
+    /// The store URL without credentials: the gauges' label and the logs' `store`.
+    store: String,
+    status: Mutex<Status>,
+}
+
+impl StoreHealth {
+    /// Health before the first attempt to connect: absent, nothing applied.
+    pub fn new(store: String) -> StoreHealth {
+        let health = StoreHealth {
+            store,
+            status: Mutex::new(Status {
+                state: StoreState::Absent,
+                since: OffsetDateTime::now_utc(),
+                error: None,
+                source: FlagsSource::None,
+                read_at: None,
+                version: 0,
+            }),
+        };
+        health.publish(&health.status());
+        health
+    }
+
+    /// The store answered; `version` is the flag version applied now.
+    pub fn connected(&self, version: i64) {
+        let now = OffsetDateTime::now_utc();
+        let was = self.update(|status| {
+            let was = status.state;
+            if was != StoreState::Connected {
+                status.state = StoreState::Connected;
+                status.since = now;
+                status.error = None;
+            }
+            status.source = FlagsSource::Store;
+            status.read_at = Some(now);
+            status.version = version;
+            was
+        });
+        if was != StoreState::Connected {
+            tracing::info!(target: "strangler::flags", store = %self.store, version, "flag store connected; flags read from it");
+        }
+    }
+
+    /// The store failed: an outage starts now unless one is already under way (then only
+    /// the error is updated, and nothing is logged again).
+    pub fn failed(&self, error: &str) {
+        let was = self.update(|status| {
+            let was = status.state;
+            if was == StoreState::Connected {
+                status.state = StoreState::Degraded;
+                status.since = OffsetDateTime::now_utc();
+            }
+            status.error = Some(error.to_owned());
+            was
+        });
+        if was == StoreState::Connected {
+            tracing::error!(target: "strangler::flags", store = %self.store, %error, "flag store unreachable; serving the last flags read from it until it is back");
+        }
+    }
+
+    /// At start, with the store unreachable: the cache's flags serve (degraded), or nothing
+    /// does (absent).
+    pub fn serving_cache(&self, cached: Option<(i64, OffsetDateTime)>, error: &str) {
+        self.update(|status| {
+            status.since = OffsetDateTime::now_utc();
+            status.error = Some(error.to_owned());
+            (status.state, status.source, status.read_at, status.version) = match cached {
+                Some((version, read_at)) => (
+                    StoreState::Degraded,
+                    FlagsSource::Cache,
+                    Some(read_at),
+                    version,
+                ),
+                None => (StoreState::Absent, FlagsSource::None, None, 0),
+            };
+        });
+    }
+
+    /// Why the store is not connected, if it is not.
+    pub fn error(&self) -> Option<String> {
+        self.status().error
+    }
+
+    /// The state as JSON, for `/admin/config` and `/admin/routes`.
+    pub fn report(&self) -> Value {
+        let status = self.status();
+        json!({
+            "store": self.store,
+            "state": status.state,
+            "since": rfc3339(status.since),
+            "error": status.error,
+            "flags_version": status.version,
+            "flags_source": status.source,
+            "flags_read_at": status.read_at.map(rfc3339),
+        })
+    }
+
+    /// One line for the `/readyz` body.
+    pub fn summary(&self) -> String {
+        let status = self.status();
+        let since = rfc3339(status.since);
+        let version = status.version;
+        match (status.state, status.source) {
+            (StoreState::Connected, _) => format!("flag store connected, flags version {version}"),
+            (StoreState::Degraded, FlagsSource::Cache) => format!(
+                "flag store degraded since {since}: unreachable, serving flags version {version} from the cache"
+            ),
+            (StoreState::Degraded, _) => format!(
+                "flag store degraded since {since}: unreachable, serving the last flags read (version {version})"
+            ),
+            (StoreState::Absent, _) => format!(
+                "flag store absent since {since}: unreachable and nothing cached, serving routes.yaml alone"
+            ),
+        }
+    }
+
+    fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Changes the status with `change` and publishes the gauges.
+    fn update<T>(&self, change: impl FnOnce(&mut Status) -> T) -> T {
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = change(&mut status);
+        self.publish(&status);
+        outcome
+    }
+
+    fn publish(&self, status: &Status) {
+        let up = if status.state == StoreState::Connected {
+            1.0
+        } else {
+            0.0
+        };
+        metrics::gauge!("strangler_flag_store_up", "store" => self.store.clone()).set(up);
+        metrics::gauge!("strangler_flag_version", "store" => self.store.clone())
+            .set(status.version as f64);
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
+}

@@ -1,0 +1,11 @@
+//! An instance's life: start (listeners, runtimes, the proxy service, the admin listener,
+//! the background tasks), stop and drain ([`server`]), the zero-downtime upgrade
+//! ([`upgrade`]) and systemd's notifications ([`systemd`]).
+//!
+//! The composition root: it may import every folder but [`crate::cli`].
+
+pub mod launch;
+pub mod server;
+pub mod services;
+pub mod systemd;
+pub mod upgrade;

@@ -1,0 +1,316 @@
+//! Starting and stopping a strangler instance: listeners, the worker runtime, the Pingora
+//! proxy service, the admin listener and the reload triggers.
+//!
+//! Listeners are bound here (or handed in already bound, so a test binds port 0 and knows
+//! the port before the first request) and passed to Pingora through its listen-fd table,
+//! the same table Pingora uses to hand sockets over during a zero-downtime upgrade.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strangler_control::SharedDatabase;
+use tokio::sync::watch;
+
+use crate::admin::state::AdminState;
+use crate::connection::drain::{Drain, Drained};
+use crate::live::config::LiveConfig;
+use crate::live::flag_cache::FlagCache;
+use crate::live::flag_store::FlagStore;
+use crate::process::launch::{Launch, StartError};
+use crate::process::services;
+use crate::process::upgrade::{Handover, UpgradeError};
+use crate::request::edge::Edge;
+use crate::request::rate_limit::RateLimiter;
+use crate::resilience::guard::Guards;
+use crate::resilience::service_health::ServiceHealth;
+use crate::shadow::diff_writer::{self, SharedStore};
+use crate::shadow::dispatch::Shadowing;
+
+/// A running instance. Dropping it stops everything at once; [`Running::shutdown`] drains.
+pub struct Running {
+    proxy_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    live: Arc<LiveConfig>,
+    ready: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+    shutdown: watch::Sender<bool>,
+    /// The proxy's workers (`threads:` of them).
+    runtime: Option<tokio::runtime::Runtime>,
+    /// One thread for the admin listener and the reload triggers, so a saturated proxy
+    /// never starves `/healthz` or a reload.
+    control: Option<tokio::runtime::Runtime>,
+    /// One thread for shadow calls and diffs, so they never run on a proxy worker.
+    shadow: Option<tokio::runtime::Runtime>,
+    /// The shadow machinery the edge hands shadowed requests to.
+    shadowing: Option<Arc<Shadowing>>,
+    /// The rollback guards the edge reports to and the control runtime evaluates.
+    guards: Arc<Guards>,
+    /// The new services' breakers; their health checks run on `control`.
+    health: Arc<ServiceHealth>,
+    /// The tenants' rate buckets, kept across reloads (which change only the rates).
+    rate_limiter: Arc<RateLimiter>,
+    /// Keeps the file watcher alive.
+    _watcher: Option<notify::RecommendedWatcher>,
+    /// Connections open and whether they should close; see [`crate::connection::drain`].
+    drain: Arc<Drain>,
+    /// `shutdown_grace:` as it was at start.
+    grace: Duration,
+    /// The listeners to send a new process on SIGQUIT, and where.
+    handover: Handover,
+}
+
+impl Running {
+    /// Loads the config, binds the listeners and starts serving. Returns once both listeners
+    /// accept connections; an invalid config or a busy port is an error here.
+    pub fn start(launch: Launch) -> Result<Running, StartError> {
+        crate::telemetry::metrics::prometheus();
+        let live = Arc::new(LiveConfig::load(&launch.config)?);
+        let snapshot = &live.current().snapshot;
+        let mut tokens = crate::admin::tokens::named_from_env().map_err(StartError::Tokens)?;
+        tokens.extend(launch.admin_tokens);
+        let proxy_listener = bind(launch.listen, snapshot.listen(), "listen")?;
+        let admin_listener = bind(launch.admin, snapshot.admin(), "admin")?;
+        let admin_addr = local_addr(&admin_listener)?;
+        if tokens.is_empty() && !admin_addr.ip().is_loopback() {
+            return Err(StartError::UnprotectedAdmin(admin_addr));
+        }
+        let handover = Handover::new(snapshot, &proxy_listener, &admin_listener);
+        let threads = snapshot.threads().unwrap_or_else(default_threads);
+        let runtime = new_runtime("strangler-worker", threads)?;
+        let control = new_runtime("strangler-admin", 1)?;
+        let shadow = new_runtime("strangler-shadow", 1)?;
+        let mut running = Running {
+            proxy_addr: local_addr(&proxy_listener)?,
+            admin_addr,
+            live: live.clone(),
+            ready: Arc::new(AtomicBool::new(false)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            shutdown: watch::channel(false).0,
+            runtime: None,
+            control: None,
+            shadow: None,
+            shadowing: None,
+            guards: Arc::new(Guards::new(&live.current().file)),
+            health: Arc::default(),
+            rate_limiter: Arc::default(),
+            _watcher: None,
+            drain: Arc::default(),
+            grace: snapshot.lifecycle().shutdown_grace,
+            handover,
+        };
+        // Runtime flags first: a kill switch set before a restart must hold from the first
+        // request (connections queue in the listener meanwhile).
+        let database = SharedDatabase::new(running.live.current().file.store_url());
+        let flags = running.connect_flags(&control, database.clone());
+        running.start_guards(&control, &flags);
+        let diffs = running.start_shadowing(&shadow, &control, database);
+        let proxy = {
+            let _workers = runtime.enter();
+            let shutdown = running.shutdown.subscribe();
+            services::spawn_proxy(proxy_listener, threads, || running.edge(), shutdown)?
+        };
+        let _entered = control.enter();
+        let checks = running
+            .health
+            .clone()
+            .run_checks(live.clone(), running.shutdown.subscribe());
+        tokio::spawn(checks);
+        services::watch_proxy(proxy, running.ready.clone(), running.shutdown.subscribe());
+        let admin = running.admin_state(tokens.into(), flags, diffs);
+        services::spawn_admin(admin_listener, admin, running.shutdown.subscribe())?;
+        crate::live::watch::reload_on_sighup(live.clone())
+            .map_err(StartError::io("handling SIGHUP"))?;
+        if launch.watch {
+            running._watcher = Some(crate::live::watch::watch_file(live)?);
+        }
+        drop(_entered);
+        running.runtime = Some(runtime);
+        running.control = Some(control);
+        running.shadow = Some(shadow);
+        running.ready.store(true, Ordering::Relaxed);
+        Ok(running)
+    }
+
+    /// The proxy listener's address (useful when it was bound to port 0).
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// The admin listener's address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// Reloads routes.yaml now, as SIGHUP does; on an error the old configuration keeps
+    /// serving and the error lists every problem.
+    pub fn reload(&self) -> Result<(), strangler_flags::ConfigErrors> {
+        self.live.reload("embedder").map(|_| ())
+    }
+
+    /// `shutdown_grace:` from routes.yaml as it was at start.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Sends the listeners to a new process started with `--upgrade` (SIGQUIT); on success
+    /// the caller drains this one with [`Running::shutdown`].
+    pub fn hand_over(&self) -> Result<(), UpgradeError> {
+        self.handover.send()
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `grace` (their responses,
+    /// and those on kept-alive connections, say `Connection: close`), then stops; says
+    /// what was still running when it stopped.
+    pub fn shutdown(mut self, grace: Duration) -> Drained {
+        let started = Instant::now();
+        self.ready.store(false, Ordering::Relaxed);
+        self.drain.begin(grace);
+        let _ = self.shutdown.send(true);
+        let drained = self.drain.wait(&self.in_flight, started, grace);
+        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+        drained
+    }
+
+    /// An edge over this instance's shared state (one for HTTP/1, one for h2c).
+    fn edge(&self) -> Edge {
+        Edge {
+            live: self.live.clone(),
+            in_flight: self.in_flight.clone(),
+            rate_limiter: self.rate_limiter.clone(),
+            shadowing: self
+                .shadowing
+                .clone()
+                .expect("shadowing starts before the proxy"),
+            guards: self.guards.clone(),
+            health: self.health.clone(),
+            drain: self.drain.clone(),
+        }
+    }
+
+    /// Opens the runtime flag store named by `store:` and starts following it. A store that
+    /// cannot be reached within [`crate::live::flag_store::CONNECT_TIMEOUT`] does not stop the
+    /// start: the proxy serves routes.yaml with the flags of its cache (`store_cache:`, by
+    /// default `<name>.flags-cache.json` beside routes.yaml) and keeps trying.
+    fn connect_flags(
+        &self,
+        control: &tokio::runtime::Runtime,
+        database: SharedDatabase,
+    ) -> Arc<FlagStore> {
+        let file = self.live.current().file.clone();
+        let cache = match file.store_cache() {
+            Some(path) => PathBuf::from(path),
+            None => FlagCache::default_path(self.live.path()),
+        };
+        let cache = FlagCache::new(cache, file.store_url());
+        let opening = FlagStore::open(database, cache, self.live.clone());
+        let flags = Arc::new(control.block_on(opening));
+        control.spawn(flags.clone().run(self.shutdown.subscribe()));
+        flags
+    }
+
+    /// Starts the rollback guards' evaluator on `control` (see [`crate::resilience::guard_watch`]).
+    fn start_guards(&self, control: &tokio::runtime::Runtime, flags: &Arc<FlagStore>) {
+        let (live, shutdown) = (self.live.clone(), self.shutdown.subscribe());
+        let evaluator =
+            crate::resilience::guard_watch::run(self.guards.clone(), live, flags.clone(), shutdown);
+        control.spawn(evaluator);
+    }
+
+    /// Starts the shadow workers on `shadow` and the diff store's writer on `control`, on
+    /// the flag store's `database`. `diffs.in_flight` is read here, once: it takes effect
+    /// on restart.
+    fn start_shadowing(
+        &mut self,
+        shadow: &tokio::runtime::Runtime,
+        control: &tokio::runtime::Runtime,
+        database: SharedDatabase,
+    ) -> SharedStore {
+        let file = self.live.current().file.clone();
+        let settings = file.diffs().clone();
+        let (shadowing, records) = Shadowing::start(shadow, settings.in_flight);
+        self.shadowing = Some(shadowing);
+        let shared = SharedStore::default();
+        let store = control.block_on(diff_writer::connect_at_start(&database, &settings));
+        if let Some(store) = &store {
+            let _ = shared.set(store.clone());
+        }
+        let shutdown = self.shutdown.subscribe();
+        let writer = diff_writer::run(database, store, settings, records, shared.clone(), shutdown);
+        control.spawn(writer);
+        shared
+    }
+
+    /// What the admin handlers share with this instance.
+    fn admin_state(
+        &self,
+        tokens: Arc<[crate::admin::tokens::AdminToken]>,
+        flags: Arc<FlagStore>,
+        diffs: SharedStore,
+    ) -> AdminState {
+        AdminState {
+            live: self.live.clone(),
+            rate_limiter: self.rate_limiter.clone(),
+            ready: self.ready.clone(),
+            tokens,
+            flags,
+            diffs,
+            guards: self.guards.clone(),
+            health: self.health.clone(),
+            lifecycle: Arc::new(self.handover.report(self.grace)),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
+            .into_iter()
+            .flatten()
+        {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn bind(
+    given: Option<TcpListener>,
+    configured: SocketAddr,
+    what: &'static str,
+) -> Result<TcpListener, StartError> {
+    match given {
+        Some(listener) => Ok(listener),
+        None => TcpListener::bind(configured).map_err(|source| StartError::Bind {
+            what,
+            addr: configured,
+            source,
+        }),
+    }
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(StartError::io("reading a listener's address"))
+}
+
+fn new_runtime(name: &'static str, threads: usize) -> Result<tokio::runtime::Runtime, StartError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(StartError::io(name))
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,119 @@
+//! The instance's long-running services, started by [`crate::process::server`]: Pingora's
+//! listening service over the edge, a watch on it, and the admin listener.
+
+use std::net::TcpListener;
+use std::os::fd::IntoRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::proxy::HttpProxy;
+use pingora::server::configuration::ServerConf;
+use pingora::server::Fds;
+use pingora::services::Service as _;
+use tokio::sync::watch;
+
+use crate::admin::listener;
+use crate::admin::state::AdminState;
+use crate::connection::downstream::Downstream;
+use crate::process::launch::StartError;
+use crate::request::edge::Edge;
+
+/// Starts Pingora's listening service on `listener`, in the current (worker) runtime, with
+/// `threads` workers and an edge from `edge` for HTTP/1 and one for h2c.
+pub(super) fn spawn_proxy(
+    listener: TcpListener,
+    threads: usize,
+    edge: impl Fn() -> Edge,
+    shutdown: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let address = listener
+        .local_addr()
+        .map_err(StartError::io("reading the proxy listener's address"))?
+        .to_string();
+    listener
+        .set_nonblocking(true)
+        .map_err(StartError::io("setting the proxy listener non-blocking"))?;
+    let mut fds = Fds::new();
+    fds.add(address.clone(), listener.into_raw_fd());
+    let conf = Arc::new(ServerConf {
+        threads,
+        ..ServerConf::default()
+    });
+    let first = edge();
+    let (live, drain) = (first.live.clone(), first.drain.clone());
+    let app = Downstream {
+        http1: Arc::new(proxy_app(first, &conf, false)),
+        h2c: Arc::new(proxy_app(edge(), &conf, true)),
+        live,
+        drain,
+    };
+    let mut service = pingora::services::listening::Service::new("strangler".into(), app);
+    service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));
+    let fds = Arc::new(parking_lot::Mutex::new(fds));
+    Ok(tokio::spawn(async move {
+        service.start_service(Some(fds), shutdown, 1).await
+    }))
+}
+
+/// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
+fn proxy_app(edge: Edge, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
+    let mut proxy = HttpProxy::new(edge, conf.clone());
+    proxy.handle_init_modules();
+    let mut options = HttpServerOptions::default();
+    options.h2c = h2c;
+    proxy.server_options = Some(options);
+    proxy
+}
+
+/// If the listening service ever stops on its own, say so and stop claiming readiness.
+pub(super) fn watch_proxy(
+    proxy: tokio::task::JoinHandle<()>,
+    ready: Arc<AtomicBool>,
+    shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let outcome = proxy.await;
+        if !*shutdown.borrow() {
+            ready.store(false, Ordering::Relaxed);
+            tracing::error!(?outcome, "the proxy listener stopped unexpectedly");
+        }
+    });
+}
+
+/// Serves the admin routes on `listener` until `shutdown`, in the current (control) runtime.
+pub(super) fn spawn_admin(
+    listener: TcpListener,
+    state: AdminState,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), StartError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(StartError::io("setting the admin listener non-blocking"))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(StartError::io("registering the admin listener"))?;
+    let app = listener::router(state);
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    });
+    Ok(())
+}
+
+/// Buffers of each client connection. Pingora gives every accepted connection a 64 KiB read
+/// buffer in front of the socket, which idle keep-alive connections hold for their whole
+/// life (10,000 idle clients: over 600 MiB). Its HTTP/1 and HTTP/2 code read headers and
+/// bodies into buffers of their own, so the extra layer only saves syscalls for tiny reads;
+/// strangler reads the socket directly and keeps Pingora's 1,460-byte write buffer
+/// (docs/performance.md has the measurement).
+fn downstream_buffers() -> L4BufferSettings {
+    L4BufferSettings::default().read(0)
+}

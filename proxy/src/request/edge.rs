@@ -1,0 +1,380 @@
+//! The Pingora edge: the only place that implements `ProxyHttp`. The hooks below stand in
+//! the order Pingora calls them, and each delegates to the module that owns its decision:
+//!
+//! 1. `new_ctx` opens the request's [`RequestCtx`], counted as in flight until it ends.
+//! 2. `request_filter` takes the current snapshot, resolves the tenant, matches the route and
+//!    decides the side ([`super::head`] adapts the head; a target, path or tenant the proxy
+//!    will not route is refused, [`super::refusal`]); then `limits:` ([`super::limits`]),
+//!    an open breaker's diversion ([`super::fallback`]) and, for a shadowed route, a mirror
+//!    slot ([`super::shadowed`]).
+//! 3. `upstream_peer` turns the side into a peer (legacy, or the route's new service) with
+//!    its timeouts ([`super::timeouts`]).
+//! 4. `fail_to_connect` sends a request whose new service refused or timed out the
+//!    connection to legacy instead (`fallback:connect`: nothing was sent).
+//! 5. `upstream_request_filter` sets the headers the upstream may trust ([`super::headers`]):
+//!    tenant, forwarding, request id and trace context.
+//! 6. `request_body_filter` counts the body against `max_body` and copies it for a mirror.
+//! 7. `upstream_response_filter` reports the new service's answer to its breaker and drops
+//!    a failed one for legacy's on a route with `fallback:`.
+//! 8. `response_filter` adds the QA decision header and, while draining, `Connection: close`.
+//! 9. `response_body_filter` enforces `timeouts.total` and copies the primary's body for a
+//!    mirror.
+//! 10. `error_while_proxy` decides whether a failed exchange is retried on legacy.
+//! 11. `fail_to_proxy` answers a failed request (504, 408, 413 or Pingora's choice).
+//! 12. `logging` records metrics and the guard's outcome, writes the access-log line and
+//!     hands a shadowed request's capture to the shadow runtime.
+//!
+//! The bytes the client gets are never touched by the shadow capture.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::{HttpPeer, Session};
+use pingora::{Error, Result};
+use strangler_flags::resilience::Diversion;
+use strangler_flags::{Reason, Side};
+
+use crate::connection::drain::{self, Drain};
+use crate::live::config::{LiveConfig, Loaded};
+use crate::request::context::RequestCtx;
+use crate::request::head::{header_str, routable_target, RequestHead};
+use crate::request::rate_limit::RateLimiter;
+use crate::request::refusal::{self, Refusal};
+use crate::request::{fallback, headers, limits, shadowed, timeouts};
+use crate::resilience::guard::{Guards, Outcome};
+use crate::resilience::service_health::ServiceHealth;
+use crate::shadow::dispatch::Shadowing;
+use crate::telemetry::access_log;
+use crate::telemetry::metrics;
+use crate::telemetry::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
+
+/// The response header that tells QA which route, side and reason served a request.
+pub const DECISION_HEADER: &str = "x-strangler-decision";
+
+/// The proxy logic shared by every worker; per-request state lives in [`RequestCtx`]. The
+/// fields are what it shares with the rest of the instance.
+pub struct Edge {
+    /// The configuration each request is decided on when it starts.
+    pub(crate) live: Arc<LiveConfig>,
+    /// Requests between `new_ctx` and the end of `logging`, so shutdown can drain them.
+    pub(crate) in_flight: Arc<AtomicUsize>,
+    /// Per-tenant token buckets: kept across reloads, which change only the rates.
+    pub(crate) rate_limiter: Arc<RateLimiter>,
+    /// Where shadowed requests go once the primary has answered.
+    pub(crate) shadowing: Arc<Shadowing>,
+    /// The rollback guards, which count what the new side answers.
+    pub(crate) guards: Arc<Guards>,
+    /// The breakers of the new services.
+    pub(crate) health: Arc<ServiceHealth>,
+    /// The instance's drain: once it starts, responses close their connections.
+    pub(crate) drain: Arc<Drain>,
+}
+
+#[async_trait]
+impl pingora::proxy::ProxyHttp for Edge {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(&self.in_flight)
+    }
+
+    /// Decides the side for this request on the snapshot current at its start, or answers 400
+    /// for a path or tenant id that cannot be routed safely (401 for a bearer token that does
+    /// not verify). A decided request then meets `limits:` ([`limits::admit`]): 431, 413 or
+    /// 429 for a head, a body or a tenant over its limit.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let loaded = match self.decide(session.req_header(), ctx) {
+            Ok(loaded) => loaded,
+            Err(refused) => {
+                metrics::record_rejected(refused.code());
+                refusal::respond(session, &refused).await?;
+                return Ok(true);
+            }
+        };
+        // A refusal written here skips `response_filter`: close while draining now.
+        drain::close_when_draining(&self.drain, session);
+        let (tenant, route) = (ctx.tenant.as_deref(), ctx.route);
+        if limits::admit(
+            session,
+            &loaded,
+            &self.rate_limiter,
+            tenant,
+            route,
+            &mut ctx.limits,
+        )
+        .await?
+        {
+            return Ok(true);
+        }
+        self.divert_if_breaker_open(ctx);
+        shadowed::start(&self.shadowing, session.req_header(), ctx);
+        Ok(false)
+    }
+
+    /// Legacy, or the matched route's new service; legacy again after a connect fallback.
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let loaded = ctx.loaded()?;
+        let upstream = loaded.snapshot.upstream(ctx.served_side(), ctx.route());
+        let mut peer = HttpPeer::new(upstream.addr, false, String::new());
+        let upstream_timeouts = *loaded.snapshot.timeouts(&upstream.name);
+        // After a fallback, legacy's exchange has a `total` of its own, from the retry: the
+        // time the new service used up is not legacy's to lose.
+        let started = match ctx.ticket.diverted {
+            Some(_) => Instant::now(),
+            None => ctx.started,
+        };
+        ctx.limits.deadline = timeouts::apply(&mut peer, &upstream_timeouts, started);
+        Ok(Box::new(peer))
+    }
+
+    /// A refused or timed-out connection to the new service is retried once on legacy.
+    /// Nothing reached the new service, so this is safe for every method and body.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let retry_on_legacy = ctx.served_side() == Side::New;
+        if retry_on_legacy {
+            ctx.ticket.record(false);
+            ctx.ticket.diverted = Some(Diversion::Connect);
+            ctx.record_fallback(Diversion::Connect);
+        }
+        e.set_retry(retry_on_legacy);
+        e
+    }
+
+    /// Sets what the upstream may trust: the tenant the proxy decided, forwarding headers,
+    /// request id and trace context. Client headers in the proxy's namespace are dropped.
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Runs again when Pingora retries on legacy, and the body is replayed from the start.
+        limits::restart_body(&mut ctx.limits);
+        let tenant_header = &ctx.loaded()?.forward_header;
+        headers::drop_reserved_headers(upstream, tenant_header.as_str());
+        if let Some(tenant) = &ctx.tenant {
+            upstream.insert_header(tenant_header.clone(), tenant.as_str())?;
+        }
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        headers::add_forwarding_headers(upstream, client_ip)?;
+        if let Some(identity) = &ctx.identity {
+            upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
+            upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
+        }
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_upstream_request(upstream);
+        }
+        Ok(())
+    }
+
+    /// Counts the body against `max_body` and copies a shadowed request's body (up to its
+    /// `max_body`) for replay.
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        limits::count_body(&mut ctx.limits, body.as_ref())?;
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_request_body(body.as_ref());
+        }
+        Ok(())
+    }
+
+    /// Reports the new service's answer to its breaker (a 5xx is a failure) and, when the
+    /// route's `fallback.on` lists the status and the request may be replayed, drops the
+    /// answer before any of it reaches the client so legacy is asked instead.
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.served_side() != Side::New {
+            return Ok(());
+        }
+        let status = upstream_response.status.as_u16();
+        if status < 200 && status != 101 {
+            return Ok(()); // informational (100 Continue): not the answer yet
+        }
+        ctx.ticket.record(status < 500);
+        if !fallback::after_status(ctx.fallback_policy(), session, status) {
+            return Ok(());
+        }
+        ctx.ticket.replay(Diversion::Status);
+        ctx.record_fallback(Diversion::Status);
+        Err(fallback::replay_error(status))
+    }
+
+    /// Adds `x-strangler-decision` for QA when `debug_headers` is on; while the instance
+    /// drains, makes the response close its connection.
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        drain::close_when_draining(&self.drain, session);
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_response(response);
+        }
+        if ctx.loaded()?.snapshot.debug_headers() {
+            response.insert_header(DECISION_HEADER, ctx.decision_summary())?;
+        }
+        Ok(())
+    }
+
+    /// Ends the exchange once `timeouts.total` has passed and copies a shadowed request's
+    /// primary body (up to its `max_body`).
+    fn response_body_filter(
+        &self,
+        session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        // `total` bounds an exchange, not a WebSocket conversation.
+        if !session.was_upgraded() {
+            timeouts::check_deadline(ctx.limits.deadline)?;
+        }
+        if let Some(mirror) = &mut ctx.mirror {
+            mirror.on_response_body(body.as_ref());
+        }
+        Ok(None)
+    }
+
+    /// Decides whether a failed exchange is retried: on legacy when the answer was dropped
+    /// for a fallback, or when the new service timed out or dropped the connection before
+    /// any of its answer reached the client and the route's `fallback:` allows it;
+    /// otherwise as Pingora does (idempotent requests on a reused connection, body whole).
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if ctx.ticket.take_replaying() {
+            return e;
+        }
+        fallback::pingora_retry_rule(session, &mut e, client_reused);
+        if ctx.served_side() != Side::New || e.retry() {
+            return e;
+        }
+        if *e.esource() == pingora::ErrorSource::Upstream {
+            ctx.ticket.record(false);
+        }
+        if let Some(diversion) = fallback::after_failed_exchange(ctx.fallback_policy(), session, &e)
+        {
+            ctx.ticket.diverted = Some(diversion);
+            ctx.record_fallback(diversion);
+            e.set_retry(true);
+        }
+        e
+    }
+
+    /// Answers a failed request: 504 for an upstream timeout, 408 for a stalled client,
+    /// the status a limit chose (413), else Pingora's defaults ([`timeouts::fail_to_proxy`]).
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::proxy::FailToProxy {
+        timeouts::fail_to_proxy(session, e).await
+    }
+
+    /// Counts the request (for its route's guard too, if it was decided for the new side),
+    /// writes its access-log line and hands a shadowed request's capture over.
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        self.record_outcome(ctx, status, elapsed, error);
+        let reason = ctx.reason_text();
+        let record = ctx.access_record(session.req_header(), status, elapsed, error, &reason);
+        access_log::write(&record);
+        ctx.ticket.finish();
+        shadowed::finish(&self.shadowing, ctx, status, elapsed, error);
+    }
+}
+
+impl Edge {
+    /// Decides the request on the snapshot current now and keeps the decision in `ctx`;
+    /// returns the snapshot it was decided on.
+    fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Arc<Loaded>, Refusal> {
+        ctx.started = Instant::now();
+        let loaded = self.live.current();
+        ctx.identity = Some(RequestIdentity::from_headers(
+            header_str(req, REQUEST_ID),
+            header_str(req, TRACEPARENT),
+        ));
+        ctx.config = Some(loaded.clone());
+        if !routable_target(req) {
+            return Err(Refusal::Target);
+        }
+        let head = RequestHead::new(req);
+        let decision = loaded.snapshot.decide(&head).map_err(Refusal::Request)?;
+        metrics::record_force(&decision);
+        ctx.route = decision.route.map(|r| r.index());
+        ctx.tenant = decision.tenant.map(std::borrow::Cow::into_owned);
+        ctx.side = decision.side;
+        ctx.reason = Some(decision.reason);
+        Ok(loaded)
+    }
+
+    /// Sends a request decided for a service whose breaker is open to legacy instead.
+    fn divert_if_breaker_open(&self, ctx: &mut RequestCtx) {
+        let (Some(loaded), Some(route), Side::New) = (&ctx.config, ctx.route(), ctx.side) else {
+            return;
+        };
+        let service = self.health.breaker(&loaded.file, route.service_index());
+        if !ctx.ticket.admit(service) {
+            ctx.record_fallback(Diversion::BreakerOpen);
+        }
+    }
+
+    /// Counts the request in its route's metrics and, when it was decided for the new side
+    /// by the rollout, in its guard's window.
+    fn record_outcome(
+        &self,
+        ctx: &RequestCtx,
+        status: u16,
+        elapsed: Duration,
+        error: Option<&Error>,
+    ) {
+        let Some(loaded) = ctx.config.as_deref() else {
+            return;
+        };
+        loaded
+            .metrics
+            .record(ctx.route, ctx.served_side(), status, elapsed);
+        // A request a limit refused, or QA forced to the new side, says nothing of how the
+        // route's rollout fares there.
+        let forced = matches!(ctx.reason, Some(Reason::Forced(_)));
+        if ctx.side == Side::New && ctx.limits.refused().is_none() && !forced {
+            let outcome = Outcome::of(status, error, ctx.ticket.diverted, elapsed);
+            self.guards.record(&loaded.file, ctx.route, outcome);
+        }
+    }
+}

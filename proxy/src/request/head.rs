@@ -1,0 +1,74 @@
+//! The request head as the decision sees it: the adapter from Pingora's `RequestHeader` to
+//! `strangler_flags::RequestView`, borrowing everything, and the target and header reads
+//! the hooks need before a decision.
+
+use std::borrow::Cow;
+
+use pingora::http::RequestHeader;
+use strangler_flags::RequestView;
+
+/// Stands in for a tenant header that cannot be trusted (repeated, or not UTF-8): it is not a
+/// valid tenant id, so the request is refused with 400 instead of guessing which value counts.
+const UNUSABLE_TENANT_HEADER: &str = "(repeated or non-UTF-8 header)";
+
+/// The request as the decision function sees it.
+pub(super) struct RequestHead<'a> {
+    req: &'a RequestHeader,
+    /// The host, lowercased (host names are case-insensitive; subdomain tenants must not
+    /// depend on the client's capitalisation). Borrowed unless it had capitals.
+    host: Option<Cow<'a, str>>,
+}
+
+impl<'a> RequestHead<'a> {
+    pub(super) fn new(req: &'a RequestHeader) -> RequestHead<'a> {
+        let host = host_of(req).map(|h| match h.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(h.to_ascii_lowercase()),
+            false => Cow::Borrowed(h),
+        });
+        RequestHead { req, host }
+    }
+}
+
+impl RequestView for RequestHead<'_> {
+    fn method(&self) -> &str {
+        self.req.method.as_str()
+    }
+    fn path(&self) -> &str {
+        self.req.uri.path()
+    }
+    fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+    /// A tenant header's value; [`UNUSABLE_TENANT_HEADER`] when it is repeated or not UTF-8
+    /// (the monolith might read another copy than we did).
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        let mut values = self.req.headers.get_all(lowercase_name).iter();
+        let first = values.next()?;
+        if values.next().is_some() {
+            return Some(UNUSABLE_TENANT_HEADER);
+        }
+        Some(std::str::from_utf8(first.as_bytes()).unwrap_or(UNUSABLE_TENANT_HEADER))
+    }
+}
+
+/// The authority of the request: `:authority` for h2, else the `Host` header.
+fn host_of(req: &RequestHeader) -> Option<&str> {
+    req.uri.authority().map(|a| a.as_str()).or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+    })
+}
+
+/// A header's value, if present and visible ASCII.
+pub(super) fn header_str<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Origin form (`/path`), absolute form (`http://host/path`) or `OPTIONS *`.
+pub(super) fn routable_target(req: &RequestHeader) -> bool {
+    let raw = req.raw_path();
+    raw.starts_with(b"/")
+        || req.uri.scheme().is_some()
+        || (raw == b"*" && req.method == http::Method::OPTIONS)
+}

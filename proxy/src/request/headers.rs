@@ -1,0 +1,120 @@
+//! The headers an upstream may trust: the proxy's own namespace kept for the proxy, and the
+//! `X-Forwarded-*` headers a proxy owes its upstreams.
+//!
+//! Client headers that start with `x-strangler-`, and the header the decided tenant is
+//! forwarded in, are dropped before the proxy sets its own: only the proxy speaks in its
+//! name, and a client cannot choose the tenant the upstream reads.
+//!
+//! `X-Forwarded-For` gets the client's address appended, as nginx does: only its rightmost
+//! entry is this proxy's own observation, the rest is what the client or earlier hops said.
+//! `X-Forwarded-Proto` and `X-Forwarded-Host` are always set from this hop, replacing what a
+//! client sent: the upstream trusts them (password-reset links, secure-cookie checks), so a
+//! client must not be able to choose them. strangler listens on plain HTTP, hence `http`.
+
+use std::net::IpAddr;
+
+use http::HeaderValue;
+
+use pingora::http::RequestHeader;
+use pingora::Result;
+
+/// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
+const RESERVED_PREFIX: &str = "x-strangler-";
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// Removes every client header in the proxy's namespace and the forwarded-tenant header.
+pub(super) fn drop_reserved_headers(upstream: &mut RequestHeader, tenant_header: &str) {
+    let is_reserved = |name: &http::HeaderName| {
+        name.as_str().starts_with(RESERVED_PREFIX) || name.as_str() == tenant_header
+    };
+    // The usual request has none: no list is built for it.
+    if !upstream.headers.keys().any(is_reserved) {
+        return;
+    }
+    let reserved: Vec<http::HeaderName> = upstream
+        .headers
+        .keys()
+        .filter(|name| is_reserved(name))
+        .cloned()
+        .collect();
+    for name in reserved {
+        upstream.remove_header(&name);
+    }
+}
+
+/// Adds the forwarding headers for a request received from `client_ip`.
+pub fn add_forwarding_headers(
+    upstream: &mut RequestHeader,
+    client_ip: Option<IpAddr>,
+) -> Result<()> {
+    if let Some(ip) = client_ip {
+        let previous = upstream
+            .headers
+            .get(X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok());
+        let chain = match previous {
+            Some(previous) if !previous.trim().is_empty() => format!("{previous}, {ip}"),
+            _ => ip.to_string(),
+        };
+        upstream.insert_header(X_FORWARDED_FOR, chain)?;
+    }
+    upstream.insert_header(X_FORWARDED_PROTO, HeaderValue::from_static("http"))?;
+    match authority(upstream) {
+        Some(host) => upstream.insert_header(X_FORWARDED_HOST, host)?,
+        None => {
+            upstream.remove_header(X_FORWARDED_HOST);
+        }
+    }
+    Ok(())
+}
+
+/// The request's authority (`:authority` for h2, else `Host`). The `Host` value is shared,
+/// not copied.
+fn authority(req: &RequestHeader) -> Option<HeaderValue> {
+    match req.uri.authority() {
+        Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+        None => req
+            .headers
+            .get(http::header::HOST)
+            .filter(|v| v.to_str().is_ok())
+            .cloned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&'static str, &'static str)]) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", b"/x", None).unwrap();
+        for (name, value) in headers {
+            req.insert_header(*name, *value).unwrap();
+        }
+        req
+    }
+
+    fn get<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
+        req.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn client_address_is_appended_to_an_existing_chain() {
+        let mut req = request(&[("x-forwarded-for", "10.0.0.1")]);
+        add_forwarding_headers(&mut req, Some("127.0.0.9".parse().unwrap())).unwrap();
+        assert_eq!(get(&req, X_FORWARDED_FOR), Some("10.0.0.1, 127.0.0.9"));
+    }
+
+    #[test]
+    fn proto_and_host_sent_by_the_client_are_replaced() {
+        let mut req = request(&[
+            ("host", "shop.example.com"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+        ]);
+        add_forwarding_headers(&mut req, None).unwrap();
+        assert_eq!(get(&req, X_FORWARDED_PROTO), Some("http"));
+        assert_eq!(get(&req, X_FORWARDED_HOST), Some("shop.example.com"));
+    }
+}

@@ -1,0 +1,232 @@
+//! What `limits:` does to a request at the edge, once its tenant and route are known:
+//! a request head over `max_header` is answered 431, a `Content-Length` over `max_body`
+//! 413, and a tenant over its rate 429 with `Retry-After`, each before anything goes
+//! upstream and each with a JSON body naming the limit ([`super::refusal`]). A body without a length is counted
+//! as it streams and cut off past `max_body`; `client_timeout` bounds every wait for the
+//! client's next body bytes.
+//!
+//! The checks run from one call in `request_filter` ([`admit`]), in this order: the size
+//! checks first (they cost nothing and do not spend the tenant's tokens), then the rate.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use pingora::http::RequestHeader;
+use pingora::prelude::Session;
+use pingora::{Error, ErrorType, Result};
+use strangler_flags::config::limits::{Limits, Rate};
+
+use crate::live::config::Loaded;
+use crate::request::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
+use crate::request::refusal::{self, Refusal};
+
+/// What the limits keep about one request while it streams.
+#[derive(Debug, Default)]
+pub struct RequestLimits {
+    /// The limit that refused the request (its log reason), if one did.
+    refused: Option<&'static str>,
+    /// Whether the refusal came before any upstream was chosen.
+    up_front: bool,
+    /// `limits.max_body`, for a body whose length was not known up front.
+    max_body: Option<u64>,
+    /// Request body bytes seen so far.
+    body_seen: u64,
+    /// When the upstream exchange must be over (`timeouts.total`), set by `upstream_peer`.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl RequestLimits {
+    /// The log reason of the limit that refused the request, if one did.
+    pub fn refused(&self) -> Option<&'static str> {
+        self.refused
+    }
+
+    /// Whether a limit answered the request before any upstream was chosen.
+    pub fn refused_up_front(&self) -> bool {
+        self.up_front
+    }
+}
+
+/// Applies `limits:` to a decided request: sets the client read timeout, checks sizes and
+/// the tenant's rate, and answers the request itself when a limit refuses it (true).
+pub async fn admit(
+    session: &mut Session,
+    loaded: &Loaded,
+    limiter: &RateLimiter,
+    tenant: Option<&str>,
+    route: Option<usize>,
+    state: &mut RequestLimits,
+) -> Result<bool> {
+    let limits = loaded.snapshot.limits();
+    if let Some(timeout) = limits.client_timeout {
+        session.set_read_timeout(Some(timeout));
+    }
+    let checked = check(session.req_header(), limits, state)
+        .and_then(|()| check_rate(limits, limiter, tenant, Instant::now));
+    let Err(refusal) = checked else {
+        return Ok(false);
+    };
+    match refusal {
+        Refusal::RateLimited { .. } => loaded.metrics.record_rate_limited(route),
+        _ => crate::telemetry::metrics::record_rejected(refusal.code()),
+    }
+    state.refused = Some(refusal.code());
+    state.up_front = true;
+    refusal::respond(session, &refusal).await?;
+    Ok(true)
+}
+
+/// The `limits` object of `/admin/config`: what is configured, and how many tenants have a
+/// bucket now.
+pub fn admin_report(limits: &Limits, limiter: &RateLimiter) -> serde_json::Value {
+    let rate = |rate: Rate| serde_json::json!({ "rps": rate.per_second, "burst": rate.burst });
+    serde_json::json!({
+        "per_tenant": limits.rates.per_tenant().map(rate),
+        "tiered_tenants": limits.rates.tiered_tenants(),
+        "tracked_tenants": limiter.tracked(),
+        "max_body": limits.max_body,
+        "max_header": limits.max_header,
+        "client_timeout_ms": limits.client_timeout.map(|t| t.as_millis() as u64),
+    })
+}
+
+/// The size checks; remembers `max_body` for a body of unknown length.
+fn check(req: &RequestHeader, limits: &Limits, state: &mut RequestLimits) -> Result<(), Refusal> {
+    if let Some(limit) = limits.max_header {
+        if head_size(req) > limit {
+            return Err(Refusal::HeaderTooLarge { limit });
+        }
+    }
+    let Some(limit) = limits.max_body else {
+        return Ok(());
+    };
+    match declared_length(req) {
+        Some(length) if length > limit => Err(Refusal::BodyTooLarge { limit }),
+        Some(_) => Ok(()),
+        None => {
+            state.max_body = Some(limit);
+            Ok(())
+        }
+    }
+}
+
+/// Takes a token from the tenant's bucket; a request without a tenant is not limited.
+fn check_rate(
+    limits: &Limits,
+    limiter: &RateLimiter,
+    tenant: Option<&str>,
+    now: impl FnOnce() -> Instant,
+) -> Result<(), Refusal> {
+    let Some(tenant) = tenant else {
+        return Ok(());
+    };
+    let Some(rate) = limits.rates.rate_for(tenant) else {
+        return Ok(());
+    };
+    match limiter.check(tenant, rate, now()) {
+        Verdict::Allowed => Ok(()),
+        Verdict::Limited { retry_after } => Err(Refusal::RateLimited {
+            tenant: tenant.to_owned(),
+            retry_after: retry_after_seconds(retry_after),
+        }),
+    }
+}
+
+/// Starts counting the request body again: Pingora replays its retry buffer through the
+/// body filter when it retries the request on another upstream.
+pub fn restart_body(state: &mut RequestLimits) {
+    state.body_seen = 0;
+}
+
+/// Counts a chunk of request body; past `max_body` the request fails with 413 (sent if the
+/// client has no response yet; the upstream request is aborted either way).
+pub fn count_body(state: &mut RequestLimits, chunk: Option<&Bytes>) -> Result<()> {
+    let Some(limit) = state.max_body else {
+        return Ok(());
+    };
+    state.body_seen += chunk.map_or(0, |c| c.len() as u64);
+    if state.body_seen <= limit {
+        return Ok(());
+    }
+    state.refused = Some("body-too-large");
+    crate::telemetry::metrics::record_rejected("body-too-large");
+    // The client caused it: the error says so (its source is downstream).
+    let mut error = Error::explain(
+        ErrorType::HTTPStatus(413),
+        format!("the request body grew past max_body ({limit} bytes)"),
+    );
+    error.as_down();
+    Err(error)
+}
+
+/// The request line and every header as HTTP/1.1 writes them (`name: value\r\n`).
+fn head_size(req: &RequestHeader) -> u64 {
+    let line = req.method.as_str().len() + req.raw_path().len() + " HTTP/1.1\r\n ".len();
+    let headers: usize = req
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (line + headers) as u64
+}
+
+/// The `Content-Length` the client declared, if it is one number.
+fn declared_length(req: &RequestHeader) -> Option<u64> {
+    let value = req.headers.get(http::header::CONTENT_LENGTH)?;
+    value.to_str().ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut req = RequestHeader::build("POST", b"/api/x", None).unwrap();
+        for (name, value) in headers {
+            req.insert_header(name.to_string(), *value).unwrap();
+        }
+        req
+    }
+
+    fn limits(max_body: Option<u64>, max_header: Option<u64>) -> Limits {
+        Limits {
+            max_body,
+            max_header,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_declared_body_over_max_body_is_refused_up_front() {
+        let mut state = RequestLimits::default();
+        let req = request(&[("content-length", "11")]);
+        let refused = check(&req, &limits(Some(10), None), &mut state);
+        assert_eq!(refused, Err(Refusal::BodyTooLarge { limit: 10 }));
+        let fits = request(&[("content-length", "10")]);
+        assert_eq!(check(&fits, &limits(Some(10), None), &mut state), Ok(()));
+        assert_eq!(state.max_body, None, "a known length needs no counting");
+    }
+
+    #[test]
+    fn a_body_of_unknown_length_is_counted_and_cut_past_max_body() {
+        let mut state = RequestLimits::default();
+        let req = request(&[("transfer-encoding", "chunked")]);
+        assert_eq!(check(&req, &limits(Some(10), None), &mut state), Ok(()));
+        let chunk = Bytes::from_static(b"123456");
+        assert!(count_body(&mut state, Some(&chunk)).is_ok());
+        let error = count_body(&mut state, Some(&chunk)).unwrap_err();
+        assert_eq!(error.etype(), &ErrorType::HTTPStatus(413));
+        assert_eq!(error.esource(), &pingora::ErrorSource::Downstream);
+        assert_eq!(state.refused, Some("body-too-large"));
+    }
+
+    #[test]
+    fn a_head_over_max_header_is_refused() {
+        let mut state = RequestLimits::default();
+        let big = "x".repeat(100);
+        let req = request(&[("x-big", big.as_str())]);
+        let refused = check(&req, &limits(None, Some(64)), &mut state);
+        assert_eq!(refused, Err(Refusal::HeaderTooLarge { limit: 64 }));
+        assert_eq!(check(&req, &limits(None, Some(1024)), &mut state), Ok(()));
+    }
+}

@@ -1,0 +1,18 @@
+//! A request's journey through Pingora: the hooks in the engine's call order ([`edge`]),
+//! each short and delegating to the module that owns the decision: the limits and rate
+//! buckets, the upstream timeouts, the fallbacks to legacy, the forwarding headers.
+//!
+//! The only folder that implements `ProxyHttp`. May import every folder below it
+//! ([`crate::telemetry`], [`crate::live`], [`crate::resilience`], [`crate::shadow`],
+//! [`crate::connection`]'s drain).
+
+pub mod context;
+pub mod edge;
+pub mod fallback;
+pub mod head;
+pub mod headers;
+pub mod limits;
+pub mod rate_limit;
+pub mod refusal;
+pub mod shadowed;
+pub mod timeouts;

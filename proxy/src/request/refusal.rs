@@ -1,0 +1,104 @@
+//! Why the proxy answers a request itself, before any upstream sees it, and the one place
+//! that writes that answer: a status, a JSON body naming the problem (`{"error": ...}`),
+//! and the headers the status calls for.
+//!
+//! The request was refused by the decision (400 for a target, path or tenant it will not
+//! route, 401 for a bearer token that does not verify) or by `limits:` (431, 413, 429).
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::Session;
+use pingora::Result;
+use strangler_flags::RequestError;
+
+/// Why the proxy answers a request itself.
+#[derive(Debug, PartialEq)]
+pub(super) enum Refusal {
+    /// The request target is neither a path nor an absolute URL (`GET api/x`, `GET foo:/..`):
+    /// Pingora would route it as `/` but forward the raw target.
+    Target,
+    /// The decision refused the path or the tenant.
+    Request(RequestError),
+    /// The request head is larger than `max_header`.
+    HeaderTooLarge { limit: u64 },
+    /// The declared body is larger than `max_body`.
+    BodyTooLarge { limit: u64 },
+    /// The tenant's bucket is empty.
+    RateLimited { tenant: String, retry_after: u64 },
+}
+
+impl Refusal {
+    /// The log reason and the `reason` label of `strangler_rejected_requests_total`.
+    pub(super) fn code(&self) -> &'static str {
+        match self {
+            Refusal::Target => "invalid-target",
+            Refusal::Request(RequestError::InvalidTenant { .. }) => "invalid-tenant",
+            Refusal::Request(RequestError::InvalidPath(_)) => "invalid-path",
+            Refusal::Request(RequestError::InvalidToken(_)) => "invalid-token",
+            Refusal::HeaderTooLarge { .. } => "header-too-large",
+            Refusal::BodyTooLarge { .. } => "body-too-large",
+            Refusal::RateLimited { .. } => "rate-limited",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            Refusal::Target => 400,
+            Refusal::Request(error) => error.http_status(),
+            Refusal::HeaderTooLarge { .. } => 431,
+            Refusal::BodyTooLarge { .. } => 413,
+            Refusal::RateLimited { .. } => 429,
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        match self {
+            Refusal::Target => {
+                serde_json::json!({ "error": "the request target must be a path starting with '/'" })
+            }
+            Refusal::Request(error) => serde_json::json!({ "error": error.to_string() }),
+            Refusal::HeaderTooLarge { limit } => serde_json::json!({
+                "error": format!("the request head is larger than {limit} bytes"),
+            }),
+            Refusal::BodyTooLarge { limit } => serde_json::json!({
+                "error": format!("the request body is larger than {limit} bytes"),
+            }),
+            Refusal::RateLimited {
+                tenant,
+                retry_after,
+            } => serde_json::json!({
+                "error": "rate limit exceeded",
+                "tenant": tenant,
+                "retry_after": retry_after,
+            }),
+        }
+    }
+}
+
+/// Answers the refusal: its status and JSON body, `WWW-Authenticate: Bearer` for a token,
+/// `Retry-After` for a rate limit. Only a rate-limited connection is kept: after any other
+/// refusal the client may still be sending what was refused, which must not be read as a
+/// request.
+pub(super) async fn respond(session: &mut Session, refusal: &Refusal) -> Result<()> {
+    let body = Bytes::from(refusal.body().to_string());
+    let mut response = ResponseHeader::build(refusal.status(), Some(4))?;
+    response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    match refusal {
+        Refusal::Request(RequestError::InvalidToken(_)) => {
+            let challenge = r#"Bearer error="invalid_token""#;
+            response.insert_header(http::header::WWW_AUTHENTICATE, challenge)?;
+        }
+        Refusal::RateLimited { retry_after, .. } => {
+            response.insert_header(http::header::RETRY_AFTER, retry_after.to_string())?;
+        }
+        _ => {}
+    }
+    if !matches!(refusal, Refusal::RateLimited { .. }) {
+        session.set_keepalive(None);
+    }
+    session
+        .write_response_header(Box::new(response), false)
+        .await?;
+    session.write_response_body(Some(body), true).await
+}

@@ -1,0 +1,11 @@
+//! What the proxy says about itself: Prometheus metrics, the JSON log and its writer, the
+//! access log, and each request's identity (request id, W3C trace context).
+//!
+//! The lowest layer of the crate: it imports nothing of the crate outside this folder and
+//! takes plain records (an [`access_log::AccessRecord`], a route index, a label), never a
+//! request context, so every other folder may use it.
+
+pub mod access_log;
+pub mod log_writer;
+pub mod metrics;
+pub mod trace;
