@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::resilience::{is_idempotent, FallbackPolicy};
 
-use super::Problems;
+use super::problems::Problems;
 
 /// `fallback.on` when absent.
 const DEFAULT_ON: [u16; 3] = [502, 503, 504];

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::guard::{GuardPolicy, MAX_P95_LIMIT, MAX_WINDOW};
 use crate::rollout::percent_to_basis_points;
 
-use super::{parse_duration, Problems};
+use super::parse_duration;
+use super::problems::Problems;
 
 /// `window` when absent.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(60);

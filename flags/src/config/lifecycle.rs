@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{parse_duration, Problems};
+use super::parse_duration;
+use super::problems::Problems;
 
 /// The grace when `shutdown_grace:` is absent (Pingora's own default is 300 s).
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

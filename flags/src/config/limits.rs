@@ -20,7 +20,8 @@ use serde::Deserialize;
 
 use crate::tenant::check_tenant_id;
 
-use super::{parse_duration, Problems};
+use super::parse_duration;
+use super::problems::Problems;
 
 /// The largest `max_header:` that means anything: Pingora refuses a request head over
 /// 1 MiB (its `MAX_HEADER_SIZE`) with 400 before the proxy sees it.

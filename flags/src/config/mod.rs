@@ -9,20 +9,19 @@ pub mod guard;
 mod jwt;
 pub mod lifecycle;
 pub mod limits;
+mod problems;
 mod qa;
 pub mod raw;
 mod routes;
 mod services;
 pub mod timeouts;
 
-use std::cell::OnceCell;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::locate::{Locator, Position};
 use crate::pattern::{Pattern, Segment};
 use crate::qa::QaPolicy;
 use crate::resilience::ServicePolicy;
@@ -33,6 +32,7 @@ use crate::upstream::Upstream;
 use crate::{Side, Surroundings};
 
 use jwt::KeyReader;
+use problems::Problems;
 use raw::{RawConfig, RawTenant, RawTenantSource};
 
 /// The admin listener when routes.yaml has no `admin:`.
@@ -102,107 +102,15 @@ pub fn parse(
     origin: &str,
     surroundings: &dyn Surroundings,
 ) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig =
-        serde_yaml::from_str(yaml).map_err(|err| ConfigErrors::from(syntax_error(&err, origin)))?;
-    let mut problems = Problems {
-        origin,
-        yaml,
-        locator: OnceCell::new(),
-        found: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let raw: RawConfig = serde_yaml::from_str(yaml)
+        .map_err(|err| ConfigErrors::from(problems::syntax_error(&err, origin)))?;
+    let mut problems = Problems::new(origin, yaml);
     let base = Path::new(origin).parent().unwrap_or(Path::new(""));
     let keys = KeyReader { base, surroundings };
     let config = validate(raw, &keys, &mut problems);
-    let mut warnings = std::mem::take(&mut problems.warnings);
-    warnings.sort_by_key(|warning| (warning.line, warning.column));
-    let mut config = problems.finish(config)?;
+    let (mut config, warnings) = problems.finish(config)?;
     config.warnings = warnings;
     Ok(config)
-}
-
-/// A serde_yaml error (syntax, type, unknown key) with its own location.
-fn syntax_error(err: &serde_yaml::Error, origin: &str) -> ConfigError {
-    let location = err.location();
-    let mut message = err.to_string();
-    if let Some(location) = &location {
-        let suffix = format!(" at line {} column {}", location.line(), location.column());
-        if let Some(start) = message.find(&suffix) {
-            message.replace_range(start..start + suffix.len(), "");
-        }
-    }
-    ConfigError {
-        origin: origin.to_owned(),
-        line: location.as_ref().map(|l| l.line()),
-        column: location.as_ref().map(|l| l.column()),
-        message,
-    }
-}
-
-/// Collects located problems while validating, and the warnings that do not stop a load.
-pub(crate) struct Problems<'a> {
-    origin: &'a str,
-    yaml: &'a str,
-    /// Built on the first problem: a valid file (the usual reload) never pays for it.
-    locator: OnceCell<Locator>,
-    found: Vec<ConfigError>,
-    /// Deprecated keys in use, located at the key.
-    warnings: Vec<ConfigError>,
-}
-
-impl Problems<'_> {
-    fn locator(&self) -> &Locator {
-        self.locator.get_or_init(|| Locator::new(self.yaml))
-    }
-
-    /// Records a problem with the value at node `path` (see [`Locator`]).
-    pub(crate) fn at_value(&mut self, path: &str, message: impl Into<String>) {
-        let position = self.locator().value(path);
-        self.record(position, message.into());
-    }
-
-    /// Records a problem with the key of the mapping entry at `path`.
-    pub(crate) fn at_key(&mut self, path: &str, message: impl Into<String>) {
-        let position = self.locator().key(path);
-        self.record(position, message.into());
-    }
-
-    /// Warns that the key at `path` is a deprecated alias of `canonical`: the file loads.
-    pub(crate) fn deprecated(&mut self, path: &str, canonical: &str) {
-        let position = self.locator().key(path);
-        self.warnings.push(ConfigError {
-            origin: self.origin.to_owned(),
-            line: position.map(|(line, _)| line),
-            column: position.map(|(_, column)| column),
-            message: format!("{path} is deprecated: use {canonical}"),
-        });
-    }
-
-    /// `file:line:col` of the value at `path`, for messages naming a second place.
-    pub(crate) fn place(&self, path: &str) -> String {
-        match self.locator().value(path) {
-            Some((line, column)) => format!("{}:{line}:{column}", self.origin),
-            None => self.origin.to_owned(),
-        }
-    }
-
-    fn record(&mut self, position: Option<Position>, message: String) {
-        self.found.push(ConfigError {
-            origin: self.origin.to_owned(),
-            line: position.map(|(line, _)| line),
-            column: position.map(|(_, column)| column),
-            message,
-        });
-    }
-
-    /// The value if nothing was found, else every problem in file order.
-    fn finish<T>(mut self, value: Option<T>) -> Result<T, ConfigErrors> {
-        self.found.sort_by_key(|error| (error.line, error.column));
-        match (value, self.found.is_empty()) {
-            (Some(value), true) => Ok(value),
-            _ => Err(ConfigErrors(self.found)),
-        }
-    }
 }
 
 fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -> Option<Config> {

@@ -10,8 +10,8 @@ use crate::rollout::percent_to_basis_points;
 use crate::route::{HostMatch, Route};
 use crate::tenant::check_tenant_id;
 
+use super::problems::Problems;
 use super::raw::{RawMatch, RawRoute};
-use super::Problems;
 
 /// Validates every route; None if any is invalid (the problems say why).
 pub(super) fn validate(

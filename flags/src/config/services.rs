@@ -13,7 +13,8 @@ use crate::resilience::{BreakerSettings, HealthCheck, ServicePolicy};
 use crate::upstream::Upstream;
 use crate::Surroundings;
 
-use super::{parse_duration, Problems};
+use super::parse_duration;
+use super::problems::Problems;
 
 /// `health.interval` when absent.
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(2);

@@ -18,7 +18,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::limits::duration_key;
-use super::{Problems, DEFAULT_CONNECT_TIMEOUT};
+use super::problems::Problems;
+use super::DEFAULT_CONNECT_TIMEOUT;
 
 /// `read:` and `write:` when absent: nginx's `proxy_read_timeout` default, so a backend
 /// that accepts and then stalls never holds a request forever.
