@@ -1,10 +1,10 @@
 //! For tests of the store and of the proxy (the `testing` feature, which this crate's own
 //! tests and the proxy's dev-dependency enable): a PostgreSQL database of its own for one
 //! test, on the server `STRANGLER_TEST_POSTGRES_URL` names (a role that may create
-//! databases), dropped when the test ends. Without the variable there is none, and
-//! [`PostgresDatabase::create`] prints the note it is given (what the test does instead:
-//! run on SQLite only, or pass without running). The one helper for every test target, so they all agree on the
-//! variable, the names of the databases and how they are dropped.
+//! databases), dropped when the test ends. Without the variable the test fails, saying how
+//! to get a server (`./test` installs and starts one): a test never passes without running
+//! its subject. The one helper for every test target, so they all agree on the variable,
+//! the names of the databases and how they are dropped.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,12 +24,15 @@ pub struct PostgresDatabase {
 }
 
 impl PostgresDatabase {
-    /// A new empty database, or `None` when no server is set, after printing `without`: what
-    /// the test does instead.
-    pub async fn create(without: &str) -> Option<PostgresDatabase> {
+    /// A new empty database; panics, saying how to get a server, when none is set.
+    pub async fn create() -> PostgresDatabase {
         let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("{POSTGRES_ENV} is not set: {without}");
-            return None;
+            panic!(
+                "{POSTGRES_ENV} is not set, and this test needs PostgreSQL: run ./test, which \
+                 installs PostgreSQL from Debian's packages and starts it, or set \
+                 {POSTGRES_ENV}=postgres://USER:PASSWORD@HOST/DATABASE (a role that may create \
+                 databases)"
+            )
         };
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
@@ -48,11 +51,11 @@ impl PostgresDatabase {
                 .expect("creating a test database");
         }
         let url = with_database(&admin_url, &name);
-        Some(PostgresDatabase {
+        PostgresDatabase {
             url,
             admin_url,
             name,
-        })
+        }
     }
 
     /// The database's URL.

@@ -268,18 +268,13 @@ async fn kill_unkill_and_tenant_clear_take_a_comment_for_the_audit_log() {
 }
 
 /// The release manager's story with the CLI alone, on two instances sharing one store
-/// (PostgreSQL when `STRANGLER_TEST_POSTGRES_URL` is set, else one SQLite file): ten
+/// (PostgreSQL): ten
 /// internal tenants, then 5 %, a ramp for tomorrow and next week, an on-call kill switch
 /// on the other instance, and the audit log that tells who did what.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_release_managers_ramp_and_an_on_call_kill_reach_the_whole_fleet() {
-    let scratch = Scratch::new();
-    let db = strangler_control::testing::PostgresDatabase::create("the fleet story runs on SQLite")
-        .await;
-    let store = db.as_ref().map_or_else(
-        || format!("sqlite://{}/fleet.db", scratch.path().display()),
-        |db| db.url().to_owned(),
-    );
+    let db = strangler_control::testing::PostgresDatabase::create().await;
+    let store = db.url().to_owned();
     let (a, b) = (
         fixture_on(Some(&store)).await,
         fixture_on(Some(&store)).await,

@@ -290,11 +290,7 @@ async fn a_trip_pauses_the_ramp_and_the_route_stays_on_legacy() {
 /// Two instances sharing PostgreSQL, both measuring a failing new side: one entry.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fleet_sharing_the_store_writes_one_entry_per_trip() {
-    let Some(db) =
-        PostgresDatabase::create("skipping the fleet guard test, which needs PostgreSQL").await
-    else {
-        return;
-    };
+    let db = PostgresDatabase::create().await;
     let legacy = Backend::echo("legacy").await;
     let billing = failing().await;
     let guard = "{ max_error_rate: 5%, window: 30s, min_requests: 20 }";
@@ -319,11 +315,7 @@ async fn a_fleet_sharing_the_store_writes_one_entry_per_trip() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trip_with_the_store_unreachable_holds_in_the_process_until_the_store_records_it() {
-    let Some(db) =
-        PostgresDatabase::create("skipping the guard outage test, which needs PostgreSQL").await
-    else {
-        return;
-    };
+    let db = PostgresDatabase::create().await;
     let (relay, via_relay) = Relay::in_front_of(&db).await;
     let legacy = Backend::echo("legacy").await;
     let billing = failing().await;

@@ -304,16 +304,12 @@ async fn runtime_flags_survive_a_restart() {
 }
 
 /// Two instances sharing one store (a database of its own on the PostgreSQL server
-/// `STRANGLER_TEST_POSTGRES_URL` names, as in CI; else one SQLite file): a kill switch set
+/// `STRANGLER_TEST_POSTGRES_URL` names; `./test` starts one): a kill switch set
 /// through one is honoured by the other within a second.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
-    let store_dir = Scratch::new();
-    let db = PostgresDatabase::create("the fleet test runs on SQLite only").await;
-    let store = db.as_ref().map_or_else(
-        || format!("sqlite://{}/fleet.db", store_dir.path().display()),
-        |db| db.url().to_string(),
-    );
+    let db = PostgresDatabase::create().await;
+    let store = db.url().to_string();
     let one = flags_proxy(Some(&store)).await;
     let other = flags_proxy(Some(&store)).await;
     one.call(reqwest::Method::DELETE, "/admin/kill", None).await;

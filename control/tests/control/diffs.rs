@@ -1,5 +1,5 @@
-//! The diff store on real databases: a SQLite file always, and PostgreSQL when
-//! `STRANGLER_TEST_POSTGRES_URL` names a role that may create databases (each run creates
+//! The diff store on real databases: a SQLite file, and PostgreSQL on the server that
+//! `STRANGLER_TEST_POSTGRES_URL` names (a role that may create databases; each run creates
 //! and drops its own). Comparisons round-trip, samples stop at the per-signature limit,
 //! retention deletes by age and count, and a reconnect finds its migrations applied.
 
@@ -53,11 +53,8 @@ fn side(body: &str) -> SampleSide {
 /// Every database to test on, each as a store URL; the guard drops the PG database.
 async fn databases(dir: &tempfile::TempDir) -> Vec<(String, Option<PostgresDatabase>)> {
     let sqlite = format!("sqlite://{}", dir.path().join("diffs.db").display());
-    let mut all = vec![(sqlite, None)];
-    if let Some(postgres) = PostgresDatabase::create("SQLite only").await {
-        all.push((postgres.url().to_owned(), Some(postgres)));
-    }
-    all
+    let postgres = PostgresDatabase::create().await;
+    vec![(sqlite, None), (postgres.url().to_owned(), Some(postgres))]
 }
 
 /// The diff store on the database at `url`, connected and migrated.

@@ -1,6 +1,6 @@
-//! The flag store and the diff store tested like their users use them: real SQLite files in a temp dir, and a
-//! real PostgreSQL database when `STRANGLER_TEST_POSTGRES_URL` is set (each test gets a
-//! fresh database there). Modules by capability.
+//! The flag store and the diff store tested like their users use them: real SQLite files in
+//! a temp dir, and a real PostgreSQL database on the server `STRANGLER_TEST_POSTGRES_URL`
+//! names (each test gets a fresh database there; `./test` starts a server). Modules by capability.
 
 mod audit;
 mod changes;

@@ -29,7 +29,7 @@ pub fn known(route: &str) -> bool {
     matches!(route, "invoices" | "invoice-pdf")
 }
 
-/// A fresh SQLite file, and a fresh PostgreSQL database when configured.
+/// A fresh SQLite file and a fresh PostgreSQL database.
 pub async fn databases() -> Vec<Db> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("strangler.db").display());
@@ -39,14 +39,13 @@ pub async fn databases() -> Vec<Db> {
         _postgres: None,
         _dir: Some(dir),
     }];
-    if let Some(postgres) = PostgresDatabase::create("skipping PostgreSQL, SQLite only").await {
-        all.push(Db {
-            kind: Kind::Postgres,
-            url: postgres.url().to_owned(),
-            _postgres: Some(postgres),
-            _dir: None,
-        });
-    }
+    let postgres = PostgresDatabase::create().await;
+    all.push(Db {
+        kind: Kind::Postgres,
+        url: postgres.url().to_owned(),
+        _postgres: Some(postgres),
+        _dir: None,
+    });
     all
 }
 
