@@ -13,54 +13,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use strangler_control::Overrides;
 use strangler_flags::{content_hash, ConfigErrors, Snapshot, Upstream};
 
-use crate::telemetry::metrics::RouteMetrics;
-
-/// Identifies one loaded snapshot: a counter that grows with every successful reload that
-/// changed something, and the hash of the file's content (equal files, equal hash).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Revision {
-    /// 1 for the snapshot loaded at start, then +1 for each reload that changed the text or
-    /// moved an upstream to a new address (the hash then stays the same).
-    pub counter: u64,
-    /// FNV-1a 64 of the file content, printed as 16 hex digits.
-    #[serde(serialize_with = "hex_hash")]
-    pub hash: u64,
-    /// The runtime flag store's version folded in (0: none).
-    pub flags: i64,
-}
-
-fn hex_hash<S: serde::Serializer>(hash: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{hash:016x}"))
-}
-
-impl std::fmt::Display for Revision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{:016x}-{}", self.counter, self.hash, self.flags)
-    }
-}
-
-/// A compiled snapshot together with what the proxy derived from it once, at load time.
-pub struct Loaded {
-    /// Which load this is.
-    pub revision: Revision,
-    /// What requests are decided on: routes.yaml with the runtime overrides folded in.
-    pub snapshot: Arc<Snapshot>,
-    /// routes.yaml as compiled, before the overrides (folded again when they change).
-    pub file: Arc<Snapshot>,
-    /// Metric handles registered once per route, so the request path does no label lookups.
-    pub metrics: Arc<RouteMetrics>,
-    /// `tenant.forward_header`, parsed once here instead of on every request.
-    pub forward_header: http::HeaderName,
-    /// When this snapshot started serving.
-    pub loaded_at: SystemTime,
-}
+use crate::live::loaded::{Loaded, Revision};
 
 /// The outcome of a reload that did not fail.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -207,7 +166,7 @@ impl LiveConfig {
         let old = self.current();
         let edited = content_hash(&text) != old.revision.hash;
         if !edited && compile == Compile::IfEdited {
-            return Ok(old.unchanged());
+            return Ok(unchanged(&old));
         }
         let origin = self.path.display().to_string();
         let snapshot = Snapshot::parse(&text, &origin, &crate::live::routes_file::Machine)?;
@@ -215,7 +174,7 @@ impl LiveConfig {
             let moved = moved_upstreams(&old.snapshot, &snapshot);
             let rekeyed = old.snapshot.key_files_hash() != snapshot.key_files_hash();
             if moved.is_empty() && !rekeyed {
-                return Ok(old.unchanged());
+                return Ok(unchanged(&old));
             }
             tracing::info!(target: "strangler::reload", trigger, moved = %moved.join(", "), rekeyed, "upstreams resolve to new addresses or tenant keys changed");
         }
@@ -246,48 +205,11 @@ enum Compile {
     IfEdited,
 }
 
-impl Loaded {
-    /// A snapshot of routes.yaml alone, without runtime overrides.
-    fn new(snapshot: Snapshot, counter: u64) -> Loaded {
-        let file = Arc::new(snapshot);
-        Loaded::publish(file.clone(), file, counter, 0, None)
-    }
-
-    /// Publishes `effective` (`file` with overrides folded in). Metric handles are reused
-    /// from `previous` when it has the same routes, so a flag change registers nothing.
-    fn publish(
-        file: Arc<Snapshot>,
-        effective: Arc<Snapshot>,
-        counter: u64,
-        flags: i64,
-        previous: Option<&Loaded>,
-    ) -> Loaded {
-        let metrics = match previous {
-            Some(previous) if Arc::ptr_eq(&previous.file, &file) => previous.metrics.clone(),
-            _ => Arc::new(RouteMetrics::register(&file)),
-        };
-        let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
-            .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
-        Loaded {
-            revision: Revision {
-                counter,
-                hash: file.content_hash(),
-                flags,
-            },
-            forward_header,
-            snapshot: effective,
-            file,
-            metrics,
-            loaded_at: SystemTime::now(),
-        }
-    }
-
-    /// The outcome of a reload that keeps this snapshot serving.
-    fn unchanged(&self) -> ReloadOutcome {
-        ReloadOutcome {
-            revision: self.revision,
-            changed: false,
-        }
+/// The outcome of a reload that keeps `loaded` serving.
+fn unchanged(loaded: &Loaded) -> ReloadOutcome {
+    ReloadOutcome {
+        revision: loaded.revision,
+        changed: false,
     }
 }
 

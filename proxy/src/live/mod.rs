@@ -12,6 +12,7 @@ pub mod export;
 pub mod flag_cache;
 pub mod flag_health;
 pub mod flag_store;
+pub mod loaded;
 pub mod overlay;
 pub mod routes_file;
 pub mod watch;

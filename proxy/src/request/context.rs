@@ -14,7 +14,7 @@ use pingora::{Error, Result};
 use strangler_flags::resilience::{Diversion, FallbackPolicy};
 use strangler_flags::{Reason, Route, Side};
 
-use crate::live::config::Loaded;
+use crate::live::loaded::Loaded;
 use crate::request::fallback::BreakerTicket;
 use crate::request::limits::RequestLimits;
 use crate::shadow::dispatch::Finished;

@@ -39,7 +39,8 @@ use strangler_flags::resilience::Diversion;
 use strangler_flags::{Reason, Side};
 
 use crate::connection::drain::{self, Drain};
-use crate::live::config::{LiveConfig, Loaded};
+use crate::live::config::LiveConfig;
+use crate::live::loaded::Loaded;
 use crate::request::context::RequestCtx;
 use crate::request::head::{header_str, routable_target, RequestHead};
 use crate::request::rate_limit::RateLimiter;

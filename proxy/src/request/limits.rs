@@ -16,7 +16,7 @@ use pingora::prelude::Session;
 use pingora::{Error, ErrorType, Result};
 use strangler_flags::config::limits::{Limits, Rate};
 
-use crate::live::config::Loaded;
+use crate::live::loaded::Loaded;
 use crate::request::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
 use crate::request::refusal::{self, Refusal};
 

@@ -1,0 +1,89 @@
+//! One loaded snapshot ([`Loaded`]): routes.yaml compiled, the runtime flags folded over it,
+//! and what the proxy derives from it once, at load time (metric handles, the forwarded
+//! tenant header), under the [`Revision`] that names it in logs, `/admin/config` and
+//! `/readyz`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use strangler_flags::Snapshot;
+
+use crate::telemetry::metrics::RouteMetrics;
+
+/// Identifies one loaded snapshot: a counter that grows with every successful reload that
+/// changed something, and the hash of the file's content (equal files, equal hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    /// 1 for the snapshot loaded at start, then +1 for each reload that changed the text or
+    /// moved an upstream to a new address (the hash then stays the same).
+    pub counter: u64,
+    /// FNV-1a 64 of the file content, printed as 16 hex digits.
+    #[serde(serialize_with = "hex_hash")]
+    pub hash: u64,
+    /// The runtime flag store's version folded in (0: none).
+    pub flags: i64,
+}
+
+fn hex_hash<S: serde::Serializer>(hash: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{hash:016x}"))
+}
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{:016x}-{}", self.counter, self.hash, self.flags)
+    }
+}
+
+/// A compiled snapshot together with what the proxy derived from it once, at load time.
+pub struct Loaded {
+    /// Which load this is.
+    pub revision: Revision,
+    /// What requests are decided on: routes.yaml with the runtime overrides folded in.
+    pub snapshot: Arc<Snapshot>,
+    /// routes.yaml as compiled, before the overrides (folded again when they change).
+    pub file: Arc<Snapshot>,
+    /// Metric handles registered once per route, so the request path does no label lookups.
+    pub metrics: Arc<RouteMetrics>,
+    /// `tenant.forward_header`, parsed once here instead of on every request.
+    pub forward_header: http::HeaderName,
+    /// When this snapshot started serving.
+    pub loaded_at: SystemTime,
+}
+
+impl Loaded {
+    /// A snapshot of routes.yaml alone, without runtime overrides.
+    pub(super) fn new(snapshot: Snapshot, counter: u64) -> Loaded {
+        let file = Arc::new(snapshot);
+        Loaded::publish(file.clone(), file, counter, 0, None)
+    }
+
+    /// Publishes `effective` (`file` with overrides folded in). Metric handles are reused
+    /// from `previous` when it has the same routes, so a flag change registers nothing.
+    pub(super) fn publish(
+        file: Arc<Snapshot>,
+        effective: Arc<Snapshot>,
+        counter: u64,
+        flags: i64,
+        previous: Option<&Loaded>,
+    ) -> Loaded {
+        let metrics = match previous {
+            Some(previous) if Arc::ptr_eq(&previous.file, &file) => previous.metrics.clone(),
+            _ => Arc::new(RouteMetrics::register(&file)),
+        };
+        let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
+            .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
+        Loaded {
+            revision: Revision {
+                counter,
+                hash: file.content_hash(),
+                flags,
+            },
+            forward_header,
+            snapshot: effective,
+            file,
+            metrics,
+            loaded_at: SystemTime::now(),
+        }
+    }
+}
