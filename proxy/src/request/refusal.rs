@@ -4,6 +4,9 @@
 //!
 //! The request was refused by the decision (400 for a target, path or tenant it will not
 //! route, 401 for a bearer token that does not verify) or by `limits:` (431, 413, 429).
+//! A request whose exchange failed (502, 504, 408, from `fail_to_proxy`) is answered in the
+//! same shape by [`respond_failure`]: the proxy never answers with an empty body, nor
+//! names its engine in a `Server` header.
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
@@ -80,10 +83,7 @@ impl Refusal {
 /// refusal the client may still be sending what was refused, which must not be read as a
 /// request.
 pub(super) async fn respond(session: &mut Session, refusal: &Refusal) -> Result<()> {
-    let body = Bytes::from(refusal.body().to_string());
-    let mut response = ResponseHeader::build(refusal.status(), Some(4))?;
-    response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-    response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    let (mut response, body) = json_answer(refusal.status(), &refusal.body())?;
     match refusal {
         Refusal::Request(RequestError::InvalidToken(_)) => {
             let challenge = r#"Bearer error="invalid_token""#;
@@ -101,4 +101,39 @@ pub(super) async fn respond(session: &mut Session, refusal: &Refusal) -> Result<
         .write_response_header(Box::new(response), false)
         .await?;
     session.write_response_body(Some(body), true).await
+}
+
+/// Answers a request whose exchange failed with `status` (502, 504, 408, ...) and a JSON
+/// body saying what failed; the connection is closed after it. Nothing is written when the
+/// response head was already sent.
+pub(super) async fn respond_failure(session: &mut Session, status: u16) -> Result<()> {
+    let body = serde_json::json!({ "error": failure_message(status) });
+    let (response, body) = json_answer(status, &body)?;
+    session.as_mut().write_error_response(response, body).await
+}
+
+/// What a failed exchange's answer says, by its status.
+fn failure_message(status: u16) -> String {
+    match status {
+        400 => "the request could not be read".to_owned(),
+        408 => "the client did not send the request in time".to_owned(),
+        413 => "the request body is too large".to_owned(),
+        500 => "the proxy failed to handle the request".to_owned(),
+        502 => "the upstream failed before answering".to_owned(),
+        504 => "the upstream did not answer in time".to_owned(),
+        _ => http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("the request failed")
+            .to_lowercase(),
+    }
+}
+
+/// The head and body of a JSON answer with `status`.
+fn json_answer(status: u16, body: &serde_json::Value) -> Result<(ResponseHeader, Bytes)> {
+    let body = Bytes::from(body.to_string());
+    let mut response = ResponseHeader::build(status, Some(4))?;
+    response.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    Ok((response, body))
 }

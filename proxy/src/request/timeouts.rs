@@ -14,6 +14,8 @@ use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use strangler_flags::config::timeouts::UpstreamTimeouts;
 
+use crate::request::refusal;
+
 /// How long an idle upstream connection stays pooled: below the 5 s keep-alive of Node and
 /// Apache, so the proxy never reuses a connection the backend is closing.
 const UPSTREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
@@ -53,11 +55,12 @@ pub fn check_deadline(deadline: Option<Instant>) -> Result<()> {
 
 /// Answers a request that failed: 504 for an upstream that timed out, 408 for a client that
 /// stalled, otherwise Pingora's own choice (502 upstream, 400 client, 500 internal, nothing
-/// for a connection already gone). Nothing is written once the response head was sent.
+/// for a connection already gone), with a JSON body ([`refusal::respond_failure`]). Nothing
+/// is written once the response head was sent.
 pub async fn fail_to_proxy(session: &mut Session, e: &Error) -> FailToProxy {
     let code = status_for(e);
     if code > 0 {
-        if let Err(error) = session.respond_error(code).await {
+        if let Err(error) = refusal::respond_failure(session, code).await {
             tracing::debug!(%error, "failed to send the error response");
         }
     }
