@@ -31,15 +31,20 @@ pub enum Diversion {
     Timeout,
     /// The service's breaker is open.
     BreakerOpen,
+    /// The connection to the new service (pooled or fresh) closed before any byte of the
+    /// answer, and the request was idempotent with its body buffered whole: replayed on
+    /// legacy on every route, as an HTTP client retries such a request (RFC 9110 9.2.2).
+    ConnectionLost,
 }
 
 impl Diversion {
     /// Every diversion, in the order of [`Diversion::index`].
-    pub const ALL: [Diversion; 4] = [
+    pub const ALL: [Diversion; 5] = [
         Diversion::Connect,
         Diversion::Status,
         Diversion::Timeout,
         Diversion::BreakerOpen,
+        Diversion::ConnectionLost,
     ];
 
     /// The reason in logs and the decision header.
@@ -49,6 +54,7 @@ impl Diversion {
             Diversion::Status => "fallback:status",
             Diversion::Timeout => "fallback:timeout",
             Diversion::BreakerOpen => "breaker-open",
+            Diversion::ConnectionLost => "fallback:connection-lost",
         }
     }
 
@@ -59,6 +65,7 @@ impl Diversion {
             Diversion::Status => "status",
             Diversion::Timeout => "timeout",
             Diversion::BreakerOpen => "breaker-open",
+            Diversion::ConnectionLost => "connection-lost",
         }
     }
 

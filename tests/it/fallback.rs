@@ -6,12 +6,16 @@
 //! status, a read timeout) is replaced by legacy's, for the listed idempotent methods, for a
 //! non-idempotent one only with an `Idempotency-Key` on a route that opts in, and only while
 //! the body fits the replay buffer; none of the failed answer reaches the client.
+//!
+//! A connection to the new service that closes before any answer, pooled or fresh: an
+//! idempotent request is replayed on legacy on every route (`fallback:connection-lost`),
+//! any other is a 502.
 
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 
-use crate::support::backend::{closed_port_url, Blackhole, Hangup};
+use crate::support::backend::{closed_port_url, Blackhole, DiesOnReuse, Hangup};
 use crate::support::body::{pattern_bytes, pattern_digest, pattern_stream, MIB};
 use crate::support::faults;
 use crate::support::metrics::sample;
@@ -331,4 +335,37 @@ async fn after_a_timeout_fallback_legacy_has_its_own_total() {
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(answer.decided("reason"), Some("fallback:timeout"));
     assert_eq!((legacy.hits(), billing.hits()), (1, 1));
+}
+
+/// Regression (issue #21): a GET in flight on a pooled connection when the new service
+/// died was replayed on legacy but labelled `fallback:connect` ("nothing was sent"), on a
+/// route with no `fallback:`. It is replayed (an idempotent request whose connection closed
+/// before any answer may be sent again) and says so: `fallback:connection-lost`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_get_on_a_pooled_connection_is_labelled_fallback_connect() {
+    let legacy = Backend::echo("legacy").await;
+    let dying = DiesOnReuse::start().await;
+    let proxy = Proxy::start(&billing_at(&legacy, "lost-pooled", dying.url())).await;
+    let first = send(proxy.get_as("acme", "/api/invoices/1")).await;
+    assert_eq!(first.backend(), "new", "{first:?}");
+    let replayed = send(proxy.get_as("acme", "/api/invoices/2")).await;
+    assert_eq!(replayed.status, StatusCode::OK, "{replayed:?}");
+    assert_eq!(replayed.backend(), "legacy");
+    assert_eq!(replayed.decided("reason"), Some("fallback:connection-lost"));
+    let page = proxy.metrics().await;
+    let labels = [("route", "lost-pooled"), ("reason", "connection-lost")];
+    assert_eq!(sample(&page, "strangler_fallbacks_total", &labels), 1.0);
+}
+
+/// Regression (issue #21): the same GET on a fresh connection got a 502 where the pooled one
+/// was replayed. Both behave the same now.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_get_on_a_fresh_connection_the_new_service_drops_gets_a_502() {
+    let legacy = Backend::echo("legacy").await;
+    let hangup = Hangup::start().await;
+    let proxy = Proxy::start(&billing_at(&legacy, "lost-fresh", hangup.url())).await;
+    let replayed = send(proxy.get_as("acme", "/api/invoices/3")).await;
+    assert_eq!(replayed.status, StatusCode::OK, "{replayed:?}");
+    assert_eq!(replayed.backend(), "legacy");
+    assert_eq!(replayed.decided("reason"), Some("fallback:connection-lost"));
 }

@@ -13,13 +13,15 @@
 //!    connection to legacy instead (`fallback:connect`: nothing was sent).
 //! 5. `upstream_request_filter` sets the headers the upstream may trust ([`super::headers`]):
 //!    tenant, forwarding, request id and trace context.
-//! 6. `request_body_filter` counts the body against `max_body` and copies it for a mirror.
+//! 6. `request_body_filter` counts the body against `max_body`, holds the upload to
+//!    `timeouts.total` and copies it for a mirror.
 //! 7. `upstream_response_filter` reports the new service's answer to its breaker and drops
 //!    a failed one for legacy's on a route with `fallback:`.
 //! 8. `response_filter` adds the QA decision header and, while draining, `Connection: close`.
 //! 9. `response_body_filter` enforces `timeouts.total` and copies the primary's body for a
 //!    mirror.
-//! 10. `error_while_proxy` decides whether a failed exchange is retried on legacy.
+//! 10. `error_while_proxy` decides whether a failed exchange is retried on legacy (a route's
+//!     `fallback:`, or an idempotent request whose connection closed before any answer).
 //! 11. `fail_to_proxy` answers a failed request (504, 408, 413 or Pingora's choice).
 //! 12. `logging` records metrics and the guard's outcome, writes the access-log line and
 //!     hands a shadowed request's capture to the shadow runtime.
@@ -119,13 +121,14 @@ impl pingora::proxy::ProxyHttp for Edge {
     /// Legacy, or the matched route's new service; legacy again after a connect fallback.
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let loaded = ctx.loaded()?;
         let upstream = loaded.snapshot.upstream(ctx.served_side(), ctx.route());
         let mut peer = HttpPeer::new(upstream.addr, false, String::new());
         let upstream_timeouts = *loaded.snapshot.timeouts(&upstream.name);
+        let client_timeout = loaded.snapshot.limits().client_timeout;
         // After a fallback, legacy's exchange has a `total` of its own, from the retry: the
         // time the new service used up is not legacy's to lose.
         let started = match ctx.ticket.diverted {
@@ -133,6 +136,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             None => ctx.started,
         };
         ctx.limits.deadline = timeouts::apply(&mut peer, &upstream_timeouts, started);
+        limits::bound_upload(session, &mut ctx.limits, client_timeout)?;
         Ok(Box::new(peer))
     }
 
@@ -185,16 +189,18 @@ impl pingora::proxy::ProxyHttp for Edge {
         Ok(())
     }
 
-    /// Counts the body against `max_body` and copies a shadowed request's body (up to its
-    /// `max_body`) for replay.
+    /// Counts the body against `max_body`, holds the upload to `timeouts.total` and copies a
+    /// shadowed request's body (up to its `max_body`) for replay.
     async fn request_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
         _end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         limits::count_body(&mut ctx.limits, body.as_ref())?;
+        let client_timeout = ctx.loaded()?.snapshot.limits().client_timeout;
+        limits::bound_upload(session, &mut ctx.limits, client_timeout)?;
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_request_body(body.as_ref());
         }
@@ -264,9 +270,11 @@ impl pingora::proxy::ProxyHttp for Edge {
     }
 
     /// Decides whether a failed exchange is retried: on legacy when the answer was dropped
-    /// for a fallback, or when the new service timed out or dropped the connection before
-    /// any of its answer reached the client and the route's `fallback:` allows it;
-    /// otherwise as Pingora does (idempotent requests on a reused connection, body whole).
+    /// for a fallback, when the new service timed out or dropped the connection before any
+    /// of its answer reached the client and the route's `fallback:` allows it, or when the
+    /// connection to the new service closed before any of its answer and the request may be
+    /// replayed ([`fallback::after_lost_connection`]); otherwise as Pingora does (idempotent
+    /// requests on a reused connection, body whole).
     fn error_while_proxy(
         &self,
         peer: &HttpPeer,
@@ -279,19 +287,25 @@ impl pingora::proxy::ProxyHttp for Edge {
         if ctx.ticket.take_replaying() {
             return e;
         }
-        fallback::pingora_retry_rule(session, &mut e, client_reused);
-        if ctx.served_side() != Side::New || e.retry() {
+        let diversion = match ctx.served_side() {
+            Side::New => fallback::after_failed_exchange(ctx.fallback_policy(), session, &e)
+                .or_else(|| fallback::after_lost_connection(session, &e)),
+            Side::Legacy => None,
+        };
+        let Some(diversion) = diversion else {
+            fallback::pingora_retry_rule(session, &mut e, client_reused);
+            if ctx.served_side() == Side::New
+                && !e.retry()
+                && e.esource() == &pingora::ErrorSource::Upstream
+            {
+                ctx.ticket.record(false);
+            }
             return e;
-        }
-        if *e.esource() == pingora::ErrorSource::Upstream {
-            ctx.ticket.record(false);
-        }
-        if let Some(diversion) = fallback::after_failed_exchange(ctx.fallback_policy(), session, &e)
-        {
-            ctx.ticket.diverted = Some(diversion);
-            ctx.record_fallback(diversion);
-            e.set_retry(true);
-        }
+        };
+        ctx.ticket.record(false);
+        ctx.ticket.diverted = Some(diversion);
+        ctx.record_fallback(diversion);
+        e.set_retry(true);
         e
     }
 
@@ -301,8 +315,9 @@ impl pingora::proxy::ProxyHttp for Edge {
         &self,
         session: &mut Session,
         e: &Error,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> pingora::proxy::FailToProxy {
+        limits::note_late_upload(&mut ctx.limits, e);
         timeouts::fail_to_proxy(session, e).await
     }
 

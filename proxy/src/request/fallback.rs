@@ -10,6 +10,13 @@
 //!   the methods of `fallback.methods`, idempotent ones unless the route set
 //!   `idempotency_key` and the request has an `Idempotency-Key`, and only while the body
 //!   fits the buffer.
+//! - `fallback:connection-lost`: the connection to the new service closed (or was reset)
+//!   before any byte of its answer, on a route whose `fallback:` did not already cover it.
+//!   Pooled or fresh, the proxy cannot tell whether the service saw the request (a pooled
+//!   connection may have been closed by the service just as it was reused, a fresh one by
+//!   a service that died), so it does what an HTTP client may do (RFC 9110 9.2.2): an
+//!   idempotent request whose body was buffered whole is replayed once, on legacy, on every
+//!   route. Any other request is a 502.
 //! - `breaker-open`: the route's service has an open breaker ([`crate::resilience::breaker`]), so the
 //!   request goes to legacy without trying it. That holds for tenants pinned to `new` by
 //!   an override too: the breaker protects availability, not the rollout.
@@ -127,6 +134,23 @@ pub fn after_failed_exchange(
     replay.then(|| after_error(policy, error)).flatten()
 }
 
+/// [`Diversion::ConnectionLost`] when the connection to the new service closed before any
+/// of its answer reached the client and the request is idempotent with its body buffered
+/// whole; the same for a pooled and a fresh connection.
+pub fn after_lost_connection(session: &Session, error: &Error) -> Option<Diversion> {
+    let truncated = session.as_ref().retry_buffer_truncated();
+    let replayable = session.req_header().method.is_idempotent() && !truncated;
+    let unanswered = session.response_written().is_none();
+    (connection_lost(error) && replayable && unanswered).then_some(Diversion::ConnectionLost)
+}
+
+/// Whether `error` is the upstream connection closing or being reset under the exchange.
+fn connection_lost(error: &Error) -> bool {
+    use ErrorType::{ConnectionClosed, ReadError, WriteError};
+    *error.esource() == ErrorSource::Upstream
+        && matches!(error.etype(), ConnectionClosed | ReadError | WriteError)
+}
+
 /// Pingora's own retry rule (its default `error_while_proxy`): an idempotent request whose
 /// body was buffered whole is retried when the error says so, e.g. a pooled connection the
 /// upstream had closed.
@@ -180,6 +204,19 @@ mod tests {
     fn a_post_is_replayed_only_with_its_idempotency_key() {
         assert!(!replayable(&policy(), &request("POST", false), false));
         assert!(replayable(&policy(), &request("POST", true), false));
+    }
+
+    #[test]
+    fn only_a_closed_or_reset_upstream_connection_counts_as_lost() {
+        let up = |etype| Error::new(etype).into_up();
+        assert!(connection_lost(&up(ErrorType::ConnectionClosed)));
+        assert!(connection_lost(&up(ErrorType::ReadError)));
+        assert!(connection_lost(&up(ErrorType::WriteError)));
+        assert!(!connection_lost(&up(ErrorType::ReadTimedout)));
+        assert!(!connection_lost(&up(ErrorType::InvalidHTTPHeader)));
+        assert!(!connection_lost(
+            &Error::new(ErrorType::ConnectionClosed).into_down()
+        ));
     }
 
     #[test]

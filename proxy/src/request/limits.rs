@@ -3,22 +3,27 @@
 //! 413, and a tenant over its rate 429 with `Retry-After`, each before anything goes
 //! upstream and each with a JSON body naming the limit ([`super::refusal`]). A body without a length is counted
 //! as it streams and cut off past `max_body`; `client_timeout` bounds every wait for the
-//! client's next body bytes.
+//! client's next body bytes, and `timeouts.total` the whole upload ([`bound_upload`]: a
+//! body still arriving when the exchange's deadline passes is cut with 408,
+//! `upload-timeout`).
 //!
 //! The checks run from one call in `request_filter` ([`admit`]), in this order: the size
 //! checks first (they cost nothing and do not spend the tenant's tokens), then the rate.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::prelude::Session;
-use pingora::{Error, ErrorType, Result};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 use strangler_flags::config::limits::{Limits, Rate};
 
 use crate::live::loaded::Loaded;
 use crate::request::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
 use crate::request::refusal::{self, Refusal};
+
+/// Pingora's wait for the next bytes of a request body when `client_timeout` is not set.
+const PINGORA_BODY_READ: Duration = Duration::from_secs(60);
 
 /// What the limits keep about one request while it streams.
 #[derive(Debug, Default)]
@@ -33,6 +38,9 @@ pub struct RequestLimits {
     body_seen: u64,
     /// When the upstream exchange must be over (`timeouts.total`), set by `upstream_peer`.
     pub(crate) deadline: Option<Instant>,
+    /// Whether the wait for the next body bytes was cut at `deadline` ([`bound_upload`]),
+    /// so a client read that times out is the upload running past `total`.
+    read_cut_at_deadline: bool,
 }
 
 impl RequestLimits {
@@ -157,6 +165,46 @@ pub fn count_body(state: &mut RequestLimits, chunk: Option<&Bytes>) -> Result<()
     );
     error.as_down();
     Err(error)
+}
+
+/// `timeouts.total` while the request body arrives: once the exchange's deadline has passed
+/// the upload fails (408), and the wait for its next bytes is cut at the deadline (or at
+/// `client_timeout`, if sooner), so a client trickling or stalling a body cannot hold the
+/// exchange past `total`. Called when the peer is chosen and after every body chunk.
+pub fn bound_upload(
+    session: &mut Session,
+    state: &mut RequestLimits,
+    client_timeout: Option<Duration>,
+) -> Result<()> {
+    let Some(deadline) = state.deadline else {
+        return Ok(());
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        state.read_cut_at_deadline = true;
+        let mut error = Error::explain(
+            ErrorType::ReadTimedout,
+            "the request body was still arriving when timeouts.total passed",
+        );
+        error.as_down();
+        return Err(error);
+    }
+    let per_read = client_timeout.unwrap_or(PINGORA_BODY_READ);
+    state.read_cut_at_deadline = left < per_read;
+    session.set_read_timeout(Some(per_read.min(left)));
+    Ok(())
+}
+
+/// From `fail_to_proxy`: a client read that timed out where [`bound_upload`] had cut it at
+/// the deadline is an upload `timeouts.total` ended, logged and counted as `upload-timeout`
+/// (and not held against the new side's guard).
+pub fn note_late_upload(state: &mut RequestLimits, error: &Error) {
+    let client_stalled =
+        error.etype() == &ErrorType::ReadTimedout && error.esource() == &ErrorSource::Downstream;
+    if client_stalled && state.read_cut_at_deadline && state.refused.is_none() {
+        state.refused = Some("upload-timeout");
+        crate::telemetry::metrics::record_rejected("upload-timeout");
+    }
 }
 
 /// The request line and every header as HTTP/1.1 writes them (`name: value\r\n`).

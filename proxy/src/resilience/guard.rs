@@ -102,7 +102,7 @@ impl Outcome {
     /// before the answer (not the new side's doing) or the service's breaker was open (the
     /// new side was not asked; the breaker already keeps its traffic on legacy). A request
     /// legacy answered because the new service failed to connect, answered a `fallback.on`
-    /// status or timed out is a failure of the new side, without a latency of its own.
+    /// status, timed out or lost the connection is a failure of the new side, without a latency of its own.
     pub fn of(
         status: u16,
         error: Option<&pingora::Error>,
@@ -111,7 +111,12 @@ impl Outcome {
     ) -> Option<Outcome> {
         match diverted {
             Some(Diversion::BreakerOpen) => return None,
-            Some(Diversion::Connect | Diversion::Status | Diversion::Timeout) => {
+            Some(
+                Diversion::Connect
+                | Diversion::Status
+                | Diversion::Timeout
+                | Diversion::ConnectionLost,
+            ) => {
                 return Some(Outcome {
                     failed: true,
                     latency: None,

@@ -122,7 +122,7 @@ struct RouteHandles {
     /// `strangler_request_duration_seconds{route, side}`, by side.
     duration: [Histogram; 2],
     /// `strangler_fallbacks_total{route, reason}`, indexed like [`Diversion::ALL`].
-    fallbacks: [Counter; 4],
+    fallbacks: [Counter; Diversion::ALL.len()],
     /// `strangler_rate_limited_total{route}`.
     rate_limited: Counter,
 }

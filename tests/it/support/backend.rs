@@ -173,6 +173,60 @@ impl Drop for Hangup {
     }
 }
 
+/// A new service that dies with a request in flight on a pooled connection: it answers the
+/// first request of its one connection (kept alive), reads the second, then stops listening
+/// and closes the connection without answering.
+pub struct DiesOnReuse {
+    task: tokio::task::JoinHandle<()>,
+    addr: SocketAddr,
+}
+
+impl DiesOnReuse {
+    /// Starts accepting its one connection.
+    pub async fn start() -> DiesOnReuse {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let task = tokio::spawn(async move {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Backend: new\r\n\r\nnew";
+            if read_head(&mut stream).await {
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, answer.as_bytes()).await;
+            }
+            read_head(&mut stream).await;
+            drop(listener);
+        });
+        DiesOnReuse { task, addr }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for DiesOnReuse {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one bodiless request head from `stream`; false if it closed first.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match tokio::io::AsyncReadExt::read(stream, &mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
 type Name = Arc<str>;
 
 /// The echo backend's routes, for helpers that serve them their own way.
