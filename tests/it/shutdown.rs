@@ -242,3 +242,60 @@ async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
         "the cut request succeeded"
     );
 }
+
+/// GET `path` on the admin address `process` logged: the status, or None when refused.
+async fn probe(process: &StranglerProcess, path: &str) -> Option<u16> {
+    let line = process.log("strangler is serving").expect("serving line");
+    let admin = line["admin"].as_str().expect("admin address");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let answer = client.get(format!("http://{admin}{path}")).send().await;
+    answer.ok().map(|r| r.status().as_u16())
+}
+
+/// Regression (issue #21): the admin listener closed at once on SIGTERM, so readiness and
+/// liveness probes got connection refused for the whole drain (a liveness probe counts
+/// failures and may kill the draining process). It stays up until the process exits:
+/// `/readyz` 503, `/healthz` 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_during_a_drain_get_connection_refused() {
+    let (legacy, slow) = (Backend::echo("legacy").await, Backend::echo("slow").await);
+    let scratch = Scratch::new();
+    let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "20s"), &[]);
+    let addr = process.serving().await;
+    assert_eq!(probe(&process, "/readyz").await, Some(200));
+    let in_flight = tokio::spawn(slow_get(addr, 4000));
+    eventually(
+        Duration::from_secs(10),
+        "the slow request in flight",
+        || async { slow.hits() == 1 },
+    )
+    .await;
+    process.signal(libc::SIGTERM);
+    process
+        .wait_for_log(
+            "stopping: draining in-flight requests",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(
+        probe(&process, "/readyz").await,
+        Some(503),
+        "{}",
+        process.output()
+    );
+    assert_eq!(
+        probe(&process, "/healthz").await,
+        Some(200),
+        "{}",
+        process.output()
+    );
+    assert!(!in_flight.is_finished(), "the probes ran during the drain");
+    let answer = in_flight.await.expect("slow request task");
+    assert_eq!(answer, Ok((200, "close".to_string())));
+    let status = process.exit(Duration::from_secs(25)).await;
+    assert!(status.success(), "{status}\n{}", process.output());
+}

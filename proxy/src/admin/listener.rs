@@ -74,7 +74,8 @@ async fn require_token(
     next.run(request).await
 }
 
-/// 200 while serving, 503 while starting or draining. An unreachable flag store does not
+/// 200 while serving, 503 while starting or draining (the listener stays up for the whole
+/// drain, so probes see the 503 rather than a refused connection). An unreachable flag store does not
 /// make the instance unready (it serves on the last flags it has); the body's second line
 /// says how the store is (`crate::live::flag_health`).
 async fn readyz(State(state): State<AdminState>) -> Response {

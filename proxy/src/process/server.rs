@@ -37,6 +37,10 @@ pub struct Running {
     ready: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
     shutdown: watch::Sender<bool>,
+    /// Stops the admin listener: when the process is done draining, or at once after a
+    /// hand-over (the new process answers the probes on the same socket then). Until
+    /// then a draining instance answers `/readyz` 503 and `/healthz` 200.
+    admin_stop: watch::Sender<bool>,
     /// The proxy's workers (`threads:` of them).
     runtime: Option<tokio::runtime::Runtime>,
     /// One thread for the admin listener and the reload triggers, so a saturated proxy
@@ -89,6 +93,7 @@ impl Running {
             ready: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::new(AtomicUsize::new(0)),
             shutdown: watch::channel(false).0,
+            admin_stop: watch::channel(false).0,
             runtime: None,
             control: None,
             shadow: None,
@@ -120,7 +125,7 @@ impl Running {
         tokio::spawn(checks);
         services::watch_proxy(proxy, running.ready.clone(), running.shutdown.subscribe());
         let admin = running.admin_state(tokens.into(), flags, diffs);
-        services::spawn_admin(admin_listener, admin, running.shutdown.subscribe())?;
+        services::spawn_admin(admin_listener, admin, running.admin_stop.subscribe())?;
         crate::live::watch::reload_on_sighup(live.clone())
             .map_err(StartError::io("handling SIGHUP"))?;
         if launch.watch {
@@ -156,20 +161,25 @@ impl Running {
     }
 
     /// Sends the listeners to a new process started with `--upgrade` (SIGQUIT); on success
-    /// the caller drains this one with [`Running::shutdown`].
+    /// the caller drains this one with [`Running::shutdown`], and this one's admin listener
+    /// stops at once, so probes on the shared socket reach the new process.
     pub fn hand_over(&self) -> Result<(), UpgradeError> {
-        self.handover.send()
+        self.handover.send()?;
+        let _ = self.admin_stop.send(true);
+        Ok(())
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace` (their responses,
     /// and those on kept-alive connections, say `Connection: close`), then stops; says
-    /// what was still running when it stopped.
+    /// what was still running when it stopped. The admin listener answers throughout
+    /// (`/readyz` 503, `/healthz` 200) and stops last.
     pub fn shutdown(mut self, grace: Duration) -> Drained {
         let started = Instant::now();
         self.ready.store(false, Ordering::Relaxed);
         self.drain.begin(grace);
         let _ = self.shutdown.send(true);
         let drained = self.drain.wait(&self.in_flight, started, grace);
+        let _ = self.admin_stop.send(true);
         for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
@@ -272,6 +282,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        let _ = self.admin_stop.send(true);
         for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
