@@ -3,7 +3,9 @@
 //! body over `max_body` is 413 (up front for a declared length, mid-stream for chunks), a
 //! head over `max_header` 431 and one over Pingora's own limit 400; a client that stalls
 //! mid-head or mid-body is cut off while others are served. HTTP/1 and h2c share the buckets,
-//! and an h2c body without a length is counted like a chunked one.
+//! and an h2c body without a length is counted like a chunked one. The head deadline
+//! (`client_timeout`, 30 s by default) closes silent connections, h2c connections without a
+//! request and slowloris heads.
 
 use std::time::Duration;
 
@@ -370,4 +372,79 @@ async fn an_h2c_body_without_a_length_is_cut_off_past_max_body() {
         .await
         .expect("an answer");
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{answer:?}");
+}
+
+/// Reads from `stream` until the proxy closes it; panics if it is still open after `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration, what: &str) {
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut seen)).await;
+    assert!(read.is_ok(), "{what}: still open after {limit:?}");
+}
+
+/// Regression (issue #21): with `client_timeout: 10s`, a connection that sent the h2c
+/// preface and then nothing was still open after 150 s. The deadline covers h2c up to the
+/// first request's HEADERS, and a connection that met it keeps serving past it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_sends_the_h2c_preface_and_then_nothing_stays_open() {
+    let legacy = Backend::echo("legacy").await;
+    let config = limited(&legacy, "limits-h2c-head", "  client_timeout: 300ms");
+    let proxy = Proxy::start(&config).await;
+    let mut silent = TcpStream::connect(proxy.running().proxy_addr())
+        .await
+        .unwrap();
+    silent
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    closed_within(&mut silent, PATIENCE, "an h2c preface without a request").await;
+
+    let h2 = h2c();
+    let first = send(h2.get(proxy.url("/api/orders"))).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    // Past the deadline, the same connection (the client pools it) still serves.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let second = send(h2.get(proxy.url("/api/orders"))).await;
+    assert_eq!(second.status, StatusCode::OK, "{second:?}");
+}
+
+/// Regression (issue #21): connections that sent nothing were held for a fixed 60 s
+/// whatever `client_timeout` said. The deadline runs from the accept.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_that_send_nothing_are_held_for_a_fixed_60s() {
+    let legacy = Backend::echo("legacy").await;
+    let config = limited(&legacy, "limits-silent", "  client_timeout: 300ms");
+    let proxy = Proxy::start(&config).await;
+    let mut silent = TcpStream::connect(proxy.running().proxy_addr())
+        .await
+        .unwrap();
+    closed_within(&mut silent, PATIENCE, "a connection that sends nothing").await;
+    let other = send(proxy.get_as("globex", "/api/orders")).await;
+    assert_eq!(other.status, StatusCode::OK);
+}
+
+/// Regression (issue #21): with no `limits:` at all, 100 slowloris connections were all
+/// still open after 80 s. A head deadline is on by default (30 s): all are closed by then,
+/// and a normal client is served meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_limits_slowloris_connections_are_all_still_open_after_80s() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&Config::new(&legacy)).await;
+    let addr = proxy.running().proxy_addr();
+    let mut slow = Vec::new();
+    for _ in 0..100 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nX-A: ")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let served = send(proxy.get("/home")).await;
+    assert_eq!(served.status, StatusCode::OK, "served beside the slowloris");
+    let deadline = Duration::from_secs(30) + PATIENCE;
+    for stream in &mut slow {
+        // One byte now and then, as slowloris does: the deadline is for the whole head.
+        let _ = stream.write_all(b"a").await;
+        closed_within(stream, deadline, "a slowloris connection").await;
+    }
 }

@@ -8,6 +8,7 @@ mod admin;
 mod admin_tokens;
 mod breaker;
 mod cli;
+mod descriptors;
 mod fallback;
 mod flag_store_outage;
 mod flags_cli;

@@ -23,6 +23,12 @@ use crate::tenant::check_tenant_id;
 use super::parse_duration;
 use super::problems::Problems;
 
+/// The deadline on a request head (and on a new connection's first bytes) when
+/// `client_timeout` is not set: half of nginx's `client_header_timeout` (60 s), far longer
+/// than any client that means to send a request needs, short enough that idle or slowloris
+/// connections do not pile up.
+pub const DEFAULT_CLIENT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The largest `max_header:` that means anything: Pingora refuses a request head over
 /// 1 MiB (its `MAX_HEADER_SIZE`) with 400 before the proxy sees it.
 pub const PINGORA_MAX_HEADER: u64 = 1_048_575;
@@ -52,10 +58,12 @@ pub struct RawLimits {
     /// `name: value\r\n`), at most 1MiB (Pingora's own limit, answered 400). Over it the
     /// proxy answers 431. Default: Pingora's limit only.
     pub max_header: Option<String>,
-    /// `client_timeout:` how long a client may take (`30s`) to send the whole first
-    /// request head of a connection (else it is disconnected), and the longest wait for
-    /// the next bytes of a request body (else 408). Default: no head deadline, 60 s per
-    /// body read (Pingora's). Later heads on a kept-alive connection are not covered.
+    /// `client_timeout:` how long a client may take (`10s`) to send a whole request head
+    /// (from a new connection's accept, or from the first bytes of a kept-alive
+    /// connection's next request; for h2c the preface, its SETTINGS and the first HEADERS)
+    /// else it is disconnected, and the longest wait for the next bytes of a request body
+    /// (else 408). Default: [`DEFAULT_CLIENT_HEAD_TIMEOUT`] for heads, 60 s per body read
+    /// (Pingora's).
     pub client_timeout: Option<String>,
 }
 
@@ -122,6 +130,14 @@ pub struct Limits {
     pub max_header: Option<u64>,
     /// `client_timeout:`.
     pub client_timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// How long a client may take to send a request head: `client_timeout`, or
+    /// [`DEFAULT_CLIENT_HEAD_TIMEOUT`].
+    pub fn head_timeout(&self) -> Duration {
+        self.client_timeout.unwrap_or(DEFAULT_CLIENT_HEAD_TIMEOUT)
+    }
 }
 
 /// Validates `limits:`, recording each problem at its node.

@@ -46,6 +46,16 @@ fn sizes_and_client_timeout_compile() {
     assert_eq!(limits.client_timeout, Some(Duration::from_secs(30)));
 }
 
+/// Regression (issue #21): with no `limits:` at all, slowloris connections were held for
+/// minutes. A head deadline is on by default; `client_timeout` replaces it.
+#[test]
+fn no_limits_section_still_has_a_head_deadline() {
+    let default = load(BASE);
+    assert_eq!(default.limits().head_timeout(), Duration::from_secs(30));
+    let set = load(&with("limits: { client_timeout: 10s }\n"));
+    assert_eq!(set.limits().head_timeout(), Duration::from_secs(10));
+}
+
 #[test]
 fn no_limits_section_limits_nothing() {
     let snapshot = load(BASE);

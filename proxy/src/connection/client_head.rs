@@ -1,35 +1,36 @@
-//! A deadline on the first request head of a new HTTP/1 connection: `limits.client_timeout`.
+//! A deadline on every HTTP/1 request head: `limits.client_timeout`, 30 s by default
+//! (`Limits::head_timeout`).
 //!
 //! Pingora reads the request head before any hook runs, waiting up to 60 s for each read, so
 //! a client that sends half a head and stalls (or trickles it a byte at a time) holds its
-//! connection for minutes. Here, before Pingora sees the connection, the head is read with
-//! one deadline for all of it; a client that has not sent the whole head by then is
-//! disconnected. The bytes are put back, so Pingora parses the head as usual. Only the
-//! first request of a connection is covered: later heads on a kept-alive connection get
-//! Pingora's per-read wait.
-
-use std::time::Duration;
+//! connection for minutes. Here, before Pingora sees the head, it is read with one deadline
+//! for all of it (counted from the accept for a connection's first request, from the first
+//! bytes of a kept-alive connection's next one); a client that has not sent the whole head
+//! by then is disconnected and counted (`client-timeout`). The bytes are put back, so
+//! Pingora parses the head as usual.
 
 use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use tokio::io::AsyncReadExt;
 use tokio::time::{timeout_at, Instant};
 
+/// Counts a client disconnected for missing its head deadline, and says so at debug level.
+pub fn record_timeout(what: &'static str) {
+    tracing::debug!(target: "strangler::request::limits", what, "client_timeout: closing");
+    crate::telemetry::metrics::record_rejected("client-timeout");
+}
+
 /// Past this many bytes without an end of head the rest is Pingora's to judge (it refuses
 /// a head over 1 MiB): the deadline has done its job once the client sends this much.
 const SCAN_LIMIT: usize = 64 * 1024;
 
-/// Waits until the head on `stream` is complete, at most `within`; `None` when the client
-/// stalled past it or closed. Streams that are not plain TCP are passed on untouched.
-pub async fn await_head(stream: Stream, within: Option<Duration>) -> Option<Stream> {
-    let Some(within) = within else {
-        return Some(stream);
-    };
+/// Waits until the head on `stream` is complete, at most until `deadline`; `None` when the
+/// client stalled past it or closed. Streams that are not plain TCP are passed on untouched.
+pub async fn await_head(stream: Stream, deadline: Instant) -> Option<Stream> {
     if !stream.as_any().is::<TcpStream>() {
         return Some(stream);
     }
     let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
-    let deadline = Instant::now() + within;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let mut scanned = 0;
@@ -40,9 +41,7 @@ pub async fn await_head(stream: Stream, within: Option<Duration>) -> Option<Stre
             Ok(Ok(n)) if n > 0 => head.extend_from_slice(&chunk[..n]),
             Ok(_) => return None,
             Err(_) => {
-                let message = "client_timeout: request head not complete; closing";
-                tracing::debug!(target: "strangler::request::limits", ?within, message);
-                crate::telemetry::metrics::record_rejected("client-timeout");
+                record_timeout("request head not complete");
                 return None;
             }
         }

@@ -9,9 +9,15 @@
 //! h2c off (HTTP/1) and one with h2c on (which finds the preface already there). A
 //! connection is sniffed once: HTTP/1 keep-alive requests after the first go straight on.
 //!
+//! Every connection meets the head deadline (`limits.client_timeout`, 30 s by default) from
+//! its accept: a connection that sends nothing is closed at it, an HTTP/1 head must be
+//! whole by then ([`crate::connection::client_head`]), and an h2c connection must have sent
+//! its first request's HEADERS ([`crate::connection::h2c_head`]).
+//!
 //! Between two requests of a kept-alive HTTP/1 connection the proxy holds nothing but the
 //! socket: it waits here for the next request's first bytes (bounded by the keep-alive
-//! timeout, cut short by shutdown), puts them back and only then starts Pingora's session.
+//! timeout, cut short by shutdown, or by [`crate::connection::pressure`] when descriptors
+//! run short), puts them back and only then starts Pingora's session.
 //! Pingora's own keep-alive loop waits inside a new session, whose request future and
 //! header buffer an idle connection would hold for its whole idle life (about 25 KiB each:
 //! 250 MiB for 10,000 idle clients, docs/performance.md).
@@ -32,13 +38,15 @@ use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::time::{timeout_at, Instant};
 
+use crate::connection::client_head::record_timeout;
 use crate::connection::drain::{Drain, KEEPALIVE_LINGER};
+use crate::connection::h2c_head::H2cHeads;
+use crate::connection::pressure::Pressure;
 
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// How long a new connection may stay silent before it is closed.
-const FIRST_BYTES: Duration = Duration::from_secs(60);
 /// How long to wait for the rest of a preface that arrived in pieces.
 const REST_OF_PREFACE: Duration = Duration::from_secs(5);
 /// How long a kept-alive HTTP/1 connection may stay idle between requests (Pingora's 60 s).
@@ -61,10 +69,14 @@ pub struct Downstream<A> {
     pub http1: Arc<A>,
     /// The proxy with h2c on.
     pub h2c: Arc<A>,
-    /// Where `limits.client_timeout`, the deadline on a first HTTP/1 head, is read.
+    /// Where `limits.client_timeout`, the deadline on a request head, is read.
     pub live: Arc<crate::live::config::LiveConfig>,
     /// Counts open connections and holds idle ones open for a while when draining.
     pub drain: Arc<Drain>,
+    /// The h2c connections waiting for their first request.
+    pub h2c_heads: Arc<H2cHeads>,
+    /// Closes the longest-idle connections when descriptors run short.
+    pub pressure: Arc<Pressure>,
 }
 
 #[async_trait]
@@ -75,12 +87,13 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let _open = self.drain.connection();
-        let (protocol, stream) = sniff(stream).await?;
+        self.pressure.relieve();
+        let deadline = Instant::now() + self.head_timeout();
+        let (protocol, stream) = sniff(stream, deadline, &self.pressure).await?;
         if protocol == Protocol::H2c {
-            return self.h2c.process_new(stream, shutdown).await;
+            return self.serve_h2c(stream, deadline, shutdown).await;
         }
-        let head_timeout = self.live.current().snapshot.limits().client_timeout;
-        let stream = bounded_head(stream, head_timeout).await?;
+        let stream = bounded_head(stream, deadline).await?;
         self.serve_http1(stream, shutdown).await
     }
 
@@ -93,7 +106,42 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
     }
 }
 
-impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
+impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
+    /// `limits.client_timeout`, or its default, as configured now.
+    fn head_timeout(&self) -> Duration {
+        self.live.current().snapshot.limits().head_timeout()
+    }
+
+    /// Hands an h2c connection to Pingora at once (it sends the server's SETTINGS, which
+    /// some clients wait for) and closes it if its first request has not arrived by
+    /// `deadline`.
+    async fn serve_h2c(
+        &self,
+        stream: Stream,
+        deadline: Instant,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let peer = stream
+            .get_socket_digest()
+            .and_then(|d| d.peer_addr()?.as_inet().copied());
+        let serving = self.h2c.process_new(stream, shutdown);
+        let Some(peer) = peer else {
+            return serving.await;
+        };
+        let mut expected = self.h2c_heads.expect(peer);
+        tokio::pin!(serving);
+        tokio::select! {
+            served = &mut serving => return served,
+            arrived = timeout_at(deadline, &mut expected.first_request) => {
+                if arrived.is_err() {
+                    record_timeout("no h2c request");
+                    return None;
+                }
+            }
+        }
+        serving.await
+    }
+
     /// Pingora's HTTP/1 keep-alive loop (`HttpServerApp`'s `process_new` for a plain TCP
     /// stream: keep-alive 60 s, none once shutting down), except that an idle connection
     /// waits in [`next_request`] rather than inside a new session, and that every request
@@ -102,9 +150,8 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
     async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut served = Box::pin(self.serve_one(stream, None, shutdown)).await;
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
-            let stream = next_request(stream, shutdown).await?;
-            let head_timeout = self.live.current().snapshot.limits().client_timeout;
-            let stream = bounded_head(stream, head_timeout).await?;
+            let stream = next_request(stream, shutdown, &self.pressure).await?;
+            let stream = bounded_head(stream, Instant::now() + self.head_timeout()).await?;
             served = Box::pin(self.serve_one(stream, settings, shutdown)).await;
         }
         None
@@ -128,24 +175,25 @@ impl<A: HttpServerApp + Send + Sync + 'static> Downstream<A> {
     }
 }
 
-/// [`crate::connection::client_head::await_head`] when `limits.client_timeout` is set. Its future (with
-/// a 4 KiB read buffer) is boxed for the length of the wait: inline, it would be part of
-/// every connection's future for the connection's whole life, idle or not.
-async fn bounded_head(stream: Stream, within: Option<Duration>) -> Option<Stream> {
-    match within {
-        None => Some(stream),
-        Some(_) => Box::pin(crate::connection::client_head::await_head(stream, within)).await,
-    }
+/// [`crate::connection::client_head::await_head`]. Its future (with a 4 KiB read buffer) is
+/// boxed for the length of the wait: inline, it would be part of every connection's future
+/// for the connection's whole life, idle or not.
+async fn bounded_head(stream: Stream, deadline: Instant) -> Option<Stream> {
+    Box::pin(crate::connection::client_head::await_head(stream, deadline)).await
 }
 
 /// Waits for the first bytes of the next request on a kept-alive connection and puts them
 /// back; `None` (the connection is closed) when the client closes, stays idle past the
-/// keep-alive timeout, or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts
-/// draining (a client that was about to reuse the connection is still answered, with
+/// keep-alive timeout, is among the longest idle when descriptors run short ([`Pressure`]),
+/// or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts draining (a client that was about to reuse the connection is still answered, with
 /// `Connection: close`; see [`crate::connection::drain`]). Pipelining is off, so a reused stream never
 /// holds bytes of the next request already. The bytes are read into a per-thread scratch
 /// buffer ([`read_into_rewind`]), so the wait itself holds no buffer.
-async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+async fn next_request(
+    stream: Stream,
+    shutdown: &ShutdownWatch,
+    pressure: &Pressure,
+) -> Option<Stream> {
     if !stream.as_any().is::<TcpStream>() {
         // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
         return Some(stream);
@@ -158,10 +206,14 @@ async fn next_request(stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream
     // a drain still gives it the whole linger from the drain's start.
     let read = match timeout(KEEPALIVE_LINGER, arrival(&mut tcp)).await {
         Ok(read) => read,
-        Err(_) => tokio::select! {
-            read = timeout(KEEPALIVE - KEEPALIVE_LINGER, arrival(&mut tcp)) => read.ok()?,
-            _ = lingered(shutdown) => return None,
-        },
+        Err(_) => {
+            let mut idle = pressure.idle();
+            tokio::select! {
+                read = timeout(KEEPALIVE - KEEPALIVE_LINGER, arrival(&mut tcp)) => read.ok()?,
+                _ = lingered(shutdown) => return None,
+                _ = &mut idle.evicted => return None,
+            }
+        }
     };
     match read {
         Ok(n) if n > 0 => Some(tcp),
@@ -199,20 +251,23 @@ async fn lingered(shutdown: &ShutdownWatch) {
     tokio::time::sleep(KEEPALIVE_LINGER).await;
 }
 
-/// Reads the first bytes (bounded), puts them back, and says which protocol they start.
-/// `None` when the client closed or stayed silent.
-async fn sniff(mut stream: Stream) -> Option<(Protocol, Stream)> {
+/// Reads the first bytes (by `deadline`), puts them back, and says which protocol they
+/// start. `None` when the client closed, stayed silent past the deadline, or was among the
+/// longest idle when descriptors ran short.
+async fn sniff(
+    mut stream: Stream,
+    deadline: Instant,
+    pressure: &Pressure,
+) -> Option<(Protocol, Stream)> {
     if !stream.as_any().is::<TcpStream>() {
         // Not a plain TCP stream we can rewind: let the HTTP/1 app decide.
         return Some((Protocol::Http1, stream));
     }
     let mut buf = [0u8; PREFACE.len()];
-    let mut read = match timeout(FIRST_BYTES, stream.read(&mut buf)).await {
-        Ok(Ok(n)) if n > 0 => n,
-        _ => return None,
-    };
+    let mut read = first_bytes(&mut stream, &mut buf, deadline, pressure).await?;
     while read < buf.len() && PREFACE.starts_with(&buf[..read]) {
-        match timeout(REST_OF_PREFACE, stream.read(&mut buf[read..])).await {
+        let rest = deadline.min(Instant::now() + REST_OF_PREFACE);
+        match timeout_at(rest, stream.read(&mut buf[read..])).await {
             Ok(Ok(n)) if n > 0 => read += n,
             _ => break,
         }
@@ -223,6 +278,34 @@ async fn sniff(mut stream: Stream) -> Option<(Protocol, Stream)> {
         Protocol::Http1
     };
     Some((protocol, rewind(stream, &buf[..read])?))
+}
+
+/// The first read of a new connection, by `deadline`; a connection silent for
+/// [`KEEPALIVE_LINGER`] waits on as idle, which descriptor pressure may close.
+async fn first_bytes(
+    stream: &mut Stream,
+    buf: &mut [u8],
+    deadline: Instant,
+    pressure: &Pressure,
+) -> Option<usize> {
+    let soon = deadline.min(Instant::now() + KEEPALIVE_LINGER);
+    let read = match timeout_at(soon, stream.read(buf)).await {
+        Ok(read) => read,
+        Err(_) => {
+            let mut idle = pressure.idle();
+            tokio::select! {
+                read = timeout_at(deadline, stream.read(buf)) => match read {
+                    Ok(read) => read,
+                    Err(_) => {
+                        record_timeout("no bytes");
+                        return None;
+                    }
+                },
+                _ = &mut idle.evicted => return None,
+            }
+        }
+    };
+    read.ok().filter(|&n| n > 0)
 }
 
 /// Puts `data` back at the head of the stream (checked above to be plain TCP).

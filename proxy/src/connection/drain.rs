@@ -61,10 +61,17 @@ impl Drain {
         self.draining.load(Ordering::Acquire)
     }
 
-    /// Counts one downstream connection as open until the guard drops.
+    /// Counts one downstream connection as open until the guard drops (here and in the
+    /// `strangler_open_connections` gauge).
     pub fn connection(self: &Arc<Self>) -> OpenConnection {
         self.connections.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::metrics::open_connections().increment(1.0);
         OpenConnection(self.clone())
+    }
+
+    /// Downstream connections open now.
+    pub fn open(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Waits (asynchronously) until no connection is open or the linger is over; returns at
@@ -105,6 +112,7 @@ pub struct OpenConnection(Arc<Drain>);
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        crate::telemetry::metrics::open_connections().decrement(1.0);
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! The composition root: it may import every folder but [`crate::cli`].
 
+pub mod descriptors;
 pub mod launch;
 pub mod server;
 pub mod services;

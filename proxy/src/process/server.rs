@@ -16,6 +16,8 @@ use tokio::sync::watch;
 
 use crate::admin::state::AdminState;
 use crate::connection::drain::{Drain, Drained};
+use crate::connection::h2c_head::H2cHeads;
+use crate::connection::pressure::Pressure;
 use crate::live::config::LiveConfig;
 use crate::live::flag_cache::FlagCache;
 use crate::live::flag_store::FlagStore;
@@ -60,6 +62,10 @@ pub struct Running {
     _watcher: Option<notify::RecommendedWatcher>,
     /// Connections open and whether they should close; see [`crate::connection::drain`].
     drain: Arc<Drain>,
+    /// The h2c connections waiting for their first request (the edge reports arrivals).
+    h2c_heads: Arc<H2cHeads>,
+    /// The open-files limit's high-water mark and the idle connections closed past it.
+    pressure: Arc<Pressure>,
     /// `shutdown_grace:` as it was at start.
     grace: Duration,
     /// The listeners to send a new process on SIGQUIT, and where.
@@ -86,6 +92,7 @@ impl Running {
         let runtime = new_runtime("strangler-worker", threads)?;
         let control = new_runtime("strangler-admin", 1)?;
         let shadow = new_runtime("strangler-shadow", 1)?;
+        let drain = Arc::<Drain>::default();
         let mut running = Running {
             proxy_addr: local_addr(&proxy_listener)?,
             admin_addr,
@@ -102,7 +109,9 @@ impl Running {
             health: Arc::default(),
             rate_limiter: Arc::default(),
             _watcher: None,
-            drain: Arc::default(),
+            drain: drain.clone(),
+            h2c_heads: Arc::default(),
+            pressure: Arc::new(Pressure::new(drain)),
             grace: snapshot.lifecycle().shutdown_grace,
             handover,
         };
@@ -112,10 +121,20 @@ impl Running {
         let flags = running.connect_flags(&control, database.clone());
         running.start_guards(&control, &flags);
         let diffs = running.start_shadowing(&shadow, &control, database);
+        if let Some(limit) = crate::process::descriptors::raise_open_files_limit() {
+            running.pressure.set_limit(limit);
+        }
         let proxy = {
             let _workers = runtime.enter();
             let shutdown = running.shutdown.subscribe();
-            services::spawn_proxy(proxy_listener, threads, || running.edge(), shutdown)?
+            let pressure = running.pressure.clone();
+            services::spawn_proxy(
+                proxy_listener,
+                threads,
+                || running.edge(),
+                pressure,
+                shutdown,
+            )?
         };
         let _entered = control.enter();
         let checks = running
@@ -202,6 +221,7 @@ impl Running {
             guards: self.guards.clone(),
             health: self.health.clone(),
             drain: self.drain.clone(),
+            h2c_heads: self.h2c_heads.clone(),
         }
     }
 

@@ -17,15 +17,18 @@ use tokio::sync::watch;
 use crate::admin::listener;
 use crate::admin::state::AdminState;
 use crate::connection::downstream::Downstream;
+use crate::connection::pressure::Pressure;
 use crate::process::launch::StartError;
 use crate::request::edge::Edge;
 
 /// Starts Pingora's listening service on `listener`, in the current (worker) runtime, with
-/// `threads` workers and an edge from `edge` for HTTP/1 and one for h2c.
+/// `threads` workers, an edge from `edge` for HTTP/1 and one for h2c, and `pressure`
+/// keeping the connections under the open-files limit.
 pub(super) fn spawn_proxy(
     listener: TcpListener,
     threads: usize,
     edge: impl Fn() -> Edge,
+    pressure: Arc<Pressure>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let address = listener
@@ -43,11 +46,14 @@ pub(super) fn spawn_proxy(
     });
     let first = edge();
     let (live, drain) = (first.live.clone(), first.drain.clone());
+    let h2c_heads = first.h2c_heads.clone();
     let app = Downstream {
         http1: Arc::new(proxy_app(first, &conf, false)),
         h2c: Arc::new(proxy_app(edge(), &conf, true)),
         live,
         drain,
+        h2c_heads,
+        pressure,
     };
     let mut service = pingora::services::listening::Service::new("strangler".into(), app);
     service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));

@@ -41,6 +41,7 @@ use strangler_flags::resilience::Diversion;
 use strangler_flags::{Reason, Side};
 
 use crate::connection::drain::{self, Drain};
+use crate::connection::h2c_head::H2cHeads;
 use crate::live::config::LiveConfig;
 use crate::live::loaded::Loaded;
 use crate::request::context::RequestCtx;
@@ -75,6 +76,8 @@ pub struct Edge {
     pub(crate) health: Arc<ServiceHealth>,
     /// The instance's drain: once it starts, responses close their connections.
     pub(crate) drain: Arc<Drain>,
+    /// The h2c connections waiting for their first request, told when it arrives.
+    pub(crate) h2c_heads: Arc<H2cHeads>,
 }
 
 #[async_trait]
@@ -90,6 +93,7 @@ impl pingora::proxy::ProxyHttp for Edge {
     /// not verify). A decided request then meets `limits:` ([`limits::admit`]): 431, 413 or
     /// 429 for a head, a body or a tenant over its limit.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        self.h2c_heads.arrived(session);
         let loaded = match self.decide(session.req_header(), ctx) {
             Ok(loaded) => loaded,
             Err(refused) => {

@@ -25,6 +25,13 @@ const STATUS_CLASSES: [&str; 6] = ["none", "1xx", "2xx", "3xx", "4xx", "5xx"];
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// `strangler_open_connections`: client connections open now (registered on first use,
+/// after the recorder is installed).
+pub fn open_connections() -> &'static metrics::Gauge {
+    static GAUGE: OnceLock<metrics::Gauge> = OnceLock::new();
+    GAUGE.get_or_init(|| metrics::gauge!("strangler_open_connections"))
+}
+
 /// Installs the process-wide Prometheus recorder once and returns its handle.
 ///
 /// Handles registered before this runs are no-ops, so call it before loading the config.

@@ -27,12 +27,33 @@ impl StranglerProcess {
 
     /// Like [`StranglerProcess::run`] with more environment variables.
     pub fn run_with_env(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> StranglerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strangler"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strangler"));
+        command
             .envs(env.iter().copied())
             .arg("run")
             .arg("--config")
             .arg(config)
-            .args(extra)
+            .args(extra);
+        StranglerProcess::spawn(command)
+    }
+
+    /// `strangler run --config CONFIG` under an open-files limit of `soft` (`hard` at most),
+    /// set by the shell as `ulimit -n` would.
+    pub fn run_with_open_files(config: &Path, soft: u64, hard: u64) -> StranglerProcess {
+        let script =
+            format!("ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" run --config \"$1\"");
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_strangler"))
+            .arg(config);
+        StranglerProcess::spawn(command)
+    }
+
+    /// Starts `command` with its stdout collected.
+    fn spawn(mut command: Command) -> StranglerProcess {
+        let mut child = command
             .env_remove("RUST_LOG")
             .env_remove("STRANGLER_ADMIN_TOKEN")
             .stdout(Stdio::piped())
