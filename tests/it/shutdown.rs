@@ -243,19 +243,6 @@ async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
     );
 }
 
-/// GET `path` on the admin address `process` logged: the status, or None when refused.
-async fn probe(process: &StranglerProcess, path: &str) -> Option<u16> {
-    let line = process.log("strangler is serving").expect("serving line");
-    let admin = line["admin"].as_str().expect("admin address");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-    let answer = client.get(format!("http://{admin}{path}")).send().await;
-    answer.ok().map(|r| r.status().as_u16())
-}
-
 /// Regression (issue #21): the admin listener closed at once on SIGTERM, so readiness and
 /// liveness probes got connection refused for the whole drain (a liveness probe counts
 /// failures and may kill the draining process). It stays up until the process exits:
@@ -266,7 +253,7 @@ async fn probes_during_a_drain_get_connection_refused() {
     let scratch = Scratch::new();
     let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "20s"), &[]);
     let addr = process.serving().await;
-    assert_eq!(probe(&process, "/readyz").await, Some(200));
+    assert_eq!(process.admin_status("/readyz").await, Some(200));
     let in_flight = tokio::spawn(slow_get(addr, 4000));
     eventually(
         Duration::from_secs(10),
@@ -282,13 +269,13 @@ async fn probes_during_a_drain_get_connection_refused() {
         )
         .await;
     assert_eq!(
-        probe(&process, "/readyz").await,
+        process.admin_status("/readyz").await,
         Some(503),
         "{}",
         process.output()
     );
     assert_eq!(
-        probe(&process, "/healthz").await,
+        process.admin_status("/healthz").await,
         Some(200),
         "{}",
         process.output()

@@ -43,18 +43,6 @@ async fn upgrade(old: &mut StranglerProcess, config: &Path, load: &Load) -> Stra
     successor
 }
 
-/// GET `/healthz` on the admin address `process` logged: the status, if any.
-async fn health(process: &StranglerProcess) -> Option<u16> {
-    let line = process.log("strangler is serving").expect("serving line");
-    let admin = line["admin"].as_str().expect("admin address");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    let answer = client.get(format!("http://{admin}/healthz")).send().await;
-    answer.ok().map(|r| r.status().as_u16())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn graceful_upgrade_under_load_fails_no_request() {
     let legacy = Backend::echo("legacy").await;
@@ -70,7 +58,7 @@ async fn graceful_upgrade_under_load_fails_no_request() {
 
     let mut second = upgrade(&mut first, &config, &load).await;
     assert_eq!(
-        health(&first).await,
+        first.admin_status("/healthz").await,
         Some(200),
         "the admin listener moved too"
     );

@@ -108,6 +108,20 @@ impl StranglerProcess {
             .find(|value| value["message"] == message)
     }
 
+    /// GET `path` on the admin address the process logged: the status, or `None` when the
+    /// connection is refused (or nothing answers within 5 s).
+    pub async fn admin_status(&self, path: &str) -> Option<u16> {
+        let line = self.log("strangler is serving").expect("serving line");
+        let admin = line["admin"].as_str().expect("admin address");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let answer = client.get(format!("http://{admin}{path}")).send().await;
+        answer.ok().map(|r| r.status().as_u16())
+    }
+
     /// Waits for "strangler is serving" and returns the proxy address it names.
     pub async fn serving(&self) -> SocketAddr {
         let line = self
