@@ -12,6 +12,7 @@ pub mod limits;
 mod problems;
 mod qa;
 pub mod raw;
+mod recover;
 mod routes;
 mod services;
 pub mod timeouts;
@@ -102,15 +103,40 @@ pub fn parse(
     origin: &str,
     surroundings: &dyn Surroundings,
 ) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = serde_yaml::from_str(yaml)
-        .map_err(|err| ConfigErrors::from(problems::syntax_error(&err, origin)))?;
     let mut problems = Problems::new(origin, yaml);
+    let raw = read(yaml, origin, &mut problems)?;
     let base = Path::new(origin).parent().unwrap_or(Path::new(""));
     let keys = KeyReader { base, surroundings };
-    let config = validate(raw, &keys, &mut problems);
+    let config = raw.and_then(|raw| validate(raw, &keys, &mut problems));
     let (mut config, warnings) = problems.finish(config)?;
     config.warnings = warnings;
     Ok(config)
+}
+
+/// The raw file. Text that is YAML but not a valid routes.yaml is read again past each
+/// unknown key and wrong type ([`recover`]), recording all of them, and what is left (if
+/// anything deserializes) is returned for validation; only a YAML syntax error stops
+/// everything at once.
+fn read(
+    yaml: &str,
+    origin: &str,
+    problems: &mut Problems<'_>,
+) -> Result<Option<RawConfig>, ConfigErrors> {
+    let first = match serde_yaml::from_str::<RawConfig>(yaml) {
+        Ok(raw) => return Ok(Some(raw)),
+        Err(first) => first,
+    };
+    let only_first = || ConfigErrors::from(problems::syntax_error(&first, origin));
+    let value = match serde_yaml::from_str::<serde_yaml::Value>(yaml) {
+        Ok(serde_yaml::Value::Null) | Err(_) => return Err(only_first()),
+        Ok(value) => value,
+    };
+    let (raw, pruned) = recover::recover(value, problems);
+    problems.after_recovery(pruned);
+    match problems.any() {
+        false => Err(only_first()),
+        true => Ok(raw),
+    }
 }
 
 fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -> Option<Config> {
