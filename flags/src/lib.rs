@@ -49,6 +49,13 @@ pub use surroundings::{Offline, Surroundings};
 pub use tenant::TenantSourceKind;
 pub use upstream::Upstream;
 
+/// The path as the decision matches it (escapes of unreserved characters decoded, `//`
+/// collapsed, matrix parameters left out), or why it is refused: what `strangler explain`
+/// shows. The proxy forwards the path as sent.
+pub fn matched_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, RequestError> {
+    request_path::normalize_request_path(raw).map_err(RequestError::InvalidPath)
+}
+
 /// What the decision needs to know about a request; the proxy implements it over its
 /// request header so nothing is copied.
 pub trait RequestView {

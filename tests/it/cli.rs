@@ -260,6 +260,18 @@ fn explain_json_for_a_percent_tenant_shows_its_bucket() {
 }
 
 #[test]
+fn explain_shows_the_path_it_matched_on() {
+    let out = explain(&[
+        "--path",
+        "/api;jsessionid=1/invoices/%37",
+        "--tenant",
+        "acme",
+    ]);
+    assert_eq!(field(&out, "path"), "/api/invoices/7");
+    assert_eq!(field(&out, "route"), "invoices");
+}
+
+#[test]
 fn explain_for_an_unmatched_path_says_no_route() {
     let out = explain(&["--path", "/shop/cart", "--tenant", "acme"]);
     assert_eq!(field(&out, "side"), "legacy");
