@@ -428,10 +428,26 @@ async fn a_sample_keeps_both_answers_with_redacted_fields() {
     let (status, text) = proxy.admin_get(&format!("/admin/diffs/samples/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let sample: Value = serde_json::from_str(&text).unwrap();
-    let primary: Value = serde_json::from_str(sample["primary"]["body"].as_str().unwrap()).unwrap();
-    let shadow: Value = serde_json::from_str(sample["shadow"]["body"].as_str().unwrap()).unwrap();
-    assert_eq!(primary, json!({"currency": "EUR", "card": "[redacted]"}));
-    assert_eq!(shadow, json!({"currency": "eur", "card": "[redacted]"}));
+    let (primary, shadow) = (&sample["primary"]["body"], &sample["shadow"]["body"]);
+    assert_eq!(
+        *primary,
+        json!({"currency": "EUR", "card": "[redacted]"}),
+        "JSON, not a string"
+    );
+    assert_eq!(*shadow, json!({"currency": "eur", "card": "[redacted]"}));
+    let request = &sample["request"];
+    assert_eq!(request["method"], "GET", "{sample}");
+    assert_eq!(request["target"], "/api/invoices/7", "{sample}");
+    assert_eq!(request["tenant"], "t0", "{sample}");
+    assert_eq!(request["primary_side"], "legacy", "{sample}");
+    assert!(
+        request["at_ms"].as_i64().is_some_and(|ms| ms > 0),
+        "{sample}"
+    );
+    assert_eq!(
+        samples[0]["request"], *request,
+        "the report lists which request too"
+    );
     let (status, _) = proxy.admin_get("/admin/diffs/samples/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = proxy.admin_get("/admin/diffs?since=forever").await;
@@ -492,6 +508,31 @@ async fn strangler_diffs_reports_from_the_store_as_text_and_json() {
         text.contains("DIFFERENCE /currency (value-changed) in 3 of 3"),
         "{text}"
     );
+    assert!(text.contains("GET /api/invoices/7 tenant t0 at "), "{text}");
+    let id = route["samples"][0]["id"]
+        .as_i64()
+        .expect("a sample")
+        .to_string();
+    let sample = run(&["diffs", "sample", &id, "--config", &config]);
+    let sample = String::from_utf8_lossy(&sample.stdout);
+    assert!(
+        sample.contains("request: GET /api/invoices/7  tenant t0"),
+        "{sample}"
+    );
+    assert!(
+        sample.contains("primary (legacy)") && sample.contains("shadow (new)"),
+        "{sample}"
+    );
+    let differing: Vec<&str> = sample.lines().filter(|l| l.contains("\"EUR\"")).collect();
+    assert!(
+        differing.iter().all(|l| l.contains(" * ")),
+        "marked: {sample}"
+    );
+    let json = run(&["diffs", "sample", &id, "--config", &config, "--json"]);
+    let view: Value = serde_json::from_slice(&json.stdout).expect("sample JSON");
+    assert_eq!(view["primary"]["body"]["currency"], "EUR", "{view}");
+    let missing = run(&["diffs", "sample", "999999", "--config", &config]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no sample 999999"));
     let unknown = run(&["diffs", "--config", &config, "--route", "nope"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown route \"nope\""));
