@@ -402,6 +402,54 @@ async fn an_h2_request_is_mirrored_as_http1_with_a_host() {
     assert_eq!(mirrored.headers["x-strangler-tenant"], "acme");
 }
 
+/// The shadow gets the request the primary got: the same method, target, headers and body,
+/// nothing added but the marker (no `Accept` or `User-Agent` the client did not send), and
+/// a trace context that is a child of the client's trace with a span of its own.
+#[tokio::test]
+async fn the_mirror_is_the_primarys_request_but_for_the_marker_and_its_span() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    let addr = proxy.running().proxy_addr();
+    let request = "GET /api/invoices/7?x=1 HTTP/1.1\r\nHost: shop.example\r\n\
+                   X-Tenant-Id: acme\r\nX-Custom: kept\r\n\
+                   traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\
+                   Connection: close\r\n\r\n";
+    let (status, _) = crate::support::raw_http::exchange(addr, request).await;
+    assert_eq!(status, 200);
+    settled(&proxy, 1).await;
+    let primary = legacy.received().remove(0);
+    let mut mirrored = new.mirrored().remove(0);
+    assert_eq!(
+        (&mirrored.method, &mirrored.target),
+        (&primary.method, &primary.target)
+    );
+    assert_eq!(
+        mirrored.headers.remove("x-strangler-shadow").as_deref(),
+        Some("1")
+    );
+    let (primary_trace, mirror_trace) = (
+        primary.headers["traceparent"].clone(),
+        mirrored
+            .headers
+            .remove("traceparent")
+            .expect("a traceparent"),
+    );
+    assert_eq!(primary_trace[..35], mirror_trace[..35], "the same trace");
+    assert_ne!(
+        primary_trace[36..52],
+        mirror_trace[36..52],
+        "a span of its own"
+    );
+    let mut primary_headers = primary.headers.clone();
+    primary_headers.remove("traceparent");
+    assert_eq!(
+        mirrored.headers, primary_headers,
+        "nothing else added or changed"
+    );
+    assert!(!mirrored.headers.contains_key("accept"), "{mirrored:?}");
+}
+
 #[tokio::test]
 async fn a_sample_keeps_both_answers_with_redacted_fields() {
     let legacy = Scripted::start(|_, _| json!({"currency": "EUR", "card": "4111"})).await;
