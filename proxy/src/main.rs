@@ -74,9 +74,12 @@ enum Command {
     },
     /// Show and change a running proxy's runtime flags through its admin API.
     Flags(FlagsArgs),
-    /// Report how the shadowed routes compare, from the diff store of the config's `store:`.
+    /// Report how the shadowed routes compare, from the diff store of the config's `store:`;
+    /// `diffs sample ID` shows one kept sample.
     Diffs {
-        #[arg(long, default_value = "routes.yaml")]
+        #[command(subcommand)]
+        sample: Option<DiffsCommand>,
+        #[arg(long, default_value = "routes.yaml", global = true)]
         config: PathBuf,
         /// Only this route.
         #[arg(long)]
@@ -85,8 +88,17 @@ enum Command {
         #[arg(long, default_value = cli::diffs::DEFAULT_SINCE)]
         since: String,
         /// Print JSON instead of text.
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DiffsCommand {
+    /// One kept sample: the request it answered and both answers side by side.
+    Sample {
+        /// The sample's id, as the report lists it.
+        id: i64,
     },
 }
 
@@ -107,6 +119,13 @@ fn main() -> ExitCode {
         Command::Demo { config } => cli::demo::demo(config),
         Command::Flags(args) => return flags(args),
         Command::Diffs {
+            sample: Some(DiffsCommand::Sample { id }),
+            config,
+            json,
+            ..
+        } => cli::diffs::sample(&config, id, json),
+        Command::Diffs {
+            sample: None,
             config,
             route,
             since,

@@ -34,5 +34,5 @@ pub use comparison::{report, Comparison, Verdict, MAX_STORED_PATHS};
 pub use diff::{diff, Diff, Difference, Example, Kind};
 pub use noise::noise_paths;
 pub use report::{DifferenceReport, NoiseReport, RouteReport, ShadowReport};
-pub use sample::{Sample, SampleSide, REDACTED};
+pub use sample::{Sample, SampleRequest, SampleSide, REDACTED};
 pub use stats::RouteStats;

@@ -32,6 +32,21 @@ pub struct SampleSide {
     pub truncated: bool,
 }
 
+/// The request a kept sample answered, so QA can tell samples apart and ask it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleRequest {
+    /// When the primary answered, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The method.
+    pub method: String,
+    /// The request target as sent: path and query.
+    pub target: String,
+    /// The tenant the proxy resolved, if any.
+    pub tenant: Option<String>,
+    /// The side that served the client (`legacy` or `new`); the shadow is the other.
+    pub primary_side: String,
+}
+
 /// Both answers of one comparison, as kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
@@ -43,6 +58,8 @@ pub struct Sample {
     pub route: String,
     /// The comparison's signature.
     pub signature: String,
+    /// The request; `None` once retention removed its comparison row.
+    pub request: Option<SampleRequest>,
     /// The primary's answer.
     pub primary: SampleSide,
     /// The shadow's answer.

@@ -253,6 +253,35 @@ async fn a_body_over_max_body_skips_the_comparison_and_the_primary_is_intact() {
     drop(text);
 }
 
+/// A request body over the route's shadow `max_body` cannot be replayed whole: the primary
+/// gets all of it, nothing is mirrored, and the skip says why.
+#[tokio::test]
+async fn a_request_body_over_max_body_is_served_whole_and_skipped_not_mirrored() {
+    let legacy = Scripted::start(|_, _| json!({"created": 1})).await;
+    let new = Scripted::start(|_, _| json!({"created": 1})).await;
+    let config = shadowed(
+        &legacy,
+        &new,
+        0,
+        "{ methods: [POST], max_body: 1KiB, noise: 0 }",
+    );
+    let proxy = Proxy::start(&config).await;
+    let post = proxy
+        .request(Method::POST, "/api/invoices")
+        .body(vec![b'x'; 10 << 10]);
+    assert_eq!(send(post).await.status, StatusCode::OK);
+    let primary = legacy.received();
+    assert_eq!(primary.len(), 1, "{primary:?}");
+    assert_eq!(
+        primary[0].body_len,
+        10 << 10,
+        "the primary got the whole body"
+    );
+    let report = settled(&proxy, 1).await;
+    assert_eq!(report["skip_reasons"]["request-too-large"], 1, "{report}");
+    assert!(new.mirrored().is_empty(), "nothing was mirrored");
+}
+
 #[tokio::test]
 async fn a_post_is_mirrored_only_when_its_method_is_listed() {
     let legacy = Scripted::start(|_, _| json!({"created": 1})).await;
@@ -373,6 +402,54 @@ async fn an_h2_request_is_mirrored_as_http1_with_a_host() {
     assert_eq!(mirrored.headers["x-strangler-tenant"], "acme");
 }
 
+/// The shadow gets the request the primary got: the same method, target, headers and body,
+/// nothing added but the marker (no `Accept` or `User-Agent` the client did not send), and
+/// a trace context that is a child of the client's trace with a span of its own.
+#[tokio::test]
+async fn the_mirror_is_the_primarys_request_but_for_the_marker_and_its_span() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("EUR")).await;
+    let proxy = Proxy::start(&shadowed(&legacy, &new, 0, "{ noise: 0 }")).await;
+    let addr = proxy.running().proxy_addr();
+    let request = "GET /api/invoices/7?x=1 HTTP/1.1\r\nHost: shop.example\r\n\
+                   X-Tenant-Id: acme\r\nX-Custom: kept\r\n\
+                   traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\
+                   Connection: close\r\n\r\n";
+    let (status, _) = crate::support::raw_http::exchange(addr, request).await;
+    assert_eq!(status, 200);
+    settled(&proxy, 1).await;
+    let primary = legacy.received().remove(0);
+    let mut mirrored = new.mirrored().remove(0);
+    assert_eq!(
+        (&mirrored.method, &mirrored.target),
+        (&primary.method, &primary.target)
+    );
+    assert_eq!(
+        mirrored.headers.remove("x-strangler-shadow").as_deref(),
+        Some("1")
+    );
+    let (primary_trace, mirror_trace) = (
+        primary.headers["traceparent"].clone(),
+        mirrored
+            .headers
+            .remove("traceparent")
+            .expect("a traceparent"),
+    );
+    assert_eq!(primary_trace[..35], mirror_trace[..35], "the same trace");
+    assert_ne!(
+        primary_trace[36..52],
+        mirror_trace[36..52],
+        "a span of its own"
+    );
+    let mut primary_headers = primary.headers.clone();
+    primary_headers.remove("traceparent");
+    assert_eq!(
+        mirrored.headers, primary_headers,
+        "nothing else added or changed"
+    );
+    assert!(!mirrored.headers.contains_key("accept"), "{mirrored:?}");
+}
+
 #[tokio::test]
 async fn a_sample_keeps_both_answers_with_redacted_fields() {
     let legacy = Scripted::start(|_, _| json!({"currency": "EUR", "card": "4111"})).await;
@@ -399,10 +476,26 @@ async fn a_sample_keeps_both_answers_with_redacted_fields() {
     let (status, text) = proxy.admin_get(&format!("/admin/diffs/samples/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let sample: Value = serde_json::from_str(&text).unwrap();
-    let primary: Value = serde_json::from_str(sample["primary"]["body"].as_str().unwrap()).unwrap();
-    let shadow: Value = serde_json::from_str(sample["shadow"]["body"].as_str().unwrap()).unwrap();
-    assert_eq!(primary, json!({"currency": "EUR", "card": "[redacted]"}));
-    assert_eq!(shadow, json!({"currency": "eur", "card": "[redacted]"}));
+    let (primary, shadow) = (&sample["primary"]["body"], &sample["shadow"]["body"]);
+    assert_eq!(
+        *primary,
+        json!({"currency": "EUR", "card": "[redacted]"}),
+        "JSON, not a string"
+    );
+    assert_eq!(*shadow, json!({"currency": "eur", "card": "[redacted]"}));
+    let request = &sample["request"];
+    assert_eq!(request["method"], "GET", "{sample}");
+    assert_eq!(request["target"], "/api/invoices/7", "{sample}");
+    assert_eq!(request["tenant"], "t0", "{sample}");
+    assert_eq!(request["primary_side"], "legacy", "{sample}");
+    assert!(
+        request["at_ms"].as_i64().is_some_and(|ms| ms > 0),
+        "{sample}"
+    );
+    assert_eq!(
+        samples[0]["request"], *request,
+        "the report lists which request too"
+    );
     let (status, _) = proxy.admin_get("/admin/diffs/samples/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = proxy.admin_get("/admin/diffs?since=forever").await;
@@ -463,6 +556,31 @@ async fn strangler_diffs_reports_from_the_store_as_text_and_json() {
         text.contains("DIFFERENCE /currency (value-changed) in 3 of 3"),
         "{text}"
     );
+    assert!(text.contains("GET /api/invoices/7 tenant t0 at "), "{text}");
+    let id = route["samples"][0]["id"]
+        .as_i64()
+        .expect("a sample")
+        .to_string();
+    let sample = run(&["diffs", "sample", &id, "--config", &config]);
+    let sample = String::from_utf8_lossy(&sample.stdout);
+    assert!(
+        sample.contains("request: GET /api/invoices/7  tenant t0"),
+        "{sample}"
+    );
+    assert!(
+        sample.contains("primary (legacy)") && sample.contains("shadow (new)"),
+        "{sample}"
+    );
+    let differing: Vec<&str> = sample.lines().filter(|l| l.contains("\"EUR\"")).collect();
+    assert!(
+        differing.iter().all(|l| l.contains(" * ")),
+        "marked: {sample}"
+    );
+    let json = run(&["diffs", "sample", &id, "--config", &config, "--json"]);
+    let view: Value = serde_json::from_slice(&json.stdout).expect("sample JSON");
+    assert_eq!(view["primary"]["body"]["currency"], "EUR", "{view}");
+    let missing = run(&["diffs", "sample", "999999", "--config", &config]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no sample 999999"));
     let unknown = run(&["diffs", "--config", &config, "--route", "nope"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown route \"nope\""));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use strangler_control::diffs::{DiffStore, Record};
 use strangler_control::testing::PostgresDatabase;
 use strangler_control::Database;
-use strangler_shadow::{Comparison, Difference, Example, Kind, SampleSide, Verdict};
+use strangler_shadow::{Comparison, Difference, Example, Kind, SampleRequest, SampleSide, Verdict};
 
 /// A mismatch on `/currency` at `at_ms`.
 fn mismatch(at_ms: i64) -> Comparison {
@@ -98,11 +98,28 @@ async fn comparisons_and_samples_round_trip_and_retention_prunes() {
             .is_empty());
         assert_eq!(store.comparisons(None, 1_003).await.unwrap().len(), 2);
 
-        let samples = store.sample_ids("invoices").await.unwrap();
+        let samples = store.samples("invoices").await.unwrap();
         assert_eq!(samples.len(), 2, "at most 2 per signature on {url}");
-        let sample = store.sample(samples[0].0).await.unwrap().expect("sample");
+        let sample = store.sample(samples[0].id).await.unwrap().expect("sample");
         assert_eq!(sample.signature, "/currency");
         assert_eq!(sample.shadow.body, "{\"currency\":\"eur\"}");
+        let request = SampleRequest {
+            at_ms: 1_000,
+            method: "GET".into(),
+            target: "/api/invoices/7?x=1".into(),
+            tenant: Some("acme".into()),
+            primary_side: "legacy".into(),
+        };
+        assert_eq!(
+            sample.request.as_ref(),
+            Some(&request),
+            "which request, on {url}"
+        );
+        assert_eq!(
+            samples[0].request.as_ref(),
+            Some(&request),
+            "listed too, on {url}"
+        );
         assert!(store.sample(-1).await.unwrap().is_none());
 
         let deleted = store

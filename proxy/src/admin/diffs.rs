@@ -72,7 +72,7 @@ async fn sample(State(state): State<AdminState>, Path(id): Path<String>) -> Resp
         return unavailable();
     };
     match store.sample(id).await {
-        Ok(Some(sample)) => Json(sample).into_response(),
+        Ok(Some(sample)) => Json(reports::SampleView::of(sample)).into_response(),
         Ok(None) => reply::error(StatusCode::NOT_FOUND, &format!("no sample {id}")),
         Err(error) => reply::error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }

@@ -1,9 +1,13 @@
 //! `strangler diffs`: how the shadowed routes compare, read from the diff store that the
-//! config's `store:` names, as text or JSON.
+//! config's `store:` names, as text or JSON; `strangler diffs sample ID`: one kept sample.
 
 use std::path::Path;
 
+use strangler_control::diffs::DiffStore;
+use strangler_flags::Snapshot;
+
 use crate::cli::error::CliError;
+use crate::cli::sample;
 use crate::live::routes_file;
 use crate::shadow::reports;
 
@@ -21,19 +25,49 @@ pub fn diffs(config: &Path, route: Option<&str>, since: &str, json: bool) -> Res
         }
     }
     let since = reports::parse_since(since).map_err(CliError::Usage)?;
-    let settings = snapshot.diffs();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::io("starting a runtime"))?;
-    let report = runtime.block_on(async {
-        let database = strangler_control::Database::connect(snapshot.store_url()).await?;
-        let store = database.diffs(settings.samples_per_signature);
-        Ok::<_, CliError>(reports::report(&store, route, since, &settings.thresholds).await?)
+    let settings = snapshot.diffs().clone();
+    let report = with_store(&snapshot, |store| async move {
+        Ok(reports::report(&store, route, since, &settings.thresholds).await?)
     })?;
     match json {
         true => println!("{}", serde_json::to_string_pretty(&report)?),
         false => print!("{}", reports::render(&report)),
     }
     Ok(())
+}
+
+/// Prints the kept sample `id`: the request and both answers side by side, or `--json`.
+pub fn sample(config: &Path, id: i64, json: bool) -> Result<(), CliError> {
+    let snapshot = routes_file::load(config)?;
+    let found = with_store(
+        &snapshot,
+        |store| async move { Ok(store.sample(id).await?) },
+    )?;
+    let Some(sample) = found else {
+        return Err(CliError::Usage(format!("no sample {id} in the diff store")));
+    };
+    let view = reports::SampleView::of(sample);
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(&view)?),
+        false => {
+            let (colour, width) = (sample::colour(), sample::width());
+            print!("{}", sample::render(&view, colour, width));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `read` on the diff store that `snapshot`'s `store:` names, on a runtime of its own.
+fn with_store<T, F>(snapshot: &Snapshot, read: impl FnOnce(DiffStore) -> F) -> Result<T, CliError>
+where
+    F: std::future::Future<Output = Result<T, CliError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::io("starting a runtime"))?;
+    runtime.block_on(async {
+        let database = strangler_control::Database::connect(snapshot.store_url()).await?;
+        read(database.diffs(snapshot.diffs().samples_per_signature)).await
+    })
 }

@@ -12,3 +12,4 @@ pub mod error;
 pub mod explain;
 pub mod flags;
 pub mod run;
+mod sample;

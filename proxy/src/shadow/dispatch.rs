@@ -7,39 +7,27 @@
 //! Nothing here can slow or change a client's answer: a call starts after the primary
 //! answered, holds one of `diffs.in_flight` slots taken when the request started (none
 //! free: skipped as `overloaded`), and has the route's own `timeout`. The request sent is
-//! the one the primary got, as HTTP/1.1 (an h2 request's `:authority` becomes `Host`),
-//! with `x-strangler-shadow: 1`.
+//! the one the primary got ([`crate::shadow::client`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use strangler_control::diffs::Record;
-use strangler_flags::shadow_policy::{CompiledPolicy, DiffSettings};
+use strangler_flags::shadow_policy::DiffSettings;
 use strangler_shadow::{diff, noise_paths, Captured, Comparison, SampleSide, SkipReason, Verdict};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use crate::shadow::client::{target_of, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
-use crate::shadow::mirror::{header_pairs, Mirror, SHADOW_HEADER};
+use crate::shadow::mirror::Mirror;
 
 /// Signatures whose samples are counted here before the count starts again.
 const MAX_SIGNATURES: usize = 10_000;
 /// Records waiting for the store's writer; beyond this they are dropped and counted.
 const RECORD_QUEUE: usize = 8192;
-/// Request headers never copied to a mirror (hop-by-hop, or recomputed by the client).
-const NOT_COPIED: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-];
-
 /// Everything a shadowed request leaves for its comparison besides the [`Mirror`].
 pub struct Finished {
     /// The route's name.
@@ -86,7 +74,7 @@ impl Shadowing {
         let (jobs, queue) = mpsc::unbounded_channel();
         let (records, written) = mpsc::channel(RECORD_QUEUE);
         let worker = Worker {
-            client: client(),
+            client: ShadowClient::new(),
             records: records.clone(),
             sampled: Mutex::default(),
         };
@@ -134,7 +122,7 @@ impl Shadowing {
 
 /// The shadow runtime's side.
 struct Worker {
-    client: reqwest::Client,
+    client: ShadowClient,
     records: mpsc::Sender<Record>,
     /// Samples sent per (route, signature), so bodies stop being prepared once the
     /// store has enough (the store enforces the limit as well).
@@ -205,7 +193,10 @@ impl Worker {
         let policy = &job.mirror.policy;
         let (shadow_addr, primary_addr) = (job.finished.shadow_addr, job.finished.primary_addr);
         let started = Instant::now();
-        let shadow = self.call(shadow_addr, request, body.clone(), policy).await;
+        let shadow = self
+            .client
+            .call(shadow_addr, request, body.clone(), policy)
+            .await;
         comparison.shadow_ms = Some(millis(started.elapsed()));
         let shadow = match shadow {
             Ok(shadow) => shadow,
@@ -219,7 +210,7 @@ impl Worker {
         // Asking the primary twice is only safe for methods that change nothing.
         let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
         if job.mirror.noise && safe && diff.skipped.is_none() {
-            if let Ok(again) = self.call(primary_addr, request, body, policy).await {
+            if let Ok(again) = self.client.call(primary_addr, request, body, policy).await {
                 comparison.noise = Some(noise_paths(&primary, &again, policy));
             }
         }
@@ -258,84 +249,6 @@ impl Worker {
             SampleSide::of(shadow, settings),
         ))
     }
-
-    /// Sends `request` to `addr` and reads the answer, keeping at most one byte more of
-    /// the body than `max_body` (enough for the diff to see it is too large).
-    async fn call(
-        &self,
-        addr: SocketAddr,
-        request: &pingora::http::RequestHeader,
-        body: Bytes,
-        policy: &CompiledPolicy,
-    ) -> Result<Captured, String> {
-        let url = format!("http://{addr}{}", target_of(request));
-        let mut builder = self
-            .client
-            .request(request.method.clone(), url)
-            .timeout(policy.timeout);
-        for (name, value) in request.headers.iter() {
-            if !NOT_COPIED.contains(&name.as_str()) {
-                builder = builder.header(name, value);
-            }
-        }
-        if !request.headers.contains_key(http::header::HOST) {
-            if let Some(authority) = request.uri.authority() {
-                builder = builder.header(http::header::HOST, authority.as_str());
-            }
-        }
-        let builder = builder.header(SHADOW_HEADER, "1").body(body);
-        let response = builder.send().await.map_err(describe)?;
-        read(response, policy.max_body).await.map_err(describe)
-    }
-}
-
-/// Reads a response into a [`Captured`], stopping one byte past `max_body`.
-async fn read(mut response: reqwest::Response, max_body: usize) -> reqwest::Result<Captured> {
-    let status = response.status().as_u16();
-    let headers = header_pairs(response.headers());
-    let mut body = BytesMut::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = (max_body + 1).saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() > max_body {
-            break;
-        }
-    }
-    Ok(Captured {
-        status,
-        headers,
-        body: body.freeze(),
-    })
-}
-
-/// What went wrong with a call, in a few words: `timeout`, `connect: ...`, ...
-fn describe(error: reqwest::Error) -> String {
-    let kind = match () {
-        _ if error.is_timeout() => "timeout",
-        _ if error.is_connect() => "connect",
-        _ if error.is_body() || error.is_decode() => "body",
-        _ => "request",
-    };
-    let mut text = kind.to_owned();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
-}
-
-/// The client of the shadow calls: HTTP/1.1, no redirects, no proxy from the
-/// environment, idle connections kept below the usual 5 s backend keep-alive.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .http1_only()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(4))
-        .connect_timeout(Duration::from_secs(1))
-        .build()
-        .expect("a client with static settings")
 }
 
 /// A comparison of `finished` with nothing compared yet.
@@ -367,14 +280,6 @@ fn submit(records: &mpsc::Sender<Record>, shadow_side: &'static str, record: Rec
     if records.try_send(record).is_err() {
         crate::telemetry::metrics::record_diff_dropped("queue-full");
     }
-}
-
-/// Path and query as sent.
-fn target_of(request: &pingora::http::RequestHeader) -> String {
-    request
-        .uri
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -1,10 +1,11 @@
 //! Shadow compare at the edge: the capture of a shadowed request while the primary serves
-//! it ([`mirror`]), the shadow call and the comparison on a runtime of their own
-//! ([`dispatch`]), the diff store's writer ([`diff_writer`]) and the reports read back from
+//! it ([`mirror`]), the shadow call ([`client`]) and the comparison on a runtime of their
+//! own ([`dispatch`]), the diff store's writer ([`diff_writer`]) and the reports read back from
 //! it ([`reports`]). The diff engine itself is the `strangler-shadow` crate.
 //!
 //! May import [`crate::telemetry`]; the request hooks call in, never the other way.
 
+pub mod client;
 pub mod diff_writer;
 pub mod dispatch;
 pub mod mirror;

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use strangler_control::diffs::{DiffStore, StoreError};
+use strangler_control::diffs::{DiffStore, SampleSummary, StoreError};
 use strangler_flags::shadow_policy::NoiseThresholds;
-use strangler_shadow::RouteReport;
+use strangler_shadow::{RouteReport, Sample, SampleRequest, SampleSide};
 
 /// The default window of a report.
 pub const DEFAULT_SINCE: &str = "1h";
@@ -22,17 +22,9 @@ pub struct RouteDiffs {
     /// The counts, differences and noise.
     #[serde(flatten)]
     pub report: RouteReport,
-    /// The kept samples: their ids (for `/admin/diffs/samples/{id}`) and signatures.
-    pub samples: Vec<SampleRef>,
-}
-
-/// A kept sample, by id.
-#[derive(Debug, Serialize)]
-pub struct SampleRef {
-    /// The sample's id.
-    pub id: i64,
-    /// The sorted paths that differed.
-    pub signature: String,
+    /// The kept samples: their ids (for `/admin/diffs/samples/{id}` and `strangler diffs
+    /// sample`), signatures and the request each answered.
+    pub samples: Vec<SampleSummary>,
 }
 
 /// Every route's report over one window.
@@ -69,14 +61,8 @@ pub async fn report(
     };
     let mut routes = Vec::with_capacity(reports.len());
     for report in reports {
-        let samples = store.sample_ids(&report.route).await?;
-        routes.push(RouteDiffs {
-            report,
-            samples: samples
-                .into_iter()
-                .map(|(id, signature)| SampleRef { id, signature })
-                .collect(),
-        });
+        let samples = store.samples(&report.route).await?;
+        routes.push(RouteDiffs { report, samples });
     }
     Ok(Diffs { routes })
 }
@@ -123,7 +109,93 @@ fn render_route(route: &RouteDiffs) -> String {
         ));
     }
     for s in &route.samples {
-        out.push_str(&format!("  sample {} [{}]\n", s.id, s.signature));
+        out.push_str(&format!(
+            "  sample {}: {} [{}]\n",
+            s.id,
+            request_line(s),
+            s.signature
+        ));
     }
     out
+}
+
+/// `GET /api/invoices/7?x=1 tenant acme at 2026-12-06T04:50:01Z`, or what is left of it.
+fn request_line(sample: &SampleSummary) -> String {
+    let Some(request) = &sample.request else {
+        return "(its request is past retention)".to_owned();
+    };
+    let tenant = request.tenant.as_deref().unwrap_or("-");
+    let at = rfc3339(request.at_ms);
+    format!(
+        "{} {} tenant {tenant} at {at}",
+        request.method, request.target
+    )
+}
+
+/// A unix-milliseconds time as RFC 3339 UTC, to the second.
+pub(crate) fn rfc3339(at_ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(at_ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A kept sample as the admin API and `strangler diffs sample --json` give it: the request
+/// it answered and both answers, each body as JSON when it is JSON (not JSON in a string).
+#[derive(Debug, Serialize)]
+pub struct SampleView {
+    /// The sample's id.
+    pub id: i64,
+    /// The route.
+    pub route: String,
+    /// The sorted paths that differed.
+    pub signature: String,
+    /// The request, unless retention removed its comparison.
+    pub request: Option<SampleRequest>,
+    /// The primary's answer.
+    pub primary: AnswerView,
+    /// The shadow's answer.
+    pub shadow: AnswerView,
+}
+
+/// One side of a [`SampleView`].
+#[derive(Debug, Serialize)]
+pub struct AnswerView {
+    /// The status code.
+    pub status: u16,
+    /// Header names and values, redacted ones replaced.
+    pub headers: Vec<(String, String)>,
+    /// The body: its JSON value when it parses whole, else its text.
+    pub body: serde_json::Value,
+    /// Whether the body was cut at `diffs.sample_body`.
+    pub truncated: bool,
+}
+
+impl SampleView {
+    /// The view of `sample`.
+    pub fn of(sample: Sample) -> SampleView {
+        SampleView {
+            id: sample.id,
+            route: sample.route,
+            signature: sample.signature,
+            request: sample.request,
+            primary: AnswerView::of(sample.primary),
+            shadow: AnswerView::of(sample.shadow),
+        }
+    }
+}
+
+impl AnswerView {
+    fn of(side: SampleSide) -> AnswerView {
+        let body = match side.truncated {
+            true => None,
+            false => serde_json::from_str(&side.body).ok(),
+        };
+        AnswerView {
+            status: side.status,
+            headers: side.headers,
+            body: body.unwrap_or(serde_json::Value::String(side.body)),
+            truncated: side.truncated,
+        }
+    }
 }

@@ -52,6 +52,21 @@ impl RequestIdentity {
     }
 }
 
+/// A `traceparent` for a call made on behalf of the request that sent `traceparent`: the
+/// same trace and flags, a span id of its own (a shadow call is the primary's sibling, not
+/// a copy of it). `None` when `traceparent` is not a valid one.
+pub fn child_traceparent(traceparent: &str) -> Option<String> {
+    let (trace_id, flags) = parse_traceparent(traceparent)?;
+    let mut header = String::with_capacity(55);
+    header.push_str("00-");
+    header.push_str(&trace_id);
+    header.push('-');
+    push_hex(&mut header, next_id() | 1);
+    header.push('-');
+    header.push_str(flags);
+    Some(header)
+}
+
 /// 32 random lowercase hex digits: a new trace id or request id.
 fn random_hex_128() -> String {
     let mut hex = String::with_capacity(32);

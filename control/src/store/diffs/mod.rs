@@ -11,6 +11,8 @@
 
 mod rows;
 
+pub use rows::SampleSummary;
+
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -100,9 +102,9 @@ impl DiffStore {
         rows::sample(&mut *self.pool.acquire().await?, id).await
     }
 
-    /// The ids of the samples kept for a route, with their signatures, oldest first.
-    pub async fn sample_ids(&self, route: &str) -> Result<Vec<(i64, String)>, StoreError> {
-        rows::sample_ids(&mut *self.pool.acquire().await?, route).await
+    /// The samples kept for a route, each with its signature and request, oldest first.
+    pub async fn samples(&self, route: &str) -> Result<Vec<SampleSummary>, StoreError> {
+        rows::sample_summaries(&mut *self.pool.acquire().await?, route).await
     }
 
     /// Deletes comparisons older than `max_age` before `now_ms` and all but the newest

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use strangler_shadow::{Comparison, Difference, Sample, SampleSide, SkipReason, Verdict};
+use strangler_shadow::{
+    Comparison, Difference, Sample, SampleRequest, SampleSide, SkipReason, Verdict,
+};
 
 use super::StoreError;
 
@@ -140,9 +143,12 @@ pub(super) async fn sample(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<Sample>, StoreError> {
-    let sql = "SELECT id, comparison_id, route, signature, primary_answer, shadow_answer \
-         FROM shadow_sample WHERE id = $1";
-    let Some(row) = sqlx::query(sql).bind(id).fetch_optional(conn).await? else {
+    let sql = format!(
+        "SELECT s.id, s.comparison_id, s.route, s.signature, s.primary_answer, \
+         s.shadow_answer, {REQUEST_COLUMNS} FROM shadow_sample s \
+         LEFT JOIN shadow_comparison c ON c.id = s.comparison_id WHERE s.id = $1"
+    );
+    let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(conn).await? else {
         return Ok(None);
     };
     let side = |column: &str| -> Result<SampleSide, StoreError> {
@@ -154,20 +160,61 @@ pub(super) async fn sample(
         comparison: row.try_get("comparison_id")?,
         route: row.try_get("route")?,
         signature: row.try_get("signature")?,
+        request: request(&row)?,
         primary: side("primary_answer")?,
         shadow: side("shadow_answer")?,
     }))
 }
 
-/// The ids and signatures of a route's samples, oldest first.
-pub(super) async fn sample_ids(
+/// The columns of the comparison a sample belongs to that say which request it answered.
+const REQUEST_COLUMNS: &str =
+    "c.at_ms AS request_at_ms, c.method, c.path, c.tenant, c.primary_side";
+
+/// The request of a sample row joined with its comparison; `None` when retention removed
+/// the comparison.
+fn request(row: &AnyRow) -> Result<Option<SampleRequest>, StoreError> {
+    let Some(at_ms) = row.try_get::<Option<i64>, _>("request_at_ms")? else {
+        return Ok(None);
+    };
+    Ok(Some(SampleRequest {
+        at_ms,
+        method: row.try_get("method")?,
+        target: row.try_get("path")?,
+        tenant: row.try_get("tenant")?,
+        primary_side: row.try_get("primary_side")?,
+    }))
+}
+
+/// A kept sample as a report lists it: enough to tell it from the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SampleSummary {
+    /// The sample's id, for `/admin/diffs/samples/{id}` and `strangler diffs sample`.
+    pub id: i64,
+    /// The sorted paths that differed.
+    pub signature: String,
+    /// The request it answered, unless retention removed its comparison.
+    pub request: Option<SampleRequest>,
+}
+
+/// A route's samples with the request each answered, oldest first.
+pub(super) async fn sample_summaries(
     conn: &mut AnyConnection,
     route: &str,
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let sql = "SELECT id, signature FROM shadow_sample WHERE route = $1 ORDER BY id";
-    let rows = sqlx::query(sql).bind(route).fetch_all(conn).await?;
+) -> Result<Vec<SampleSummary>, StoreError> {
+    let sql = format!(
+        "SELECT s.id, s.signature, {REQUEST_COLUMNS} FROM shadow_sample s \
+         LEFT JOIN shadow_comparison c ON c.id = s.comparison_id \
+         WHERE s.route = $1 ORDER BY s.id"
+    );
+    let rows = sqlx::query(&sql).bind(route).fetch_all(conn).await?;
     rows.iter()
-        .map(|row| Ok((row.try_get("id")?, row.try_get("signature")?)))
+        .map(|row| {
+            Ok(SampleSummary {
+                id: row.try_get("id")?,
+                signature: row.try_get("signature")?,
+                request: request(row)?,
+            })
+        })
         .collect()
 }
 

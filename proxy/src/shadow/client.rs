@@ -1,0 +1,161 @@
+//! The shadow side's HTTP/1.1 client: it sends the request exactly as the primary's
+//! upstream received it (method, target, every end-to-end header, the body), adding only
+//! the marker header and a trace context of its own. It adds no `Accept`, `User-Agent` or
+//! `Host` of its own (a general-purpose client such as reqwest adds `Accept: */*` to a
+//! request that had none, and a differing request makes differing answers); an h2
+//! request's `:authority` becomes the `Host` it stood for.
+//!
+//! Each call is a child of the client's trace: the same trace id, a span id of its own,
+//! and the client's request id, so it can be told from the primary call and correlated
+//! with it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use pingora::http::RequestHeader;
+use strangler_flags::shadow_policy::CompiledPolicy;
+use strangler_shadow::Captured;
+
+use crate::shadow::mirror::{header_pairs, SHADOW_HEADER};
+use crate::telemetry::trace::{child_traceparent, TRACEPARENT};
+
+/// Request headers never copied to a mirror (hop-by-hop, or recomputed for the body).
+const NOT_COPIED: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// A pool of connections to the upstreams a shadow call goes to.
+pub(super) struct ShadowClient {
+    inner: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl ShadowClient {
+    /// A client with a 1 s connect timeout and idle connections kept 4 s (below the 5 s
+    /// keep-alive of Node and Apache).
+    pub(super) fn new() -> ShadowClient {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        connector.set_nodelay(true);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(4))
+            .set_host(false)
+            .build(connector);
+        ShadowClient { inner }
+    }
+
+    /// Sends `request` with `body` to `addr` and reads the answer within the route's
+    /// `timeout`, keeping at most one byte more of the body than `max_body` (enough for
+    /// the diff to see it is too large).
+    pub(super) async fn call(
+        &self,
+        addr: SocketAddr,
+        request: &RequestHeader,
+        body: Bytes,
+        policy: &CompiledPolicy,
+    ) -> Result<Captured, String> {
+        let mirrored = mirror_of(addr, request, body)?;
+        let exchange = async {
+            let response = self.inner.request(mirrored).await.map_err(describe)?;
+            read(response, policy.max_body).await
+        };
+        tokio::time::timeout(policy.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err("timeout".to_owned()))
+    }
+}
+
+/// The request the shadow gets: the primary's, with the marker and a trace context of
+/// its own.
+fn mirror_of(
+    addr: SocketAddr,
+    request: &RequestHeader,
+    body: Bytes,
+) -> Result<http::Request<Full<Bytes>>, String> {
+    let mut builder = http::Request::builder()
+        .method(request.method.clone())
+        .uri(format!("http://{addr}{}", target_of(request)));
+    for (name, value) in request.headers.iter() {
+        if NOT_COPIED.contains(&name.as_str()) {
+            continue;
+        }
+        match (
+            name.as_str(),
+            value.to_str().ok().and_then(child_traceparent),
+        ) {
+            (TRACEPARENT, Some(child)) => builder = builder.header(name, child),
+            _ => builder = builder.header(name, value),
+        }
+    }
+    if !request.headers.contains_key(http::header::HOST) {
+        if let Some(authority) = request.uri.authority() {
+            builder = builder.header(http::header::HOST, authority.as_str());
+        }
+    }
+    builder
+        .header(SHADOW_HEADER, "1")
+        .body(Full::new(body))
+        .map_err(|error| format!("request: {error}"))
+}
+
+/// The target of `request` as sent: path and query.
+pub(super) fn target_of(request: &RequestHeader) -> String {
+    request
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
+}
+
+/// Reads a response into a [`Captured`], stopping one byte past `max_body`.
+async fn read(
+    response: http::Response<hyper::body::Incoming>,
+    max_body: usize,
+) -> Result<Captured, String> {
+    let status = response.status().as_u16();
+    let headers = header_pairs(response.headers());
+    let mut incoming = response.into_body();
+    let mut body = BytesMut::new();
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|error| format!("body: {error}"))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        let room = (max_body + 1).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() > max_body {
+            break;
+        }
+    }
+    Ok(Captured {
+        status,
+        headers,
+        body: body.freeze(),
+    })
+}
+
+/// What went wrong with a call, in a few words: `connect: ...`, `request: ...`.
+fn describe(error: hyper_util::client::legacy::Error) -> String {
+    let kind = match error.is_connect() {
+        true => "connect",
+        false => "request",
+    };
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
