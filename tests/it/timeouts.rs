@@ -117,7 +117,9 @@ async fn a_legacy_that_never_accepts_is_504() {
 }
 
 /// Sends a request head declaring a 100 MB body, then `chunk` every `every` (nothing at
-/// all when `every` is `None`) until the proxy answers or closes; returns the raw answer.
+/// all when `every` is `None`) until the proxy answers or closes; returns the raw answer,
+/// empty when the connection was reset (a client still sending when the proxy closes may
+/// lose the 408 to the reset its unread bytes cause).
 async fn upload(
     addr: std::net::SocketAddr,
     chunk: &'static [u8],
@@ -142,9 +144,15 @@ async fn upload(
     let read = tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer)).await;
     trickle.abort();
     let answer = String::from_utf8_lossy(&answer).into_owned();
-    read.unwrap_or_else(|_| panic!("the upload was still open after {PATIENCE:?}: {answer:?}"))
-        .expect("reading the answer");
-    answer
+    let read =
+        read.unwrap_or_else(|_| panic!("the upload was still open after {PATIENCE:?}: {answer:?}"));
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => String::new(),
+        read => {
+            read.expect("reading the answer");
+            answer
+        }
+    }
 }
 
 /// Regression (issue #21): with `total: 5s`, a 100 MB POST trickled at 10 KB/s was still
@@ -158,8 +166,10 @@ async fn total_does_not_bound_a_slow_upload() {
     let proxy = Proxy::start(&with_timeouts(&legacy, &billing, "upload-slow", timeouts)).await;
     let every = Some(Duration::from_millis(20));
     let answer = upload(proxy.running().proxy_addr(), &[b'x'; 200], every).await;
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
-    assert!(answer.contains("\"error\""), "a JSON body: {answer:?}");
+    if !answer.is_empty() {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+        assert!(answer.contains("\"error\""), "a JSON body: {answer:?}");
+    }
     let page = proxy.metrics().await;
     let counted = sample(
         &page,

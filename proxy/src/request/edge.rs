@@ -322,8 +322,9 @@ impl pingora::proxy::ProxyHttp for Edge {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> pingora::proxy::FailToProxy {
-        limits::note_late_upload(&mut ctx.limits, e);
-        timeouts::fail_to_proxy(session, e).await
+        let body_done = session.is_body_done();
+        let late_upload = limits::note_late_upload(&mut ctx.limits, e, body_done);
+        timeouts::fail_to_proxy(session, e, late_upload).await
     }
 
     /// Counts the request (for its route's guard too, if it was decided for the new side),

@@ -195,16 +195,21 @@ pub fn bound_upload(
     Ok(())
 }
 
-/// From `fail_to_proxy`: a client read that timed out where [`bound_upload`] had cut it at
-/// the deadline is an upload `timeouts.total` ended, logged and counted as `upload-timeout`
-/// (and not held against the new side's guard).
-pub fn note_late_upload(state: &mut RequestLimits, error: &Error) {
-    let client_stalled =
-        error.etype() == &ErrorType::ReadTimedout && error.esource() == &ErrorSource::Downstream;
-    if client_stalled && state.read_cut_at_deadline && state.refused.is_none() {
+/// From `fail_to_proxy`: whether the request failed as an upload that `timeouts.total`
+/// ended, then logged and counted as `upload-timeout` (and not held against the new
+/// side's guard) and answered 408. That is a client read [`bound_upload`] cut at the
+/// deadline, or any timeout past the deadline while the body (`body_done` false) was still
+/// arriving: the upstream's read timeout, also bounded by `total`, can fire first.
+pub fn note_late_upload(state: &mut RequestLimits, error: &Error, body_done: bool) -> bool {
+    let timed_out = matches!(error.etype(), ErrorType::ReadTimedout);
+    let client_cut = error.esource() == &ErrorSource::Downstream && state.read_cut_at_deadline;
+    let past = state.deadline.is_some_and(|d| Instant::now() >= d);
+    let late = timed_out && (client_cut || (past && !body_done));
+    if late && state.refused.is_none() {
         state.refused = Some("upload-timeout");
         crate::telemetry::metrics::record_rejected("upload-timeout");
     }
+    late
 }
 
 /// The request line and every header as HTTP/1.1 writes them (`name: value\r\n`).

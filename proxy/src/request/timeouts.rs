@@ -55,10 +55,11 @@ pub fn check_deadline(deadline: Option<Instant>) -> Result<()> {
 
 /// Answers a request that failed: 504 for an upstream that timed out, 408 for a client that
 /// stalled, otherwise Pingora's own choice (502 upstream, 400 client, 500 internal, nothing
-/// for a connection already gone), with a JSON body ([`refusal::respond_failure`]). Nothing
-/// is written once the response head was sent.
-pub async fn fail_to_proxy(session: &mut Session, e: &Error) -> FailToProxy {
-    let code = status_for(e);
+/// for a connection already gone), with a JSON body ([`refusal::respond_failure`]); 408 for
+/// an upload `total` ended (`late_upload`). Nothing is written once the response head was
+/// sent.
+pub async fn fail_to_proxy(session: &mut Session, e: &Error, late_upload: bool) -> FailToProxy {
+    let code = if late_upload { 408 } else { status_for(e) };
     if code > 0 {
         if let Err(error) = refusal::respond_failure(session, code).await {
             tracing::debug!(%error, "failed to send the error response");
