@@ -39,7 +39,10 @@ pub fn routes() -> Router<AdminState> {
             put(set_shadow_sample)
                 .delete(route_change(|route| Change::ClearShadowSample { route })),
         )
-        .route("/admin/routes/{route}/tenants", put(set_tenants))
+        .route(
+            "/admin/routes/{route}/tenants",
+            put(set_tenants).delete(clear_tenants),
+        )
         .route(
             "/admin/routes/{route}/tenants/{tenant}",
             delete(clear_tenant),
@@ -218,6 +221,29 @@ async fn clear_tenant(
         state,
         actor,
         Change::ClearTenant { route, tenant },
+        comment(body),
+    )
+    .await
+}
+
+/// Drops every runtime tenant side of a route in one audited change: routes.yaml decides
+/// for all of them again.
+async fn clear_tenants(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    let overrides = state.live.overrides();
+    let tenants = overrides
+        .routes
+        .get(&route)
+        .map(|r| r.tenants.keys().cloned().collect())
+        .unwrap_or_default();
+    change(
+        state,
+        actor,
+        Change::ClearTenants { route, tenants },
         comment(body),
     )
     .await
