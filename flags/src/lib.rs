@@ -29,6 +29,7 @@ pub mod resilience;
 pub mod rollout;
 pub mod route;
 pub mod shadow_policy;
+pub mod store_url;
 mod snapshot;
 mod surroundings;
 pub mod table;

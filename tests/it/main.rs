@@ -22,6 +22,7 @@ mod reload;
 mod rollout;
 mod routing;
 mod runtime_flags;
+mod secrets;
 mod shadow;
 mod shutdown;
 mod tenants;

@@ -14,6 +14,7 @@ use sqlx::AnyPool;
 use super::diffs::DiffStore;
 use super::Store;
 use crate::error::ControlError;
+use strangler_flags::store_url::without_credentials;
 
 /// How long a call waits for a connection before failing. sqlx waits 30 s by default (and
 /// keeps retrying a refused connect meanwhile); an instance must notice an outage, and an
@@ -102,7 +103,7 @@ impl Backend {
         match scheme {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(ControlError::UnsupportedUrl(url.to_owned())),
+            _ => Err(ControlError::UnsupportedUrl(without_credentials(url))),
         }
     }
 }
@@ -111,7 +112,7 @@ impl Backend {
 /// proxy's flag store follower and diff writer each retry on their own schedule) and then
 /// shared by all: one pool however many of them ask. A failed or abandoned attempt leaves
 /// the next caller to try again.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SharedDatabase {
     url: Arc<str>,
     connected: Arc<tokio::sync::OnceCell<Database>>,
@@ -136,5 +137,14 @@ impl SharedDatabase {
         self.connected
             .get_or_try_init(|| Database::connect(&self.url))
             .await
+    }
+}
+
+/// Names the store without credentials.
+impl std::fmt::Debug for SharedDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedDatabase")
+            .field("store", &without_credentials(&self.url))
+            .finish_non_exhaustive()
     }
 }

@@ -25,10 +25,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use strangler_control::{AuditEntry, Change, ControlError, Overrides, SharedDatabase, Store};
+use strangler_flags::store_url::without_credentials;
 use tokio::sync::{watch, Notify};
 
 use crate::live::config::LiveConfig;
-use crate::live::flag_cache::{without_credentials, FlagCache};
+use crate::live::flag_cache::FlagCache;
 use crate::live::flag_health::StoreHealth;
 
 /// How often the store's version is checked.
