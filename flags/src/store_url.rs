@@ -81,7 +81,11 @@ fn passwords(url: &str) -> Vec<String> {
     }
     if let Some((_, query)) = url.split_once('?') {
         let parameters = query.split('&').filter_map(|p| p.split_once('='));
-        found.extend(parameters.filter(|(k, _)| *k == "password").map(|(_, v)| v.into()));
+        found.extend(
+            parameters
+                .filter(|(k, _)| *k == "password")
+                .map(|(_, v)| v.into()),
+        );
     }
     let decoded: Vec<String> = found.iter().map(|p| percent_decoded(p)).collect();
     found.extend(decoded);
@@ -110,7 +114,9 @@ fn percent_decoded(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(byte)) => {
                 out.push(byte);
@@ -139,7 +145,10 @@ mod tests {
             without_credentials("postgres://h/db?password=p&sslmode=require"),
             "postgres://h/db?sslmode=require"
         );
-        assert_eq!(without_credentials("postgres://u:p@h?password=p"), "postgres://h");
+        assert_eq!(
+            without_credentials("postgres://u:p@h?password=p"),
+            "postgres://h"
+        );
         assert_eq!(
             without_credentials("sqlite://dir/a@b.db"),
             "sqlite://dir/a@b.db"
@@ -161,7 +170,10 @@ mod tests {
     #[test]
     fn the_store_url_prints_without_its_password() {
         let url = StoreUrl::new("postgres://app:secret@db/flags");
-        assert_eq!(format!("{url:?} {url}"), "\"postgres://db/flags\" postgres://db/flags");
+        assert_eq!(
+            format!("{url:?} {url}"),
+            "\"postgres://db/flags\" postgres://db/flags"
+        );
         assert_eq!(url.expose(), "postgres://app:secret@db/flags");
     }
 }

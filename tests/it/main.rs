@@ -25,6 +25,7 @@ mod runtime_flags;
 mod secrets;
 mod shadow;
 mod shutdown;
+mod store_file;
 mod tenants;
 mod timeouts;
 mod upgrade;

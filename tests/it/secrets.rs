@@ -53,7 +53,13 @@ fn routes_yaml(scratch: &Scratch, legacy: &Backend, billing: &Backend) -> std::p
 async fn admin_answers(admin: &str) -> String {
     let client = Client::builder().no_proxy().build().expect("client");
     let mut bodies = String::new();
-    for path in ["/readyz", "/healthz", "/metrics", "/admin/config", "/admin/audit"] {
+    for path in [
+        "/readyz",
+        "/healthz",
+        "/metrics",
+        "/admin/config",
+        "/admin/audit",
+    ] {
         for token in [Some(ADMIN_TOKEN), None] {
             let mut request = client.get(format!("http://{admin}{path}"));
             if let Some(token) = token {
@@ -77,7 +83,10 @@ async fn admin_answers(admin: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_in_any_output_of_a_start_against_an_unreachable_postgres() {
-    let (legacy, billing) = (Backend::echo("legacy").await, Backend::echo("billing").await);
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
     let scratch = Scratch::new();
     let config = routes_yaml(&scratch, &legacy, &billing);
     let tokens = format!("ops:write:{ADMIN_TOKEN}");
@@ -114,6 +123,10 @@ async fn no_secret_in_any_output_of_a_start_against_an_unreachable_postgres() {
         let lines: Vec<&str> = (everything.lines())
             .filter(|line| line.contains(secret))
             .collect();
-        assert!(lines.is_empty(), "{secret} printed in:\n{}", lines.join("\n"));
+        assert!(
+            lines.is_empty(),
+            "{secret} printed in:\n{}",
+            lines.join("\n")
+        );
     }
 }
