@@ -96,20 +96,7 @@ impl StoreHealth {
 
     /// The store answered; `version` is the flag version applied now.
     pub fn connected(&self, version: i64) {
-        let now = OffsetDateTime::now_utc();
-        let was = self.update(|status| {
-            let was = status.state;
-            if was != StoreState::Connected {
-                status.state = StoreState::Connected;
-                status.since = now;
-                status.error = None;
-            }
-            status.source = FlagsSource::Store;
-            status.read_at = Some(now);
-            status.version = version;
-            was
-        });
-        if was != StoreState::Connected {
+        if self.answered(StoreState::Connected, None, version) != StoreState::Connected {
             tracing::info!(target: "strangler::flags", store = %self.store, version, "flag store connected; flags read from it");
         }
     }
@@ -119,7 +106,7 @@ impl StoreHealth {
     pub fn failed(&self, error: &str) {
         let was = self.update(|status| {
             let was = status.state;
-            if was == StoreState::Connected {
+            if matches!(was, StoreState::Connected | StoreState::ReadOnly) {
                 status.state = StoreState::Degraded;
                 status.since = OffsetDateTime::now_utc();
             }
@@ -134,22 +121,27 @@ impl StoreHealth {
     /// The store answered with flag `version` but cannot record a change (`error` says
     /// why): read-only, logged once when it begins.
     pub fn read_only(&self, version: i64, error: &str) {
+        if self.answered(StoreState::ReadOnly, Some(error), version) != StoreState::ReadOnly {
+            tracing::error!(target: "strangler::flags", store = %self.store, %error, version, "flag store read-only; flags are read, changes are refused until it is writable");
+        }
+    }
+
+    /// The store answered with flag `version`, and is now `state` (`error` says what is
+    /// wrong, if anything); returns the state before.
+    fn answered(&self, state: StoreState, error: Option<&str>, version: i64) -> StoreState {
         let now = OffsetDateTime::now_utc();
-        let was = self.update(|status| {
+        self.update(|status| {
             let was = status.state;
-            if was != StoreState::ReadOnly {
-                status.state = StoreState::ReadOnly;
+            if was != state {
+                status.state = state;
                 status.since = now;
             }
-            status.error = Some(error.to_owned());
+            status.error = error.map(str::to_owned);
             status.source = FlagsSource::Store;
             status.read_at = Some(now);
             status.version = version;
             was
-        });
-        if was != StoreState::ReadOnly {
-            tracing::error!(target: "strangler::flags", store = %self.store, %error, version, "flag store read-only; flags are read, changes are refused until it is writable");
-        }
+        })
     }
 
     /// The state now, and since when.
