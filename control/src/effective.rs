@@ -4,7 +4,10 @@
 //! set it. Precedence per value, first that applies:
 //!
 //! - killed: the global kill switch, then the route's kill switch, else the file (off).
-//! - percent: a schedule that has reached a step, then the percent override, then the file.
+//! - percent: a schedule that has reached a step, then the percent override, then the file;
+//!   a schedule never takes a route below the override or the file's percent (a ramp only
+//!   moves forward: `+5 % an hour` put on a route at 25 % starts there, and no tenant on
+//!   the new side goes back to legacy).
 //! - tenants: a runtime side for a tenant wins over the file's side for that tenant.
 //! - shadow sample: the override, then the file.
 
@@ -123,10 +126,13 @@ fn percent(
         .schedule
         .as_ref()
         .and_then(|s| s.effective_percent(now));
-    match (scheduled, route.percent) {
-        (Some(value), _) => runtime(value, set_by.schedule),
-        (None, Some(value)) => runtime(value, set_by.percent),
-        (None, None) => from_file(file.percent),
+    let base = match route.percent {
+        Some(value) => runtime(value, set_by.percent),
+        None => from_file(file.percent),
+    };
+    match scheduled {
+        Some(value) if value > base.value => runtime(value, set_by.schedule),
+        _ => base,
     }
 }
 

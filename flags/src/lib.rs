@@ -50,6 +50,20 @@ pub use surroundings::{Offline, Surroundings};
 pub use tenant::TenantSourceKind;
 pub use upstream::Upstream;
 
+/// The path as the decision matches it (escapes of unreserved characters decoded, `//`
+/// collapsed, matrix parameters left out), or why it is refused: what `strangler explain`
+/// shows. The proxy forwards the path as sent.
+pub fn matched_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, RequestError> {
+    request_path::normalize_request_path(raw).map_err(RequestError::InvalidPath)
+}
+
+/// What [`RequestView::header`] returns for a header the client sent more than once: the
+/// decision refuses a tenant read from it ("repeated") instead of guessing which copy the
+/// upstream reads. It starts with NUL, which no real header value can hold.
+pub const REPEATED_HEADER: &str = "\0repeated";
+/// What [`RequestView::header`] returns for a header whose value is not UTF-8.
+pub const NOT_UTF8_HEADER: &str = "\0not UTF-8";
+
 /// What the decision needs to know about a request; the proxy implements it over its
 /// request header so nothing is copied.
 pub trait RequestView {
@@ -61,6 +75,7 @@ pub trait RequestView {
     /// The host (`Host` header or URI authority), port allowed; lowercase is expected, as
     /// a `subdomain:` tenant is borrowed from it as sent.
     fn host(&self) -> Option<&str>;
-    /// The value of the header called `lowercase_name`, if present and valid UTF-8.
+    /// The value of the header called `lowercase_name`, if present: [`REPEATED_HEADER`]
+    /// when it was sent more than once, [`NOT_UTF8_HEADER`] when it is not UTF-8.
     fn header(&self, lowercase_name: &str) -> Option<&str>;
 }

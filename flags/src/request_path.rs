@@ -15,7 +15,11 @@
 //!   encoding), a literal `\` and a malformed escape are refused;
 //! - runs of `/` collapse into one;
 //! - a segment whose part before its first `;` is `.` or `..` once decoded is refused
-//!   (`..;x` is `..` to Tomcat); other `;` parameters are kept.
+//!   (`..;x` is `..` to Tomcat);
+//! - matrix parameters (`;` and what follows it in a segment: `/api;jsessionid=1/x`,
+//!   common in Java monoliths) are left out, as servlet containers leave them out when
+//!   they dispatch, so `/api;x/invoices` cannot miss the `/api/**` route and reach legacy's
+//!   copy of a migrated endpoint. An escaped `;` (`%3B`) is data and stays.
 //!
 //! Only the decision uses this form: the proxy forwards the request target untouched.
 //! Route pattern literals are put in the same canonical form at load ([`canonical_segment`])
@@ -30,6 +34,8 @@ const ENCODED_NUL: &str = "encoded NUL is not allowed in the path";
 const DOUBLE_ENCODED: &str = "encoded '%' (double encoding) is not allowed in the path";
 const MALFORMED_ESCAPE: &str = "'%' must be followed by two hex digits";
 const DOT_SEGMENT: &str = "'.' and '..' segments are not allowed";
+const MATRIX_IN_PATTERN: &str =
+    "';' starts matrix parameters, which are left out when matching: leave them out of the pattern";
 
 /// The normalised form of the request path `raw`, or why it is refused (a 400 body).
 ///
@@ -43,15 +49,15 @@ pub(crate) fn normalize_request_path(raw: &str) -> Result<Cow<'_, str>, &'static
     checked_path(raw, rest)
 }
 
-/// One pass over the bytes for the common path: no escape, no `\`, no `//` and no segment
-/// starting with `.` (every dot segment starts with `.` or an escape). Such a path is
+/// One pass over the bytes for the common path: no escape, no `\`, no `;`, no `//` and no
+/// segment starting with `.` (every dot segment starts with `.` or an escape). Such a path is
 /// canonical and has no dot segment, which is what [`checked_path`] would find segment by
 /// segment.
 fn plainly_canonical(rest: &str) -> bool {
     let mut previous = b'/';
     for &byte in rest.as_bytes() {
         match byte {
-            b'%' | b'\\' => return false,
+            b'%' | b'\\' | b';' => return false,
             b'/' | b'.' if previous == b'/' => return false,
             _ => {}
         }
@@ -65,7 +71,7 @@ fn plainly_canonical(rest: &str) -> bool {
 fn checked_path<'r>(raw: &'r str, rest: &str) -> Result<Cow<'r, str>, &'static str> {
     let mut changed = raw.contains("//");
     for segment in rest.split('/') {
-        changed |= check_segment(segment)?;
+        changed |= check_segment(segment)? || segment.contains(';');
         if is_dot_segment(segment.split(';').next().unwrap_or_default()) {
             return Err(DOT_SEGMENT);
         }
@@ -78,6 +84,9 @@ fn checked_path<'r>(raw: &'r str, rest: &str) -> Result<Cow<'r, str>, &'static s
 
 /// One segment of a route pattern in the canonical form of [`normalize_request_path`].
 pub(crate) fn canonical_segment(segment: &str) -> Result<Cow<'_, str>, &'static str> {
+    if segment.contains(';') {
+        return Err(MATRIX_IN_PATTERN);
+    }
     match check_segment(segment)? {
         false => Ok(Cow::Borrowed(segment)),
         true => {
@@ -121,11 +130,16 @@ fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
-/// `/` + `rest` with `/` runs collapsed and every segment canonical; `rest` was checked.
+/// `/` + `rest` with `/` runs collapsed, matrix parameters left out and every segment
+/// canonical; `rest` was checked.
 fn canonical_path(rest: &str) -> String {
     let mut path = String::with_capacity(rest.len() + 1);
     path.push('/');
-    for segment in rest.split('/').filter(|segment| !segment.is_empty()) {
+    for segment in rest
+        .split('/')
+        .map(without_parameters)
+        .filter(|segment| !segment.is_empty())
+    {
         if !path.ends_with('/') {
             path.push('/');
         }
@@ -135,6 +149,11 @@ fn canonical_path(rest: &str) -> String {
         path.push('/');
     }
     path
+}
+
+/// `segment` up to its matrix parameters (`;`), if any.
+fn without_parameters(segment: &str) -> &str {
+    segment.split(';').next().unwrap_or_default()
 }
 
 /// Appends `segment` with unreserved escapes decoded and the others' hex uppercased;
@@ -189,6 +208,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn matrix_parameters_are_left_out_of_the_path_matched() {
+        assert_eq!(normalized("/api;jsessionid=1/x"), "/api/x");
+        assert_eq!(normalized("/api/invoices;v=2"), "/api/invoices");
+        assert_eq!(normalized("/api/;x/invoices"), "/api/invoices");
+        assert_eq!(
+            normalized("/api/a%3Bb"),
+            "/api/a%3Bb",
+            "an escaped ';' is data"
+        );
+        assert_eq!(normalize_request_path("/api/..;x/admin"), Err(DOT_SEGMENT));
+        assert_eq!(canonical_segment("api;v=1"), Err(MATRIX_IN_PATTERN));
+    }
+
     fn normalized(raw: &str) -> String {
         normalize_request_path(raw)
             .unwrap_or_else(|reason| panic!("{raw}: {reason}"))
@@ -197,14 +230,7 @@ mod tests {
 
     #[test]
     fn canonical_paths_are_borrowed_not_copied() {
-        for raw in [
-            "/",
-            "/api/invoices/42",
-            "/a/",
-            "/a%20b/%3A;v=1",
-            "/a/...",
-            "/é",
-        ] {
+        for raw in ["/", "/api/invoices/42", "/a/", "/a%20b/%3A", "/a/...", "/é"] {
             let path = normalize_request_path(raw).unwrap();
             assert!(matches!(path, Cow::Borrowed(_)), "{raw}");
         }
@@ -237,8 +263,8 @@ mod tests {
         ] {
             assert_eq!(normalize_request_path(raw), Err(DOT_SEGMENT), "{raw}");
         }
-        assert_eq!(normalized("/a;v=1/b"), "/a;v=1/b");
-        assert_eq!(normalized("/...;x/.a"), "/...;x/.a");
+        assert_eq!(normalized("/a;v=1/b"), "/a/b");
+        assert_eq!(normalized("/...;x/.a"), "/.../.a");
     }
 
     #[test]

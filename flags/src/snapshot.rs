@@ -126,6 +126,12 @@ impl Snapshot {
         self.config.debug_headers
     }
 
+    /// `tenant.strip_headers`, lowercase: client headers removed before a request goes
+    /// upstream.
+    pub fn strip_headers(&self) -> &[Box<str>] {
+        &self.config.strip_headers
+    }
+
     /// `tenant.forward_header`, lowercase (default `x-strangler-tenant`).
     pub fn forward_tenant_header(&self) -> &str {
         &self.config.forward_header

@@ -144,6 +144,11 @@ pub fn strip_port(host: &str) -> &str {
 
 /// Checks a tenant id: 1 to 128 characters of `[A-Za-z0-9._-]`.
 pub fn check_tenant_id(id: &str) -> Result<(), &'static str> {
+    match id {
+        crate::REPEATED_HEADER => return Err("the header is repeated"),
+        crate::NOT_UTF8_HEADER => return Err("the header is not UTF-8"),
+        _ => {}
+    }
     if id.is_empty() {
         return Err("empty");
     }

@@ -2,7 +2,8 @@
 //! tenant is borrowed, reasons carry numbers, not strings). A counting global allocator
 //! sees every allocation of this test binary, which holds this single test. Paths already
 //! in canonical form (including a kept escape like `%3A`) are borrowed, not normalised
-//! into a copy.
+//! into a copy; only a path that must change (`//`, an escape to decode, matrix
+//! parameters) is copied once.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +56,7 @@ fn deciding_a_request_allocates_nothing() {
         Request("/api/invoices/42", "qa-internal"),
         Request("/api/invoices/42", "tenant-7"),
         Request("/api/invoices/42/pdf", "tenant-7"),
-        Request("/api/invoices/a%3Ab;v=1", "tenant-7"),
+        Request("/api/invoices/a%3Ab", "tenant-7"),
         Request("/home", "tenant-7"),
         Request("/t/acme/x", ""),
     ];

@@ -116,6 +116,51 @@ fn check_reports_every_semantic_error_with_its_location() {
     assert_reported(&stderr, &file, SEMANTIC_ERRORS, "150", "150");
 }
 
+/// Five mistakes of five kinds: a misspelt key, a wrong type, an unknown side, a percent
+/// out of range and an undefined service.
+const FIVE_MISTAKES: &str = r#"listen: 127.0.0.1:8080
+threads: two
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+tenant:
+  default: neww
+routes:
+  - name: invoices
+    macth: { path: "/api/invoices/**" }
+    service: billing
+  - name: users
+    match: { path: "/api/users/**" }
+    service: billing
+    rollout: { percent: 120 }
+  - name: search
+    match: { path: "/api/search/**" }
+    service: serch
+"#;
+
+#[test]
+fn check_reports_every_mistake_at_once_sorted_by_line() {
+    let scratch = Scratch::new();
+    let file = scratch.write("five.yaml", FIVE_MISTAKES);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    for (needle, about) in [
+        ("two", "two"),
+        ("neww", "neww"),
+        ("macth", "macth"),
+        ("120", "120"),
+        ("serch", "serch"),
+    ] {
+        assert_reported(&stderr, &file, FIVE_MISTAKES, needle, about);
+    }
+    let lines: Vec<usize> = stderr
+        .lines()
+        .filter_map(|line| line.split(':').nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(lines, [2, 7, 10, 15, 18], "{stderr}");
+}
+
 #[test]
 fn check_warns_about_a_deprecated_key_at_its_location_and_passes() {
     let yaml = GOOD.replace(
@@ -212,6 +257,18 @@ fn explain_json_for_a_percent_tenant_shows_its_bucket() {
     assert_eq!(answer["reason"], "percent");
     let detail = answer["detail"].as_str().expect("detail");
     assert!(detail.contains(&format!("bucket {bucket}")), "{detail}");
+}
+
+#[test]
+fn explain_shows_the_path_it_matched_on() {
+    let out = explain(&[
+        "--path",
+        "/api;jsessionid=1/invoices/%37",
+        "--tenant",
+        "acme",
+    ]);
+    assert_eq!(field(&out, "path"), "/api/invoices/7");
+    assert_eq!(field(&out, "route"), "invoices");
 }
 
 #[test]

@@ -37,10 +37,15 @@ fn fixture(name: &str) -> String {
     )
 }
 
-/// A `tenant:` section verifying RS256 tokens with the fixture public key, plus `extra`.
+/// A `tenant:` section verifying RS256 tokens with the fixture public key, plus `extra`;
+/// the verified tenant goes upstream in [`FORWARDED`] unless `extra` names another header.
 fn rs256_tenant(extra: &str) -> String {
     let key = fixture("rsa-public.pem");
-    format!("  sources: [ {{ jwt: {{ claim: tenant_id, public_key_file: {key} }} }} ]\n{extra}")
+    let forward = match extra.contains("forward_header") {
+        true => String::new(),
+        false => format!("  forward_header: {FORWARDED}\n"),
+    };
+    format!("  sources: [ {{ jwt: {{ claim: tenant_id, public_key_file: {key} }} }} ]\n{forward}{extra}")
 }
 
 /// Claims for `tenant` valid for an hour, with `extra` claims replacing or added.
@@ -130,7 +135,8 @@ async fn hs256_token_verifies_with_the_secret_from_the_environment() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::env::set_var(SECRET_ENV, SECRET));
     let section = format!(
-        "  sources: [ {{ jwt: {{ claim: org.tenant, hs256_secret_env: {SECRET_ENV} }} }} ]"
+        "  sources: [ {{ jwt: {{ claim: org.tenant, hs256_secret_env: {SECRET_ENV} }} }} ]\n  \
+         forward_header: {FORWARDED}"
     );
     let t = verified(&section).await;
     let nested = claims("ignored", json!({ "org": { "tenant": "acme" } }));
@@ -254,6 +260,45 @@ async fn on_invalid_legacy_serves_a_bad_token_from_legacy_without_a_tenant() {
     assert_eq!(answer.upstream_header(FORWARDED), None);
 }
 
+/// A verified config must name the header the monolith reads the tenant from: with the
+/// default, a client's own `X-Tenant-Id` would reach it beside the verified tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_tenant_without_a_named_forward_header_is_refused_at_start() {
+    let backend = Backend::echo("legacy").await;
+    let key = fixture("rsa-public.pem");
+    let section = format!("  sources: [ {{ jwt: {{ claim: t, public_key_file: {key} }} }} ]");
+    let error = Proxy::refused(&Config::new(&backend).tenant(&section)).await;
+    assert!(error.contains("tenant.forward_header"), "{error}");
+}
+
+/// `tenant.strip_headers` removes client headers the upstreams trust, whatever their case.
+#[tokio::test(flavor = "multi_thread")]
+async fn strip_headers_keep_a_client_from_setting_what_upstreams_trust() {
+    let t = verified(&rs256_tenant("  strip_headers: [X-User-Id, X-Roles]\n")).await;
+    let token = rs256("rsa-private.pem", &claims("acme", json!({})));
+    let answer = send(
+        t.proxy
+            .get("/api/invoices/1")
+            .bearer_auth(&token)
+            .header("X-User-Id", "admin")
+            .header("x-roles", "superuser")
+            .header("X-Other", "kept"),
+    )
+    .await;
+    assert_eq!(
+        answer.upstream_header(FORWARDED),
+        Some("acme"),
+        "{answer:?}"
+    );
+    assert_eq!(answer.upstream_header("x-user-id"), None, "{answer:?}");
+    assert_eq!(answer.upstream_header("x-roles"), None, "{answer:?}");
+    assert_eq!(
+        answer.upstream_header("x-other"),
+        Some("kept"),
+        "{answer:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn jwt_next_to_an_unverified_source_is_refused_at_start() {
     let backend = Backend::echo("legacy").await;
@@ -277,7 +322,8 @@ async fn a_reload_picks_up_a_rotated_key_file() {
         Backend::echo("billing").await,
     ];
     let section = format!(
-        "  sources: [ {{ jwt: {{ claim: tenant_id, public_key_file: {} }} }} ]",
+        "  sources: [ {{ jwt: {{ claim: tenant_id, public_key_file: {} }} }} ]\n  \
+         forward_header: {FORWARDED}",
         key_file.display()
     );
     let config = Config::new(&backends[0])

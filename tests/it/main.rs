@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod admin_tokens;
+mod binary;
 mod breaker;
 mod cli;
 mod fallback;

@@ -245,6 +245,27 @@ async fn unmatched_path_goes_to_legacy() {
     assert_eq!(answer.body["path"], "/shop/cart");
 }
 
+/// `/api;jsessionid=1/invoices/7` is `/api/invoices/7` to a Java monolith: the matrix
+/// parameter must not let a client reach legacy's copy of a migrated route. The path is
+/// forwarded as sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn matrix_parameters_do_not_dodge_a_route_and_are_forwarded_unchanged() {
+    let routed = Routed::start(
+        r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+"#,
+    )
+    .await;
+    for path in ["/api;jsessionid=1/invoices/7", "/api/invoices;v=2/7"] {
+        let answer = routed.ask(Method::GET, path, None).await;
+        assert_eq!(answer.backend(), "billing", "{path}: {answer:?}");
+        assert_eq!(answer.decided("route"), Some("invoices"), "{path}");
+        assert_eq!(answer.body["path"], path, "forwarded as sent");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn equally_specific_overlapping_routes_are_refused_at_load_naming_both() {
     let legacy = Backend::echo("legacy").await;

@@ -382,6 +382,48 @@ async fn a_schedule_applies_the_steps_whose_time_has_come() {
     );
 }
 
+/// A "+5 % an hour" ramp put on a route at 25 % starts there: its first steps lie below
+/// 25 % and must not send any tenant already on the new side back to legacy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ramp_put_on_a_route_at_25_percent_never_moves_a_tenant_back_to_legacy() {
+    let f = flags_proxy(None).await;
+    let (status, body) = f
+        .call(
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/percent",
+            Some(json!({"percent": 25})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tenants: Vec<String> = (0..40).map(|i| format!("tenant-{i}")).collect();
+    let mut on_new = Vec::new();
+    for tenant in &tenants {
+        if f.side_of(tenant).await == "billing" {
+            on_new.push(tenant.clone());
+        }
+    }
+    assert!(!on_new.is_empty(), "some of 40 tenants are in the 25 %");
+    let an_hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3_600 - 60;
+    let ramp = json!({"schedule": {"steps": [
+        {"start": an_hour_ago, "every": "1h", "step": 5, "until": 100},
+    ]}});
+    let (status, body) = f
+        .call(
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/schedule",
+            Some(ramp),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for tenant in &on_new {
+        assert_eq!(
+            f.side_of(tenant).await,
+            "billing",
+            "{tenant} moved back to legacy"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_token_may_look_but_not_change_and_writers_are_named_in_the_audit() {
     use strangler::{AdminToken, Scope};

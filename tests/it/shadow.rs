@@ -253,6 +253,35 @@ async fn a_body_over_max_body_skips_the_comparison_and_the_primary_is_intact() {
     drop(text);
 }
 
+/// A request body over the route's shadow `max_body` cannot be replayed whole: the primary
+/// gets all of it, nothing is mirrored, and the skip says why.
+#[tokio::test]
+async fn a_request_body_over_max_body_is_served_whole_and_skipped_not_mirrored() {
+    let legacy = Scripted::start(|_, _| json!({"created": 1})).await;
+    let new = Scripted::start(|_, _| json!({"created": 1})).await;
+    let config = shadowed(
+        &legacy,
+        &new,
+        0,
+        "{ methods: [POST], max_body: 1KiB, noise: 0 }",
+    );
+    let proxy = Proxy::start(&config).await;
+    let post = proxy
+        .request(Method::POST, "/api/invoices")
+        .body(vec![b'x'; 10 << 10]);
+    assert_eq!(send(post).await.status, StatusCode::OK);
+    let primary = legacy.received();
+    assert_eq!(primary.len(), 1, "{primary:?}");
+    assert_eq!(
+        primary[0].body_len,
+        10 << 10,
+        "the primary got the whole body"
+    );
+    let report = settled(&proxy, 1).await;
+    assert_eq!(report["skip_reasons"]["request-too-large"], 1, "{report}");
+    assert!(new.mirrored().is_empty(), "nothing was mirrored");
+}
+
 #[tokio::test]
 async fn a_post_is_mirrored_only_when_its_method_is_listed() {
     let legacy = Scripted::start(|_, _| json!({"created": 1})).await;

@@ -272,6 +272,7 @@ async fn repeated_tenant_header_is_refused_with_400() {
         status, 400,
         "the monolith might read the other copy: {body}"
     );
+    assert!(body.contains("the header is repeated"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

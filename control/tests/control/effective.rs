@@ -95,3 +95,40 @@ fn a_started_schedule_beats_the_percent_override_and_the_global_kill_beats_all()
         }
     );
 }
+
+#[test]
+fn a_schedule_never_takes_a_route_below_its_current_percent() {
+    // "+5 % an hour" put on a route at 25 %: its reached steps (5, 10) lie below 25, so the
+    // file's 25 % holds until a step passes it; no tenant on new goes back to legacy.
+    let mut overrides = Overrides::default();
+    let schedule = r#"{"steps": [{"start": 100, "every": "1h", "step": 5, "until": 100}]}"#;
+    overrides
+        .routes
+        .entry("invoices".into())
+        .or_default()
+        .schedule = Some(serde_json::from_str::<Schedule>(schedule).unwrap());
+    let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let percent_at = |s| fold(&file(), &overrides, "invoices", at(s)).percent;
+    assert_eq!(
+        percent_at(100),
+        from_the_file(2_500),
+        "5 % reached: the file's 25 % holds"
+    );
+    assert_eq!(
+        percent_at(100 + 4 * 3600),
+        from_the_file(2_500),
+        "25 % reached: no change"
+    );
+    assert_eq!(
+        percent_at(100 + 5 * 3600).value.basis_points(),
+        3_000,
+        "30 %: the ramp leads"
+    );
+}
+
+fn from_the_file(basis_points: u16) -> Sourced<PercentBp> {
+    Sourced {
+        value: PercentBp::from_basis_points(basis_points).unwrap(),
+        source: Source::File,
+    }
+}

@@ -12,8 +12,10 @@ pub mod limits;
 mod problems;
 mod qa;
 pub mod raw;
+mod recover;
 mod routes;
 mod services;
+mod tenant;
 pub mod timeouts;
 
 use std::net::SocketAddr;
@@ -22,19 +24,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::pattern::{Pattern, Segment};
 use crate::qa::QaPolicy;
 use crate::resilience::ServicePolicy;
-use crate::route::{HostMatch, Route};
+use crate::route::Route;
 use crate::shadow_policy::DiffSettings;
 use crate::store_url::{without_credentials, StoreUrl};
-use crate::tenant::{TenantResolver, TenantSource};
+use crate::tenant::TenantResolver;
 use crate::upstream::Upstream;
 use crate::{Side, Surroundings};
 
 use jwt::KeyReader;
 use problems::Problems;
-use raw::{RawConfig, RawTenant, RawTenantSource};
+use raw::RawConfig;
+use tenant::tenant_section;
 
 /// The admin listener when routes.yaml has no `admin:`.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9180";
@@ -66,6 +68,9 @@ pub struct Config {
     pub default_side: Side,
     /// `tenant.forward_header`, lowercase.
     pub forward_header: Box<str>,
+    /// `tenant.strip_headers`, lowercase: client headers removed before a request goes
+    /// upstream.
+    pub strip_headers: Vec<Box<str>>,
     /// `routes:`, in file order.
     pub routes: Vec<Route>,
     /// `debug_headers:`.
@@ -103,15 +108,40 @@ pub fn parse(
     origin: &str,
     surroundings: &dyn Surroundings,
 ) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = serde_yaml::from_str(yaml)
-        .map_err(|err| ConfigErrors::from(problems::syntax_error(&err, origin)))?;
     let mut problems = Problems::new(origin, yaml);
+    let raw = read(yaml, origin, &mut problems)?;
     let base = Path::new(origin).parent().unwrap_or(Path::new(""));
     let keys = KeyReader { base, surroundings };
-    let config = validate(raw, &keys, &mut problems);
+    let config = raw.and_then(|raw| validate(raw, &keys, &mut problems));
     let (mut config, warnings) = problems.finish(config)?;
     config.warnings = warnings;
     Ok(config)
+}
+
+/// The raw file. Text that is YAML but not a valid routes.yaml is read again past each
+/// unknown key and wrong type ([`recover`]), recording all of them, and what is left (if
+/// anything deserializes) is returned for validation; only a YAML syntax error stops
+/// everything at once.
+fn read(
+    yaml: &str,
+    origin: &str,
+    problems: &mut Problems<'_>,
+) -> Result<Option<RawConfig>, ConfigErrors> {
+    let first = match serde_yaml::from_str::<RawConfig>(yaml) {
+        Ok(raw) => return Ok(Some(raw)),
+        Err(first) => first,
+    };
+    let only_first = || ConfigErrors::from(problems::syntax_error(&first, origin));
+    let value = match serde_yaml::from_str::<serde_yaml::Value>(yaml) {
+        Ok(serde_yaml::Value::Null) | Err(_) => return Err(only_first()),
+        Ok(value) => value,
+    };
+    let (raw, pruned) = recover::recover(value, problems);
+    problems.after_recovery(pruned);
+    match problems.any() {
+        false => Err(only_first()),
+        true => Ok(raw),
+    }
 }
 
 fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -> Option<Config> {
@@ -129,7 +159,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
     let routes = routes::validate(raw.routes, &names, problems);
     let default_side = raw.tenant.default;
-    let (tenants, forward_header) = tenant_section(raw.tenant, keys, problems);
+    let tenant = tenant_section(raw.tenant, keys, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let limits = limits::validate(raw.limits, problems);
     let upstream_names: Vec<&str> = std::iter::once("legacy")
@@ -179,9 +209,10 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         threads: raw.threads,
         legacy: legacy?,
         services: services.into_iter().collect::<Option<_>>()?,
-        tenants: tenants?,
+        tenants: tenant.resolver?,
         default_side,
-        forward_header: forward_header?,
+        forward_header: tenant.forward?,
+        strip_headers: tenant.strip?,
         routes: routes?,
         debug_headers: raw.debug_headers,
         connect_timeout: timeouts.defaults().connect,
@@ -282,107 +313,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .checked_mul(seconds)
         .map(Duration::from_secs)
         .ok_or_else(invalid)
-}
-
-/// Compiles `tenant.sources`, `tenant.on_invalid` and `tenant.forward_header`.
-fn tenant_section(
-    tenant: RawTenant,
-    keys: &KeyReader<'_>,
-    problems: &mut Problems<'_>,
-) -> (Option<TenantResolver>, Option<Box<str>>) {
-    check_verified_alone(&tenant, problems);
-    let compiled: Vec<Option<TenantSource>> = tenant
-        .sources
-        .into_iter()
-        .enumerate()
-        .map(|(index, source)| tenant_source(index, source, keys, problems))
-        .collect();
-    let forward = tenant.forward_header.as_deref();
-    let forward = header_name(forward.unwrap_or(DEFAULT_FORWARD_HEADER))
-        .map_err(|message| problems.at_value("tenant.forward_header", message))
-        .ok();
-    let on_invalid = tenant.on_invalid.unwrap_or_default();
-    let resolver = compiled
-        .into_iter()
-        .collect::<Option<_>>()
-        .map(|sources| TenantResolver::new(sources, on_invalid));
-    (resolver, forward)
-}
-
-/// A `jwt:` source must be the only source (an unverified one next to it would let a
-/// client choose a tenant by leaving the token out), and `on_invalid` needs one.
-fn check_verified_alone(tenant: &RawTenant, problems: &mut Problems<'_>) {
-    let verified = tenant.sources.iter().filter(|s| s.jwt.is_some()).count();
-    if verified > 0 && tenant.sources.len() > 1 {
-        let message = "a jwt source must be the only tenant source: an unverified source next \
-                       to it would let a client pick a tenant without a token";
-        problems.at_value("tenant.sources", message);
-    }
-    if verified == 0 && tenant.on_invalid.is_some() {
-        problems.at_value(
-            "tenant.on_invalid",
-            "on_invalid applies to a jwt tenant source, and there is none",
-        );
-    }
-}
-
-fn tenant_source(
-    index: usize,
-    source: RawTenantSource,
-    keys: &KeyReader<'_>,
-    problems: &mut Problems<'_>,
-) -> Option<TenantSource> {
-    let (key, compiled) = match (source.header, source.subdomain, source.path, source.jwt) {
-        (Some(name), None, None, None) => ("header", header_name(&name).map(TenantSource::Header)),
-        (None, Some(suffix), None, None) => ("subdomain", subdomain_suffix(&suffix)),
-        (None, None, Some(text), None) => ("path", tenant_path(&text)),
-        (None, None, None, Some(raw)) => {
-            let at = format!("tenant.sources[{index}].jwt");
-            return jwt::jwt_source(&at, raw, keys, problems);
-        }
-        _ => {
-            let message = "a tenant source has exactly one of header, subdomain, path or jwt";
-            problems.at_value(&format!("tenant.sources[{index}]"), message);
-            return None;
-        }
-    };
-    compiled
-        .map_err(|message| problems.at_value(&format!("tenant.sources[{index}].{key}"), message))
-        .ok()
-}
-
-/// A header name (an HTTP token), lowercased.
-fn header_name(name: &str) -> Result<Box<str>, String> {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    match !name.is_empty() && name.bytes().all(token) {
-        true => Ok(name.to_ascii_lowercase().into()),
-        false => Err(format!("{name:?} is not a valid header name")),
-    }
-}
-
-fn subdomain_suffix(suffix: &str) -> Result<TenantSource, String> {
-    let host = suffix.strip_prefix('.').map(HostMatch::parse);
-    match host {
-        Some(Ok(HostMatch::Exact(name))) => Ok(TenantSource::Subdomain(format!(".{name}").into())),
-        _ => Err(format!(
-            "subdomain suffix {suffix:?} must be a host name starting with '.', e.g. .shop.example.com"
-        )),
-    }
-}
-
-fn tenant_path(text: &str) -> Result<TenantSource, String> {
-    let pattern = Pattern::parse(text).map_err(|err| err.to_string())?;
-    let tenant_params = pattern
-        .segments()
-        .iter()
-        .filter(|segment| matches!(segment, Segment::Param(name) if &**name == "tenant"))
-        .count();
-    match tenant_params {
-        1 => Ok(TenantSource::Path(pattern)),
-        _ => Err(format!(
-            "tenant path pattern {text:?} must have exactly one {{tenant}} segment"
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use std::cell::OnceCell;
 
+use super::recover::Pruned;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
 
@@ -17,6 +18,9 @@ pub(crate) struct Problems<'a> {
     found: Vec<ConfigError>,
     /// Deprecated keys in use, located at the key.
     warnings: Vec<ConfigError>,
+    /// What recovering from mistakes took out of the file ([`super::recover`]): the way
+    /// back to the file's paths, and the mappings whose own problems are not repeated.
+    pruned: Pruned,
 }
 
 impl<'a> Problems<'a> {
@@ -28,30 +32,59 @@ impl<'a> Problems<'a> {
             locator: OnceCell::new(),
             found: Vec::new(),
             warnings: Vec::new(),
+            pruned: Pruned::default(),
         }
+    }
+
+    /// Paths given from now on are in a value that recovering pruned.
+    pub(crate) fn after_recovery(&mut self, pruned: Pruned) {
+        self.pruned = pruned;
+    }
+
+    /// Whether any problem was found.
+    pub(crate) fn any(&self) -> bool {
+        !self.found.is_empty()
+    }
+
+    /// Where the value at `path` (validation's numbering) starts in the file.
+    fn value_at(&self, path: &str) -> Option<Position> {
+        self.locator().value(&self.pruned.original(path))
+    }
+
+    /// Where the key of the entry at `path` (validation's numbering) starts in the file.
+    fn key_at(&self, path: &str) -> Option<Position> {
+        self.locator().key(&self.pruned.original(path))
     }
 
     fn locator(&self) -> &Locator {
         self.locator.get_or_init(|| Locator::new(self.yaml))
     }
 
-    /// Records a problem with the value at node `path` (see [`Locator`]).
+    /// Records a problem with the value at node `path` (see [`Locator`]), unless that
+    /// node lost an entry to an earlier problem (which this one then follows from).
     pub(crate) fn at_value(&mut self, path: &str, message: impl Into<String>) {
-        let position = self.locator().value(path);
+        if self.pruned.damaged(&self.pruned.original(path)) {
+            return;
+        }
+        let position = self.value_at(path);
         let error = self.located(position, message.into());
         self.found.push(error);
     }
 
-    /// Records a problem with the key of the mapping entry at `path`.
+    /// Records a problem with the key of the mapping entry at `path`, unless that node lost
+    /// an entry to an earlier problem.
     pub(crate) fn at_key(&mut self, path: &str, message: impl Into<String>) {
-        let position = self.locator().key(path);
+        if self.pruned.damaged(&self.pruned.original(path)) {
+            return;
+        }
+        let position = self.key_at(path);
         let error = self.located(position, message.into());
         self.found.push(error);
     }
 
     /// Warns that the key at `path` is a deprecated alias of `canonical`: the file loads.
     pub(crate) fn deprecated(&mut self, path: &str, canonical: &str) {
-        let position = self.locator().key(path);
+        let position = self.key_at(path);
         let message = format!("{path} is deprecated: use {canonical}");
         let warning = self.located(position, message);
         self.warnings.push(warning);
@@ -59,7 +92,7 @@ impl<'a> Problems<'a> {
 
     /// `file:line:col` of the value at `path`, for messages naming a second place.
     pub(crate) fn place(&self, path: &str) -> String {
-        match self.locator().value(path) {
+        match self.value_at(path) {
             Some((line, column)) => format!("{}:{line}:{column}", self.origin),
             None => self.origin.to_owned(),
         }

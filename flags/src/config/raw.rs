@@ -149,9 +149,15 @@ pub struct RawTenant {
     #[serde(default)]
     pub default: Side,
     /// `forward_header:` the header the proxy sets on the upstream request with the
-    /// decided tenant. Default `x-strangler-tenant`. A copy sent by the client is always
-    /// removed first.
+    /// decided tenant. Default `x-strangler-tenant`; required with a `jwt:` source, where it
+    /// must name the header the upstreams read (a client's own `X-Tenant-Id` would reach a
+    /// monolith that reads it beside the verified tenant otherwise). A copy sent by the
+    /// client is always removed first.
     pub forward_header: Option<String>,
+    /// `strip_headers:` more client headers removed before a request goes upstream, for
+    /// headers the upstreams trust that a client must not set (`X-User-Id`, `X-Roles`).
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
     /// `on_invalid:` what happens to a request whose token a `jwt:` source cannot verify
     /// (bad signature, expired, not yet valid, wrong algorithm, unknown key, claim missing
     /// or not a valid tenant id): `reject` answers 401 with `WWW-Authenticate: Bearer`;

@@ -73,6 +73,7 @@ services: {{ billing: http://127.0.0.1:3001 }}
 tenant:
   sources:
     - jwt: {{ {jwt} }}
+  forward_header: X-Tenant-Id
 {tenant_extra}routes:
 {}  - name: overrides
     match: {{ path: \"/o/**\" }}

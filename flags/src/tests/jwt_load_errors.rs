@@ -126,3 +126,25 @@ fn jwks_with_unusable_or_repeated_keys_is_refused() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[test]
+fn a_verified_source_without_forward_header_is_refused() {
+    // With the default `x-strangler-tenant`, a client's own X-Tenant-Id would reach a
+    // monolith that reads it beside the verified tenant.
+    let yaml = jwt_yaml(&format!("claim: t, hs256_secret_env: {SECRET_ENV}"), "")
+        .replace("  forward_header: X-Tenant-Id\n", "");
+    let errors = load_errors(&yaml);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("routes.yaml:4:1: "), "{}", errors[0]);
+    assert!(errors[0].contains("tenant.forward_header"), "{}", errors[0]);
+}
+
+#[test]
+fn strip_headers_must_be_header_names() {
+    let error = jwt_error(
+        &format!("claim: t, hs256_secret_env: {SECRET_ENV}"),
+        "  strip_headers: [X-User-Id, \"not a header\"]\n",
+    );
+    assert!(error.starts_with("routes.yaml:8:30: "), "{error}");
+    assert!(error.contains("not a valid header name"), "{error}");
+}

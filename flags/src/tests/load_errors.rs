@@ -230,3 +230,94 @@ fn shutdown_grace_defaults_to_30s_and_takes_a_duration() {
     );
     assert_eq!(set.lifecycle().upgrade_sock, Some("up.sock".into()));
 }
+
+/// Five mistakes of every kind in one file, as `strangler check` meets them: a misspelt
+/// key, a value of the wrong type, an unknown side, a percent out of range and an
+/// undefined service, each on a route or section of its own.
+const FIVE_MISTAKES: &str = "\
+listen: 127.0.0.1:8080
+threads: two
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+tenant:
+  default: neww
+  sources:
+    - header: X-Tenant-Id
+routes:
+  - name: invoices
+    macth: { path: \"/api/invoices/**\" }
+    service: billing
+  - name: users
+    match: { path: \"/api/users/**\" }
+    service: billing
+    rollout: { percent: 120 }
+  - name: search
+    match: { path: \"/api/search/**\" }
+    service: serch
+";
+
+#[test]
+fn every_mistake_is_reported_at_once_in_file_order() {
+    let errors = load_errors(FIVE_MISTAKES);
+    let located: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            "routes.yaml:2:10",
+            "routes.yaml:7:12",
+            "routes.yaml:12:5",
+            "routes.yaml:17:25",
+            "routes.yaml:20:14",
+        ],
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0].contains("threads: invalid type: string \"two\""),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("tenant.default: unknown variant `neww`"),
+        "{}",
+        errors[1]
+    );
+    assert!(errors[2].contains("unknown field `macth`"), "{}", errors[2]);
+    assert!(
+        errors[3].contains("route \"users\": percent 120 is out of range"),
+        "{}",
+        errors[3]
+    );
+    assert!(
+        errors[4].contains("undefined service \"serch\" in route \"search\""),
+        "{}",
+        errors[4]
+    );
+}
+
+#[test]
+fn a_route_taken_out_by_its_mistake_leaves_the_next_routes_located_in_the_file() {
+    // The misspelt route is dropped while recovering; the route after it is still named
+    // at its own line, not at the line of the item that took its place.
+    let yaml = routes(
+        "  - name: broken\n    macth: { path: /a }\n    service: billing\n\
+         \x20 - name: next\n    match: { path: /b }\n    service: nowhere\n",
+    );
+    let errors = load_errors(&yaml);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].starts_with("routes.yaml:11:5: "), "{}", errors[0]);
+    assert!(
+        errors[1].starts_with("routes.yaml:15:14: undefined service \"nowhere\""),
+        "{}",
+        errors[1]
+    );
+}
+
+#[test]
+fn a_yaml_syntax_error_is_reported_alone() {
+    let errors = load_errors(&format!("{BASE}routes: [\n  - {{ name: x\n"));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}

@@ -2,7 +2,7 @@
 //! route by spelling its path differently nor escape a route with a path the upstream
 //! resolves elsewhere.
 
-use super::{decide, load, matched, route, with_routes, FakeRequest};
+use super::{decide, load, load_errors, matched, route, with_routes, FakeRequest};
 use crate::{RequestError, Snapshot, TenantSourceKind};
 
 fn invoices() -> Snapshot {
@@ -108,10 +108,21 @@ fn other_escapes_are_kept_and_match_in_any_hex_case() {
 }
 
 #[test]
-fn semicolon_parameters_other_than_dot_segments_are_kept() {
-    let snapshot = load(&with_routes(&[route("params", "path: \"/a;v=1/**\"")]));
-    let req = FakeRequest::get("/a;v=1/b");
-    assert_eq!(matched(&snapshot, &req).as_deref(), Some("params"));
+fn matrix_parameters_cannot_dodge_a_route() {
+    // `/api;jsessionid=1/x` is `/api/x` to a servlet container: it must reach the same
+    // route, not fall through to legacy's copy of a migrated endpoint.
+    let snapshot = load(&with_routes(&[route("api", "path: \"/api/**\"")]));
+    for path in ["/api;jsessionid=1/x", "/api/x;v=2", "/api/;x/y"] {
+        let req = FakeRequest::get(path);
+        assert_eq!(matched(&snapshot, &req).as_deref(), Some("api"), "{path}");
+    }
+}
+
+#[test]
+fn a_pattern_with_matrix_parameters_is_refused_at_load() {
+    let errors = load_errors(&with_routes(&[route("params", "path: \"/a;v=1/**\"")]));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("matrix parameters"), "{}", errors[0]);
 }
 
 fn path_tenants() -> Snapshot {

@@ -70,6 +70,26 @@ fn first_source_yielding_a_tenant_wins() {
 }
 
 #[test]
+fn a_repeated_or_non_utf8_tenant_header_says_so() {
+    let snapshot = three_sources();
+    for (sentinel, reason) in [
+        (crate::REPEATED_HEADER, "the header is repeated"),
+        (crate::NOT_UTF8_HEADER, "the header is not UTF-8"),
+    ] {
+        let err = snapshot
+            .decide(&FakeRequest::get("/x").tenant(sentinel))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RequestError::InvalidTenant {
+                source: TenantSourceKind::Header,
+                reason
+            }
+        );
+    }
+}
+
+#[test]
 fn invalid_tenant_from_a_source_is_a_request_error() {
     let snapshot = three_sources();
     let err = snapshot

@@ -55,6 +55,9 @@ pub struct Question<'a> {
 /// The answer, as printed (`--json` prints it as is).
 #[derive(Debug, Serialize)]
 pub struct Answer {
+    /// The path as the decision matched it (normalised: escapes decoded, `//` collapsed,
+    /// matrix parameters left out).
+    pub path: String,
     /// The matched route, or null.
     pub route: Option<String>,
     /// The resolved tenant, or null.
@@ -108,6 +111,7 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
     let decision = snapshot.decide(&asked)?;
     let upstream = snapshot.upstream(decision.side, decision.route);
     Ok(Answer {
+        path: strangler_flags::matched_path(asked.path())?.into_owned(),
         route: decision.route.map(|r| r.name.to_string()),
         tenant: decision.tenant.map(std::borrow::Cow::into_owned),
         tenant_source: decision.tenant_source.map(|s| s.code()),
@@ -122,6 +126,7 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
 impl std::fmt::Display for Answer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let none = "-";
+        writeln!(f, "path:     {}", self.path)?;
         writeln!(
             f,
             "route:    {}",

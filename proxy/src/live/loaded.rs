@@ -47,6 +47,8 @@ pub struct Loaded {
     pub metrics: Arc<RouteMetrics>,
     /// `tenant.forward_header`, parsed once here instead of on every request.
     pub forward_header: http::HeaderName,
+    /// `tenant.strip_headers`, parsed once here.
+    pub strip_headers: Vec<http::HeaderName>,
     /// When this snapshot started serving.
     pub loaded_at: SystemTime,
 }
@@ -73,7 +75,13 @@ impl Loaded {
         };
         let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
             .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
+        let strip_headers = file
+            .strip_headers()
+            .iter()
+            .filter_map(|name| http::HeaderName::from_bytes(name.as_bytes()).ok())
+            .collect();
         Loaded {
+            strip_headers,
             revision: Revision {
                 counter,
                 hash: file.content_hash(),

@@ -165,8 +165,9 @@ impl pingora::proxy::ProxyHttp for Edge {
     ) -> Result<()> {
         // Runs again when Pingora retries on legacy, and the body is replayed from the start.
         limits::restart_body(&mut ctx.limits);
-        let tenant_header = &ctx.loaded()?.forward_header;
-        headers::drop_reserved_headers(upstream, tenant_header.as_str());
+        let loaded = ctx.loaded()?;
+        let tenant_header = &loaded.forward_header;
+        headers::drop_reserved_headers(upstream, tenant_header.as_str(), &loaded.strip_headers);
         if let Some(tenant) = &ctx.tenant {
             upstream.insert_header(tenant_header.clone(), tenant.as_str())?;
         }

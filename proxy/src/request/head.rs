@@ -5,11 +5,7 @@
 use std::borrow::Cow;
 
 use pingora::http::RequestHeader;
-use strangler_flags::RequestView;
-
-/// Stands in for a tenant header that cannot be trusted (repeated, or not UTF-8): it is not a
-/// valid tenant id, so the request is refused with 400 instead of guessing which value counts.
-const UNUSABLE_TENANT_HEADER: &str = "(repeated or non-UTF-8 header)";
+use strangler_flags::{RequestView, NOT_UTF8_HEADER, REPEATED_HEADER};
 
 /// The request as the decision function sees it.
 pub(super) struct RequestHead<'a> {
@@ -39,15 +35,16 @@ impl RequestView for RequestHead<'_> {
     fn host(&self) -> Option<&str> {
         self.host.as_deref()
     }
-    /// A tenant header's value; [`UNUSABLE_TENANT_HEADER`] when it is repeated or not UTF-8
-    /// (the monolith might read another copy than we did).
+    /// A header's value; [`REPEATED_HEADER`] when it is repeated (the monolith might read
+    /// another copy than we did) and [`NOT_UTF8_HEADER`] when it is not UTF-8: a tenant
+    /// read from either is refused with 400 saying which, instead of guessing.
     fn header(&self, lowercase_name: &str) -> Option<&str> {
         let mut values = self.req.headers.get_all(lowercase_name).iter();
         let first = values.next()?;
         if values.next().is_some() {
-            return Some(UNUSABLE_TENANT_HEADER);
+            return Some(REPEATED_HEADER);
         }
-        Some(std::str::from_utf8(first.as_bytes()).unwrap_or(UNUSABLE_TENANT_HEADER))
+        Some(std::str::from_utf8(first.as_bytes()).unwrap_or(NOT_UTF8_HEADER))
     }
 }
 
