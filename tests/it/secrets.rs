@@ -37,7 +37,7 @@ fn routes_yaml(scratch: &Scratch, legacy: &Backend, billing: &Backend) -> std::p
         closed_port()
     );
     let tenant = format!(
-        "  sources: [ {{ jwt: {{ claim: tenant, hs256_secret_env: {JWT_ENV} }} }} ]\n  default: legacy"
+        "  sources: [ {{ jwt: {{ claim: tenant, hs256_secret_env: {JWT_ENV} }} }} ]\n  default: legacy\n  forward_header: X-Tenant-Id"
     );
     let config = Config::new(legacy)
         .service("billing", billing)
