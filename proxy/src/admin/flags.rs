@@ -149,19 +149,10 @@ async fn set_percent(
     Path(route): Path<String>,
     body: Result<Json<PercentBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return reply::bad_json(rejection),
-    };
-    change(
-        state,
-        actor,
-        Change::SetPercent {
-            route,
-            percent: body.percent,
-        },
-        body.comment,
-    )
+    change_from(state, actor, body, |body| {
+        let percent = body.percent;
+        (Change::SetPercent { route, percent }, body.comment)
+    })
     .await
 }
 
@@ -195,19 +186,10 @@ async fn set_tenants(
     Path(route): Path<String>,
     body: Result<Json<TenantsBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return reply::bad_json(rejection),
-    };
-    change(
-        state,
-        actor,
-        Change::SetTenants {
-            route,
-            tenants: body.tenants,
-        },
-        body.comment,
-    )
+    change_from(state, actor, body, |body| {
+        let tenants = body.tenants;
+        (Change::SetTenants { route, tenants }, body.comment)
+    })
     .await
 }
 
@@ -271,20 +253,28 @@ async fn set_schedule(
     Path(route): Path<String>,
     body: Result<Json<ScheduleBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return reply::bad_json(rejection),
-    };
-    change(
-        state,
-        actor,
-        Change::SetSchedule {
-            route,
-            schedule: body.schedule,
-        },
-        body.comment,
-    )
+    change_from(state, actor, body, |body| {
+        let schedule = body.schedule;
+        (Change::SetSchedule { route, schedule }, body.comment)
+    })
     .await
+}
+
+/// Applies the change `make` builds from a JSON body, or answers 400 for a body that is
+/// not the JSON the endpoint takes.
+async fn change_from<B>(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    body: Result<Json<B>, JsonRejection>,
+    make: impl FnOnce(B) -> (Change, Option<String>),
+) -> Response {
+    match body {
+        Ok(Json(body)) => {
+            let (change, comment) = make(body);
+            self::change(state, actor, change, comment).await
+        }
+        Err(rejection) => reply::bad_json(rejection),
+    }
 }
 
 /// The future a route-only change handler returns.
