@@ -67,6 +67,10 @@ pub enum ControlError {
     /// record (another instance, or a human, sent the route to legacy first).
     #[error("route {0:?}: the kill switch is on already")]
     AlreadyKilled(String),
+    /// The change would leave every flag as it is (a kill switch already on, the percent
+    /// the route already has): nothing is recorded, so the audit log holds only changes.
+    #[error("nothing to change: the flags are already so")]
+    Unchanged,
     /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:` (held without its
     /// credentials).
     #[error("unsupported store URL {0:?}: expected sqlite://FILE or postgres://...")]

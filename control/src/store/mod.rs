@@ -181,6 +181,10 @@ impl Store {
         };
         let (before, set_by) = load(&mut tx, route.as_deref()).await?;
         let after = next_state(&mut tx, &change, &plan, &before, now).await?;
+        if matches!(plan, Plan::Apply) && after == before {
+            // Dropping the transaction rolls the version bump back: nothing happened.
+            return Err(ControlError::Unchanged);
+        }
         let draft = Draft {
             at: now,
             actor,

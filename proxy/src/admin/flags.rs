@@ -18,13 +18,14 @@ use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use strangler_control::{fold, Change, FileRoute, Schedule};
+use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
 use strangler_flags::Side;
 use time::OffsetDateTime;
 
 use crate::admin::reply;
 use crate::admin::state::AdminState;
 use crate::admin::tokens::Actor;
+use crate::live::flag_store::FlagStoreError;
 
 /// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {
@@ -356,7 +357,9 @@ async fn revert(
     }
 }
 
-/// Applies `change` through the store, audited, and answers with the entry and revision.
+/// Applies `change` through the store, audited, and answers with the entry and revision;
+/// a change that would leave every flag as it is answers 200 `"changed": false` and writes
+/// no audit entry.
 async fn change(
     State(state): State<AdminState>,
     actor: Option<Extension<Actor>>,
@@ -372,12 +375,17 @@ async fn change(
         .await
     {
         Ok(entry) => applied(&state, entry),
+        Err(FlagStoreError::Control(ControlError::Unchanged)) => {
+            let revision = state.live.current().revision;
+            Json(json!({ "changed": false, "revision": revision })).into_response()
+        }
         Err(error) => reply::store_error(error),
     }
 }
 
 fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response {
-    Json(json!({ "audit": entry, "revision": state.live.current().revision })).into_response()
+    let revision = state.live.current().revision;
+    Json(json!({ "changed": true, "audit": entry, "revision": revision })).into_response()
 }
 
 /// Without any admin token nobody can change flags. (With one, the `/admin/*` middleware
