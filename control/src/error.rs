@@ -2,7 +2,11 @@
 //! the route, tenant, entry or value at fault, so the admin API can answer 400/404/409
 //! with a message an on-call engineer can act on.
 
+use std::path::PathBuf;
+
 use thiserror::Error;
+
+use crate::store::Identity;
 
 /// An error from the control plane: a refused change, or the database failing.
 #[derive(Debug, Error)]
@@ -63,9 +67,32 @@ pub enum ControlError {
     /// record (another instance, or a human, sent the route to legacy first).
     #[error("route {0:?}: the kill switch is on already")]
     AlreadyKilled(String),
-    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    /// The change would leave every flag as it is (a kill switch already on, the percent
+    /// the route already has): nothing is recorded, so the audit log holds only changes.
+    #[error("nothing to change: the flags are already so")]
+    Unchanged,
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:` (held without its
+    /// credentials).
     #[error("unsupported store URL {0:?}: expected sqlite://FILE or postgres://...")]
     UnsupportedUrl(String),
+    /// Connecting to the store failed. Both fields are without credentials: a driver's
+    /// message may quote the URL, so it is scrubbed (`strangler_flags::store_url::scrub`).
+    #[error("connecting to the store {store}: {message}")]
+    Connect {
+        /// The store URL without credentials.
+        store: String,
+        /// What the driver said, scrubbed.
+        message: String,
+    },
+    /// The SQLite store's file cannot take a change that a restart would see: removed,
+    /// replaced, or read-only (see `store/sqlite_file.rs`). Nothing was recorded.
+    #[error("store file {}: {problem}", path.display())]
+    StoreFile {
+        /// The file as `store:` names it.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: FileProblem,
+    },
     /// A stored value that does not read back (a row written by hand or by a newer
     /// version): bad JSON, a percentage above 100, an unknown side.
     #[error("corrupt stored {what}: {message}")]
@@ -81,4 +108,44 @@ pub enum ControlError {
     /// The database refused or failed a statement; the transaction was rolled back.
     #[error("store: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// What is wrong with the SQLite store's file under a running process.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FileProblem {
+    /// Nothing is at the path any more; the process still holds the deleted file, and what
+    /// it wrote there would be gone at the next restart.
+    #[error("removed under this process (it opened {opened}); changes are refused until the file is back or the process restarts")]
+    Removed {
+        /// The file opened.
+        opened: Identity,
+    },
+    /// Another file is at the path; it is never adopted without a restart.
+    #[error("replaced under this process (it opened {opened}, the path now names {now}); changes are refused until the file is back or the process restarts")]
+    Replaced {
+        /// The file opened.
+        opened: Identity,
+        /// The file at the path now.
+        now: Identity,
+    },
+    /// The path cannot be examined (a directory without permission, an I/O error).
+    #[error("cannot be examined: {0}")]
+    Unreadable(String),
+    /// The process may not write the file (permissions, immutable, a read-only mount).
+    #[error("read-only ({0}); changes cannot be recorded until it is writable again")]
+    ReadOnly(String),
+}
+
+impl ControlError {
+    /// True when the store answers reads but refuses to record changes because its file
+    /// is read-only.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            ControlError::StoreFile {
+                problem: FileProblem::ReadOnly(_),
+                ..
+            }
+        )
+    }
 }

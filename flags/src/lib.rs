@@ -30,6 +30,7 @@ pub mod rollout;
 pub mod route;
 pub mod shadow_policy;
 mod snapshot;
+pub mod store_url;
 mod surroundings;
 pub mod table;
 pub mod tenant;

@@ -179,9 +179,10 @@ impl Snapshot {
         &self.config.diffs
     }
 
-    /// `store:`, the URL of the runtime flag store (default `sqlite://strangler.db`).
+    /// `store:`, the URL of the runtime flag store (default `sqlite://strangler.db`), with
+    /// its credentials: to connect with, never to print (see [`crate::store_url`]).
     pub fn store_url(&self) -> &str {
-        &self.config.store
+        self.config.store.expose()
     }
 
     /// `store_cache:`, the file keeping the last flags read from the store, if set.

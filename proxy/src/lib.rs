@@ -21,6 +21,6 @@ mod shadow;
 mod telemetry;
 
 pub use admin::tokens::{AdminToken, Scope};
-pub use live::flag_cache::without_credentials;
 pub use process::launch::{Launch, StartError};
 pub use process::server::Running;
+pub use strangler_flags::store_url::without_credentials;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -165,6 +165,55 @@ async fn an_instance_started_during_an_outage_serves_the_cached_flags_then_catch
     let health = second.store_health().await;
     assert_eq!(health["state"], "connected", "{health}");
     assert_eq!(health["flags_source"], "store", "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_outage_is_noticed_within_two_seconds_and_changes_meanwhile_are_refused_at_once() {
+    let db = PostgresDatabase::create().await;
+    let (mut relay, via_relay) = Relay::in_front_of(&db).await;
+    let f = flags_proxy_with(|config| config.store(&via_relay)).await;
+    assert_eq!(f.set_side("acme", "new").await.0, StatusCode::OK);
+
+    relay.stop();
+    let cut = Instant::now();
+    eventually(CATCH_UP, "the proxy reports the store degraded", || async {
+        f.store_health().await["state"] == "degraded"
+    })
+    .await;
+    let noticed = cut.elapsed();
+    assert!(
+        noticed < Duration::from_secs(2),
+        "noticed after {noticed:?}"
+    );
+    for tenant in ["globex", "initech", "umbrella"] {
+        let started = Instant::now();
+        let (status, refused) = f.set_side(tenant, "new").await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+        let message = refused["error"].as_str().unwrap_or_default();
+        assert!(message.contains("is down since"), "{refused}");
+        assert!(took < Duration::from_millis(600), "refused after {took:?}");
+    }
+
+    relay.resume(db.server_addr().await).await;
+    let started = Instant::now();
+    eventually(
+        CATCH_UP,
+        "a change goes through once the store is back",
+        || async { f.set_side("globex", "new").await.0 == StatusCode::OK },
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a change waited for the poll: {:?}",
+        started.elapsed()
+    );
+    eventually(
+        CATCH_UP,
+        "the proxy reports the store connected",
+        || async { f.store_health().await["state"] == "connected" },
+    )
+    .await;
 }
 
 /// The cache file's text ("" while there is none).

@@ -30,13 +30,18 @@ async fn fixture() -> Fixture {
 
 /// A proxy with the admin token, on its own store or on `store`.
 async fn fixture_on(store: Option<&str>) -> Fixture {
+    fixture_with(ROUTES, store).await
+}
+
+/// A proxy with the admin token and `routes`, on its own store or on `store`.
+async fn fixture_with(routes: &str, store: Option<&str>) -> Fixture {
     let backends = [
         Backend::echo("legacy").await,
         Backend::echo("billing").await,
     ];
     let mut config = Config::new(&backends[0])
         .service("billing", &backends[1])
-        .routes(ROUTES);
+        .routes(routes);
     if let Some(store) = store {
         config = config.store(store);
     }
@@ -225,6 +230,78 @@ async fn export_folds_runtime_flags_into_a_routes_yaml_that_checks() {
         .await
         .expect("running strangler check");
     assert!(check.status.success(), "{}", stderr(&check));
+}
+
+/// The rest of what an operator changes from the CLI: a runtime percent cleared, a shadow
+/// sample set and cleared, every tenant side of a route cleared in one change, an interval
+/// ramp, each with a comment in the audit log; `export` keeps what routes.yaml can say and
+/// names what it cannot.
+#[tokio::test(flavor = "multi_thread")]
+async fn percent_shadow_sample_bulk_tenant_clear_and_interval_ramps_from_the_cli() {
+    let shadowed = format!("{ROUTES}    shadow: {{ sample: 0 }}\n");
+    let f = fixture_with(&shadowed, None).await;
+    f.ok(&["set-percent", "invoices", "100"]).await;
+    assert_eq!(f.side_of("acme").await, "billing");
+    f.ok(&["clear-percent", "invoices", "--comment", "back to the file"])
+        .await;
+    assert_eq!(f.side_of("acme").await, "legacy", "the file's 0 % again");
+
+    f.ok(&["tenants", "invoices", "set", "acme=new", "globex=new"])
+        .await;
+    assert_eq!(f.side_of("globex").await, "billing");
+    f.ok(&[
+        "tenants",
+        "invoices",
+        "clear",
+        "--all",
+        "--comment",
+        "reset",
+    ])
+    .await;
+    assert_eq!(f.side_of("acme").await, "legacy");
+    assert_eq!(f.side_of("globex").await, "legacy");
+
+    f.ok(&["shadow-sample", "invoices", "25", "--comment", "qa"])
+        .await;
+    let exported: serde_yaml::Value =
+        serde_yaml::from_str(&f.ok(&["export"]).await).expect("exported YAML");
+    assert_eq!(exported["routes"][0]["shadow"]["sample"].as_u64(), Some(25));
+    f.ok(&["shadow-sample", "invoices", "--clear"]).await;
+    let exported: serde_yaml::Value =
+        serde_yaml::from_str(&f.ok(&["export"]).await).expect("exported YAML");
+    assert_eq!(exported["routes"][0]["shadow"]["sample"].as_u64(), Some(0));
+
+    let said = f
+        .ok(&[
+            "schedule",
+            "invoices",
+            "--every",
+            "1h",
+            "--by",
+            "5",
+            "--until",
+            "100",
+            "--comment",
+            "ramp",
+        ])
+        .await;
+    assert!(said.contains("set_schedule invoices"), "{said}");
+    assert_eq!(
+        f.side_of("acme").await,
+        "legacy",
+        "5 % from now: acme's bucket is above"
+    );
+    let exported = f.ok(&["export"]).await;
+    assert!(
+        exported.contains("# NOTE: a runtime schedule"),
+        "{exported}"
+    );
+    let audit = f
+        .ok(&["audit", "--route", "invoices", "--limit", "20"])
+        .await;
+    for comment in ["back to the file", "reset", "qa", "ramp"] {
+        assert!(audit.contains(comment), "{comment} in {audit}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

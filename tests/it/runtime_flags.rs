@@ -382,6 +382,30 @@ async fn a_schedule_applies_the_steps_whose_time_has_come() {
     );
 }
 
+/// A second kill of a killed route answers 200 `"changed": false` and writes no audit entry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_op_answers_unchanged_and_is_not_audited() {
+    let f = flags_proxy(None).await;
+    let kill = "/admin/routes/invoices/kill";
+    let (status, first) = f.call(reqwest::Method::POST, kill, None).await;
+    assert_eq!(
+        (status, &first["changed"]),
+        (StatusCode::OK, &json!(true)),
+        "{first}"
+    );
+    let (status, again) = f.call(reqwest::Method::POST, kill, None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["changed"], false, "{again}");
+    let (_, audit) = f.call(reqwest::Method::GET, "/admin/audit", None).await;
+    let kills = audit["entries"].as_array().map_or(0, |entries| {
+        entries
+            .iter()
+            .filter(|e| e["change"]["kind"] == "kill")
+            .count()
+    });
+    assert_eq!(kills, 1, "{audit}");
+}
+
 /// A "+5 % an hour" ramp put on a route at 25 % starts there: its first steps lie below
 /// 25 % and must not send any tenant already on the new side back to legacy.
 #[tokio::test(flavor = "multi_thread")]

@@ -21,7 +21,8 @@ pub struct ChangeFeed {
 impl ChangeFeed {
     /// Connects to the PostgreSQL store at `url` and listens.
     pub(super) async fn connect(url: &str) -> Result<ChangeFeed, ControlError> {
-        let mut listener = PgListener::connect(url).await?;
+        let connect_error = super::database::connect_error(url);
+        let mut listener = PgListener::connect(url).await.map_err(connect_error)?;
         listener.listen(CHANNEL).await?;
         Ok(ChangeFeed { listener })
     }

@@ -12,16 +12,21 @@ mod database;
 pub mod diffs;
 mod feed;
 mod flags;
+mod sqlite_file;
 
 use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
 
 pub use self::database::{Database, SharedDatabase};
 pub use self::feed::{ChangeFeed, CHANNEL};
+pub use self::sqlite_file::Identity;
 
 use self::database::Backend;
 
+use std::sync::Arc;
+
 use self::audit_log::Draft;
+use self::sqlite_file::SqliteFile;
 use crate::audit::{AuditEntry, FlagState};
 use crate::change::{Change, Subject};
 use crate::error::ControlError;
@@ -35,6 +40,8 @@ pub struct Store {
     backend: Backend,
     /// The URL connected to, for the change feed's own connection.
     url: String,
+    /// The SQLite file, checked before every operation; `None` for PostgreSQL.
+    file: Option<Arc<SqliteFile>>,
 }
 
 /// What one change transaction writes, once the touched subject is known.
@@ -54,13 +61,31 @@ impl Store {
         }
     }
 
-    /// The version: moves with every change, never goes back. Cheap enough to poll.
+    /// The version: moves with every change, never goes back. Cheap enough to poll. Fails
+    /// when the SQLite file was removed or replaced under this process.
     pub async fn version(&self) -> Result<i64, ControlError> {
+        self.check_identity()?;
         flags::version(&mut *self.pool.acquire().await?).await
+    }
+
+    /// Whether a change could be recorded now: for SQLite, the file opened is still at its
+    /// path and writable ([`ControlError::StoreFile`] says why not); PostgreSQL, always.
+    pub fn writable(&self) -> Result<(), ControlError> {
+        self.file
+            .as_ref()
+            .map_or(Ok(()), |file| file.check_writable())
+    }
+
+    /// Fails when the SQLite file was removed or replaced under this process.
+    fn check_identity(&self) -> Result<(), ControlError> {
+        self.file
+            .as_ref()
+            .map_or(Ok(()), |file| file.check_identity())
     }
 
     /// Every override, read as one consistent snapshot with its version.
     pub async fn overrides(&self) -> Result<Overrides, ControlError> {
+        self.check_identity()?;
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             let sql = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -91,6 +116,7 @@ impl Store {
         route: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, ControlError> {
+        self.check_identity()?;
         audit_log::list(&mut *self.pool.acquire().await?, route, limit).await
     }
 
@@ -107,8 +133,36 @@ impl Store {
             .await
     }
 
-    /// The change transaction: bump, read, compute, record, write, commit.
+    /// The change transaction, on a store that can record it: refused at once when the
+    /// SQLite file is gone, replaced or read-only, and reported failed when the file was
+    /// removed or replaced while it ran (it then went to a file no restart reads).
     async fn commit(
+        &self,
+        change: Change,
+        actor: &str,
+        comment: Option<&str>,
+    ) -> Result<AuditEntry, ControlError> {
+        self.writable()?;
+        let entry = self
+            .transaction(change, actor, comment)
+            .await
+            .map_err(|error| self.read_only_or(error))?;
+        self.check_identity()?;
+        Ok(entry)
+    }
+
+    /// `error`, or [`ControlError::StoreFile`] when SQLite refused a write as read-only.
+    fn read_only_or(&self, error: ControlError) -> ControlError {
+        match (&error, &self.file) {
+            (ControlError::Database(db), Some(file)) if sqlite_file::is_read_only(db) => {
+                file.read_only_now(db.to_string())
+            }
+            _ => error,
+        }
+    }
+
+    /// Bump, read, compute, record, write, commit.
+    async fn transaction(
         &self,
         change: Change,
         actor: &str,
@@ -127,6 +181,10 @@ impl Store {
         };
         let (before, set_by) = load(&mut tx, route.as_deref()).await?;
         let after = next_state(&mut tx, &change, &plan, &before, now).await?;
+        if matches!(plan, Plan::Apply) && after == before {
+            // Dropping the transaction rolls the version bump back: nothing happened.
+            return Err(ControlError::Unchanged);
+        }
         let draft = Draft {
             at: now,
             actor,

@@ -247,6 +247,31 @@ async fn ten_thousand_tenants_in_one_change() {
     }
 }
 
+/// Killing a killed route or setting the percent it has is not a change: no audit entry,
+/// no new version, and the caller is told so.
+#[tokio::test]
+async fn a_no_op_is_not_an_audit_entry() {
+    for db in databases().await {
+        let store = db.store().await;
+        let kill = || Change::Kill {
+            route: r("invoices"),
+        };
+        let percent = || Change::SetPercent {
+            route: r("invoices"),
+            percent: 10.0,
+        };
+        apply(&store, kill()).await.unwrap();
+        apply(&store, percent()).await.unwrap();
+        for (change, what) in [(kill(), "kill again"), (percent(), "the same percent")] {
+            let err = apply(&store, change).await.expect_err(what);
+            assert!(matches!(err, ControlError::Unchanged), "{what}: {err}");
+        }
+        assert_eq!(store.audit(None, 10).await.unwrap().len(), 2);
+        assert_eq!(store.version().await.unwrap(), 2, "no version for a no-op");
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn a_refused_change_writes_nothing() {
     for db in databases().await {

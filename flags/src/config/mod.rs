@@ -28,6 +28,7 @@ use crate::qa::QaPolicy;
 use crate::resilience::ServicePolicy;
 use crate::route::Route;
 use crate::shadow_policy::DiffSettings;
+use crate::store_url::{without_credentials, StoreUrl};
 use crate::tenant::TenantResolver;
 use crate::upstream::Upstream;
 use crate::{Side, Surroundings};
@@ -77,8 +78,8 @@ pub struct Config {
     /// `timeouts.connect` (or the deprecated `connect_timeout:`): the connect timeout of
     /// upstreams without their own.
     pub connect_timeout: Duration,
-    /// `store:` or [`DEFAULT_STORE`], its scheme checked.
-    pub store: Box<str>,
+    /// `store:` or [`DEFAULT_STORE`], its scheme checked (prints without its password).
+    pub store: StoreUrl,
     /// `diffs:`, compiled.
     pub diffs: Arc<DiffSettings>,
     /// `store_cache:`, when set (the proxy derives the default from the file's path).
@@ -170,7 +171,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         .then_some(connect_timeout)
         .flatten();
     let timeouts = timeouts::validate(raw.timeouts, explicit_connect, &upstream_names, problems);
-    let store = store(raw.store.as_deref(), problems);
+    let store = store(raw.store.as_ref().map(StoreUrl::expose), problems);
     let diffs = raw
         .diffs
         .compile()
@@ -281,12 +282,13 @@ fn connect_timeout(text: Option<&str>, problems: &mut Problems<'_>) -> Option<Du
 }
 
 /// Checks `store:` starts with a scheme the flag store speaks.
-fn store(url: Option<&str>, problems: &mut Problems<'_>) -> Option<Box<str>> {
+fn store(url: Option<&str>, problems: &mut Problems<'_>) -> Option<StoreUrl> {
     let url = url.unwrap_or(DEFAULT_STORE);
     if STORE_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
-        return Some(url.into());
+        return Some(StoreUrl::new(url));
     }
     let expected = STORE_SCHEMES.join(", ");
+    let url = without_credentials(url);
     let message = format!("store {url:?}: unknown scheme; expected one of {expected}");
     problems.at_value("store", message);
     None

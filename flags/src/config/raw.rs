@@ -54,7 +54,7 @@ pub struct RawConfig {
     /// store): `sqlite:` followed by a path (`sqlite://strangler.db`,
     /// `sqlite:///var/lib/strangler.db`), or a `postgres://` or `postgresql://` URL.
     /// Default `sqlite://strangler.db`, a file in the proxy's working directory.
-    pub store: Option<String>,
+    pub store: Option<crate::store_url::StoreUrl>,
     /// `diffs:` how shadow comparisons are run, kept and reported: calls in flight,
     /// samples per signature and their redaction, retention, and the noise thresholds
     /// (`crate::shadow_policy::RawDiffSettings` documents each key). Default: all defaults.

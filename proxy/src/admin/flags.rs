@@ -18,13 +18,14 @@ use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use strangler_control::{fold, Change, FileRoute, Schedule};
+use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
 use strangler_flags::Side;
 use time::OffsetDateTime;
 
 use crate::admin::reply;
 use crate::admin::state::AdminState;
 use crate::admin::tokens::Actor;
+use crate::live::flag_store::FlagStoreError;
 
 /// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {
@@ -39,7 +40,10 @@ pub fn routes() -> Router<AdminState> {
             put(set_shadow_sample)
                 .delete(route_change(|route| Change::ClearShadowSample { route })),
         )
-        .route("/admin/routes/{route}/tenants", put(set_tenants))
+        .route(
+            "/admin/routes/{route}/tenants",
+            put(set_tenants).delete(clear_tenants),
+        )
         .route(
             "/admin/routes/{route}/tenants/{tenant}",
             delete(clear_tenant),
@@ -146,19 +150,10 @@ async fn set_percent(
     Path(route): Path<String>,
     body: Result<Json<PercentBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return reply::bad_json(rejection),
-    };
-    change(
-        state,
-        actor,
-        Change::SetPercent {
-            route,
-            percent: body.percent,
-        },
-        body.comment,
-    )
+    change_from(state, actor, body, |body| {
+        let percent = body.percent;
+        (Change::SetPercent { route, percent }, body.comment)
+    })
     .await
 }
 
@@ -192,19 +187,10 @@ async fn set_tenants(
     Path(route): Path<String>,
     body: Result<Json<TenantsBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return reply::bad_json(rejection),
-    };
-    change(
-        state,
-        actor,
-        Change::SetTenants {
-            route,
-            tenants: body.tenants,
-        },
-        body.comment,
-    )
+    change_from(state, actor, body, |body| {
+        let tenants = body.tenants;
+        (Change::SetTenants { route, tenants }, body.comment)
+    })
     .await
 }
 
@@ -218,6 +204,29 @@ async fn clear_tenant(
         state,
         actor,
         Change::ClearTenant { route, tenant },
+        comment(body),
+    )
+    .await
+}
+
+/// Drops every runtime tenant side of a route in one audited change: routes.yaml decides
+/// for all of them again.
+async fn clear_tenants(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    Path(route): Path<String>,
+    body: Option<Json<CommentBody>>,
+) -> Response {
+    let overrides = state.live.overrides();
+    let tenants = overrides
+        .routes
+        .get(&route)
+        .map(|r| r.tenants.keys().cloned().collect())
+        .unwrap_or_default();
+    change(
+        state,
+        actor,
+        Change::ClearTenants { route, tenants },
         comment(body),
     )
     .await
@@ -245,20 +254,28 @@ async fn set_schedule(
     Path(route): Path<String>,
     body: Result<Json<ScheduleBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return reply::bad_json(rejection),
-    };
-    change(
-        state,
-        actor,
-        Change::SetSchedule {
-            route,
-            schedule: body.schedule,
-        },
-        body.comment,
-    )
+    change_from(state, actor, body, |body| {
+        let schedule = body.schedule;
+        (Change::SetSchedule { route, schedule }, body.comment)
+    })
     .await
+}
+
+/// Applies the change `make` builds from a JSON body, or answers 400 for a body that is
+/// not the JSON the endpoint takes.
+async fn change_from<B>(
+    state: State<AdminState>,
+    actor: Option<Extension<Actor>>,
+    body: Result<Json<B>, JsonRejection>,
+    make: impl FnOnce(B) -> (Change, Option<String>),
+) -> Response {
+    match body {
+        Ok(Json(body)) => {
+            let (change, comment) = make(body);
+            self::change(state, actor, change, comment).await
+        }
+        Err(rejection) => reply::bad_json(rejection),
+    }
 }
 
 /// The future a route-only change handler returns.
@@ -340,7 +357,9 @@ async fn revert(
     }
 }
 
-/// Applies `change` through the store, audited, and answers with the entry and revision.
+/// Applies `change` through the store, audited, and answers with the entry and revision;
+/// a change that would leave every flag as it is answers 200 `"changed": false` and writes
+/// no audit entry.
 async fn change(
     State(state): State<AdminState>,
     actor: Option<Extension<Actor>>,
@@ -356,12 +375,17 @@ async fn change(
         .await
     {
         Ok(entry) => applied(&state, entry),
+        Err(FlagStoreError::Control(ControlError::Unchanged)) => {
+            let revision = state.live.current().revision;
+            Json(json!({ "changed": false, "revision": revision })).into_response()
+        }
         Err(error) => reply::store_error(error),
     }
 }
 
 fn applied(state: &AdminState, entry: strangler_control::AuditEntry) -> Response {
-    Json(json!({ "audit": entry, "revision": state.live.current().revision })).into_response()
+    let revision = state.live.current().revision;
+    Json(json!({ "changed": true, "audit": entry, "revision": revision })).into_response()
 }
 
 /// Without any admin token nobody can change flags. (With one, the `/admin/*` middleware

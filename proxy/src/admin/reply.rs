@@ -33,7 +33,11 @@ pub(crate) fn bad_json(rejection: JsonRejection) -> Response {
 /// store's refusal.
 pub(crate) fn store_error(failed: FlagStoreError) -> Response {
     let message = match failed {
-        FlagStoreError::Control(ControlError::Database(e)) => format!("the flag store failed: {e}"),
+        FlagStoreError::Control(
+            e @ (ControlError::Database(_)
+            | ControlError::StoreFile { .. }
+            | ControlError::Connect { .. }),
+        ) => format!("the flag store failed: {e}"),
         FlagStoreError::Control(error) => return control_error(error),
         unreachable => unreachable.to_string(),
     };
@@ -48,9 +52,11 @@ pub(crate) fn control_error(refused: ControlError) -> Response {
         ControlError::AlreadyReverted { .. } | ControlError::RevertConflict { .. } => {
             StatusCode::CONFLICT
         }
-        ControlError::Corrupt { .. } | ControlError::Migrate(_) | ControlError::Database(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ControlError::Corrupt { .. }
+        | ControlError::Migrate(_)
+        | ControlError::Database(_)
+        | ControlError::StoreFile { .. }
+        | ControlError::Connect { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
     error(status, &refused.to_string())

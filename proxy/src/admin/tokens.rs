@@ -17,8 +17,8 @@ pub enum Scope {
     Write,
 }
 
-/// One token.
-#[derive(Debug, Clone)]
+/// One token. Its `Debug` names it and its scope, never the secret.
+#[derive(Clone)]
 pub struct AdminToken {
     /// Recorded as the actor of the changes made with it.
     pub name: String,
@@ -26,6 +26,15 @@ pub struct AdminToken {
     pub scope: Scope,
     /// The bearer secret.
     pub secret: String,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("name", &self.name)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who made an authenticated admin request (put in the request's extensions).

@@ -1,10 +1,12 @@
 //! `strangler flags export`: routes.yaml with the runtime flags folded in, so a team that
 //! keeps its flags in git can commit what is live and then clear the overrides.
 //!
-//! Runtime percentages and tenant sides become `rollout.percent` and `rollout.tenants`.
-//! routes.yaml has no kill switch, so runtime kill switches (and the global one) are listed
-//! in a comment at the top instead of being dropped silently. The file's own comments are
-//! not kept: the YAML is re-serialised.
+//! Runtime percentages and tenant sides become `rollout.percent` and `rollout.tenants`, a
+//! runtime shadow sample the route's `shadow.sample`. What routes.yaml cannot express is
+//! listed in a comment at the top instead of being dropped silently: runtime kill switches
+//! (and the global one), a running schedule (the percent it has reached is folded in; its
+//! later steps are not), and a shadow sample on a route without `shadow:`. The file's own
+//! comments are not kept: the YAML is re-serialised.
 
 use serde_yaml::{Mapping, Value};
 use strangler_control::{fold, FileRoute, Overrides, Source};
@@ -19,9 +21,9 @@ pub fn fold_into_yaml(
 ) -> Result<String, serde_yaml::Error> {
     let mut doc: Value = serde_yaml::from_str(text)?;
     let now = OffsetDateTime::now_utc();
-    let mut killed = Vec::new();
+    let mut notes = Vec::new();
     if overrides.global_kill {
-        killed.push("every route (global kill switch)".to_string());
+        notes.push(killed("every route (global kill switch)"));
     }
     if let Some(routes) = doc.get_mut("routes").and_then(Value::as_sequence_mut) {
         for entry in routes.iter_mut() {
@@ -37,7 +39,19 @@ pub fn fold_into_yaml(
             };
             let effective = fold(&FileRoute::from_route(route), overrides, &name, now);
             if matches!(effective.killed.source, Source::Runtime { .. }) && !overrides.global_kill {
-                killed.push(name.clone());
+                notes.push(killed(&name));
+            }
+            notes.extend(schedule_note(&name, overrides));
+            if let Some(sample) = effective.shadow_sample.filter(|s| s.source != Source::File) {
+                let percent = percent(sample.value.basis_points());
+                match entry.get_mut("shadow").and_then(Value::as_mapping_mut) {
+                    Some(shadow) => drop(shadow.insert("sample".into(), percent)),
+                    None => notes.push(format!(
+                        "a runtime shadow sample of {} % on a route without shadow:, which \
+                         routes.yaml cannot express: {name}",
+                        f64::from(sample.value.basis_points()) / 100.0
+                    )),
+                }
             }
             let Some(rollout) = rollout(entry) else {
                 continue;
@@ -67,10 +81,8 @@ pub fn fold_into_yaml(
     let mut out = String::from(
         "# routes.yaml exported by `strangler flags export` with the runtime flags folded in.\n",
     );
-    for route in &killed {
-        out.push_str(&format!(
-            "# NOTE: killed at runtime, which routes.yaml cannot express: {route}\n"
-        ));
+    for note in &notes {
+        out.push_str(&format!("# NOTE: {note}\n"));
     }
     out.push_str(&serde_yaml::to_string(&doc)?);
     Ok(out)
@@ -92,4 +104,24 @@ fn percent(basis_points: u16) -> Value {
     } else {
         Value::from(f64::from(basis_points) / 100.0)
     }
+}
+
+/// The note for a route's runtime schedule: routes.yaml has no ramp, so its steps are
+/// named, and the percent it has reached is what `rollout.percent` says.
+fn schedule_note(route: &str, overrides: &Overrides) -> Option<String> {
+    let schedule = overrides.routes.get(route)?.schedule.as_ref()?;
+    let steps = serde_json::to_string(&schedule.steps).unwrap_or_default();
+    let paused = match schedule.paused_at {
+        Some(_) => ", paused",
+        None => "",
+    };
+    Some(format!(
+        "a runtime schedule{paused}, which routes.yaml cannot express (the percent it has \
+         reached is in rollout.percent): {route} {steps}"
+    ))
+}
+
+/// The note for a runtime kill switch.
+fn killed(what: &str) -> String {
+    format!("killed at runtime, which routes.yaml cannot express: {what}")
 }

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use strangler_control::Overrides;
+use strangler_flags::store_url::without_credentials;
 use time::OffsetDateTime;
 
 /// The format written; a file of another format is ignored.
@@ -205,19 +206,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// `url` without the user and password: what the cache file, the logs and the metrics name
-/// the store by (`postgres://app:secret@db/flags` is `postgres://db/flags`).
-pub fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,18 +248,5 @@ mod tests {
         std::fs::write(&path, "{\"format\": 1, \"sto").expect("write");
         assert!(matches!(cache.load(), Err(CacheError::Corrupt { .. })));
         let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
-    }
-
-    #[test]
-    fn credentials_are_dropped_from_the_store_name() {
-        assert_eq!(
-            without_credentials("postgres://u:p@h:5/db?sslmode=require"),
-            "postgres://h:5/db?sslmode=require"
-        );
-        assert_eq!(
-            without_credentials("sqlite://dir/a@b.db"),
-            "sqlite://dir/a@b.db"
-        );
-        assert_eq!(without_credentials("sqlite:flags.db"), "sqlite:flags.db");
     }
 }

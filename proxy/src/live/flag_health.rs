@@ -6,6 +6,14 @@
 //!   (read from the store before the outage, or from the cache file at start) since `since`.
 //! - `absent`: the store has not answered since start and there was no usable cache: the
 //!   instance serves routes.yaml alone.
+//! - `read_only`: the store answers reads (the flags stay in sync) but cannot record a
+//!   change (its SQLite file is read-only): flag changes and guard trips are refused (503)
+//!   until it is writable again, which the next poll notices by itself.
+//!
+//! `degraded` also covers a SQLite file removed or replaced under the process (the error
+//! says which); that state ends only when the same file is back at its path, or with a
+//! restart (see `strangler_control`'s `store/sqlite_file.rs`). Each state change is logged
+//! once, whatever the number of polls that see it.
 //!
 //! None of these makes the instance unready: it decides requests correctly on the flags it
 //! has, and taking a fleet out of a load balancer because its database blinked would turn a
@@ -30,6 +38,8 @@ pub enum StoreState {
     Degraded,
     /// Unreachable since start, nothing cached: routes.yaml alone.
     Absent,
+    /// Reads work, changes cannot be recorded (the file is read-only).
+    ReadOnly,
 }
 
 /// Where the flags applied now came from.
@@ -86,20 +96,7 @@ impl StoreHealth {
 
     /// The store answered; `version` is the flag version applied now.
     pub fn connected(&self, version: i64) {
-        let now = OffsetDateTime::now_utc();
-        let was = self.update(|status| {
-            let was = status.state;
-            if was != StoreState::Connected {
-                status.state = StoreState::Connected;
-                status.since = now;
-                status.error = None;
-            }
-            status.source = FlagsSource::Store;
-            status.read_at = Some(now);
-            status.version = version;
-            was
-        });
-        if was != StoreState::Connected {
+        if self.answered(StoreState::Connected, None, version) != StoreState::Connected {
             tracing::info!(target: "strangler::flags", store = %self.store, version, "flag store connected; flags read from it");
         }
     }
@@ -109,16 +106,48 @@ impl StoreHealth {
     pub fn failed(&self, error: &str) {
         let was = self.update(|status| {
             let was = status.state;
-            if was == StoreState::Connected {
+            if matches!(was, StoreState::Connected | StoreState::ReadOnly) {
                 status.state = StoreState::Degraded;
                 status.since = OffsetDateTime::now_utc();
             }
             status.error = Some(error.to_owned());
             was
         });
-        if was == StoreState::Connected {
+        if matches!(was, StoreState::Connected | StoreState::ReadOnly) {
             tracing::error!(target: "strangler::flags", store = %self.store, %error, "flag store unreachable; serving the last flags read from it until it is back");
         }
+    }
+
+    /// The store answered with flag `version` but cannot record a change (`error` says
+    /// why): read-only, logged once when it begins.
+    pub fn read_only(&self, version: i64, error: &str) {
+        if self.answered(StoreState::ReadOnly, Some(error), version) != StoreState::ReadOnly {
+            tracing::error!(target: "strangler::flags", store = %self.store, %error, version, "flag store read-only; flags are read, changes are refused until it is writable");
+        }
+    }
+
+    /// The store answered with flag `version`, and is now `state` (`error` says what is
+    /// wrong, if anything); returns the state before.
+    fn answered(&self, state: StoreState, error: Option<&str>, version: i64) -> StoreState {
+        let now = OffsetDateTime::now_utc();
+        self.update(|status| {
+            let was = status.state;
+            if was != state {
+                status.state = state;
+                status.since = now;
+            }
+            status.error = error.map(str::to_owned);
+            status.source = FlagsSource::Store;
+            status.read_at = Some(now);
+            status.version = version;
+            was
+        })
+    }
+
+    /// The state now, and since when.
+    pub fn state(&self) -> (StoreState, OffsetDateTime) {
+        let status = self.status();
+        (status.state, status.since)
     }
 
     /// At start, with the store unreachable: the cache's flags serve (degraded), or nothing
@@ -163,13 +192,17 @@ impl StoreHealth {
         let status = self.status();
         let since = rfc3339(status.since);
         let version = status.version;
+        let error = status.error.as_deref().unwrap_or("unreachable");
         match (status.state, status.source) {
             (StoreState::Connected, _) => format!("flag store connected, flags version {version}"),
+            (StoreState::ReadOnly, _) => format!(
+                "flag store read-only since {since}: {error}; flags version {version} read, changes refused"
+            ),
             (StoreState::Degraded, FlagsSource::Cache) => format!(
                 "flag store degraded since {since}: unreachable, serving flags version {version} from the cache"
             ),
             (StoreState::Degraded, _) => format!(
-                "flag store degraded since {since}: unreachable, serving the last flags read (version {version})"
+                "flag store degraded since {since}: {error}; serving the last flags read (version {version})"
             ),
             (StoreState::Absent, _) => format!(
                 "flag store absent since {since}: unreachable and nothing cached, serving routes.yaml alone"

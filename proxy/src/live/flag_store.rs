@@ -25,11 +25,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use strangler_control::{AuditEntry, Change, ControlError, Overrides, SharedDatabase, Store};
+use strangler_flags::store_url::without_credentials;
 use tokio::sync::{watch, Notify};
 
 use crate::live::config::LiveConfig;
-use crate::live::flag_cache::{without_credentials, FlagCache};
-use crate::live::flag_health::StoreHealth;
+use crate::live::flag_cache::FlagCache;
+use crate::live::flag_health::{StoreHealth, StoreState};
 
 /// How often the store's version is checked.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -41,6 +42,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const RETRY_FIRST: Duration = Duration::from_millis(250);
 /// The longest wait between two attempts to reach an unreachable store.
 pub const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long a poll's read of the version may take before the store counts as down. The
+/// version is one integer; a store that cannot give it this fast (a refused connect, which
+/// the pool would retry for seconds; a frozen server) is an outage, noticed within a poll
+/// and this.
+pub const VERSION_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a change made while the store is known down waits for it to answer before it
+/// is refused (503): a store that came back answers well within this, one still down gets
+/// no more of the caller's time.
+pub const WRITE_PROBE: Duration = Duration::from_millis(250);
 
 /// Why a flag operation could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +66,15 @@ pub enum FlagStoreError {
     /// The store did not answer in time.
     #[error("the flag store did not answer within {0:?}")]
     Timeout(Duration),
+    /// The store has been down since `since` and did not answer a short probe: a change
+    /// is refused at once rather than after the pool's own wait.
+    #[error("the flag store is down since {since} ({reason}); flag changes are refused until it is back")]
+    Down {
+        /// When the outage began (RFC 3339).
+        since: String,
+        /// The last error trying to reach it.
+        reason: String,
+    },
     /// The store refused the change or failed.
     #[error(transparent)]
     Control(#[from] ControlError),
@@ -163,7 +182,9 @@ impl FlagStore {
         let store = self.connected()?;
         let _serial = self.syncing.lock().await;
         let applied = self.live.overrides();
-        let version = store.version().await?;
+        let version = tokio::time::timeout(VERSION_TIMEOUT, store.version())
+            .await
+            .map_err(|_| FlagStoreError::Timeout(VERSION_TIMEOUT))??;
         if version != applied.version || !self.from_store.load(Ordering::Relaxed) {
             self.live.apply_overrides(store.overrides().await?);
             self.from_store.store(true, Ordering::Relaxed);
@@ -171,7 +192,14 @@ impl FlagStore {
         } else if applied.routes.values().any(|r| r.schedule.is_some()) {
             self.live.apply_overrides(Overrides::clone(&applied));
         }
-        self.health.connected(self.live.overrides().version);
+        let version = self.live.overrides().version;
+        match store.writable() {
+            Ok(()) => self.health.connected(version),
+            Err(error) if error.is_read_only() => {
+                self.health.read_only(version, &error.to_string())
+            }
+            Err(error) => return Err(error.into()),
+        }
         Ok(())
     }
 
@@ -212,6 +240,27 @@ impl FlagStore {
             })
     }
 
+    /// The store to record a change in. While it is known down (degraded), one probe of
+    /// at most [`WRITE_PROBE`] decides: a store that is back answers and the change goes
+    /// ahead; otherwise [`FlagStoreError::Down`] at once.
+    async fn writer(&self) -> Result<&Store, FlagStoreError> {
+        let store = self.connected()?;
+        let (state, since) = self.health.state();
+        if state != StoreState::Degraded {
+            return Ok(store);
+        }
+        match tokio::time::timeout(WRITE_PROBE, store.version()).await {
+            Ok(Ok(_)) => Ok(store),
+            Ok(Err(error)) => Err(error.into()),
+            Err(_) => Err(FlagStoreError::Down {
+                since: since
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                reason: self.health.error().unwrap_or_default(),
+            }),
+        }
+    }
+
     /// Applies one change for `actor` (audited, one transaction) and folds it in at once
     /// (or, should the store fail right after the commit, at the next poll that reaches it).
     pub async fn apply(
@@ -223,7 +272,8 @@ impl FlagStore {
         let file = self.live.current().file.clone();
         let known = move |route: &str| file.route(route).is_some();
         let entry = self
-            .connected()?
+            .writer()
+            .await?
             .apply(change, actor, comment, &known)
             .await?;
         self.fold_committed().await;
@@ -237,7 +287,7 @@ impl FlagStore {
         actor: &str,
         comment: Option<&str>,
     ) -> Result<AuditEntry, FlagStoreError> {
-        let entry = self.connected()?.revert(id, actor, comment).await?;
+        let entry = self.writer().await?.revert(id, actor, comment).await?;
         self.fold_committed().await;
         Ok(entry)
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use strangler_control::diffs::{DiffStore, Record, StoreError};
 use strangler_control::{ControlError, SharedDatabase};
 use strangler_flags::shadow_policy::DiffSettings;
+use strangler_flags::store_url::without_credentials;
 use tokio::sync::{mpsc, watch};
 
 /// Longest wait before a batch is written.
@@ -39,16 +40,16 @@ pub async fn connect_at_start(
     database: &SharedDatabase,
     settings: &DiffSettings,
 ) -> Option<DiffStore> {
-    let url = database.url();
+    let store = without_credentials(database.url());
     let connecting = diff_store(database, settings);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(store)) => Some(store),
         Ok(Err(error)) => {
-            tracing::error!(target: "strangler::shadow", %url, %error, "diff store unavailable at start; retrying, comparisons are dropped meanwhile");
+            tracing::error!(target: "strangler::shadow", %store, %error, "diff store unavailable at start; retrying, comparisons are dropped meanwhile");
             None
         }
         Err(_) => {
-            tracing::error!(target: "strangler::shadow", %url, "diff store did not answer in time; retrying, comparisons are dropped meanwhile");
+            tracing::error!(target: "strangler::shadow", %store, "diff store did not answer in time; retrying, comparisons are dropped meanwhile");
             None
         }
     }
@@ -115,14 +116,14 @@ async fn connect(
     settings: &DiffSettings,
     records: &mut mpsc::Receiver<Record>,
 ) -> DiffStore {
-    let url = database.url();
+    let store = without_credentials(database.url());
     let mut backoff = Duration::from_millis(250);
     let mut logged = false;
     loop {
         match diff_store(database, settings).await {
             Ok(store) => return store,
             Err(error) if !logged => {
-                tracing::error!(target: "strangler::shadow", %url, %error, "diff store unavailable; comparisons are dropped until it connects");
+                tracing::error!(target: "strangler::shadow", %store, %error, "diff store unavailable; comparisons are dropped until it connects");
                 logged = true;
             }
             Err(_) => {}

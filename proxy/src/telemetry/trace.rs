@@ -32,14 +32,7 @@ impl RequestIdentity {
         let (trace_id, flags) = traceparent
             .and_then(parse_traceparent)
             .unwrap_or_else(|| (random_hex_128(), "00"));
-        // Written by hand rather than with `format!`: this runs on every request.
-        let mut header = String::with_capacity(55);
-        header.push_str("00-");
-        header.push_str(&trace_id);
-        header.push('-');
-        push_hex(&mut header, next_id() | 1);
-        header.push('-');
-        header.push_str(flags);
+        let header = traceparent_with_new_span(&trace_id, flags);
         let request_id = match request_id {
             Some(id) if is_sane_request_id(id) => id.to_string(),
             _ => random_hex_128(),
@@ -57,14 +50,20 @@ impl RequestIdentity {
 /// a copy of it). `None` when `traceparent` is not a valid one.
 pub fn child_traceparent(traceparent: &str) -> Option<String> {
     let (trace_id, flags) = parse_traceparent(traceparent)?;
+    Some(traceparent_with_new_span(&trace_id, flags))
+}
+
+/// `00-<trace_id>-<a new span id>-<flags>`. Written by hand rather than with `format!`:
+/// this runs on every request.
+fn traceparent_with_new_span(trace_id: &str, flags: &str) -> String {
     let mut header = String::with_capacity(55);
     header.push_str("00-");
-    header.push_str(&trace_id);
+    header.push_str(trace_id);
     header.push('-');
     push_hex(&mut header, next_id() | 1);
     header.push('-');
     header.push_str(flags);
-    Some(header)
+    header
 }
 
 /// 32 random lowercase hex digits: a new trace id or request id.

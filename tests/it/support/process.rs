@@ -1,8 +1,9 @@
 //! The `strangler` binary as a real process, for what only a process can show: signals,
 //! exit codes, and listening sockets passed from one process to the next.
 //!
-//! Its stdout (the JSON log, access lines included) is collected by a thread, so a test
-//! can wait for a line, find the address it bound on port 0, and count what it served.
+//! Its stdout (the JSON log, access lines included) and its stderr are collected by a
+//! thread each, so a test can wait for a line, find the address it bound on port 0, count
+//! what it served, and search everything the process wrote.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -57,17 +58,12 @@ impl StranglerProcess {
             .env_remove("RUST_LOG")
             .env_remove("STRANGLER_ADMIN_TOKEN")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("starting strangler run");
-        let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let collected = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                collected.lock().expect("lines").push(line);
-            }
-        });
+        collect(child.stdout.take().expect("piped stdout"), lines.clone());
+        collect(child.stderr.take().expect("piped stderr"), lines.clone());
         StranglerProcess { child, lines }
     }
 
@@ -142,7 +138,7 @@ impl StranglerProcess {
             .count()
     }
 
-    /// Everything the process wrote to stdout so far.
+    /// Everything the process wrote to stdout and stderr so far, a line each.
     pub fn output(&self) -> String {
         self.lines.lock().expect("lines").join("\n")
     }
@@ -163,6 +159,15 @@ impl StranglerProcess {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Appends every line `stream` yields to `lines`, on a thread of its own.
+fn collect(stream: impl std::io::Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            lines.lock().expect("lines").push(line);
+        }
+    });
 }
 
 impl Drop for StranglerProcess {

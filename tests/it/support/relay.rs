@@ -5,6 +5,9 @@
 //! host would) and resets every new one as soon as it is accepted, so a client fails at once
 //! instead of waiting on a timeout. Restored, it relays new connections again; the old ones
 //! stay gone, as they would after a real outage.
+//!
+//! Stopped, it also closes its listening socket, so a new connection is refused, as with a
+//! database server that is not running; resumed, it listens on the same address again.
 
 use std::net::SocketAddr;
 
@@ -52,6 +55,22 @@ impl Relay {
     /// Relays new connections again.
     pub fn restore(&self) {
         self.cut.send_replace(false);
+    }
+
+    /// Drops every connection and stops listening: connects are refused until
+    /// [`Relay::resume`].
+    pub fn stop(&mut self) {
+        self.cut();
+        self.accepting.abort();
+    }
+
+    /// Listens on the same address again and relays.
+    pub async fn resume(&mut self, target: SocketAddr) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("binding the relay again");
+        self.restore();
+        self.accepting = tokio::spawn(accept(listener, target, self.cut.clone()));
     }
 }
 

@@ -15,9 +15,14 @@ pub use rows::SampleSummary;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use sqlx::AnyPool;
 use strangler_shadow::{Comparison, Sample, SampleSide};
 use thiserror::Error;
+
+use super::sqlite_file::{self, SqliteFile};
+use crate::error::ControlError;
 
 /// Why the diff store could not do what was asked (connecting is the
 /// [`Database`](super::Database)'s, with its errors).
@@ -29,6 +34,10 @@ pub enum StoreError {
     /// A write took longer than its caller allowed.
     #[error("diff store write took longer than {0:?}")]
     Timeout(Duration),
+    /// The SQLite store's file was removed, replaced or made read-only under this
+    /// process ([`ControlError::StoreFile`]): nothing was written.
+    #[error("diff store: {0}")]
+    File(Box<ControlError>),
     /// A stored value does not parse back.
     #[error("diff store row {id}: {message}")]
     Corrupt {
@@ -52,15 +61,22 @@ pub struct Record {
 #[derive(Debug, Clone)]
 pub struct DiffStore {
     pool: AnyPool,
+    /// The SQLite file, checked before every write; `None` for PostgreSQL.
+    file: Option<Arc<SqliteFile>>,
     /// Full samples kept per route and signature.
     samples_per_signature: u32,
 }
 
 impl DiffStore {
     /// The diff store on `pool`, keeping `samples_per_signature` samples per signature.
-    pub(super) fn new(pool: AnyPool, samples_per_signature: u32) -> DiffStore {
+    pub(super) fn new(
+        pool: AnyPool,
+        file: Option<Arc<SqliteFile>>,
+        samples_per_signature: u32,
+    ) -> DiffStore {
         DiffStore {
             pool,
+            file,
             samples_per_signature,
         }
     }
@@ -68,6 +84,34 @@ impl DiffStore {
     /// Writes a batch in one transaction: every comparison, and a sample for those that
     /// carry one while their route and signature have fewer than the limit kept.
     pub async fn insert(&self, batch: &[Record]) -> Result<(), StoreError> {
+        self.writable()?;
+        self.insert_batch(batch)
+            .await
+            .map_err(|error| self.read_only_or(error))
+    }
+
+    /// Fails unless the SQLite file opened is still at its path and writable.
+    fn writable(&self) -> Result<(), StoreError> {
+        let checked = self
+            .file
+            .as_ref()
+            .map_or(Ok(()), |file| file.check_writable());
+        checked.map_err(|error| StoreError::File(Box::new(error)))
+    }
+
+    /// `error`, or [`StoreError::File`] when SQLite refused a write as read-only (the
+    /// connections made until then are recycled).
+    fn read_only_or(&self, error: StoreError) -> StoreError {
+        match (&error, &self.file) {
+            (StoreError::Database(db), Some(file)) if sqlite_file::is_read_only(db) => {
+                StoreError::File(Box::new(file.read_only_now(db.to_string())))
+            }
+            _ => error,
+        }
+    }
+
+    /// The batch in one transaction.
+    async fn insert_batch(&self, batch: &[Record]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let (sampled, plain): (Vec<&Record>, Vec<&Record>) =
             batch.iter().partition(|record| record.sample.is_some());
@@ -117,6 +161,8 @@ impl DiffStore {
     ) -> Result<u64, StoreError> {
         let age = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now_ms.saturating_sub(age);
-        rows::prune(&mut *self.pool.acquire().await?, cutoff, max_rows).await
+        self.writable()?;
+        let pruned = rows::prune(&mut *self.pool.acquire().await?, cutoff, max_rows).await;
+        pruned.map_err(|error| self.read_only_or(error))
     }
 }

@@ -34,6 +34,24 @@ pub enum FlagsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Drop a route's runtime percentage: routes.yaml's `rollout.percent` decides again.
+    ClearPercent {
+        route: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Set a route's runtime shadow sample (0 to 100), or `--clear` it.
+    #[command(group(ArgGroup::new("sample").required(true).args(["percent", "clear"])))]
+    ShadowSample {
+        route: String,
+        /// The share of the route's requests to shadow.
+        percent: Option<f64>,
+        /// Drop the runtime sample: routes.yaml's `shadow.sample` decides again.
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Set or clear tenant sides of a route.
     Tenants {
         route: String,
@@ -54,13 +72,26 @@ pub enum FlagsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Set, clear, pause or resume a route's ramp.
-    #[command(group(ArgGroup::new("action").required(true).args(["steps", "clear", "pause", "resume"])))]
+    /// Set, clear, pause or resume a route's ramp: `--step AT=PERCENT` (repeatable), or an
+    /// interval ramp `--every 1h --by 5 --until 100` (from `--start`, default now).
+    #[command(group(ArgGroup::new("action").required(true).args(["steps", "every", "clear", "pause", "resume"])))]
     Schedule {
         route: String,
         /// A step of the ramp, `2026-11-23T08:00:00Z=25` (repeatable).
         #[arg(long = "step", value_name = "AT=PERCENT", value_parser = parse_step)]
         steps: Vec<Value>,
+        /// An interval ramp: raise the percentage this often (`30m`, `1h`, `1d`).
+        #[arg(long, requires_all = ["by", "until"], conflicts_with = "steps")]
+        every: Option<String>,
+        /// How much each raise of an interval ramp adds (also its first value).
+        #[arg(long, requires = "every")]
+        by: Option<f64>,
+        /// Where an interval ramp stops.
+        #[arg(long, requires = "every")]
+        until: Option<f64>,
+        /// When an interval ramp's first raise applies (RFC 3339); default now.
+        #[arg(long, requires = "every")]
+        start: Option<String>,
         /// Drop the ramp.
         #[arg(long)]
         clear: bool,
@@ -70,6 +101,8 @@ pub enum FlagsCommand {
         /// Continue a paused ramp.
         #[arg(long)]
         resume: bool,
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// The newest audit entries.
     Audit {
@@ -100,9 +133,13 @@ pub enum TenantsAction {
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Drop a tenant's runtime side: routes.yaml decides again.
+    /// Drop a tenant's runtime side, or `--all` of the route's: routes.yaml decides again.
+    #[command(group(ArgGroup::new("which").required(true).args(["tenant", "all"])))]
     Clear {
-        tenant: String,
+        tenant: Option<String>,
+        /// Every runtime tenant side of the route, in one change.
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         comment: Option<String>,
     },

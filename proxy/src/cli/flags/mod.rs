@@ -80,6 +80,18 @@ impl Call {
         self.body = Some(body);
         self
     }
+
+    /// The call with `comment` added to its JSON body (one is made when it has none).
+    fn body_comment(mut self, comment: &Option<String>) -> Call {
+        let Some(comment) = comment else {
+            return self;
+        };
+        let mut body = self.body.take().unwrap_or_else(|| json!({}));
+        if let Some(map) = body.as_object_mut() {
+            map.insert("comment".into(), json!(comment));
+        }
+        self.body(body)
+    }
 }
 
 /// Runs `args` and prints the answer.
@@ -115,16 +127,37 @@ pub fn call_for(command: &FlagsCommand) -> Result<Call, FlagsError> {
             comment,
         } => Call::new(Method::PUT, &["admin", "routes", route, "percent"])
             .body(json!({ "percent": percent, "comment": comment })),
+        C::ClearPercent { route, comment } => {
+            Call::new(Method::DELETE, &["admin", "routes", route, "percent"])
+                .body(json!({ "comment": comment }))
+        }
+        C::ShadowSample {
+            route,
+            percent,
+            comment,
+            ..
+        } => shadow_call(route, *percent, comment),
         C::Tenants { route, action } => tenants_call(route, action)?,
         C::Kill { target, comment } => kill_call(Method::POST, target, comment),
         C::Unkill { target, comment } => kill_call(Method::DELETE, target, comment),
         C::Schedule {
             route,
             steps,
+            every,
+            by,
+            until,
+            start,
             clear,
             pause,
             resume,
-        } => schedule_call(route, steps, *clear, *pause, *resume),
+            comment,
+        } => {
+            let steps = match every {
+                Some(every) => vec![interval_step(every, *by, *until, start.as_deref())],
+                None => steps.clone(),
+            };
+            schedule_call(route, &steps, *clear, *pause, *resume).body_comment(comment)
+        }
         C::Audit { route, limit } => audit_call(route.as_deref(), *limit),
         C::Revert { id, comment } => {
             Call::new(Method::POST, &["admin", "audit", &id.to_string(), "revert"])
@@ -147,11 +180,21 @@ fn tenants_call(route: &str, action: &TenantsAction) -> Result<Call, FlagsError>
             Call::new(Method::PUT, &["admin", "routes", route, "tenants"])
                 .body(json!({ "tenants": tenants, "comment": comment }))
         }
-        TenantsAction::Clear { tenant, comment } => Call::new(
+        TenantsAction::Clear {
+            tenant: Some(tenant),
+            comment,
+            ..
+        } => Call::new(
             Method::DELETE,
             &["admin", "routes", route, "tenants", tenant],
         )
         .body(json!({ "comment": comment })),
+        TenantsAction::Clear {
+            tenant: None,
+            comment,
+            ..
+        } => Call::new(Method::DELETE, &["admin", "routes", route, "tenants"])
+            .body(json!({ "comment": comment })),
     })
 }
 
@@ -174,6 +217,26 @@ fn schedule_call(route: &str, steps: &[Value], clear: bool, pause: bool, resume:
     } else {
         Call::new(Method::PUT, &base).body(json!({ "schedule": { "steps": steps } }))
     }
+}
+
+/// Sets (`Some`) or clears (`None`) a route's runtime shadow sample.
+fn shadow_call(route: &str, percent: Option<f64>, comment: &Option<String>) -> Call {
+    let path = ["admin", "routes", route, "shadow"];
+    match percent {
+        Some(sample) => {
+            Call::new(Method::PUT, &path).body(json!({ "sample": sample, "comment": comment }))
+        }
+        None => Call::new(Method::DELETE, &path).body(json!({ "comment": comment })),
+    }
+}
+
+/// One interval step: from `start` (default now), `by` more every `every` until `until`.
+fn interval_step(every: &str, by: Option<f64>, until: Option<f64>, start: Option<&str>) -> Value {
+    let start = match start {
+        Some(start) => json!(start),
+        None => json!(time::OffsetDateTime::now_utc().unix_timestamp()),
+    };
+    json!({ "start": start, "every": every, "step": by, "until": until })
 }
 
 fn audit_call(route: Option<&str>, limit: Option<u32>) -> Call {

@@ -75,6 +75,12 @@ fn audit(answer: &Value) -> String {
 
 /// `entry 12: kill invoices (revision 7)`.
 fn change(answer: &Value) -> String {
+    if answer["changed"] == false {
+        return format!(
+            "no change: the flags are already so (revision {})\n",
+            text(&answer["revision"])
+        );
+    }
     let entry = &answer["audit"];
     format!(
         "entry {}: {} {} (revision {})\n",
