@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::store::Identity;
+use crate::identity::Identity;
 
 /// An error from the control plane: a refused change, or the database failing.
 #[derive(Debug, Error)]

@@ -19,7 +19,6 @@ use time::OffsetDateTime;
 
 pub use self::database::{Database, SharedDatabase};
 pub use self::feed::{ChangeFeed, CHANNEL};
-pub use self::sqlite_file::Identity;
 
 use self::database::Backend;
 

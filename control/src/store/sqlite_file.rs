@@ -13,21 +13,12 @@
 //! (say, an empty) database. Connections opened while the file was read-only stay
 //! read-only in SQLite; they are recycled ([`SqliteFile::is_stale`]) once it is writable.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{ControlError, FileProblem};
-
-/// Which file a path names: what a store file is recognised by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity {
-    /// The device holding it.
-    pub device: u64,
-    /// Its inode on that device.
-    pub inode: u64,
-}
+use crate::identity::Identity;
 
 /// The store's file and what is known about it.
 #[derive(Debug)]
@@ -114,21 +105,6 @@ impl SqliteFile {
             path: self.path.clone(),
             problem,
         }
-    }
-}
-
-impl Identity {
-    fn of(metadata: &std::fs::Metadata) -> Identity {
-        Identity {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-        }
-    }
-}
-
-impl std::fmt::Display for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "device {} inode {}", self.device, self.inode)
     }
 }
 

@@ -10,9 +10,9 @@ use std::path::Path;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+use super::header::header_name;
 use super::problems::Problems;
 use super::raw::RawJwt;
-use super::tenant::header_name;
 use crate::hash::fnv1a64;
 use crate::tenant::jwt::{JwtKeys, JwtSource, VerifyingKey, DEFAULT_JWT_HEADER};
 use crate::tenant::TenantSource;

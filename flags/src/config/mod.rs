@@ -6,10 +6,12 @@
 
 mod fallback;
 pub mod guard;
+mod header;
 mod jwt;
 pub mod lifecycle;
 pub mod limits;
 mod problems;
+mod pruned;
 mod qa;
 pub mod raw;
 mod recover;

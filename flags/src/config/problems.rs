@@ -5,7 +5,7 @@
 
 use std::cell::OnceCell;
 
-use super::recover::Pruned;
+use super::pruned::Pruned;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::locate::{Locator, Position};
 

@@ -4,10 +4,10 @@
 //! `qa:` section that allows nobody (no token, no tenants) is refused: its header could
 //! never be honoured.
 
+use super::header::header_name;
 use super::jwt::{keys, KeyReader, KeySources};
 use super::problems::Problems;
 use super::raw::{RawQa, RawQaToken};
-use super::tenant::header_name;
 use crate::qa::{
     QaPolicy, QaToken, DEFAULT_FORCE_HEADER, DEFAULT_QA_CLAIM, DEFAULT_QA_TOKEN_HEADER,
 };

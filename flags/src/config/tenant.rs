@@ -2,6 +2,7 @@
 //! path, or a verified `jwt:` source alone), what a request without one gets, and the
 //! headers the upstreams read it from, which a client must not be able to set.
 
+use super::header::header_name;
 use super::jwt::{self, KeyReader};
 use super::problems::Problems;
 use super::raw::{RawTenant, RawTenantSource};
@@ -121,15 +122,6 @@ fn tenant_source(
     compiled
         .map_err(|message| problems.at_value(&format!("tenant.sources[{index}].{key}"), message))
         .ok()
-}
-
-/// A header name (an HTTP token), lowercased.
-pub(super) fn header_name(name: &str) -> Result<Box<str>, String> {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    match !name.is_empty() && name.bytes().all(token) {
-        true => Ok(name.to_ascii_lowercase().into()),
-        false => Err(format!("{name:?} is not a valid header name")),
-    }
 }
 
 fn subdomain_suffix(suffix: &str) -> Result<TenantSource, String> {

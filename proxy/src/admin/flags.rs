@@ -66,7 +66,6 @@ pub fn routes() -> Router<AdminState> {
             "/admin/routes/{route}/schedule/resume",
             post(route_change(|route| Change::ResumeSchedule { route })),
         )
-        .route("/admin/export", get(export))
         .route("/admin/audit", get(audit))
         .route("/admin/audit/{id}/revert", post(revert))
 }
@@ -299,32 +298,6 @@ fn route_change(
        + 'static {
     move |state, actor, Path(route), body| {
         Box::pin(change(state, actor, make(route), comment(body)))
-    }
-}
-
-/// routes.yaml with the runtime percentages and tenant sides folded in, for teams that
-/// commit their flags (GitOps): `{"yaml": "..."}`. Comments of the file are not kept; kill
-/// switches, which routes.yaml cannot express, are listed in a comment at the top.
-async fn export(State(state): State<AdminState>) -> Response {
-    let text = match std::fs::read_to_string(state.live.path()) {
-        Ok(text) => text,
-        Err(e) => {
-            return reply::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("reading routes.yaml: {e}"),
-            )
-        }
-    };
-    match crate::live::export::fold_into_yaml(
-        &text,
-        &state.live.current().file,
-        &state.live.overrides(),
-    ) {
-        Ok(yaml) => Json(json!({ "yaml": yaml })).into_response(),
-        Err(e) => reply::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("exporting routes.yaml: {e}"),
-        ),
     }
 }
 

@@ -28,6 +28,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/config", get(config))
         .route("/admin/reload", post(reload))
         .merge(crate::admin::flags::routes())
+        .merge(crate::admin::export::routes())
         .merge(crate::admin::diffs::routes())
         .merge(crate::admin::guards::routes())
         .merge(crate::admin::health::routes())
