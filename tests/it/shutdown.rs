@@ -118,11 +118,30 @@ async fn a_connection_idle_when_the_drain_begins_is_still_served_within_the_ling
     let request = b"GET /home HTTP/1.1\r\nHost: t\r\n\r\n";
     stream.write_all(request).await.expect("sending");
     assert_eq!(read_response(&mut stream).await, 200);
+    let answered = std::time::Instant::now();
+    let readyz = proxy.admin_url("/readyz");
 
     tokio::time::sleep(Duration::from_millis(900)).await;
     let stopping = tokio::spawn(proxy.shutdown(Duration::from_secs(10)));
-    // Idle 1.3 s now, 0.4 s into the drain's 1 s linger.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Observe the drain (readiness turns 503), not assume it.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    crate::support::eventually(Duration::from_secs(2), "the drain begins", || async {
+        let status = client
+            .get(&readyz)
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        status.ok() == Some(503)
+    })
+    .await;
+    // Past the connection's first idle second, early in the drain's 1 s linger.
+    let idle = answered.elapsed();
+    if idle < Duration::from_millis(1_100) {
+        tokio::time::sleep(Duration::from_millis(1_100) - idle).await;
+    }
     stream
         .write_all(request)
         .await
