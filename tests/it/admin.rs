@@ -133,3 +133,108 @@ async fn admin_endpoints_need_the_token_when_one_is_configured() {
         "probes stay open"
     );
 }
+
+/// The kill switch must never be refused for how its (empty) body was sent, and every error
+/// the admin listener gives, the framework's own included, is JSON with the right status.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kill_switch_takes_any_empty_body_and_every_admin_error_is_json() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let config = Config::new(&legacy).service("billing", &billing).routes(
+        r#"
+  - name: api
+    match: { path: "/api/**" }
+    service: billing
+"#,
+    );
+    let proxy = Proxy::start_with_admin_token(&config, "s3cret").await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let kill = proxy.admin_url("/admin/routes/api/kill");
+    for (body, content_type) in [
+        ("", "application/json"),
+        ("{}", "application/json"),
+        ("", "text/plain"),
+        ("{\"comment\": \"drill\"}", "application/json"),
+    ] {
+        let answer = client
+            .post(&kill)
+            .bearer_auth("s3cret")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("kill");
+        assert_eq!(
+            answer.status(),
+            StatusCode::OK,
+            "body {body:?} as {content_type}"
+        );
+    }
+    let refused =
+        |url: String, method: reqwest::Method, body: &'static str, content_type: &'static str| {
+            let client = client.clone();
+            async move {
+                let answer = client
+                    .request(method, url)
+                    .bearer_auth("s3cret")
+                    .header("content-type", content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("answer");
+                let status = answer.status();
+                let is_json = answer
+                    .headers()
+                    .get("content-type")
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+                let body: serde_json::Value = answer.json().await.unwrap_or_default();
+                assert!(is_json && body["error"].is_string(), "{status}: {body}");
+                status
+            }
+        };
+    let percent = proxy.admin_url("/admin/routes/api/percent");
+    use reqwest::Method;
+    assert_eq!(
+        refused(kill.clone(), Method::POST, "{not json", "application/json").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        refused(
+            percent.clone(),
+            Method::PUT,
+            "{\"percent\": 5}",
+            "text/plain"
+        )
+        .await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        refused(percent, Method::GET, "", "text/plain").await,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        refused(
+            proxy.admin_url("/admin/nope"),
+            Method::GET,
+            "",
+            "text/plain"
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        refused(
+            proxy.admin_url("/admin/audit?limit=abc"),
+            Method::GET,
+            "",
+            "text/plain"
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,7 @@ use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
 use strangler_flags::Side;
 use time::OffsetDateTime;
 
+use crate::admin::body::OptionalJson;
 use crate::admin::reply;
 use crate::admin::state::AdminState;
 use crate::admin::tokens::Actor;
@@ -197,7 +198,7 @@ async fn clear_tenant(
     state: State<AdminState>,
     actor: Option<Extension<Actor>>,
     Path((route, tenant)): Path<(String, String)>,
-    body: Option<Json<CommentBody>>,
+    body: OptionalJson<CommentBody>,
 ) -> Response {
     change(
         state,
@@ -214,7 +215,7 @@ async fn clear_tenants(
     state: State<AdminState>,
     actor: Option<Extension<Actor>>,
     Path(route): Path<String>,
-    body: Option<Json<CommentBody>>,
+    body: OptionalJson<CommentBody>,
 ) -> Response {
     let overrides = state.live.overrides();
     let tenants = overrides
@@ -234,7 +235,7 @@ async fn clear_tenants(
 async fn kill_all(
     state: State<AdminState>,
     actor: Option<Extension<Actor>>,
-    body: Option<Json<CommentBody>>,
+    body: OptionalJson<CommentBody>,
 ) -> Response {
     change(state, actor, Change::KillAll, comment(body)).await
 }
@@ -242,7 +243,7 @@ async fn kill_all(
 async fn unkill_all(
     state: State<AdminState>,
     actor: Option<Extension<Actor>>,
-    body: Option<Json<CommentBody>>,
+    body: OptionalJson<CommentBody>,
 ) -> Response {
     change(state, actor, Change::UnkillAll, comment(body)).await
 }
@@ -290,7 +291,7 @@ fn route_change(
     State<AdminState>,
     Option<Extension<Actor>>,
     Path<String>,
-    Option<Json<CommentBody>>,
+    OptionalJson<CommentBody>,
 ) -> Answer
        + Clone
        + Send
@@ -302,7 +303,16 @@ fn route_change(
 }
 
 /// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).
-async fn audit(State(state): State<AdminState>, Query(query): Query<AuditQuery>) -> Response {
+async fn audit(
+    State(state): State<AdminState>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            "bad query: expected route=R&limit=N",
+        );
+    };
     let limit = query.limit.unwrap_or(50).min(1_000);
     match state.flags.audit(query.route.as_deref(), limit).await {
         Ok(entries) => Json(json!({ "entries": entries })).into_response(),
@@ -314,7 +324,7 @@ async fn revert(
     State(state): State<AdminState>,
     actor: Option<Extension<Actor>>,
     Path(id): Path<i64>,
-    body: Option<Json<CommentBody>>,
+    body: OptionalJson<CommentBody>,
 ) -> Response {
     let Some(Extension(actor)) = actor else {
         return no_token();
@@ -370,6 +380,6 @@ fn no_token() -> Response {
     )
 }
 
-fn comment(body: Option<Json<CommentBody>>) -> Option<String> {
-    body.and_then(|Json(body)| body.comment)
+fn comment(OptionalJson(body): OptionalJson<CommentBody>) -> Option<String> {
+    body.comment
 }

@@ -38,6 +38,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(admin)
+        .fallback(|| async { reply::error(StatusCode::NOT_FOUND, "no such admin endpoint") })
+        .method_not_allowed_fallback(|| async {
+            reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method",
+            )
+        })
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@
 //!
 //! May import every folder but [`crate::process`] and [`crate::cli`].
 
+mod body;
 pub mod diffs;
 pub mod export;
 pub mod flags;

@@ -21,10 +21,11 @@ pub(crate) fn errors(status: StatusCode, message: &str, each: &[String]) -> Resp
     (status, Json(json!({ "error": message, "errors": each }))).into_response()
 }
 
-/// 400 for a body that is not the JSON the endpoint takes.
+/// A body that is not the JSON the endpoint takes, with the status axum chose for it.
 pub(crate) fn bad_json(rejection: JsonRejection) -> Response {
+    // 400 for JSON that does not parse or fit, 415 for a body that is not JSON at all.
     error(
-        StatusCode::BAD_REQUEST,
+        rejection.status(),
         &format!("malformed request body: {}", rejection.body_text()),
     )
 }
