@@ -23,9 +23,14 @@ pub(crate) fn errors(status: StatusCode, message: &str, each: &[String]) -> Resp
 
 /// A body that is not the JSON the endpoint takes, with the status axum chose for it.
 pub(crate) fn bad_json(rejection: JsonRejection) -> Response {
-    // 400 for JSON that does not parse or fit, 415 for a body that is not JSON at all.
+    // 415 for a body not sent as JSON; 400 for JSON that does not parse or fit (axum would
+    // say 422 for the latter; the API has always said 400 for a body it cannot take).
+    let status = match rejection {
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
     error(
-        rejection.status(),
+        status,
         &format!("malformed request body: {}", rejection.body_text()),
     )
 }
