@@ -73,6 +73,20 @@ impl Snapshot {
         &self.config.warnings
     }
 
+    /// `store:`'s SQLite path as written, when it was relative (it is now taken relative to
+    /// routes.yaml's directory; it used to be relative to the working directory).
+    pub fn store_written_relative(&self) -> Option<&str> {
+        self.config.store_written_relative.as_deref()
+    }
+
+    /// The same snapshot with the store at `url` and `warning` added: for the edge, which
+    /// finds an existing store file where earlier releases put it.
+    pub fn with_store_found_at(mut self, url: &str, warning: ConfigError) -> Snapshot {
+        self.config.store = crate::store_url::StoreUrl::new(url);
+        self.config.warnings.push(warning);
+        self
+    }
+
     /// FNV-1a 64 of the source text: the same file always gives the same revision.
     pub fn content_hash(&self) -> u64 {
         self.content_hash

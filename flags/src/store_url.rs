@@ -177,3 +177,55 @@ mod tests {
         assert_eq!(url.expose(), "postgres://app:secret@db/flags");
     }
 }
+
+/// The file of a `sqlite:` store URL (`sqlite://strangler.db`, `sqlite:x.db`,
+/// `sqlite:///var/lib/x.db`), without its query; `None` for another scheme or an in-memory
+/// database.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    match path.is_empty() || path.starts_with(':') {
+        true => None,
+        false => Some(path),
+    }
+}
+
+/// `url` with its relative SQLite path taken as relative to `dir` (routes.yaml's
+/// directory), query kept; `None` when there is nothing to change (another scheme, an
+/// absolute path, or no directory).
+pub fn sqlite_relative_to(url: &str, dir: &std::path::Path) -> Option<String> {
+    let path = sqlite_path(url)?;
+    if path.starts_with('/') || dir.as_os_str().is_empty() {
+        return None;
+    }
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Some(format!("sqlite://{}{query}", dir.join(path).display()))
+}
+
+#[cfg(test)]
+mod sqlite_tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_sqlite_path_is_taken_relative_to_the_config_directory() {
+        let dir = std::path::Path::new("/etc/strangler");
+        assert_eq!(sqlite_path("sqlite://strangler.db"), Some("strangler.db"));
+        assert_eq!(sqlite_path("sqlite:x.db?mode=rwc"), Some("x.db"));
+        assert_eq!(sqlite_path("sqlite:///var/x.db"), Some("/var/x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://db/x"), None);
+        assert_eq!(
+            sqlite_relative_to("sqlite://strangler.db?mode=rwc", dir).as_deref(),
+            Some("sqlite:///etc/strangler/strangler.db?mode=rwc")
+        );
+        assert_eq!(sqlite_relative_to("sqlite:///var/x.db", dir), None);
+        assert_eq!(
+            sqlite_relative_to("sqlite://x.db", std::path::Path::new("")),
+            None
+        );
+    }
+}

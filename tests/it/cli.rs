@@ -161,6 +161,37 @@ fn check_reports_every_mistake_at_once_sorted_by_line() {
     assert_eq!(lines, [2, 7, 10, 15, 18], "{stderr}");
 }
 
+/// A relative SQLite store is looked for beside routes.yaml; one that an earlier release
+/// put in the working directory is still used there, with a warning saying to move it.
+#[test]
+fn a_store_left_in_the_working_directory_is_still_used_with_a_warning() {
+    let (config_dir, working_dir) = (Scratch::new(), Scratch::new());
+    let file = config_dir.write("routes.yaml", &format!("{GOOD}store: sqlite://flags.db\n"));
+    let check = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_strangler"))
+            .args(["check"])
+            .arg(&file)
+            .current_dir(dir)
+            .output()
+            .expect("running strangler check")
+    };
+    let fresh = check(working_dir.path());
+    assert!(fresh.status.success());
+    assert!(
+        !text(&fresh.stderr).contains("flags.db"),
+        "nothing to say: {}",
+        text(&fresh.stderr)
+    );
+    working_dir.write("flags.db", "");
+    let upgraded = check(working_dir.path());
+    assert!(upgraded.status.success(), "a warning, not an error");
+    let stderr = text(&upgraded.stderr);
+    assert!(
+        stderr.contains("flags.db is now looked for beside routes.yaml"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn check_warns_about_a_deprecated_key_at_its_location_and_passes() {
     let yaml = GOOD.replace(

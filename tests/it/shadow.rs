@@ -590,6 +590,59 @@ async fn strangler_diffs_reports_from_the_store_as_text_and_json() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown route \"nope\""));
 }
 
+/// A relative `store:` is relative to routes.yaml's directory for the proxy and for
+/// `strangler diffs` alike, wherever the command runs; a store that does not exist is an
+/// error naming its path, not a new empty report.
+#[tokio::test]
+async fn strangler_diffs_finds_a_relative_store_beside_routes_yaml_from_anywhere() {
+    let legacy = Scripted::start(|_, _| invoice("EUR")).await;
+    let new = Scripted::start(|_, _| invoice("eur")).await;
+    let config = shadowed(&legacy, &new, 0, "{ noise: 0 }").store("sqlite://diffs.db");
+    let proxy = Proxy::start(&config).await;
+    get_invoices(&proxy, 2).await;
+    settled(&proxy, 2).await;
+    let routes_yaml = proxy.config_path().to_owned();
+    assert!(
+        routes_yaml.with_file_name("diffs.db").exists(),
+        "beside routes.yaml"
+    );
+    let elsewhere = crate::support::scratch::Scratch::new();
+    let diffs = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["diffs", "--json", "--config"])
+        .arg(&routes_yaml)
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("running strangler diffs");
+    assert!(
+        diffs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diffs.stderr)
+    );
+    let report: Value = serde_json::from_slice(&diffs.stdout).expect("JSON");
+    assert_eq!(report["routes"][0]["compared"], 2, "{report}");
+    assert!(
+        !elsewhere.path().join("diffs.db").exists(),
+        "no empty store made"
+    );
+
+    let other = elsewhere.write(
+        "routes.yaml",
+        &std::fs::read_to_string(&routes_yaml).unwrap(),
+    );
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["diffs", "--config"])
+        .arg(&other)
+        .output()
+        .expect("running strangler diffs");
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    let expected = elsewhere.path().join("diffs.db");
+    assert!(
+        stderr.contains(&format!("no diff store at {}", expected.display())),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn a_bad_shadow_block_is_refused_with_its_location() {
     let legacy = Scripted::start(|_, _| invoice("EUR")).await;

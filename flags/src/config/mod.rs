@@ -80,8 +80,13 @@ pub struct Config {
     /// `timeouts.connect` (or the deprecated `connect_timeout:`): the connect timeout of
     /// upstreams without their own.
     pub connect_timeout: Duration,
-    /// `store:` or [`DEFAULT_STORE`], its scheme checked (prints without its password).
+    /// `store:` or [`DEFAULT_STORE`], its scheme checked (prints without its password); a
+    /// relative SQLite path is relative to routes.yaml's directory.
     pub store: StoreUrl,
+    /// The SQLite path as written, when it was relative: releases before this one found it
+    /// relative to the working directory, so the proxy looks there too (and warns) when the
+    /// file is not where it is now looked for.
+    pub store_written_relative: Option<Box<str>>,
     /// `diffs:`, compiled.
     pub diffs: Arc<DiffSettings>,
     /// `store_cache:`, when set (the proxy derives the default from the file's path).
@@ -173,7 +178,9 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         .then_some(connect_timeout)
         .flatten();
     let timeouts = timeouts::validate(raw.timeouts, explicit_connect, &upstream_names, problems);
-    let store = store(raw.store.as_ref().map(StoreUrl::expose), problems);
+    let written = raw.store.as_ref().map(StoreUrl::expose);
+    let store = store(written, problems);
+    let (store, store_written_relative) = relative_to_config(store, keys.base);
     let diffs = raw
         .diffs
         .compile()
@@ -219,6 +226,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         debug_headers: raw.debug_headers,
         connect_timeout: timeouts.defaults().connect,
         store: store?,
+        store_written_relative,
         diffs: Arc::new(diffs?),
         store_cache: raw.store_cache.map(Into::into),
         qa: qa?,
@@ -284,6 +292,21 @@ fn connect_timeout(text: Option<&str>, problems: &mut Problems<'_>) -> Option<Du
 }
 
 /// Checks `store:` starts with a scheme the flag store speaks.
+/// The store with a relative SQLite path resolved against `dir` (routes.yaml's directory),
+/// and the path as written when that changed it.
+fn relative_to_config(store: Option<StoreUrl>, dir: &Path) -> (Option<StoreUrl>, Option<Box<str>>) {
+    let Some(store) = store else {
+        return (None, None);
+    };
+    match crate::store_url::sqlite_relative_to(store.expose(), dir) {
+        Some(resolved) => {
+            let written = crate::store_url::sqlite_path(store.expose()).map(Into::into);
+            (Some(StoreUrl::new(&resolved)), written)
+        }
+        None => (Some(store), None),
+    }
+}
+
 fn store(url: Option<&str>, problems: &mut Problems<'_>) -> Option<StoreUrl> {
     let url = url.unwrap_or(DEFAULT_STORE);
     if STORE_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {

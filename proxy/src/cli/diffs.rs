@@ -57,11 +57,21 @@ pub fn sample(config: &Path, id: i64, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Runs `read` on the diff store that `snapshot`'s `store:` names, on a runtime of its own.
+/// Runs `read` on the diff store that `snapshot`'s `store:` names, on a runtime of its own;
+/// a SQLite store that does not exist is an error naming its path, never a new empty one.
 fn with_store<T, F>(snapshot: &Snapshot, read: impl FnOnce(DiffStore) -> F) -> Result<T, CliError>
 where
     F: std::future::Future<Output = Result<T, CliError>>,
 {
+    if let Some(path) = strangler_flags::store_url::sqlite_path(snapshot.store_url()) {
+        if !std::path::Path::new(path).exists() {
+            let message = format!(
+                "no diff store at {path}: a proxy running this routes.yaml creates it there \
+                 (a relative store: path is relative to routes.yaml's directory)"
+            );
+            return Err(CliError::Usage(message));
+        }
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -168,8 +168,7 @@ impl LiveConfig {
         if !edited && compile == Compile::IfEdited {
             return Ok(unchanged(&old));
         }
-        let origin = self.path.display().to_string();
-        let snapshot = Snapshot::parse(&text, &origin, &crate::live::routes_file::Machine)?;
+        let snapshot = crate::live::routes_file::compile(&text, &self.path)?;
         if !edited {
             let moved = moved_upstreams(&old.snapshot, &snapshot);
             let rekeyed = old.snapshot.key_files_hash() != snapshot.key_files_hash();

@@ -9,6 +9,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
+use strangler_flags::store_url::sqlite_path;
 use strangler_flags::{ConfigError, ConfigErrors, Snapshot, Surroundings};
 
 /// The surroundings of this process: names resolved with `ToSocketAddrs` (the system
@@ -34,7 +35,41 @@ impl Surroundings for Machine {
 /// Reads, validates and compiles the file at `path` (named as given in errors).
 pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
     let text = read(path)?;
-    Snapshot::parse(&text, &path.display().to_string(), &Machine)
+    compile(&text, path)
+}
+
+/// Validates and compiles `text`, read from `path`, in this machine's surroundings.
+pub fn compile(text: &str, path: &Path) -> Result<Snapshot, ConfigErrors> {
+    let origin = path.display().to_string();
+    let snapshot = Snapshot::parse(text, &origin, &Machine)?;
+    Ok(store_where_it_was(snapshot, origin))
+}
+
+/// A relative SQLite `store:` is found beside routes.yaml; releases before this one found
+/// it in the working directory. When the file is not beside routes.yaml but is in the
+/// working directory, it is used there, with a warning that says where to move it: flags
+/// and comparisons recorded before an upgrade are never left behind for an empty store.
+fn store_where_it_was(snapshot: Snapshot, origin: String) -> Snapshot {
+    let Some(written) = snapshot.store_written_relative().map(str::to_owned) else {
+        return snapshot;
+    };
+    let Some(now) = sqlite_path(snapshot.store_url()).map(str::to_owned) else {
+        return snapshot;
+    };
+    if Path::new(&now).exists() || !Path::new(&written).exists() {
+        return snapshot;
+    }
+    let url = snapshot.store_url().replacen(&now, &written, 1);
+    let warning = ConfigError {
+        origin,
+        line: None,
+        column: None,
+        message: format!(
+            "store: {written} is now looked for beside routes.yaml ({now}); it is used from \
+             the working directory, where it is, until it is moved there"
+        ),
+    };
+    snapshot.with_store_found_at(&url, warning)
 }
 
 /// Reads the text [`load`] would compile, naming the file in the error: for a caller that
