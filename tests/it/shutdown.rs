@@ -237,19 +237,40 @@ async fn sigterm_under_load_completes_requests_in_flight_and_exits_0() {
     assert!(refused.is_err(), "a stopped proxy still accepts");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
+/// A real process with `shutdown_grace: grace`, serving one request to the slow service
+/// that takes `millis`: the process, that request, and what must live as long as they do.
+struct SlowRequestInFlight {
+    process: StranglerProcess,
+    request: tokio::task::JoinHandle<Result<(u16, String), String>>,
+    _kept: (Scratch, Backend, Backend),
+}
+
+async fn slow_request_in_flight(grace: &str, millis: u64) -> SlowRequestInFlight {
     let (legacy, slow) = (Backend::echo("legacy").await, Backend::echo("slow").await);
     let scratch = Scratch::new();
-    let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "1s"), &[]);
+    let process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, grace), &[]);
     let addr = process.serving().await;
-    let stuck = tokio::spawn(slow_get(addr, 30_000));
+    let request = tokio::spawn(slow_get(addr, millis));
     eventually(
         Duration::from_secs(10),
         "the slow request in flight",
         || async { slow.hits() == 1 },
     )
     .await;
+    SlowRequestInFlight {
+        process,
+        request,
+        _kept: (scratch, legacy, slow),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
+    let SlowRequestInFlight {
+        mut process,
+        request: stuck,
+        _kept,
+    } = slow_request_in_flight("1s", 30_000).await;
 
     process.signal(libc::SIGTERM);
     let status = process.exit(Duration::from_secs(1 + 9)).await;
@@ -268,18 +289,12 @@ async fn sigterm_cuts_requests_still_running_after_the_grace_and_exits_1() {
 /// `/readyz` 503, `/healthz` 200.
 #[tokio::test(flavor = "multi_thread")]
 async fn probes_during_a_drain_get_connection_refused() {
-    let (legacy, slow) = (Backend::echo("legacy").await, Backend::echo("slow").await);
-    let scratch = Scratch::new();
-    let mut process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &slow, "20s"), &[]);
-    let addr = process.serving().await;
+    let SlowRequestInFlight {
+        mut process,
+        request: in_flight,
+        _kept,
+    } = slow_request_in_flight("20s", 4000).await;
     assert_eq!(process.admin_status("/readyz").await, Some(200));
-    let in_flight = tokio::spawn(slow_get(addr, 4000));
-    eventually(
-        Duration::from_secs(10),
-        "the slow request in flight",
-        || async { slow.hits() == 1 },
-    )
-    .await;
     process.signal(libc::SIGTERM);
     process
         .wait_for_log(
