@@ -128,6 +128,73 @@ async fn requests_without_a_tenant_are_not_rate_limited() {
     }
 }
 
+/// `limits.anonymous` limits requests without a tenant per client address; tenants keep
+/// their own buckets.
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_requests_are_limited_per_client_address() {
+    let legacy = Backend::echo("legacy").await;
+    let config = limited(
+        &legacy,
+        "limits-anonymous-rate",
+        "  anonymous: { rps: 0.01, burst: 3 }",
+    );
+    let proxy = Proxy::start(&config).await;
+    let statuses: Vec<StatusCode> = futures::future::join_all(
+        (0..5).map(|_| async { send(proxy.get("/api/orders")).await.status }),
+    )
+    .await;
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((statuses.len() - limited, limited), (3, 2), "{statuses:?}");
+    let refused = send(proxy.get("/api/orders")).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    assert!(refused.body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("without a tenant"));
+    let tenant = send(proxy.get_as("acme", "/api/orders")).await;
+    assert_eq!(
+        tenant.status,
+        StatusCode::OK,
+        "a tenant is not an anonymous client"
+    );
+}
+
+/// `limits.max_in_flight` bounds the whole proxy: one request more is 503 with
+/// `Retry-After`, counted, while the ones in flight finish.
+#[tokio::test(flavor = "multi_thread")]
+async fn past_max_in_flight_a_request_gets_503_and_the_others_finish() {
+    let legacy = Backend::echo("legacy").await;
+    let config = limited(&legacy, "limits-in-flight", "  max_in_flight: 1");
+    let proxy = Proxy::start(&config).await;
+    let slow = tokio::spawn(send(proxy.get("/_echo/slow/1500")));
+    eventually(
+        Duration::from_secs(5),
+        "the slow request reaches legacy",
+        || async { legacy.hits() == 1 },
+    )
+    .await;
+    let over = send(proxy.get("/api/orders")).await;
+    assert_eq!(over.status, StatusCode::SERVICE_UNAVAILABLE, "{over:?}");
+    assert_eq!(over.header("retry-after"), Some("1"));
+    assert!(over.body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("max_in_flight"));
+    assert_eq!(slow.await.expect("task").status, StatusCode::OK);
+    let metrics = proxy.metrics().await;
+    let counted = sample(
+        &metrics,
+        "strangler_rejected_requests_total",
+        &[("reason", "over-capacity")],
+    );
+    assert_eq!(counted, 1.0);
+    assert_eq!(send(proxy.get("/api/orders")).await.status, StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn buckets_survive_a_reload_that_changes_the_rates() {
     let legacy = Backend::echo("legacy").await;

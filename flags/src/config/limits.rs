@@ -39,9 +39,17 @@ pub const PINGORA_MAX_HEADER: u64 = 1_048_575;
 pub struct RawLimits {
     /// `per_tenant: { rps: 100, burst: 200 }`: the rate every tenant gets unless
     /// `tenant_tiers` puts it in a tier. A tenant over its rate is answered 429 with
-    /// `Retry-After`; other tenants are not affected. Requests without a tenant are never
-    /// rate limited. Default: no per-tenant limit.
+    /// `Retry-After`; other tenants are not affected. Requests without a tenant are limited
+    /// by `anonymous` only. Default: no per-tenant limit.
     pub per_tenant: Option<RawRate>,
+    /// `anonymous: { rps: 20, burst: 40 }`: the rate of requests without a tenant, per
+    /// client address (the connection's peer), so one anonymous flood cannot starve the
+    /// other anonymous clients. Over it: 429 with `Retry-After`. Default: no limit.
+    pub anonymous: Option<RawRate>,
+    /// `max_in_flight: 10000`: requests the proxy serves at once; one more is answered 503
+    /// with `Retry-After: 1` and counted, so a flood cannot make every tenant wait.
+    /// Default: no limit.
+    pub max_in_flight: Option<usize>,
     /// `tiers:` named rates, e.g. `{ enterprise: { rps: 1000 } }`, for the tenants
     /// `tenant_tiers` assigns to them.
     #[serde(default)]
@@ -130,6 +138,10 @@ pub struct Limits {
     pub max_header: Option<u64>,
     /// `client_timeout:`.
     pub client_timeout: Option<Duration>,
+    /// `anonymous:`: the rate of each client address's requests without a tenant.
+    pub anonymous: Option<Rate>,
+    /// `max_in_flight:`: requests served at once.
+    pub max_in_flight: Option<usize>,
 }
 
 impl Limits {
@@ -174,6 +186,16 @@ pub(super) fn validate(raw: RawLimits, problems: &mut Problems<'_>) -> Option<Li
         raw.client_timeout.as_deref(),
         problems,
     );
+    let anonymous = match &raw.anonymous {
+        None => Some(None),
+        Some(rate) => rate_of("limits.anonymous", rate, problems).map(Some),
+    };
+    if raw.max_in_flight == Some(0) {
+        problems.at_value(
+            "limits.max_in_flight",
+            "limits.max_in_flight must be at least 1",
+        );
+    }
     Some(Limits {
         rates: RatePolicy {
             default: default?,
@@ -182,6 +204,8 @@ pub(super) fn validate(raw: RawLimits, problems: &mut Problems<'_>) -> Option<Li
         max_body: max_body?,
         max_header: max_header?,
         client_timeout: client_timeout?,
+        anonymous: anonymous?,
+        max_in_flight: raw.max_in_flight.filter(|&max| max > 0),
     })
 }
 

@@ -105,16 +105,10 @@ impl pingora::proxy::ProxyHttp for Edge {
         // A refusal written here skips `response_filter`: close while draining now.
         drain::close_when_draining(&self.drain, session);
         let (tenant, route) = (ctx.tenant.as_deref(), ctx.route);
-        if limits::admit(
-            session,
-            &loaded,
-            &self.rate_limiter,
-            tenant,
-            route,
-            &mut ctx.limits,
-        )
-        .await?
-        {
+        let in_flight = self.in_flight.load(std::sync::atomic::Ordering::Relaxed);
+        let who = (tenant, route);
+        let limiter = &self.rate_limiter;
+        if limits::admit(session, &loaded, limiter, who, in_flight, &mut ctx.limits).await? {
             return Ok(true);
         }
         self.divert_if_breaker_open(ctx);

@@ -7,9 +7,13 @@
 //! body still arriving when the exchange's deadline passes is cut with 408,
 //! `upload-timeout`).
 //!
-//! The checks run from one call in `request_filter` ([`admit`]), in this order: the size
-//! checks first (they cost nothing and do not spend the tenant's tokens), then the rate.
+//! The checks run from one call in `request_filter` ([`admit`]), in this order: the whole
+//! proxy's `max_in_flight` (503), the size checks (they cost nothing and do not spend the
+//! tenant's tokens), then the rate: the tenant's, or for a request without a tenant its
+//! client address's (`anonymous`).
 
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -55,27 +59,35 @@ impl RequestLimits {
     }
 }
 
-/// Applies `limits:` to a decided request: sets the client read timeout, checks sizes and
-/// the tenant's rate, and answers the request itself when a limit refuses it (true).
+/// Applies `limits:` to a decided request, `in_flight` counting it: sets the client read
+/// timeout, checks the proxy's capacity, sizes and the rate, and answers the request
+/// itself when a limit refuses it (true).
 pub async fn admit(
     session: &mut Session,
     loaded: &Loaded,
     limiter: &RateLimiter,
-    tenant: Option<&str>,
-    route: Option<usize>,
+    (tenant, route): (Option<&str>, Option<usize>),
+    in_flight: usize,
     state: &mut RequestLimits,
 ) -> Result<bool> {
     let limits = loaded.snapshot.limits();
     if let Some(timeout) = limits.client_timeout {
         session.set_read_timeout(Some(timeout));
     }
-    let checked = check(session.req_header(), limits, state)
-        .and_then(|()| check_rate(limits, limiter, tenant, Instant::now));
+    let client = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let checked = over_capacity(limits, in_flight)
+        .and_then(|()| check(session.req_header(), limits, state))
+        .and_then(|()| check_rate(limits, limiter, (tenant, client), Instant::now));
     let Err(refusal) = checked else {
         return Ok(false);
     };
     match refusal {
-        Refusal::RateLimited { .. } => loaded.metrics.record_rate_limited(route),
+        Refusal::RateLimited { .. } | Refusal::AnonymousRateLimited { .. } => {
+            loaded.metrics.record_rate_limited(route)
+        }
         _ => crate::telemetry::metrics::record_rejected(refusal.code()),
     }
     state.refused = Some(refusal.code());
@@ -90,6 +102,8 @@ pub fn admin_report(limits: &Limits, limiter: &RateLimiter) -> serde_json::Value
     let rate = |rate: Rate| serde_json::json!({ "rps": rate.per_second, "burst": rate.burst });
     serde_json::json!({
         "per_tenant": limits.rates.per_tenant().map(rate),
+        "anonymous": limits.anonymous.map(rate),
+        "max_in_flight": limits.max_in_flight,
         "tiered_tenants": limits.rates.tiered_tenants(),
         "tracked_tenants": limiter.tracked(),
         "max_body": limits.max_body,
@@ -118,26 +132,42 @@ fn check(req: &RequestHeader, limits: &Limits, state: &mut RequestLimits) -> Res
     }
 }
 
-/// Takes a token from the tenant's bucket; a request without a tenant is not limited.
+/// 503 once more requests than `max_in_flight` are being served (`in_flight` counts this
+/// one).
+fn over_capacity(limits: &Limits, in_flight: usize) -> Result<(), Refusal> {
+    match limits.max_in_flight {
+        Some(max) if in_flight > max => Err(Refusal::OverCapacity),
+        _ => Ok(()),
+    }
+}
+
+/// Takes a token from the tenant's bucket or, for a request without a tenant, from its
+/// client address's (`anonymous`, keyed with a NUL no tenant id can hold).
 fn check_rate(
     limits: &Limits,
     limiter: &RateLimiter,
-    tenant: Option<&str>,
+    (tenant, client): (Option<&str>, Option<IpAddr>),
     now: impl FnOnce() -> Instant,
 ) -> Result<(), Refusal> {
-    let Some(tenant) = tenant else {
+    let (key, rate) = match (tenant, limits.anonymous, client) {
+        (Some(tenant), ..) => match limits.rates.rate_for(tenant) {
+            Some(rate) => (Cow::Borrowed(tenant), rate),
+            None => return Ok(()),
+        },
+        (None, Some(rate), Some(ip)) => (Cow::Owned(format!("\0{ip}")), rate),
+        _ => return Ok(()),
+    };
+    let Verdict::Limited { retry_after } = limiter.check(&key, rate, now()) else {
         return Ok(());
     };
-    let Some(rate) = limits.rates.rate_for(tenant) else {
-        return Ok(());
-    };
-    match limiter.check(tenant, rate, now()) {
-        Verdict::Allowed => Ok(()),
-        Verdict::Limited { retry_after } => Err(Refusal::RateLimited {
+    let retry_after = retry_after_seconds(retry_after);
+    Err(match tenant {
+        Some(tenant) => Refusal::RateLimited {
             tenant: tenant.to_owned(),
-            retry_after: retry_after_seconds(retry_after),
-        }),
-    }
+            retry_after,
+        },
+        None => Refusal::AnonymousRateLimited { retry_after },
+    })
 }
 
 /// Starts counting the request body again: Pingora replays its retry buffer through the

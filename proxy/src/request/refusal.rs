@@ -28,6 +28,10 @@ pub(super) enum Refusal {
     BodyTooLarge { limit: u64 },
     /// The tenant's bucket is empty.
     RateLimited { tenant: String, retry_after: u64 },
+    /// The bucket of a client address's requests without a tenant is empty.
+    AnonymousRateLimited { retry_after: u64 },
+    /// More requests than `max_in_flight` are being served.
+    OverCapacity,
 }
 
 impl Refusal {
@@ -40,7 +44,8 @@ impl Refusal {
             Refusal::Request(RequestError::InvalidToken(_)) => "invalid-token",
             Refusal::HeaderTooLarge { .. } => "header-too-large",
             Refusal::BodyTooLarge { .. } => "body-too-large",
-            Refusal::RateLimited { .. } => "rate-limited",
+            Refusal::RateLimited { .. } | Refusal::AnonymousRateLimited { .. } => "rate-limited",
+            Refusal::OverCapacity => "over-capacity",
         }
     }
 
@@ -50,7 +55,8 @@ impl Refusal {
             Refusal::Request(error) => error.http_status(),
             Refusal::HeaderTooLarge { .. } => 431,
             Refusal::BodyTooLarge { .. } => 413,
-            Refusal::RateLimited { .. } => 429,
+            Refusal::RateLimited { .. } | Refusal::AnonymousRateLimited { .. } => 429,
+            Refusal::OverCapacity => 503,
         }
     }
 
@@ -74,6 +80,14 @@ impl Refusal {
                 "tenant": tenant,
                 "retry_after": retry_after,
             }),
+            Refusal::AnonymousRateLimited { retry_after } => serde_json::json!({
+                "error": "rate limit exceeded for requests without a tenant from this address",
+                "retry_after": retry_after,
+            }),
+            Refusal::OverCapacity => serde_json::json!({
+                "error": "the proxy is serving as many requests as limits.max_in_flight allows",
+                "retry_after": 1,
+            }),
         }
     }
 }
@@ -89,12 +103,20 @@ pub(super) async fn respond(session: &mut Session, refusal: &Refusal) -> Result<
             let challenge = r#"Bearer error="invalid_token""#;
             response.insert_header(http::header::WWW_AUTHENTICATE, challenge)?;
         }
-        Refusal::RateLimited { retry_after, .. } => {
+        Refusal::RateLimited { retry_after, .. }
+        | Refusal::AnonymousRateLimited { retry_after } => {
             response.insert_header(http::header::RETRY_AFTER, retry_after.to_string())?;
+        }
+        Refusal::OverCapacity => {
+            response.insert_header(http::header::RETRY_AFTER, "1")?;
         }
         _ => {}
     }
-    if !matches!(refusal, Refusal::RateLimited { .. }) {
+    let rate_limited = matches!(
+        refusal,
+        Refusal::RateLimited { .. } | Refusal::AnonymousRateLimited { .. }
+    );
+    if !rate_limited {
         session.set_keepalive(None);
     }
     session
