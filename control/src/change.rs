@@ -58,6 +58,12 @@ pub enum Change {
         /// The tenants.
         tenants: Vec<String>,
     },
+    /// Drops every tenant override of the route, as the store holds them when the change
+    /// is applied (not as one instance last read them).
+    ClearAllTenants {
+        /// The route.
+        route: String,
+    },
     /// Turns the route's kill switch on: all its requests to legacy, first rule decided.
     Kill {
         /// The route.
@@ -152,6 +158,7 @@ impl Change {
             | SetTenants { route, .. }
             | ClearTenant { route, .. }
             | ClearTenants { route, .. }
+            | ClearAllTenants { route }
             | Kill { route }
             | Unkill { route }
             | SetShadowSample { route, .. }
@@ -204,6 +211,7 @@ impl Change {
             ClearPercent { .. } => overrides.percent = None,
             SetTenants { tenants, .. } => overrides.tenants.extend(tenants.clone()),
             ClearTenant { tenant, .. } => drop(overrides.tenants.remove(tenant)),
+            ClearAllTenants { .. } => overrides.tenants.clear(),
             ClearTenants { tenants, .. } => tenants.iter().for_each(|tenant| {
                 overrides.tenants.remove(tenant);
             }),

@@ -71,8 +71,9 @@ fn plainly_canonical(rest: &str) -> bool {
 fn checked_path<'r>(raw: &'r str, rest: &str) -> Result<Cow<'r, str>, &'static str> {
     let mut changed = raw.contains("//");
     for segment in rest.split('/') {
-        changed |= check_segment(segment)? || segment.contains(';');
-        if is_dot_segment(segment.split(';').next().unwrap_or_default()) {
+        let before_parameters = without_parameters(segment);
+        changed |= check_segment(segment)? || before_parameters.len() != segment.len();
+        if is_dot_segment(before_parameters) {
             return Err(DOT_SEGMENT);
         }
     }

@@ -12,7 +12,7 @@ use crate::body;
 use crate::Captured;
 
 /// What replaces a redacted value.
-pub const REDACTED: &str = "[redacted]";
+pub use strangler_flags::store_url::REDACTED;
 /// What replaces a body that has fields to redact but does not parse as JSON.
 const NOT_JSON: &str = "[redacted: the body is not JSON, so diffs.redact could not be applied]";
 

@@ -3,7 +3,7 @@
 //! (removing a sequence item renumbers the items after it), and the mappings that lost an
 //! entry, whose own complaints follow from the first message and are not repeated.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What recovering took out of the file's value: the way back from pruned paths to the
 /// file's, and the mappings that lost something.
@@ -13,13 +13,13 @@ pub(crate) struct Pruned {
     /// in order.
     kept: HashMap<String, Vec<usize>>,
     /// The file paths of the mappings an entry was removed from.
-    pub(super) damaged: Vec<String>,
+    pub(super) damaged: HashSet<String>,
 }
 
 impl Pruned {
     /// Whether the node at `path` (a file path) lost an entry while recovering.
     pub(crate) fn damaged(&self, path: &str) -> bool {
-        self.damaged.iter().any(|damaged| damaged == path)
+        self.damaged.contains(path)
     }
 
     /// The file's path for `path`, a path in the pruned value (`routes[1].service`).

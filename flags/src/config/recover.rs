@@ -36,7 +36,7 @@ pub(crate) fn recover(
 ) -> (Option<RawConfig>, Pruned) {
     let mut pruned = Pruned::default();
     for _ in 0..MAX_RECOVERIES {
-        let failure = match serde_path_to_error::deserialize::<_, RawConfig>(value.clone()) {
+        let failure = match serde_path_to_error::deserialize::<_, RawConfig>(&value) {
             Ok(raw) => return (Some(raw), pruned),
             Err(failure) => failure,
         };
@@ -65,7 +65,7 @@ pub(crate) fn recover(
         let Some(parent) = removal.apply(&mut value, &mut pruned) else {
             return (None, pruned);
         };
-        pruned.damaged.push(parent);
+        pruned.damaged.insert(parent);
     }
     (None, pruned)
 }

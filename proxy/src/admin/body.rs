@@ -25,7 +25,7 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| reply::error(StatusCode::BAD_REQUEST, &rejection.body_text()))?;
+            .map_err(|rejection| reply::error(rejection.status(), &rejection.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

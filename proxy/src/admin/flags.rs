@@ -209,7 +209,8 @@ async fn clear_tenant(
     .await
 }
 
-/// Drops every runtime tenant side of a route in one audited change: routes.yaml decides
+/// Drops every runtime tenant side of a route in one audited change, inside the store's
+/// transaction (tenants another instance added a moment ago included): routes.yaml decides
 /// for all of them again.
 async fn clear_tenants(
     state: State<AdminState>,
@@ -217,16 +218,10 @@ async fn clear_tenants(
     Path(route): Path<String>,
     body: OptionalJson<CommentBody>,
 ) -> Response {
-    let overrides = state.live.overrides();
-    let tenants = overrides
-        .routes
-        .get(&route)
-        .map(|r| r.tenants.keys().cloned().collect())
-        .unwrap_or_default();
     change(
         state,
         actor,
-        Change::ClearTenants { route, tenants },
+        Change::ClearAllTenants { route },
         comment(body),
     )
     .await
@@ -323,11 +318,15 @@ async fn audit(
 async fn revert(
     State(state): State<AdminState>,
     actor: Option<Extension<Actor>>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     body: OptionalJson<CommentBody>,
 ) -> Response {
     let Some(Extension(actor)) = actor else {
         return no_token();
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        let message = format!("audit entry id {id:?} is not a number");
+        return reply::error(StatusCode::BAD_REQUEST, &message);
     };
     let comment = comment(body);
     match state

@@ -27,6 +27,7 @@ pub(crate) fn bad_json(rejection: JsonRejection) -> Response {
     // say 422 for the latter; the API has always said 400 for a body it cannot take).
     let status = match rejection {
         JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        JsonRejection::BytesRejection(ref bytes) => bytes.status(),
         _ => StatusCode::BAD_REQUEST,
     };
     error(

@@ -16,7 +16,7 @@ use tokio::time::{timeout_at, Instant};
 
 /// Counts a client disconnected for missing its head deadline, and says so at debug level.
 pub fn record_timeout(what: &'static str) {
-    tracing::debug!(target: "strangler::request::limits", what, "client_timeout: closing");
+    tracing::debug!(target: "strangler::limits", what, "client_timeout: closing");
     crate::telemetry::metrics::record_rejected("client-timeout");
 }
 

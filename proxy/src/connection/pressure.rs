@@ -95,7 +95,9 @@ impl Pressure {
         let open = self.drain.open();
         let mark = self.high_water.load(Ordering::Relaxed);
         if open < mark {
-            if open < mark / 10 * 9 {
+            // Reset only when set: every accept passes here, and a store on the shared
+            // flag would be a write to one cache line from every worker.
+            if open < mark / 10 * 9 && self.warned.load(Ordering::Relaxed) {
                 self.warned.store(false, Ordering::Relaxed);
             }
             return;

@@ -237,7 +237,8 @@ impl StoreHealth {
     }
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+/// `2026-12-06T04:50:01Z`: times as the health report, the logs and the reports print them.
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| at.to_string())
 }

@@ -198,8 +198,10 @@ impl pingora::proxy::ProxyHttp for Edge {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         limits::count_body(&mut ctx.limits, body.as_ref())?;
-        let client_timeout = ctx.loaded()?.snapshot.limits().client_timeout;
-        limits::bound_upload(session, &mut ctx.limits, client_timeout)?;
+        if ctx.limits.deadline.is_some() {
+            let client_timeout = ctx.loaded()?.snapshot.limits().client_timeout;
+            limits::bound_upload(session, &mut ctx.limits, client_timeout)?;
+        }
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_request_body(body.as_ref());
         }
@@ -327,9 +329,11 @@ impl pingora::proxy::ProxyHttp for Edge {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
         self.record_outcome(ctx, status, elapsed, error);
-        let reason = ctx.reason_text();
-        let record = ctx.access_record(session.req_header(), status, elapsed, error, &reason);
-        access_log::write(&record);
+        if access_log::enabled() {
+            let reason = ctx.reason_text();
+            let record = ctx.access_record(session.req_header(), status, elapsed, error, &reason);
+            access_log::write(&record);
+        }
         ctx.ticket.finish();
         shadowed::finish(&self.shadowing, ctx, status, elapsed, error);
     }

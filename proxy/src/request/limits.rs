@@ -74,10 +74,13 @@ pub async fn admit(
     if let Some(timeout) = limits.client_timeout {
         session.set_read_timeout(Some(timeout));
     }
-    let client = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    // Read only for a request without a tenant, under an `anonymous` rate.
+    let client = || {
+        session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+    };
     let checked = over_capacity(limits, in_flight)
         .and_then(|()| check(session.req_header(), limits, state))
         .and_then(|()| check_rate(limits, limiter, (tenant, client), Instant::now));
@@ -146,16 +149,19 @@ fn over_capacity(limits: &Limits, in_flight: usize) -> Result<(), Refusal> {
 fn check_rate(
     limits: &Limits,
     limiter: &RateLimiter,
-    (tenant, client): (Option<&str>, Option<IpAddr>),
+    (tenant, client): (Option<&str>, impl FnOnce() -> Option<IpAddr>),
     now: impl FnOnce() -> Instant,
 ) -> Result<(), Refusal> {
-    let (key, rate) = match (tenant, limits.anonymous, client) {
-        (Some(tenant), ..) => match limits.rates.rate_for(tenant) {
+    let (key, rate) = match (tenant, limits.anonymous) {
+        (Some(tenant), _) => match limits.rates.rate_for(tenant) {
             Some(rate) => (Cow::Borrowed(tenant), rate),
             None => return Ok(()),
         },
-        (None, Some(rate), Some(ip)) => (Cow::Owned(format!("\0{ip}")), rate),
-        _ => return Ok(()),
+        (None, Some(rate)) => match client() {
+            Some(ip) => (Cow::Owned(format!("\0{ip}")), rate),
+            None => return Ok(()),
+        },
+        (None, None) => return Ok(()),
     };
     let Verdict::Limited { retry_after } = limiter.check(&key, rate, now()) else {
         return Ok(());

@@ -72,7 +72,7 @@ async fn evaluate(guards: &Guards, live: &LiveConfig, flags: &FlagStore) {
             Step::Trip(breach) => trip(guards, live, flags, route, breach).await,
             Step::Retry => {
                 if let Err(error) = record(guards, live, flags, route).await {
-                    tracing::debug!(target: "strangler::resilience::guard", route, %error, "the guard's trip is still not recorded");
+                    tracing::debug!(target: "strangler::guard", route, %error, "the guard's trip is still not recorded");
                 }
             }
         }
@@ -102,7 +102,7 @@ fn step(guards: &Guards, route: &str, window: &RouteWindow, killed: bool, now: u
         (GuardState::Tripped | GuardState::Killed, false) => {
             window.restart(now);
             watch.state = GuardState::Watching;
-            tracing::info!(target: "strangler::resilience::guard", route, "kill switch cleared: the guard watches the new side again, its window restarted");
+            tracing::info!(target: "strangler::guard", route, "kill switch cleared: the guard watches the new side again, its window restarted");
             Step::Nothing
         }
     }
@@ -114,7 +114,7 @@ async fn trip(guards: &Guards, live: &LiveConfig, flags: &FlagStore, route: &str
     let (figures, limits) = (&breach.figures, &breach.limits);
     let reason: Vec<&str> = breach.exceeded.iter().map(|e| e.code()).collect();
     tracing::warn!(
-        target: "strangler::resilience::guard",
+        target: "strangler::guard",
         route,
         reason = %reason.join(","),
         requests = figures.requests,
@@ -136,7 +136,7 @@ async fn trip(guards: &Guards, live: &LiveConfig, flags: &FlagStore, route: &str
     }
     kill_locally(live, route);
     if let Err(error) = record(guards, live, flags, route).await {
-        tracing::error!(target: "strangler::resilience::guard", route, %error, "the flag store did not record the guard's trip: the route goes to legacy in this process only until it does; retrying every second");
+        tracing::error!(target: "strangler::guard", route, %error, "the flag store did not record the guard's trip: the route goes to legacy in this process only until it does; retrying every second");
     }
 }
 
@@ -165,11 +165,11 @@ async fn record(
         .unwrap_or(Err(FlagStoreError::Timeout(CONNECT_TIMEOUT)));
     let (state, entry) = match written {
         Ok(entry) => {
-            tracing::info!(target: "strangler::resilience::guard", route, entry = entry.id, "guard trip recorded in the flag store");
+            tracing::info!(target: "strangler::guard", route, entry = entry.id, "guard trip recorded in the flag store");
             (GuardState::Tripped, Some(entry.id))
         }
         Err(FlagStoreError::Control(ControlError::AlreadyKilled(_))) => {
-            tracing::info!(target: "strangler::resilience::guard", route, "the kill switch was on already (another instance tripped first): nothing recorded");
+            tracing::info!(target: "strangler::guard", route, "the kill switch was on already (another instance tripped first): nothing recorded");
             (GuardState::Tripped, None)
         }
         Err(error) => {

@@ -3,7 +3,8 @@
 //! own ([`dispatch`]), the diff store's writer ([`diff_writer`]) and the reports read back from
 //! it ([`reports`]). The diff engine itself is the `strangler-shadow` crate.
 //!
-//! May import [`crate::telemetry`]; the request hooks call in, never the other way.
+//! May import [`crate::telemetry`] and [`crate::live`]; the request hooks call in, never the
+//! other way.
 
 pub mod client;
 pub mod diff_writer;

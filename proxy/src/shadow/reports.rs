@@ -136,8 +136,7 @@ fn request_line(sample: &SampleSummary) -> String {
 pub(crate) fn rfc3339(at_ms: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(at_ms.div_euclid(1000))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    crate::live::flag_health::rfc3339(at)
 }
 
 /// A kept sample as the admin API and `strangler diffs sample --json` give it: the request

@@ -14,6 +14,11 @@ use crate::telemetry::log_writer::LogWriter;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
+/// Whether the access log is on: the request builds its record only then.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// Turns the access log on or off (called once the log subscriber is installed).
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);

@@ -273,10 +273,10 @@ impl Breaker {
         let service = &*self.service;
         match longer {
             false => {
-                tracing::warn!(target: "strangler::resilience::breaker", service, open_for = ?backoff, "breaker opened")
+                tracing::warn!(target: "strangler::breaker", service, open_for = ?backoff, "breaker opened")
             }
             true => {
-                tracing::info!(target: "strangler::resilience::breaker", service, open_for = ?backoff, "probe failed; breaker open again")
+                tracing::info!(target: "strangler::breaker", service, open_for = ?backoff, "probe failed; breaker open again")
             }
         }
     }
@@ -290,7 +290,7 @@ impl Breaker {
         self.set_state(State::Closed);
         self.probing.store(false, Ordering::Release);
         let service = &*self.service;
-        tracing::info!(target: "strangler::resilience::breaker", service, "breaker closed");
+        tracing::info!(target: "strangler::breaker", service, "breaker closed");
     }
 
     fn set_state(&self, state: State) {
