@@ -45,6 +45,10 @@ impl fmt::Display for StoreUrl {
 /// file, the logs and the metrics name the store by (`postgres://app:secret@db/flags` is
 /// `postgres://db/flags`).
 pub fn without_credentials(url: &str) -> String {
+    // A SQLite URL has no user part: an `@` there is part of the file's name.
+    if url.starts_with("sqlite:") {
+        return without_password_parameter(url);
+    }
     let Some((scheme, rest)) = url.split_once("://") else {
         return without_password_parameter(url);
     };

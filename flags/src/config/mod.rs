@@ -46,7 +46,8 @@ pub const DEFAULT_ADMIN: &str = "127.0.0.1:9180";
 pub const DEFAULT_FORWARD_HEADER: &str = "x-strangler-tenant";
 /// The connect timeout when `connect_timeout` is absent.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// The runtime flag store when `store:` is absent: a SQLite file in the working directory.
+/// The runtime flag store when `store:` is absent: a SQLite file beside routes.yaml (a
+/// relative path is relative to routes.yaml's directory).
 pub const DEFAULT_STORE: &str = "sqlite://strangler.db";
 /// The URL prefixes `store:` accepts.
 const STORE_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];

@@ -53,7 +53,9 @@ pub struct RawConfig {
     /// switches, percentages and tenant sides set at runtime (later also the shadow diff
     /// store): `sqlite:` followed by a path (`sqlite://strangler.db`,
     /// `sqlite:///var/lib/strangler.db`), or a `postgres://` or `postgresql://` URL.
-    /// Default `sqlite://strangler.db`, a file in the proxy's working directory.
+    /// A relative SQLite path is relative to routes.yaml's directory. Default
+    /// `sqlite://strangler.db`, a file beside routes.yaml: its directory must be writable,
+    /// or name a store elsewhere.
     pub store: Option<crate::store_url::StoreUrl>,
     /// `diffs:` how shadow comparisons are run, kept and reported: calls in flight,
     /// samples per signature and their redaction, retention, and the noise thresholds
@@ -63,7 +65,7 @@ pub struct RawConfig {
     /// `store_cache:` the file where the proxy keeps the last flags it read from the store
     /// (written atomically on every change), so an instance that starts while the store is
     /// unreachable serves them instead of routes.yaml alone. A relative path is relative to
-    /// the working directory, like `store:`. Default: `<name>.flags-cache.json` beside
+    /// the working directory. Default: `<name>.flags-cache.json` beside
     /// routes.yaml (`routes.flags-cache.json`). Read at start only.
     pub store_cache: Option<String>,
     /// `qa:` lets QA force a request to one side with a header, honoured only with a
