@@ -52,7 +52,7 @@ pub async fn await_head(stream: Stream, deadline: Instant) -> Option<Stream> {
 
 /// Whether `bytes` hold a whole request head: an empty line (CRLF or bare LF, as Pingora's
 /// parser accepts both).
-fn head_complete(bytes: &[u8]) -> bool {
+pub(crate) fn head_complete(bytes: &[u8]) -> bool {
     bytes.windows(4).any(|w| w == b"\r\n\r\n") || bytes.windows(2).any(|w| w == b"\n\n")
 }
 

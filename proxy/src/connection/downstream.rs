@@ -150,8 +150,12 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
     async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut served = Box::pin(self.serve_one(stream, None, shutdown)).await;
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
-            let stream = next_request(stream, shutdown, &self.pressure).await?;
-            let stream = bounded_head(stream, Instant::now() + self.head_timeout()).await?;
+            let (stream, whole_head) = next_request(stream, shutdown, &self.pressure).await?;
+            // The usual request's head arrives in one read: nothing left to bound.
+            let stream = match whole_head {
+                true => stream,
+                false => bounded_head(stream, Instant::now() + self.head_timeout()).await?,
+            };
             served = Box::pin(self.serve_one(stream, settings, shutdown)).await;
         }
         None
@@ -193,10 +197,10 @@ async fn next_request(
     stream: Stream,
     shutdown: &ShutdownWatch,
     pressure: &Pressure,
-) -> Option<Stream> {
+) -> Option<(Stream, bool)> {
     if !stream.as_any().is::<TcpStream>() {
         // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
-        return Some(stream);
+        return Some((stream, false));
     }
     let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
     // Pingora's coarse timer, the one its own keep-alive read uses. A busy connection sends
@@ -216,13 +220,13 @@ async fn next_request(
         }
     };
     match read {
-        Ok(n) if n > 0 => Some(tcp),
+        Ok((n, whole_head)) if n > 0 => Some((tcp, whole_head)),
         _ => None,
     }
 }
 
 /// Completes when bytes (or the end of the stream) arrive on `tcp`; see [`read_into_rewind`].
-fn arrival(tcp: &mut TcpStream) -> impl Future<Output = io::Result<usize>> + '_ {
+fn arrival(tcp: &mut TcpStream) -> impl Future<Output = io::Result<(usize, bool)>> + '_ {
     poll_fn(move |cx| read_into_rewind(tcp, cx))
 }
 
@@ -233,14 +237,16 @@ thread_local! {
 }
 
 /// Reads what has arrived on `tcp` (at most [`NEXT_REQUEST_PEEK`] bytes) and puts it back at
-/// the head of the stream, for Pingora to parse; the number of bytes, 0 at end of stream.
-fn read_into_rewind(tcp: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+/// the head of the stream, for Pingora to parse; the number of bytes (0 at end of stream),
+/// and whether they hold a whole request head.
+fn read_into_rewind(tcp: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<(usize, bool)>> {
     SCRATCH.with_borrow_mut(|scratch| {
         let mut buf = ReadBuf::new(scratch);
         ready!(Pin::new(&mut *tcp).poll_read(cx, &mut buf))?;
         let read = buf.filled();
         tcp.rewind(read);
-        Poll::Ready(Ok(read.len()))
+        let whole_head = crate::connection::client_head::head_complete(read);
+        Poll::Ready(Ok((read.len(), whole_head)))
     })
 }
 
