@@ -74,6 +74,8 @@ async fn the_access_log_line_has_every_field() {
     let time = line["time"].as_str().unwrap_or_default();
     assert!(time.len() == 24 && time.ends_with('Z'), "{line}");
     assert_eq!(line["request_id"], "req-42", "{line}");
+    let client = line["client"].as_str().unwrap_or_default();
+    assert!(client.starts_with("127.0.0.1:"), "{line}");
     let trace = line["trace_id"].as_str().unwrap_or_default();
     assert!(
         trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -93,6 +95,47 @@ async fn the_access_log_line_has_every_field() {
     assert!(
         line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
         "{line}"
+    );
+}
+
+/// Regression (#13 item 1): requests Pingora's parser refused left no trace. Each now has
+/// an access-log line with its status, reason and client, the target truncated and escaped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_request_has_an_access_log_line() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let scratch = Scratch::new();
+    let process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &billing), &[]);
+    let proxy = process.serving().await;
+    let target = format!("/probe\"{}", "x".repeat(1000));
+    let request =
+        format!("GET {target} HTTP/1.1\r\nTransfer-Encoding: xchunked\r\nHost: h\r\n\r\n");
+    let (status, _) = crate::support::raw_http::exchange(proxy, &request).await;
+    assert_eq!(status, 501);
+    let refused = || {
+        process
+            .output()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["log"] == "access" && line["status"] == 501)
+    };
+    eventually(
+        Duration::from_secs(5),
+        "the refused request's line",
+        || async { refused().is_some() },
+    )
+    .await;
+    let line = refused().expect("access line");
+    assert_eq!(line["reason"], "unknown-transfer-coding", "{line}");
+    assert_eq!(line["method"], "GET", "{line}");
+    let client = line["client"].as_str().unwrap_or_default();
+    assert!(client.starts_with("127.0.0.1:"), "{line}");
+    let path = line["path"].as_str().unwrap_or_default();
+    assert!(
+        path.starts_with("/probe\\\"xxx") && path.len() < 300,
+        "{path}"
     );
 }
 

@@ -9,6 +9,7 @@ mod admin_tokens;
 mod binary;
 mod breaker;
 mod cli;
+mod conformance;
 mod descriptors;
 mod fallback;
 mod flag_store_outage;

@@ -63,8 +63,8 @@ pub struct RawLimits {
     /// without one (chunked, h2) is cut off when it grows past it. Default: no limit.
     pub max_body: Option<String>,
     /// `max_header:` the largest request head (request line plus every header, as
-    /// `name: value\r\n`), at most 1MiB (Pingora's own limit, answered 400). Over it the
-    /// proxy answers 431. Default: Pingora's limit only.
+    /// `name: value\r\n`), at most 1MiB (Pingora's own limit). Over it the proxy answers
+    /// 431. Default: 64KiB for HTTP/1 heads (the proxy's head check), Pingora's h2 limit.
     pub max_header: Option<String>,
     /// `client_timeout:` how long a client may take (`10s`) to send a whole request head
     /// (from a new connection's accept, or from the first bytes of a kept-alive

@@ -6,13 +6,17 @@
 //! connection for minutes. Here, before Pingora sees the head, it is read with one deadline
 //! for all of it (counted from the accept for a connection's first request, from the first
 //! bytes of a kept-alive connection's next one); a client that has not sent the whole head
-//! by then is disconnected and counted (`client-timeout`). The bytes are put back, so
-//! Pingora parses the head as usual.
+//! by then is disconnected and counted (`client-timeout`). The whole head is then judged
+//! ([`crate::connection::head_check`]): a refused one is answered here
+//! ([`crate::connection::refused_head`]), a sound one is put back for Pingora to parse.
 
 use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use tokio::io::AsyncReadExt;
 use tokio::time::{timeout_at, Instant};
+
+use crate::connection::head_check::{self, Head};
+use crate::connection::refused_head;
 
 /// Counts a client disconnected for missing its head deadline, and says so at debug level.
 pub fn record_timeout(what: &'static str) {
@@ -20,34 +24,73 @@ pub fn record_timeout(what: &'static str) {
     crate::telemetry::metrics::record_rejected("client-timeout");
 }
 
-/// Past this many bytes without an end of head the rest is Pingora's to judge (it refuses
-/// a head over 1 MiB): the deadline has done its job once the client sends this much.
-const SCAN_LIMIT: usize = 64 * 1024;
+/// What a client's request head turned out to be.
+pub enum Arrival {
+    /// Whole and sound: the stream with the head put back, and whether another request
+    /// was pipelined behind one without a body.
+    Sound { stream: Stream, pipelined: bool },
+    /// Refused and answered, stalled past its deadline, or closed: the connection is done.
+    Gone,
+}
 
-/// Waits until the head on `stream` is complete, at most until `deadline`; `None` when the
-/// client stalled past it or closed. Streams that are not plain TCP are passed on untouched.
-pub async fn await_head(stream: Stream, deadline: Instant) -> Option<Stream> {
+/// Waits until the head on `stream` is complete, at most until `deadline`, and judges it
+/// ([`head_check`]); a head over `max_head` bytes is refused without waiting for its end.
+/// Streams that are not plain TCP are passed on untouched.
+pub async fn await_head(stream: Stream, deadline: Instant, max_head: usize) -> Arrival {
     if !stream.as_any().is::<TcpStream>() {
-        return Some(stream);
+        return Arrival::Sound {
+            stream,
+            pipelined: false,
+        };
     }
-    let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
+    let Ok(mut tcp) = stream.into_any().downcast::<TcpStream>() else {
+        return Arrival::Gone;
+    };
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let mut scanned = 0;
-    while !head_complete(&head[scanned..]) && head.len() < SCAN_LIMIT {
+    while !worth_judging(&head, scanned, max_head) {
         // An empty line may straddle two reads: rescan only its three possible bytes.
         scanned = head.len().saturating_sub(3);
         match timeout_at(deadline, tcp.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => head.extend_from_slice(&chunk[..n]),
-            Ok(_) => return None,
+            Ok(_) => return Arrival::Gone,
             Err(_) => {
                 record_timeout("request head not complete");
-                return None;
+                return Arrival::Gone;
             }
         }
     }
-    tcp.rewind(&head);
-    Some(tcp)
+    match head_check::check(&head, max_head) {
+        Head::Refused(fault) => {
+            refused_head::record(fault, &head, &tcp);
+            refused_head::answer(tcp, fault).await;
+            Arrival::Gone
+        }
+        Head::Sound { pipelined } => {
+            tcp.rewind(&head);
+            Arrival::Sound {
+                stream: tcp,
+                pipelined,
+            }
+        }
+        // Cannot happen once worth judging; Pingora has the last word if it does.
+        Head::Incomplete => {
+            tcp.rewind(&head);
+            Arrival::Sound {
+                stream: tcp,
+                pipelined: false,
+            }
+        }
+    }
+}
+
+/// Whether enough of the head has arrived to judge it: all of it, more than `max_head`
+/// bytes, or a request line too long to be accepted. The parse runs once, not per read.
+fn worth_judging(head: &[u8], scanned: usize, max_head: usize) -> bool {
+    head_complete(&head[scanned..])
+        || head.len() > max_head
+        || (head.len() > head_check::MAX_TARGET + 32 && !head.contains(&b'\n'))
 }
 
 /// Whether `bytes` hold a whole request head: an empty line (CRLF or bare LF, as Pingora's

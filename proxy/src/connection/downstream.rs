@@ -40,10 +40,12 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::time::{timeout_at, Instant};
 
-use crate::connection::client_head::record_timeout;
+use crate::connection::client_head::{self, record_timeout, Arrival};
 use crate::connection::drain::{Drain, KEEPALIVE_LINGER};
 use crate::connection::h2c_head::H2cHeads;
+use crate::connection::head_check::{self, Head};
 use crate::connection::pressure::Pressure;
+use crate::connection::refused_head;
 
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -62,6 +64,10 @@ enum Protocol {
     Http1,
     H2c,
 }
+
+/// Marks a request with another pipelined behind it: its answer closes the connection
+/// (`request::edge`'s `on_connection_reuse` reads the mark).
+pub struct Pipelined;
 
 /// Routes each new connection to the HTTP/1 or the h2c instance of the same proxy.
 pub struct Downstream<A> {
@@ -93,8 +99,8 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
         if protocol == Protocol::H2c {
             return self.serve_h2c(stream, deadline, shutdown).await;
         }
-        let stream = bounded_head(stream, deadline).await?;
-        self.serve_http1(stream, shutdown).await
+        let (stream, pipelined) = bounded_head(stream, deadline, self.max_head()).await?;
+        self.serve_http1(stream, pipelined, shutdown).await
     }
 
     /// Called once the accept loop stopped. Pingora's own cleanup closes idle kept-alive
@@ -110,6 +116,13 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
     /// `limits.client_timeout`, or its default, as configured now.
     fn head_timeout(&self) -> Duration {
         self.live.current().snapshot.limits().head_timeout()
+    }
+
+    /// The largest request head accepted: `limits.max_header`, or
+    /// [`head_check::DEFAULT_MAX_HEAD`].
+    fn max_head(&self) -> usize {
+        let limit = self.live.current().snapshot.limits().max_header;
+        limit.map_or(head_check::DEFAULT_MAX_HEAD, |l| l as usize)
     }
 
     /// Hands an h2c connection to Pingora at once (it sends the server's SETTINGS, which
@@ -146,17 +159,30 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
     /// stream: keep-alive 60 s, none once shutting down), except that an idle connection
     /// waits in [`next_request`] rather than inside a new session, and that every request
     /// head, not just the first, must arrive within `limits.client_timeout` of its first
-    /// bytes.
-    async fn serve_http1(&self, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let mut served = Box::pin(self.serve_one(stream, None, shutdown)).await;
+    /// bytes and is judged before Pingora parses it ([`head_check`]).
+    async fn serve_http1(
+        &self,
+        stream: Stream,
+        pipelined: bool,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let mut served = Box::pin(self.serve_one(stream, None, pipelined, shutdown)).await;
         while let Some((stream, settings)) = served.map(ReusedHttpStream::consume) {
-            let (stream, whole_head) = next_request(stream, shutdown, &self.pressure).await?;
+            let max_head = self.max_head();
+            let (stream, head) = next_request(stream, shutdown, &self.pressure, max_head).await?;
             // The usual request's head arrives in one read: nothing left to bound.
-            let stream = match whole_head {
-                true => stream,
-                false => bounded_head(stream, Instant::now() + self.head_timeout()).await?,
+            let (stream, pipelined) = match head {
+                Head::Sound { pipelined } => (stream, pipelined),
+                Head::Refused(fault) => {
+                    refused_head::answer(stream, fault).await;
+                    return None;
+                }
+                Head::Incomplete => {
+                    let deadline = Instant::now() + self.head_timeout();
+                    bounded_head(stream, deadline, max_head).await?
+                }
             };
-            served = Box::pin(self.serve_one(stream, settings, shutdown)).await;
+            served = Box::pin(self.serve_one(stream, settings, pipelined, shutdown)).await;
         }
         None
     }
@@ -164,10 +190,16 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
     /// One request in a new Pingora session. Boxed by the caller for the length of the
     /// request: the session lives here, not in the connection's future, which an idle
     /// connection holds for its whole idle life.
+    ///
+    /// A request with another pipelined behind it is answered with `Connection: close`:
+    /// Pingora would otherwise answer it as kept alive and then close the connection,
+    /// dropping the next request without a word. The client sends that one again on a new
+    /// connection (RFC 9112 §9.3.2).
     async fn serve_one(
         &self,
         stream: Stream,
         settings: Option<HttpPersistentSettings>,
+        pipelined: bool,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
         let mut session = ServerSession::new_http1(stream);
@@ -175,15 +207,28 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
             Some(settings) => settings.apply_to_session(&mut session),
             None => session.set_keepalive((!*shutdown.borrow()).then_some(KEEPALIVE_SECS)),
         }
+        if pipelined {
+            // Pingora reads the client's keep-alive wish with the head, after this; the
+            // marker reaches `on_connection_reuse`, which runs once the head is read.
+            session.set_connection_user_context(Some(Box::new(Pipelined)));
+        }
         self.http1.process_new_http(session, shutdown).await
     }
 }
 
-/// [`crate::connection::client_head::await_head`]. Its future (with a 4 KiB read buffer) is
-/// boxed for the length of the wait: inline, it would be part of every connection's future
-/// for the connection's whole life, idle or not.
-async fn bounded_head(stream: Stream, deadline: Instant) -> Option<Stream> {
-    Box::pin(crate::connection::client_head::await_head(stream, deadline)).await
+/// [`client_head::await_head`]: the stream with a sound head put back, and whether another
+/// request was pipelined behind it. Its future (with a 4 KiB read buffer) is boxed for the
+/// length of the wait: inline, it would be part of every connection's future for the
+/// connection's whole life, idle or not.
+async fn bounded_head(
+    stream: Stream,
+    deadline: Instant,
+    max_head: usize,
+) -> Option<(Stream, bool)> {
+    match Box::pin(client_head::await_head(stream, deadline, max_head)).await {
+        Arrival::Sound { stream, pipelined } => Some((stream, pipelined)),
+        Arrival::Gone => None,
+    }
 }
 
 /// Waits for the first bytes of the next request on a kept-alive connection and puts them
@@ -192,15 +237,17 @@ async fn bounded_head(stream: Stream, deadline: Instant) -> Option<Stream> {
 /// or stays idle for [`KEEPALIVE_LINGER`] once the proxy starts draining (a client that was about to reuse the connection is still answered, with
 /// `Connection: close`; see [`crate::connection::drain`]). Pipelining is off, so a reused stream never
 /// holds bytes of the next request already. The bytes are read into a per-thread scratch
-/// buffer ([`read_into_rewind`]), so the wait itself holds no buffer.
+/// buffer ([`read_into_rewind`]), so the wait itself holds no buffer; a head that arrived
+/// whole in them is judged there ([`Head`]; a refused one is already counted and logged).
 async fn next_request(
     stream: Stream,
     shutdown: &ShutdownWatch,
     pressure: &Pressure,
-) -> Option<(Stream, bool)> {
+    max_head: usize,
+) -> Option<(Stream, Head)> {
     if !stream.as_any().is::<TcpStream>() {
         // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
-        return Some((stream, false));
+        return Some((stream, Head::Sound { pipelined: false }));
     }
     let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
     // Pingora's coarse timer, the one its own keep-alive read uses. A busy connection sends
@@ -208,26 +255,29 @@ async fn next_request(
     // registering one on every request takes the watch's lock twice (its removal alone was
     // 0.4 % of a profile's samples). A connection idle that long waits on with the watch, so
     // a drain still gives it the whole linger from the drain's start.
-    let read = match timeout(KEEPALIVE_LINGER, arrival(&mut tcp)).await {
+    let read = match timeout(KEEPALIVE_LINGER, arrival(&mut tcp, max_head)).await {
         Ok(read) => read,
         Err(_) => {
             let mut idle = pressure.idle();
             tokio::select! {
-                read = timeout(KEEPALIVE - KEEPALIVE_LINGER, arrival(&mut tcp)) => read.ok()?,
+                read = timeout(KEEPALIVE - KEEPALIVE_LINGER, arrival(&mut tcp, max_head)) => read.ok()?,
                 _ = lingered(shutdown) => return None,
                 _ = &mut idle.evicted => return None,
             }
         }
     };
     match read {
-        Ok((n, whole_head)) if n > 0 => Some((tcp, whole_head)),
+        Ok((n, head)) if n > 0 => Some((tcp, head)),
         _ => None,
     }
 }
 
 /// Completes when bytes (or the end of the stream) arrive on `tcp`; see [`read_into_rewind`].
-fn arrival(tcp: &mut TcpStream) -> impl Future<Output = io::Result<(usize, bool)>> + '_ {
-    poll_fn(move |cx| read_into_rewind(tcp, cx))
+fn arrival(
+    tcp: &mut TcpStream,
+    max_head: usize,
+) -> impl Future<Output = io::Result<(usize, Head)>> + '_ {
+    poll_fn(move |cx| read_into_rewind(tcp, max_head, cx))
 }
 
 thread_local! {
@@ -238,15 +288,25 @@ thread_local! {
 
 /// Reads what has arrived on `tcp` (at most [`NEXT_REQUEST_PEEK`] bytes) and puts it back at
 /// the head of the stream, for Pingora to parse; the number of bytes (0 at end of stream),
-/// and whether they hold a whole request head.
-fn read_into_rewind(tcp: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<(usize, bool)>> {
+/// and the head's verdict when they hold all of it ([`Head::Incomplete`] otherwise).
+fn read_into_rewind(
+    tcp: &mut TcpStream,
+    max_head: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<(usize, Head)>> {
     SCRATCH.with_borrow_mut(|scratch| {
         let mut buf = ReadBuf::new(scratch);
         ready!(Pin::new(&mut *tcp).poll_read(cx, &mut buf))?;
         let read = buf.filled();
         tcp.rewind(read);
-        let whole_head = crate::connection::client_head::head_complete(read);
-        Poll::Ready(Ok((read.len(), whole_head)))
+        let head = match client_head::head_complete(read) {
+            true => head_check::check(read, max_head),
+            false => Head::Incomplete,
+        };
+        if let Head::Refused(fault) = head {
+            refused_head::record(fault, read, tcp);
+        }
+        Poll::Ready(Ok((read.len(), head)))
     })
 }
 

@@ -140,6 +140,7 @@ impl RequestCtx {
     pub(super) fn access_record<'a>(
         &'a self,
         req: &'a RequestHeader,
+        client: Option<std::net::SocketAddr>,
         status: u16,
         elapsed: Duration,
         error: Option<&'a Error>,
@@ -148,6 +149,7 @@ impl RequestCtx {
         AccessRecord {
             request_id: self.identity.as_ref().map(|i| i.request_id.as_str()),
             trace_id: self.identity.as_ref().map(|i| i.trace_id.as_str()),
+            client,
             method: req.method.as_str(),
             path: req.uri.path(),
             tenant: self.tenant.as_deref(),

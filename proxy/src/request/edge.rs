@@ -40,6 +40,7 @@ use pingora::{Error, Result};
 use strangler_flags::resilience::Diversion;
 use strangler_flags::{Reason, Side};
 
+use crate::connection::downstream::Pipelined;
 use crate::connection::drain::{self, Drain};
 use crate::connection::h2c_head::H2cHeads;
 use crate::live::config::LiveConfig;
@@ -86,6 +87,19 @@ impl pingora::proxy::ProxyHttp for Edge {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new(&self.in_flight)
+    }
+
+    /// A request with another pipelined behind it ([`Pipelined`]) is answered with
+    /// `Connection: close`: the connection will not serve the next one.
+    fn on_connection_reuse(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+        mark: Box<dyn std::any::Any + Send + Sync>,
+    ) {
+        if mark.is::<Pipelined>() {
+            session.set_keepalive(None);
+        }
     }
 
     /// Decides the side for this request on the snapshot current at its start, or answers 400
@@ -178,6 +192,11 @@ impl pingora::proxy::ProxyHttp for Edge {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         headers::add_forwarding_headers(upstream, client_ip)?;
+        let host = &loaded
+            .snapshot
+            .upstream(ctx.served_side(), ctx.route())
+            .host;
+        headers::ensure_host(upstream, host)?;
         if let Some(identity) = &ctx.identity {
             upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
             upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
@@ -234,7 +253,8 @@ impl pingora::proxy::ProxyHttp for Edge {
     }
 
     /// Adds `x-strangler-decision` for QA when `debug_headers` is on; while the instance
-    /// drains, makes the response close its connection.
+    /// drains, makes the response close its connection; an HTTP/1.0 client gets no chunked
+    /// body.
     async fn response_filter(
         &self,
         session: &mut Session,
@@ -242,6 +262,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         drain::close_when_draining(&self.drain, session);
+        headers::frame_for_http10(session, response);
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response(response);
         }
@@ -331,7 +352,9 @@ impl pingora::proxy::ProxyHttp for Edge {
         self.record_outcome(ctx, status, elapsed, error);
         if access_log::enabled() {
             let reason = ctx.reason_text();
-            let record = ctx.access_record(session.req_header(), status, elapsed, error, &reason);
+            let client = session.client_addr().and_then(|a| a.as_inet()).copied();
+            let req = session.req_header();
+            let record = ctx.access_record(req, client, status, elapsed, error, &reason);
             access_log::write(&record);
         }
         ctx.ticket.finish();

@@ -10,12 +10,17 @@
 //! `X-Forwarded-Proto` and `X-Forwarded-Host` are always set from this hop, replacing what a
 //! client sent: the upstream trusts them (password-reset links, secure-cookie checks), so a
 //! client must not be able to choose them. strangler listens on plain HTTP, hence `http`.
+//!
+//! HTTP/1.0 clients get what that version can read: their request reaches the upstream
+//! with a `Host` (the upstream's authority when they sent none), and their answer is never
+//! chunked.
 
 use std::net::IpAddr;
 
 use http::HeaderValue;
 
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::Session;
 use pingora::Result;
 
 /// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
@@ -75,6 +80,30 @@ pub fn add_forwarding_headers(
         }
     }
     Ok(())
+}
+
+/// Gives a request without `Host` (HTTP/1.0 allows it) the upstream's authority, `host`:
+/// Pingora forwards it as HTTP/1.1, which a server refuses without `Host` (RFC 9112 §3.2).
+pub fn ensure_host(upstream: &mut RequestHeader, host: &str) -> Result<()> {
+    if upstream.headers.contains_key(http::header::HOST) {
+        return Ok(());
+    }
+    upstream.insert_header(http::header::HOST, host)
+}
+
+/// An HTTP/1.0 client cannot read a chunked body (RFC 9112 §6.1): an answer without a
+/// length is sent delimited by the connection's close instead.
+pub fn frame_for_http10(session: &mut Session, response: &mut ResponseHeader) {
+    if session.req_header().version != http::Version::HTTP_10 {
+        return;
+    }
+    if response
+        .remove_header(&http::header::TRANSFER_ENCODING)
+        .is_some()
+        || !response.headers.contains_key(http::header::CONTENT_LENGTH)
+    {
+        session.set_keepalive(None);
+    }
 }
 
 /// The request's authority (`:authority` for h2, else `Host`). The `Host` value is shared,

@@ -1,5 +1,10 @@
-//! One JSON line per request on stdout: time, request id, trace id, method, path, tenant,
-//! route, side, reason, upstream, status, latency, and the error if there was one.
+//! One JSON line per request on stdout: time, request id, trace id, client address, method,
+//! path, tenant, route, side, reason, upstream, status, latency, and the error if there was
+//! one.
+//!
+//! A request refused before it was parsed ([`write_refused`]) gets a line too, with its
+//! raw target truncated and escaped; those lines are limited to [`REFUSED_LINES_PER_SECOND`]
+//! so a flood of bad requests cannot fill a disk (the counter still counts every one).
 //!
 //! The line is formatted by hand into the shared log buffer (see `log_writer`): no tracing
 //! dispatch, no intermediate `String`, no system call on the worker. Strings from the request
@@ -7,7 +12,8 @@
 //! and `RUST_LOG` lets `strangler::access` through at info (the default).
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::telemetry::log_writer::LogWriter;
@@ -30,6 +36,8 @@ pub struct AccessRecord<'a> {
     pub request_id: Option<&'a str>,
     /// The W3C trace id.
     pub trace_id: Option<&'a str>,
+    /// The client's address, as the proxy's socket saw it.
+    pub client: Option<SocketAddr>,
     /// The method as sent.
     pub method: &'a str,
     /// The path as sent, without the query.
@@ -67,6 +75,105 @@ pub fn write(record: &AccessRecord<'_>) {
     });
 }
 
+/// The most access-log lines a second for requests refused before they were parsed.
+pub const REFUSED_LINES_PER_SECOND: u64 = 100;
+/// How much of a refused request's target its line keeps.
+const REFUSED_TARGET_KEPT: usize = 256;
+
+/// A request the proxy refused before Pingora parsed it (see `connection::head_check`).
+pub struct RefusedRecord<'a> {
+    /// The client's address.
+    pub client: Option<SocketAddr>,
+    /// The method, when the request line got that far.
+    pub method: Option<&'a [u8]>,
+    /// The raw target (or whatever the request line held), truncated and escaped here.
+    pub target: &'a [u8],
+    /// The status sent.
+    pub status: u16,
+    /// Why: the `reason` label of `strangler_rejected_requests_total`.
+    pub reason: &'static str,
+    /// What the answer's body said.
+    pub message: &'a str,
+}
+
+/// Writes the line of a request refused before it was parsed, unless this second already
+/// had [`REFUSED_LINES_PER_SECOND`]; the first line of a later second says how many were
+/// left out.
+pub fn write_refused(record: &RefusedRecord<'_>) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(suppressed) = REFUSED_BUDGET.take(unix_seconds()) else {
+        return;
+    };
+    if suppressed > 0 {
+        tracing::warn!(target: "strangler::access", suppressed,
+            "access-log lines of refused requests were left out (at most {REFUSED_LINES_PER_SECOND} a second)");
+    }
+    let method = record.method.map(|m| m.escape_ascii().to_string());
+    let kept = &record.target[..record.target.len().min(REFUSED_TARGET_KEPT)];
+    let path = kept.escape_ascii().to_string();
+    write(&AccessRecord {
+        request_id: None,
+        trace_id: None,
+        client: record.client,
+        method: method.as_deref().unwrap_or("-"),
+        path: &path,
+        tenant: None,
+        route: None,
+        side: "none",
+        reason: &record.reason,
+        upstream: None,
+        status: record.status,
+        elapsed: Duration::ZERO,
+        error: Some(&record.message),
+    });
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Lines of refused requests written this second, and how many were left out.
+struct RefusedBudget {
+    /// The second counted now (high 32 bits) and the lines written in it (low 32 bits).
+    second_and_lines: AtomicU64,
+    /// Lines left out since the last one written.
+    suppressed: AtomicU64,
+}
+
+static REFUSED_BUDGET: RefusedBudget = RefusedBudget {
+    second_and_lines: AtomicU64::new(0),
+    suppressed: AtomicU64::new(0),
+};
+
+impl RefusedBudget {
+    /// Takes one line of `second`'s budget: `Some(lines left out before it)`, or `None` when
+    /// the budget is spent (the line is counted as left out).
+    fn take(&self, second: u64) -> Option<u64> {
+        let second = second & 0xffff_ffff;
+        let taken =
+            self.second_and_lines
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                    let (at, lines) = (now >> 32, now & 0xffff_ffff);
+                    match (at == second, lines < REFUSED_LINES_PER_SECOND) {
+                        (false, _) => Some(second << 32 | 1),
+                        (true, true) => Some(now + 1),
+                        (true, false) => None,
+                    }
+                });
+        match taken {
+            Ok(_) => Some(self.suppressed.swap(0, Ordering::Relaxed)),
+            Err(_) => {
+                self.suppressed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
 fn format_line(
     buf: &mut Vec<u8>,
     now: SystemTime,
@@ -77,6 +184,10 @@ fn format_line(
     buf.extend_from_slice(b"\",\"log\":\"access\"");
     string_field(buf, "request_id", record.request_id)?;
     string_field(buf, "trace_id", record.trace_id)?;
+    match record.client {
+        Some(client) => write!(buf, ",\"client\":\"{client}\"")?,
+        None => buf.extend_from_slice(b",\"client\":null"),
+    }
     string_field(buf, "method", Some(record.method))?;
     string_field(buf, "path", Some(record.path))?;
     string_field(buf, "tenant", record.tenant)?;
@@ -210,5 +321,20 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             r#","path":"/a\"b\n","tenant":null"#
         );
+    }
+
+    #[test]
+    fn refused_lines_are_limited_per_second_and_the_left_out_counted() {
+        let budget = RefusedBudget {
+            second_and_lines: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        };
+        for _ in 0..REFUSED_LINES_PER_SECOND {
+            assert_eq!(budget.take(7), Some(0));
+        }
+        assert_eq!(budget.take(7), None);
+        assert_eq!(budget.take(7), None);
+        assert_eq!(budget.take(8), Some(2));
+        assert_eq!(budget.take(8), Some(0));
     }
 }
