@@ -34,6 +34,15 @@ build_prerequisites() {
   install_packages "${missing[@]}"
 }
 
+# What the console's browser tests drive: Debian's Chromium and its chromedriver (and a font,
+# so screenshots have text).
+browser_prerequisites() {
+  local missing=()
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium fonts-dejavu-core)
+  [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+  install_packages "${missing[@]}"
+}
+
 # A PostgreSQL server for the fleet store's tests, with a role and a database `strangler`;
 # exports STRANGLER_TEST_POSTGRES_URL. A URL already set is used as it is.
 start_postgres() {

@@ -54,7 +54,7 @@ pub enum ControlError {
     },
     /// `revert` would silently undo later changes: the flags the entry touched no longer
     /// hold the values it left. Revert the later entries first, newest first.
-    #[error("cannot revert entry {id}: {subject} changed since (by entry {changed_by:?})")]
+    #[error("cannot revert entry {id}: {subject} changed since{}; revert the later entries first, newest first", changed_by.map(|by| format!(" (by entry {by})")).unwrap_or_default())]
     RevertConflict {
         /// The entry asked for.
         id: i64,

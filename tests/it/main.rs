@@ -10,6 +10,7 @@ mod binary;
 mod breaker;
 mod cli;
 mod conformance;
+mod console;
 mod descriptors;
 mod fallback;
 mod flag_store_outage;

@@ -112,24 +112,58 @@ struct AuditQuery {
     limit: Option<u32>,
 }
 
+/// `GET /admin/routes?route=R&tenants=count`: one route only; tenant overrides counted
+/// rather than listed (a route may have 100,000 of them).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    route: Option<String>,
+    tenants: Option<TenantsShown>,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum TenantsShown {
+    List,
+    Count,
+}
+
 /// Every route's effective flags, each value with its source.
-async fn list(State(state): State<AdminState>) -> Response {
+async fn list(
+    State(state): State<AdminState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        let message = "query parameters are route and tenants (list or count)";
+        return reply::error(StatusCode::BAD_REQUEST, message);
+    };
     let loaded = state.live.current();
     let overrides = state.live.overrides();
     let now = OffsetDateTime::now_utc();
+    let counted = query.tenants == Some(TenantsShown::Count);
     let routes: Vec<_> = loaded
         .file
         .routes()
         .iter()
+        .filter(|route| {
+            query
+                .route
+                .as_deref()
+                .is_none_or(|name| route.name() == name)
+        })
         .map(|route| {
             let effective = fold(&FileRoute::from_route(route), &overrides, route.name(), now);
+            let tenants = match counted {
+                true => json!(effective.tenants.len()),
+                false => json!(effective.tenants),
+            };
             json!({
                 "name": route.name(),
                 "service": route.service(),
                 "path": route.pattern(),
                 "killed": effective.killed,
                 "percent": effective.percent,
-                "tenants": effective.tenants,
+                "tenants": tenants,
                 "shadow_sample": effective.shadow_sample,
                 "schedule": overrides.routes.get(route.name()).and_then(|r| r.schedule.as_ref()),
             })

@@ -27,17 +27,20 @@ pub fn router(state: AdminState) -> Router {
     let admin = Router::new()
         .route("/admin/config", get(config))
         .route("/admin/reload", post(reload))
+        .route("/admin/whoami", get(whoami))
         .merge(crate::admin::flags::routes())
         .merge(crate::admin::export::routes())
         .merge(crate::admin::diffs::routes())
         .merge(crate::admin::guards::routes())
         .merge(crate::admin::health::routes())
+        .merge(crate::admin::explain::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(admin)
+        .merge(crate::admin::console::routes())
         .fallback(|| async { reply::error(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .method_not_allowed_fallback(|| async {
             reply::error(
@@ -78,8 +81,27 @@ async fn require_token(
     }
     request.extensions_mut().insert(Actor {
         name: token.name.clone(),
+        scope: token.scope,
     });
     next.run(request).await
+}
+
+/// Who the presented token is and what it may do: the console enables its controls by
+/// it. Without any token configured nobody may change flags (see the module's doc).
+async fn whoami(
+    State(state): State<AdminState>,
+    actor: Option<axum::Extension<Actor>>,
+) -> Json<serde_json::Value> {
+    let scope = actor.as_ref().map(|a| match a.scope {
+        Scope::Read => "read",
+        Scope::Write => "write",
+    });
+    Json(json!({
+        "name": actor.as_ref().map(|a| a.name.as_str()),
+        "scope": scope.unwrap_or("read"),
+        "tokens_configured": !state.tokens.is_empty(),
+        "may_change": scope == Some("write"),
+    }))
 }
 
 /// 200 while serving, 503 while starting or draining (the listener stays up for the whole

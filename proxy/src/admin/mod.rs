@@ -1,11 +1,14 @@
-//! The admin listener: health and readiness probes, metrics, the configuration, and the
-//! admin API, one module per endpoint family ([`flags`], [`export`], [`diffs`],
-//! [`guards`], [`health`]) behind the tokens of [`tokens`].
+//! The admin listener: health and readiness probes, metrics, the configuration, the admin
+//! API, one module per endpoint family ([`flags`], [`export`], [`diffs`], [`guards`],
+//! [`health`], [`explain`]) behind the tokens of [`tokens`], and the web console
+//! ([`console`]) that uses that API.
 //!
 //! May import every folder but [`crate::process`] and [`crate::cli`].
 
 mod body;
+pub mod console;
 pub mod diffs;
+pub mod explain;
 pub mod export;
 pub mod flags;
 pub mod guards;

@@ -42,6 +42,8 @@ impl std::fmt::Debug for AdminToken {
 pub struct Actor {
     /// The token's name, recorded as the audit entry's actor.
     pub name: String,
+    /// What the token allows (the console shows a read token's controls disabled).
+    pub scope: Scope,
 }
 
 /// The single-token variable.

@@ -36,6 +36,8 @@ pub enum HeadFault {
     RequestLine,
     /// A header field does not parse.
     HeaderField,
+    /// The target has bytes a URI cannot hold (`<`, `>`, ...): Pingora's URI parser refuses it.
+    Target,
     /// The target is longer than [`MAX_TARGET`].
     TargetTooLong,
     /// The head is larger than the size limit, `limit` bytes.
@@ -75,6 +77,7 @@ impl HeadFault {
         match self {
             HeadFault::RequestLine => "malformed-request-line",
             HeadFault::HeaderField => "malformed-header",
+            HeadFault::Target => "malformed-target",
             HeadFault::TargetTooLong => "target-too-long",
             HeadFault::HeadTooLarge { .. } => "header-too-large",
             HeadFault::TooManyHeaders => "too-many-headers",
@@ -95,6 +98,9 @@ impl HeadFault {
                 "the request line is not valid HTTP/1 (a space or control character in the target?)"
             }
             HeadFault::HeaderField => "a header field is not valid HTTP/1",
+            HeadFault::Target => {
+                "the request target has characters a URI cannot hold: percent-encode them"
+            }
             HeadFault::TargetTooLong => "the request target is longer than 16384 bytes",
             HeadFault::HeadTooLarge { limit } => {
                 // The words of `limits.max_header`'s own refusal (request::refusal).
@@ -201,9 +207,33 @@ fn judge(head: &Parsed<'_>, max_head: usize) -> Option<HeadFault> {
     if head.method == "CONNECT" {
         return Some(HeadFault::Connect);
     }
+    if !target_parses(head.target) {
+        return Some(HeadFault::Target);
+    }
     host_fault(head)
         .or_else(|| content_length_fault(head.headers))
         .or_else(|| transfer_encoding_fault(head))
+}
+
+/// Whether Pingora can store the target's path and query: it parses them with the `http`
+/// crate, which refuses bytes httparse lets through (`<`, `>`, `"` in a query, ...). The
+/// usual target has only bytes every URI holds and is not parsed twice.
+fn target_parses(target: &str) -> bool {
+    let target = target.split('#').next().unwrap_or_default();
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~/?&=%+:@!$'()*,;".contains(&b);
+    if target.bytes().all(plain) {
+        return true;
+    }
+    let path_and_query = match absolute_authority(target) {
+        Some(authority) => {
+            let start = target.find(authority).unwrap_or(0) + authority.len();
+            &target[start..]
+        }
+        None if target.starts_with(['/', '?']) => target,
+        // Any other form is the decision's to refuse, with its own message.
+        None => return true,
+    };
+    path_and_query.is_empty() || http::uri::PathAndQuery::try_from(path_and_query).is_ok()
 }
 
 /// `Host`: exactly one on HTTP/1.1 (at most one on 1.0), and an absolute-form target's

@@ -2,12 +2,13 @@
 //! routes.yaml compiled into a snapshot and swapped whole ([`config`]), its reload triggers
 //! ([`watch`]), the runtime flags from the flag store ([`flag_store`], with its cache file
 //! and health) folded over it ([`overlay`]), and routes.yaml rewritten with them
-//! ([`export`]). The file itself is read, and compiled in this machine's surroundings
+//! ([`export`]), and what a described request would be decided ([`explain`]). The file itself is read, and compiled in this machine's surroundings
 //! (resolver, key files, environment), by [`routes_file`], for every command.
 //!
 //! May import [`crate::telemetry`] only.
 
 pub mod config;
+pub mod explain;
 pub mod export;
 pub mod flag_cache;
 pub mod flag_health;

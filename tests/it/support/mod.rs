@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod body;
+pub mod browser;
 pub mod faults;
 pub mod load;
 pub mod memory;

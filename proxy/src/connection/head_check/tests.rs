@@ -195,3 +195,19 @@ fn bytes_after_a_bodiless_request_are_a_pipelined_request() {
     let body = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
     assert_eq!(judged(body), SOUND);
 }
+
+#[test]
+fn a_target_a_uri_cannot_hold_is_refused_before_pingora_refuses_it_without_a_word() {
+    assert_eq!(
+        refused("GET /a?q=<b> HTTP/1.1\r\nHost: x\r\n\r\n"),
+        HeadFault::Target
+    );
+    assert_eq!(
+        refused("GET /a/<img> HTTP/1.1\r\nHost: x\r\n\r\n"),
+        HeadFault::Target
+    );
+    assert_eq!(
+        judged("GET /a/b.c?d=e&f=%20+g HTTP/1.1\r\nHost: x\r\n\r\n"),
+        SOUND
+    );
+}

@@ -1,0 +1,279 @@
+//! The console in a real headless Chromium against the real proxy on port 0: a release
+//! manager's ramp, overrides, kill and revert; QA's sample view; a read token's disabled
+//! controls; attacker-controlled bodies and paths that stay text. Screenshots go to
+//! `target/console-screenshots/`.
+
+use serde_json::json;
+use strangler::{AdminToken, Scope};
+
+use crate::support::browser::Browser;
+use crate::support::proxy::send;
+use crate::support::scripted::Scripted;
+use crate::support::{Backend, Config, Proxy};
+
+const WRITE: &str = "console-write-token";
+const READ: &str = "console-read-token";
+
+fn tokens() -> Vec<AdminToken> {
+    vec![
+        AdminToken {
+            name: "rm".into(),
+            scope: Scope::Write,
+            secret: WRITE.into(),
+        },
+        AdminToken {
+            name: "viewer".into(),
+            scope: Scope::Read,
+            secret: READ.into(),
+        },
+    ]
+}
+
+fn ramped(legacy: &Backend, billing: &Backend) -> Config {
+    Config::new(legacy).service("billing", billing).routes(
+        r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 0 }
+"#,
+    )
+}
+
+/// Clicks Revert on the newest audit entry of kind `kind` still revertible, and confirms.
+async fn click_revert(browser: &Browser, kind: &str) {
+    let xpath = format!("(//table[@class='audit']//tr[td[text()='{kind}']]//button)[1]");
+    let deadline = tokio::time::Instant::now() + crate::support::browser::PATIENCE;
+    loop {
+        // The table is redrawn every two seconds: a button found just before may be gone.
+        let found = browser
+            .client
+            .find(fantoccini::Locator::XPath(&xpath))
+            .await;
+        if let Ok(button) = found {
+            if button.click().await.is_ok() {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no revert button for {kind}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    browser.confirm().await;
+}
+
+/// Where the echo backend says `tenant`'s request went.
+async fn served(proxy: &Proxy, tenant: &str) -> String {
+    send(proxy.get_as(tenant, "/api/invoices/7"))
+        .await
+        .backend()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_manager_ramps_overrides_kills_and_reverts_in_the_console() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start_with_admin_tokens(&ramped(&legacy, &billing), tokens()).await;
+    let browser = Browser::start().await;
+    browser.sign_in(&proxy.admin_url("/"), WRITE).await;
+    browser.wait_text("#routes", "invoices").await;
+    browser.screenshot("overview").await;
+
+    browser
+        .client
+        .goto(&proxy.admin_url("/#/route/invoices"))
+        .await
+        .unwrap();
+    browser.wait_text("#route-percent", "0 %").await;
+    browser.type_into("#percent", "25").await;
+    browser.type_into("#percent-comment", "ramp to 25").await;
+    browser.click("#set-percent").await;
+    browser.wait_text("#route-percent", "25 %").await;
+    browser.wait_text("table.audit", "ramp to 25").await;
+
+    browser
+        .type_into("#tenant-paste", "acme new\nglobex new")
+        .await;
+    browser
+        .type_into("#tenant-comment", "internal tenants first")
+        .await;
+    browser.click("#apply-tenants").await;
+    browser.wait_text("#tenants", "globex").await;
+    assert_eq!(served(&proxy, "acme").await, "billing");
+
+    browser.click("#kill").await;
+    browser.confirm().await;
+    browser.wait_text("#route-killed", "killed").await;
+    assert_eq!(served(&proxy, "acme").await, "legacy");
+    browser.click("#unkill").await;
+    browser.wait_text("#route-killed", "off").await;
+    assert_eq!(served(&proxy, "acme").await, "billing");
+
+    // The rollback: kill again, then undo it from the audit log with its revert.
+    browser.click("#kill").await;
+    browser.confirm().await;
+    browser.wait_text("#route-killed", "killed").await;
+    click_revert(&browser, "kill").await;
+    browser.wait_text("#route-killed", "off").await;
+    assert_eq!(served(&proxy, "acme").await, "billing");
+    // An older entry whose route moved on since is a conflict, said plainly.
+    click_revert(&browser, "set_percent").await;
+    browser.wait_text("#audit-status", "conflict").await;
+    browser.wait_text("#route-percent", "25 %").await;
+
+    browser.type_into("#explain-path", "/api/invoices/7").await;
+    browser.type_into("#explain-tenant", "acme").await;
+    browser.click("#explain-submit").await;
+    browser
+        .wait_text("#explain-answer", "tenant-override")
+        .await;
+    browser.screenshot("route").await;
+
+    let (_, audit) = proxy
+        .admin_call(
+            WRITE,
+            reqwest::Method::GET,
+            "/admin/audit?route=invoices",
+            None,
+        )
+        .await;
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    let reverts = entries
+        .iter()
+        .filter(|e| e["reverts"].is_number() && e["actor"] == "rm");
+    assert_eq!(reverts.count(), 1, "{entries:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_token_sees_the_controls_disabled_with_the_reason() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start_with_admin_tokens(&ramped(&legacy, &billing), tokens()).await;
+    let browser = Browser::start().await;
+    browser
+        .sign_in(&proxy.admin_url("/#/route/invoices"), READ)
+        .await;
+    let set = browser.find("#set-percent").await;
+    assert!(
+        set.attr("disabled").await.unwrap().is_some(),
+        "set percent is enabled"
+    );
+    let reason = set.attr("title").await.unwrap().unwrap_or_default();
+    assert!(reason.contains("only read"), "{reason}");
+    assert!(browser
+        .find("#kill")
+        .await
+        .attr("disabled")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(browser.text("#who").await.contains("viewer"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_is_refused_at_sign_in() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start_with_admin_tokens(&ramped(&legacy, &billing), tokens()).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&proxy.admin_url("/")).await.unwrap();
+    browser.type_into("#token", "not-a-token").await;
+    browser.click("#login button[type=submit]").await;
+    browser.wait_text("#login", "not accepted").await;
+}
+
+/// Payloads an attacker controls: a shadowed body and a request target.
+const BODY_PAYLOAD: &str = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>";
+/// `<`, `>` and `"` never reach the store in a target (refused as malformed); `'` does.
+const PATH_PAYLOAD: &str = "/api/invoices/7?note='onmouseover='window.__xss=3'";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn qa_opens_a_sample_sees_both_bodies_with_the_difference_marked_and_no_payload_runs() {
+    let legacy =
+        Scripted::start(|_, _| json!({ "id": 7, "currency": "EUR", "note": BODY_PAYLOAD })).await;
+    let new =
+        Scripted::start(|_, _| json!({ "id": 7, "currency": "eur", "note": BODY_PAYLOAD })).await;
+    let config = Config::with_legacy_url(legacy.url())
+        .service_url("billing", new.url())
+        .routes(
+            r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 0 }
+    shadow: { noise: 0 }
+"#,
+        );
+    let proxy = Proxy::start_with_admin_tokens(&config, tokens()).await;
+    let addr = proxy.running().proxy_addr();
+    let request = format!("GET {PATH_PAYLOAD} HTTP/1.1\r\nHost: shop\r\nX-Tenant-Id: acme\r\nConnection: close\r\n\r\n");
+    let (status, body) = crate::support::raw_http::exchange(addr, &request).await;
+    assert_eq!(status, 200, "{body}");
+    let browser = Browser::start().await;
+    browser.sign_in(&proxy.admin_url("/#/diffs"), READ).await;
+    browser.wait_text("main", "sample").await;
+    browser.screenshot("diffs").await;
+    browser.click("main a[href^='#/sample/']").await;
+    browser.find("pre.body .diff").await;
+    let marked = browser.text("pre.body .diff").await;
+    assert!(marked.contains("currency"), "{marked}");
+    let page = browser.text("main").await;
+    assert!(
+        page.contains("EUR") && page.contains("eur"),
+        "both answers shown"
+    );
+    assert!(
+        page.contains("<script>window.__xss=2</script>"),
+        "the payload is shown as text"
+    );
+    assert!(
+        page.contains("onmouseover='window.__xss=3'"),
+        "the target is shown as text"
+    );
+    browser.screenshot("sample").await;
+    let ran = browser.eval("return [window.__xss === undefined, document.querySelectorAll('main img, main script').length]").await;
+    assert_eq!(ran, json!([true, 0]), "a payload became markup or ran");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_pages_carry_a_strict_content_security_policy() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start_with_admin_tokens(&ramped(&legacy, &billing), tokens()).await;
+    for path in ["/", "/console/console.js", "/console/console.css"] {
+        let response = reqwest::get(proxy.admin_url(path)).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert!(
+            header("content-security-policy").contains("script-src 'self'"),
+            "{path}"
+        );
+        assert!(
+            !header("content-security-policy").contains("unsafe"),
+            "{path}"
+        );
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+    }
+    let denied = reqwest::get(proxy.admin_url("/admin/whoami"))
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401, "the page is open, the API is not");
+}
