@@ -82,6 +82,11 @@ fn refused_heads() -> Vec<(String, u16, &'static str)> {
             "malformed-request-line",
         ),
         (
+            "GET /a?q=<b> HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+            400,
+            "malformed-target",
+        ),
+        (
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".into(),
             400,
             "repeated-host",

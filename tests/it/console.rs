@@ -277,3 +277,27 @@ async fn console_pages_carry_a_strict_content_security_policy() {
         .unwrap();
     assert_eq!(denied.status(), 401, "the page is open, the API is not");
 }
+
+/// Without any admin token the admin API refuses every change, so the console is read-only
+/// and says how to enable changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_token_configured_the_console_is_read_only_and_says_how_to_change_that() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start(&ramped(&legacy, &billing)).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&proxy.admin_url("/#/route/invoices"))
+        .await
+        .unwrap();
+    browser.wait_loaded().await;
+    browser.wait_text("#banner", "STRANGLER_ADMIN_TOKEN").await;
+    let set = browser.find("#set-percent").await;
+    assert!(
+        set.attr("disabled").await.unwrap().is_some(),
+        "set percent is enabled"
+    );
+}

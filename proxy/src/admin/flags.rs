@@ -43,7 +43,7 @@ pub fn routes() -> Router<AdminState> {
         )
         .route(
             "/admin/routes/{route}/tenants",
-            put(set_tenants).delete(clear_tenants),
+            get(list_tenants).put(set_tenants).delete(clear_tenants),
         )
         .route(
             "/admin/routes/{route}/tenants/{tenant}",
@@ -241,6 +241,58 @@ async fn clear_tenant(
         comment(body),
     )
     .await
+}
+
+/// `GET /admin/routes/{route}/tenants?search=acme&limit=200`: a page of a route's tenant
+/// overrides (file and runtime), in tenant order, those containing `search` only; with the
+/// total and the number matching, so a route with 100,000 overrides stays browsable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantsQuery {
+    search: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The most overrides one page lists.
+const TENANT_PAGE: usize = 200;
+
+async fn list_tenants(
+    State(state): State<AdminState>,
+    Path(route): Path<String>,
+    query: Result<Query<TenantsQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            "query parameters are search and limit",
+        );
+    };
+    let loaded = state.live.current();
+    let Some(file_route) = loaded.file.routes().iter().find(|r| r.name() == route) else {
+        return reply::error(StatusCode::NOT_FOUND, &format!("no route named {route:?}"));
+    };
+    let overrides = state.live.overrides();
+    let now = OffsetDateTime::now_utc();
+    let effective = fold(&FileRoute::from_route(file_route), &overrides, &route, now);
+    let search = query.search.unwrap_or_default().to_ascii_lowercase();
+    let limit = query.limit.unwrap_or(TENANT_PAGE).min(TENANT_PAGE * 10);
+    let mut matching = effective
+        .tenants
+        .iter()
+        .filter(|(tenant, _)| search.is_empty() || tenant.to_ascii_lowercase().contains(&search));
+    let page: Vec<_> = matching
+        .by_ref()
+        .take(limit)
+        .map(|(tenant, side)| {
+            // `{"value": "new", "source": "runtime"}`, as /admin/routes shows it, with the tenant.
+            let mut entry = json!(side);
+            entry["tenant"] = json!(tenant);
+            entry
+        })
+        .collect();
+    let matched = page.len() + matching.count();
+    Json(json!({ "total": effective.tenants.len(), "matching": matched, "tenants": page }))
+        .into_response()
 }
 
 /// Drops every runtime tenant side of a route in one audited change, inside the store's

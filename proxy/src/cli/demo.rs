@@ -64,6 +64,7 @@ const DEMO_TOKEN: &str = "demo";
 fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> String {
     format!(
         "\nstrangler demo is up: proxy http://{proxy}, admin http://{admin}\n\
+         Console: open http://{admin}/ and sign in with the token `demo` (or $STRANGLER_ADMIN_TOKEN)\n\
          Try:\n\
          \x20 curl -si -H 'X-Tenant-Id: qa-internal' http://{proxy}/api/invoices/7   # override: new (billing)\n\
          \x20 curl -si -H 'X-Tenant-Id: bigcorp' http://{proxy}/api/invoices/7       # override: legacy\n\

@@ -362,15 +362,14 @@ function routePage(name) {
     el,
     async refresh() {
       const [routes, guards, health, entries] = await Promise.all([
-        get('/admin/routes?route=' + route), get('/admin/guards'), get('/admin/health'),
-        get('/admin/audit?limit=50&route=' + route),
+        get('/admin/routes?tenants=count&route=' + route), get('/admin/guards'), get('/admin/health'),
+        get('/admin/audit?limit=50&route=' + route), tenants.load(),
       ]);
       showBanner(routes.flag_store);
       const current = routes.routes[0];
       if (!current) return fill(summary, h('p', { class: 'error' }, 'No route named ' + name + '.'));
       drawSummary(summary, current, route);
       ramp.update(current);
-      tenants.update(current);
       drawGuard(guard, guards.guards.find((g) => g.route === name), health.services.find((s) => s.name === current.service));
       drawAudit(audit, entries.entries, auditStatus);
     },
@@ -446,12 +445,18 @@ function tenantsSection(name, route) {
   const clearAll = action('Clear all overrides', () => {
     if (confirm('Remove every runtime tenant override of ' + name + '?')) perform(status, () => api('DELETE', '/admin/routes/' + route + '/tenants', { comment: comment.value || null }), 'overrides cleared');
   }, { class: 'act danger' });
-  let current = null;
-  const draw = () => current && drawTenants(table, current, route, search.value.trim().toLowerCase(), status);
-  search.addEventListener('input', draw);
+  const load = async () => {
+    const page = await get('/admin/routes/' + route + '/tenants?limit=' + ROWS_SHOWN + '&search=' + encodeURIComponent(search.value.trim()));
+    drawTenants(table, page, route, status);
+  };
+  let typing = null;
+  search.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(load, 200);
+  });
   const el = h('div', {}, h('div', { class: 'row' }, search), table,
     h('h2', {}, 'Add overrides'), paste, h('div', { class: 'row' }, comment, apply, clearAll, status));
-  return { el, update(route) { current = route; draw(); } };
+  return { el, load };
 }
 
 /** `tenant side` lines into `{tenant: side}`, or the first line's problem. */
@@ -469,17 +474,17 @@ function parseOverrides(text) {
   return { tenants };
 }
 
-function drawTenants(container, route, encoded, filter, status) {
-  const all = Object.entries(route.tenants || {});
-  const matching = all.filter(([tenant]) => !filter || tenant.toLowerCase().includes(filter));
-  const rows = matching.slice(0, ROWS_SHOWN).map(([tenant, side]) => h('tr', {},
-    h('td', {}, tenant), h('td', {}, sideText(side.value)), h('td', { class: 'muted' }, side.source),
-    h('td', {}, side.source === 'file' ? h('span', { class: 'muted' }, 'from routes.yaml') : action('Clear',
-      () => perform(status, () => api('DELETE', '/admin/routes/' + encoded + '/tenants/' + encodeURIComponent(tenant), {}), 'override of ' + tenant + ' cleared')))));
-  fill(container, all.length ? h('table', { id: 'tenants' },
+/** One page of a route's overrides (`GET /admin/routes/R/tenants`). */
+function drawTenants(container, page, encoded, status) {
+  const rows = page.tenants.map((o) => h('tr', {},
+    h('td', {}, o.tenant), h('td', {}, sideText(o.value)), h('td', { class: 'muted' }, o.source),
+    h('td', {}, o.source === 'file' ? h('span', { class: 'muted' }, 'from routes.yaml') : action('Clear',
+      () => perform(status, () => api('DELETE', '/admin/routes/' + encoded + '/tenants/' + encodeURIComponent(o.tenant), {}), 'override of ' + o.tenant + ' cleared')))));
+  fill(container, page.total ? h('table', { id: 'tenants' },
     h('thead', {}, h('tr', {}, ['Tenant', 'Side', 'Source', ''].map((t) => h('th', {}, t)))), h('tbody', {}, rows))
     : h('p', { class: 'muted' }, 'No tenant overrides.'),
-  matching.length > ROWS_SHOWN ? h('p', { class: 'muted' }, 'Showing ' + ROWS_SHOWN + ' of ' + matching.length + ': search to narrow.') : null);
+  h('p', { class: 'muted' }, page.total + ' overrides' + (page.matching < page.total ? ', ' + page.matching + ' matching' : '') +
+    (page.matching > page.tenants.length ? '; showing the first ' + page.tenants.length + ': search to narrow.' : '')));
 }
 
 function drawGuard(container, guard, service) {
