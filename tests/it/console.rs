@@ -132,7 +132,26 @@ async fn a_release_manager_ramps_overrides_kills_and_reverts_in_the_console() {
     browser
         .wait_text("#explain-answer", "tenant-override")
         .await;
+
+    let in_an_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let schedule = json!({ "schedule": { "steps": [{ "at": in_an_hour, "percent": 50 }] } });
+    let (status, _) = proxy
+        .admin_call(
+            WRITE,
+            reqwest::Method::PUT,
+            "/admin/routes/invoices/schedule",
+            Some(schedule),
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser.wait_text("#schedule", "Next step: 50 % at").await;
     browser.screenshot("route").await;
+    browser.click("#pause").await;
+    browser.wait_text("#schedule", "Paused since").await;
 
     let (_, audit) = proxy
         .admin_call(

@@ -325,7 +325,7 @@ function drawRoutes(container, data, filter) {
       h('td', { class: 'muted' }, route.path),
       h('td', {}, route.service),
       h('td', { class: 'num' }, percentText(route.percent.value), h('span', { class: 'source' }, route.percent.source),
-        route.schedule ? h('span', { class: 'source' }, route.schedule.paused ? '(ramp paused)' : '(ramping)') : null),
+        route.schedule ? h('span', { class: 'source' }, route.schedule.paused_at ? '(ramp paused)' : '(ramping)') : null),
       h('td', {}, route.killed.value ? h('span', { class: 'bad' }, 'killed') : 'off', h('span', { class: 'source' }, route.killed.source)),
       h('td', {}, guard ? h('span', { class: guard.state === 'tripped' ? 'bad' : '' }, guard.state) : '—'),
       h('td', {}, h('span', { class: breaker === 'open' ? 'bad' : '' }, breaker)),
@@ -416,13 +416,37 @@ function rampForm(name, route) {
   };
 }
 
+/** A schedule step in words: `25 % at T`, or `+5 % every 1h from T until 100 %`. */
+function stepText(step, shift) {
+  const at = (t) => when((typeof t === 'number' ? t * 1000 : Date.parse(t)) + shift * 1000);
+  if (step.percent !== undefined) return step.percent + ' % at ' + at(step.at);
+  return '+' + step.step + ' % every ' + step.every + ' from ' + at(step.start) + ' until ' + step.until + ' %';
+}
+
+/** The next `at` step still ahead, if any. */
+function nextStep(schedule) {
+  const now = Date.now();
+  const shift = (schedule.paused_seconds || 0) * 1000;
+  const ahead = schedule.steps
+    .filter((s) => s.at !== undefined)
+    .map((s) => ({ s, t: (typeof s.at === 'number' ? s.at * 1000 : Date.parse(s.at)) + shift }))
+    .filter((x) => x.t > now)
+    .sort((a, b) => a.t - b.t);
+  return ahead.length ? ahead[0].s : null;
+}
+
 function drawSchedule(container, schedule, route, status) {
   if (!schedule) return fill(container, h('p', { class: 'muted' }, 'No ramp schedule. (Set one with the API or `strangler flags schedule`.)'));
   const call = (method, path, message) => perform(status, () => api(method, '/admin/routes/' + route + '/schedule' + path, {}), message);
-  fill(container, h('p', {}, 'Schedule: ', h('code', {}, JSON.stringify(schedule)), ' ', schedule.paused ? h('span', { class: 'warn' }, 'paused') : null),
-    h('div', { class: 'row' },
-      schedule.paused ? action('Resume', () => call('POST', '/resume', 'resumed')) : action('Pause', () => call('POST', '/pause', 'paused')),
-      action('Clear schedule', () => { if (confirm('Remove this ramp schedule?')) call('DELETE', '', 'schedule cleared'); })));
+  const paused = Boolean(schedule.paused_at);
+  const next = nextStep(schedule);
+  const shift = schedule.paused_seconds || 0;
+  fill(container, h('p', { id: 'schedule' }, 'Ramp schedule: ', schedule.steps.map((s) => stepText(s, shift)).join('; '), '. ',
+    paused ? h('span', { class: 'warn' }, 'Paused since ' + when(schedule.paused_at) + '. ') : null,
+    next && !paused ? 'Next step: ' + stepText(next, shift) + '.' : null),
+  h('div', { class: 'row' },
+    paused ? action('Resume', () => call('POST', '/resume', 'resumed'), { id: 'resume' }) : action('Pause', () => call('POST', '/pause', 'paused'), { id: 'pause' }),
+    action('Clear schedule', () => { if (confirm('Remove this ramp schedule?')) call('DELETE', '', 'schedule cleared'); })));
 }
 
 function tenantsSection(name, route) {
@@ -597,7 +621,8 @@ function diffCard(r) {
       h('thead', {}, h('tr', {}, ['JSON path', 'Kind', 'Count', 'Example (primary → shadow)'].map((t) => h('th', {}, t)))),
       h('tbody', {}, r.differences.map((d) => h('tr', {}, h('td', {}, h('code', {}, d.path)), h('td', {}, d.kind), h('td', { class: 'num' }, d.count),
         h('td', {}, h('code', {}, exampleText(d.example))))))) : h('p', { class: 'ok' }, 'No real differences.'),
-    r.noise.length ? h('p', { class: 'muted' }, 'Noise (cancelled): ', r.noise.map((n) => n.path + ' (' + n.count + ')').join(', ')) : null,
+    r.noise.length ? h('p', { class: 'muted' }, 'Noise (cancelled): ', r.noise.map((n) => n.path + ' (' + n.count + ', ' +
+      (r.compared ? (100 * n.count / r.compared).toFixed(0) : 0) + ' %)').join(', ')) : null,
     r.samples.length ? h('div', {}, h('h2', {}, 'Samples'), h('ul', {}, r.samples.map((s) => h('li', {},
       link('#/sample/' + encodeURIComponent(s.id), 'sample ' + s.id), ' ',
       s.request ? s.request.method + ' ' + s.request.target + (s.request.tenant ? ' · tenant ' + s.request.tenant : '') + ' · ' + when(s.request.at_ms) : '',
