@@ -67,7 +67,6 @@ pub fn routes() -> Router<AdminState> {
             "/admin/routes/{route}/schedule/resume",
             post(route_change(|route| Change::ResumeSchedule { route })),
         )
-        .route("/admin/audit", get(audit))
         .route("/admin/audit/{id}/revert", post(revert))
 }
 
@@ -104,12 +103,6 @@ struct ScheduleBody {
 #[serde(deny_unknown_fields)]
 struct CommentBody {
     comment: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AuditQuery {
-    route: Option<String>,
-    limit: Option<u32>,
 }
 
 /// `GET /admin/routes?route=R&tenants=count`: one route only; tenant overrides counted
@@ -384,23 +377,6 @@ fn route_change(
 }
 
 /// The newest audit entries (`?route=R&limit=N`, default 50, at most 1,000).
-async fn audit(
-    State(state): State<AdminState>,
-    query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Response {
-    let Ok(Query(query)) = query else {
-        return reply::error(
-            StatusCode::BAD_REQUEST,
-            "bad query: expected route=R&limit=N",
-        );
-    };
-    let limit = query.limit.unwrap_or(50).min(1_000);
-    match state.flags.audit(query.route.as_deref(), limit).await {
-        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
-        Err(error) => reply::store_error(error),
-    }
-}
-
 async fn revert(
     State(state): State<AdminState>,
     actor: Option<Extension<Actor>>,

@@ -1,10 +1,11 @@
 //! The admin listener: health and readiness probes, metrics, the configuration, the admin
 //! API, one module per endpoint family ([`flags`], [`export`], [`diffs`], [`guards`],
-//! [`health`], [`explain`]) behind the tokens of [`tokens`], and the web console
+//! [`health`], [`explain`], [`audit`]) behind the tokens of [`tokens`], and the web console
 //! ([`console`]) that uses that API.
 //!
 //! May import every folder but [`crate::process`] and [`crate::cli`].
 
+pub mod audit;
 mod body;
 pub mod console;
 pub mod diffs;

@@ -147,6 +147,7 @@ impl Browser {
     /// Saves a screenshot as `name`.png in the screenshot folder (`STRANGLER_SCREENSHOTS`,
     /// else `target/console-screenshots`).
     pub async fn screenshot(&self, name: &str) {
+        self.eval("window.scrollTo(0, 0); return null").await;
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = std::env::var("STRANGLER_SCREENSHOTS")
             .map(PathBuf::from)

@@ -363,7 +363,7 @@ function routePage(name) {
     async refresh() {
       const [routes, guards, health, entries] = await Promise.all([
         get('/admin/routes?tenants=count&route=' + route), get('/admin/guards'), get('/admin/health'),
-        get('/admin/audit?limit=50&route=' + route), tenants.load(),
+        get('/admin/audit?view=changes&limit=50&route=' + route), tenants.load(),
       ]);
       showBanner(routes.flag_store);
       const current = routes.routes[0];
@@ -591,7 +591,7 @@ function auditPage() {
   return {
     el: h('div', {}, h('h1', {}, 'Audit log'), h('div', { class: 'row' }, 'Filter: ', route, actor, status), table),
     async refresh() {
-      entries = (await get('/admin/audit?limit=500')).entries;
+      entries = (await get('/admin/audit?view=changes&limit=500')).entries;
       draw();
     },
   };
