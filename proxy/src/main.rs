@@ -18,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "strangler",
-    version,
+    version = strangler::LONG_VERSION,
     about = "A per-route, per-tenant migration proxy"
 )]
 struct Cli {

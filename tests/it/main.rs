@@ -31,3 +31,4 @@ mod store_file;
 mod tenants;
 mod timeouts;
 mod upgrade;
+mod version;

@@ -52,6 +52,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may exist when strangler is embedded; ours then stays unused.
         let _ = metrics::set_global_recorder(recorder);
+        crate::telemetry::build_info::record();
         let upkeep = handle.clone();
         std::thread::Builder::new()
             .name("metrics-upkeep".into())
