@@ -34,6 +34,14 @@ build_prerequisites() {
   install_packages "${missing[@]}"
 }
 
+# What the tests need besides the build: promtool, from Debian's `prometheus` package (there
+# is no package of promtool alone), which checks a live /metrics page and the alerting rules
+# of deploy/prometheus (tests/it/prometheus.rs). On a machine run by systemd the package also
+# starts a Prometheus server on :9090: `systemctl disable --now prometheus` stops it.
+test_tools() {
+  command -v promtool >/dev/null || install_packages prometheus
+}
+
 # A PostgreSQL server for the fleet store's tests, with a role and a database `strangler`;
 # exports STRANGLER_TEST_POSTGRES_URL. A URL already set is used as it is.
 start_postgres() {

@@ -17,6 +17,7 @@ mod forwarding;
 mod guard;
 mod jwt;
 mod limits;
+mod prometheus;
 mod propagation;
 mod protocols;
 mod qa;

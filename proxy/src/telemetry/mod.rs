@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod build_info;
+pub mod catalog;
 pub mod log_writer;
 pub mod metrics;
 pub mod trace;

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod body;
+pub mod demo;
 pub mod faults;
 pub mod load;
 pub mod memory;
