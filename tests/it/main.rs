@@ -9,6 +9,7 @@ mod admin_tokens;
 mod binary;
 mod breaker;
 mod cli;
+mod deploy;
 mod descriptors;
 mod fallback;
 mod flag_store_outage;
