@@ -26,6 +26,7 @@ mod reload;
 mod rollout;
 mod routing;
 mod runtime_flags;
+mod schema;
 mod secrets;
 mod shadow;
 mod shutdown;
