@@ -9,6 +9,7 @@ mod admin_tokens;
 mod binary;
 mod breaker;
 mod cli;
+mod dashboard;
 mod deploy;
 mod descriptors;
 mod fallback;
