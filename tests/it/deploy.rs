@@ -336,8 +336,7 @@ async fn the_fleet_config_serves_with_the_secrets_variables_and_a_password_less_
     assert_eq!(process.admin_status("/readyz").await, Some(200));
     assert_eq!(process.admin_status("/healthz").await, Some(200));
     assert_eq!(process.admin_status("/admin/config").await, Some(401));
-    let line = process.log("strangler is serving").expect("serving line");
-    let admin = line["admin"].as_str().expect("admin address");
+    let admin = process.admin();
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::demo::{repo, Demo};
+use crate::support::demo::{readme_section, repo, Demo};
 
 /// Every label name the proxy may export; none takes a tenant, a path or an address.
 const LABELS: &[&str] = &[
@@ -56,11 +56,7 @@ fn said(output: &Output) -> String {
 
 /// The metric names in the README's Observability section.
 fn readme_families() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
-    let section = readme
-        .split("## Observability")
-        .nth(1)
-        .expect("Observability section");
+    let section = readme_section("## Observability");
     let section = section
         .split("Access log:")
         .next()

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::demo::repo;
+use crate::support::demo::{readme_section, repo};
 
 /// The schema as `strangler schema` prints it.
 fn printed_schema() -> Value {
@@ -107,11 +107,7 @@ fn the_configs_the_docs_show_validate() {
         .as_str()
         .expect("routes.yaml");
     assert_eq!(errors(&validator, fleet), "", "the ConfigMap's routes.yaml");
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
-    let section = readme
-        .split("## routes.yaml")
-        .nth(1)
-        .expect("the routes.yaml section");
+    let section = readme_section("## routes.yaml");
     let example = section
         .split("```yaml\n")
         .nth(1)

@@ -17,6 +17,16 @@ pub fn repo() -> &'static Path {
         .expect("proxy/ has a parent")
 }
 
+/// The README's text after `heading`, up to the next heading of its level.
+pub fn readme_section(heading: &str) -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let after = readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {heading}"));
+    after.split("\n## ").next().unwrap_or(after).to_owned()
+}
+
 /// The demo's configuration running in its own process.
 pub struct Demo {
     /// The running process.
@@ -51,8 +61,7 @@ impl Demo {
         let config = scratch.write("routes.yaml", &with_own_store(text, &scratch));
         let process = StranglerProcess::run(&config, &[]);
         let proxy = process.serving().await;
-        let line = process.log("strangler is serving").expect("serving line");
-        let admin = line["admin"].as_str().expect("admin address").to_owned();
+        let admin = process.admin();
         Demo {
             _process: process,
             proxy,

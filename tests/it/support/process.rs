@@ -108,6 +108,12 @@ impl StranglerProcess {
             .find(|value| value["message"] == message)
     }
 
+    /// The admin address the process logged when it started serving.
+    pub fn admin(&self) -> String {
+        let line = self.log("strangler is serving").expect("serving line");
+        line["admin"].as_str().expect("admin address").to_owned()
+    }
+
     /// GET `path` on the admin address the process logged: the status, or `None` when the
     /// connection is refused (or nothing answers within 5 s).
     pub async fn admin_status(&self, path: &str) -> Option<u16> {
