@@ -34,10 +34,15 @@ build_prerequisites() {
   install_packages "${missing[@]}"
 }
 
-# What the console's browser tests drive: Debian's Chromium and its chromedriver (and a font,
-# so screenshots have text).
-browser_prerequisites() {
+# What the tests need besides the build: promtool, from Debian's `prometheus` package (there
+# is no package of promtool alone), which checks a live /metrics page and the alerting rules
+# of deploy/prometheus (tests/it/prometheus.rs); on a machine run by systemd the package also
+# starts a Prometheus server on :9090 (`systemctl disable --now prometheus` stops it). And
+# what the console's browser tests drive: Debian's Chromium and its chromedriver, with a
+# font so screenshots have text (tests/it/console.rs).
+test_tools() {
   local missing=()
+  command -v promtool >/dev/null || missing+=(prometheus)
   [[ -x /usr/bin/chromium ]] || missing+=(chromium fonts-dejavu-core)
   [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
   install_packages "${missing[@]}"

@@ -24,7 +24,9 @@ use crate::tenant::{OnInvalid, TenantSourceKind};
 use crate::{RequestView, Snapshot};
 
 /// Which upstream answers: the monolith or the route's new service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// The monolith (`legacy:`).

@@ -32,6 +32,9 @@ pub enum ForcedBy {
 }
 
 impl ForcedBy {
+    /// Every way, for pre-registered metric labels.
+    pub const ALL: [ForcedBy; 2] = [ForcedBy::Token, ForcedBy::Tenant];
+
     /// `"qa-token"` or `"qa-tenant"`.
     pub fn code(self) -> &'static str {
         match self {
@@ -57,6 +60,15 @@ pub enum ForceIgnored {
 }
 
 impl ForceIgnored {
+    /// Every reason, for pre-registered metric labels.
+    pub const ALL: [ForceIgnored; 5] = [
+        ForceIgnored::InvalidValue,
+        ForceIgnored::NotAllowed,
+        ForceIgnored::InvalidToken,
+        ForceIgnored::KillSwitch,
+        ForceIgnored::NoRoute,
+    ];
+
     /// `invalid-value`, `not-allowed`, `invalid-token`, `kill-switch` or `no-route`.
     pub fn code(self) -> &'static str {
         match self {

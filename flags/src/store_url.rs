@@ -13,9 +13,12 @@ pub const REDACTED: &str = "[redacted]";
 
 /// The `store:` URL, which prints without its credentials (`Debug` and `Display`); only
 /// [`StoreUrl::expose`] gives the URL to connect with.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct StoreUrl(Box<str>);
+pub struct StoreUrl(
+    #[schemars(pattern("^(sqlite:|postgres://|postgresql://)"))]
+    Box<str>,
+);
 
 impl StoreUrl {
     /// Wraps `url`.

@@ -27,7 +27,7 @@ pub use kind::TenantSourceKind;
 pub const MAX_TENANT_LEN: usize = 128;
 
 /// `tenant.on_invalid`: the fate of a request whose bearer token does not verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnInvalid {
     /// Answer 401 with `WWW-Authenticate: Bearer` and a JSON error; no upstream sees it.

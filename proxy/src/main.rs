@@ -1,4 +1,4 @@
-//! The `strangler` binary: `run`, `check`, `explain`, `demo`, `flags` and `diffs`. It parses
+//! The `strangler` binary: `run`, `check`, `explain`, `demo`, `schema`, `flags` and `diffs`. It parses
 //! the arguments and calls the command in [`strangler::cli`]; only this file uses `anyhow`,
 //! to print an error with its causes. Everything it calls has its own error types.
 
@@ -18,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "strangler",
-    version,
+    version = strangler::LONG_VERSION,
     about = "A per-route, per-tenant migration proxy"
 )]
 struct Cli {
@@ -72,6 +72,8 @@ enum Command {
         #[arg(long, default_value = "routes.yaml")]
         config: PathBuf,
     },
+    /// Print the JSON Schema of routes.yaml (draft 2020-12), for editors and CI.
+    Schema,
     /// Show and change a running proxy's runtime flags through its admin API.
     Flags(FlagsArgs),
     /// Report how the shadowed routes compare, from the diff store of the config's `store:`;
@@ -117,6 +119,10 @@ fn main() -> ExitCode {
             json,
         } => explain(&config, &method, &path, tenant, host, &headers, json),
         Command::Demo { config } => cli::demo::demo(config),
+        Command::Schema => {
+            cli::schema::print();
+            Ok(())
+        }
         Command::Flags(args) => return flags(args),
         Command::Diffs {
             sample: Some(DiffsCommand::Sample { id }),

@@ -90,6 +90,17 @@ async fn a_release_manager_ramps_overrides_kills_and_reverts_in_the_console() {
         .await
         .unwrap();
     browser.wait_text("#route-percent", "0 %").await;
+    // Bad input: the server's message next to the field, nothing changed.
+    browser.type_into("#percent", "150").await;
+    browser.click("#set-percent").await;
+    browser.wait_text("#percent-status", "percent").await;
+    assert!(browser.text("#percent-status").await.contains("100"));
+    browser.type_into("#tenant-paste", XSS_TENANT).await;
+    browser.click("#apply-tenants").await;
+    browser.wait_text("#tenant-status", "tenant").await;
+    assert_eq!(browser.eval(NOTHING_RAN).await, json!([true, 0]));
+    browser.wait_text("#route-percent", "0 %").await;
+
     browser.type_into("#percent", "25").await;
     browser.type_into("#percent-comment", "ramp to 25").await;
     browser.click("#set-percent").await;
@@ -209,6 +220,12 @@ async fn a_wrong_token_is_refused_at_sign_in() {
     browser.click("#login button[type=submit]").await;
     browser.wait_text("#login", "not accepted").await;
 }
+
+/// A tenant id carrying markup, pasted as an override: refused by the server, shown as text.
+const XSS_TENANT: &str = "<img/src=x/onerror=window.__xss=4> new";
+/// Whether no payload ran and none became an element.
+const NOTHING_RAN: &str =
+    "return [window.__xss === undefined, document.querySelectorAll('main img, main script').length]";
 
 /// Payloads an attacker controls: a shadowed body and a request target.
 const BODY_PAYLOAD: &str = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>";

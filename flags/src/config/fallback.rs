@@ -2,6 +2,7 @@
 //! which methods. The raw type is part of the routes.yaml reference; `validate` checks it
 //! into a [`FallbackPolicy`], each problem located.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::resilience::{is_idempotent, FallbackPolicy};
@@ -20,7 +21,7 @@ const DEFAULT_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 /// `fallback:status` (`fallback:timeout`). Only while the request body fits the 64 KiB
 /// replay buffer, and never once any byte of the new service's answer reached the client.
 /// Without `fallback:` only a failed connect falls back (`fallback:connect`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFallback {
     /// `on:` what counts as failed: 5xx statuses (500 to 599) and `timeout` (the
@@ -40,13 +41,13 @@ pub struct RawFallback {
 }
 
 /// One item of `fallback.on`: a status code or a word.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawFallbackOn {
     /// `503`.
-    Status(i64),
+    Status(#[schemars(range(min = 500, max = 599))] i64),
     /// `timeout`.
-    Word(String),
+    Word(#[schemars(pattern("^timeout$"))] String),
 }
 
 /// Checks a route's `fallback:` at node `at`; `matched` are the methods its `match:`

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::guard::{GuardPolicy, MAX_P95_LIMIT, MAX_WINDOW};
@@ -28,7 +29,7 @@ const DEFAULT_MIN_REQUESTS: u64 = 50;
 /// Only requests decided for the new side count: a 5xx, no answer, an upstream error or
 /// timeout, or a failed connect (which legacy then serves) is an error. At least one of
 /// `max_error_rate` and `max_p95` is required.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGuard {
     /// `max_error_rate:` the highest share of failed requests in the window that is
@@ -36,9 +37,11 @@ pub struct RawGuard {
     pub max_error_rate: Option<RawPercent>,
     /// `max_p95:` the highest tolerated 95th percentile latency of the window, a duration
     /// (`800ms`, `2s`), above 0 and at most 30s; above it, the guard trips.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub max_p95: Option<String>,
     /// `window:` how far back the guard looks, whole seconds from `1s` to `10m`.
     /// Default `60s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub window: Option<String>,
     /// `min_requests:` the guard judges nothing until the window holds this many requests
     /// to the new side, so three failures of the first four requests do not roll a route
@@ -47,13 +50,13 @@ pub struct RawGuard {
 }
 
 /// A percentage written `5%` or `5`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawPercent {
     /// `5`, `2.5`.
-    Number(f64),
+    Number(#[schemars(range(min = 0, max = 100))] f64),
     /// `5%`, `2.5%`.
-    Text(String),
+    Text(#[schemars(pattern(crate::shadow_policy::PERCENT_PATTERN))] String),
 }
 
 /// Validates `guard:` of the route whose node path is `at` (`routes[0]`).

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::tenant::check_tenant_id;
@@ -34,7 +35,7 @@ pub const DEFAULT_CLIENT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 pub const PINGORA_MAX_HEADER: u64 = 1_048_575;
 
 /// `limits:`. Every key is optional; an absent key sets no limit beyond Pingora's own.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
     /// `per_tenant: { rps: 100, burst: 200 }`: the rate every tenant gets unless
@@ -61,10 +62,12 @@ pub struct RawLimits {
     /// `max_body:` the largest request body, in `B`, `KiB`, `MiB` or `GiB` (`10MiB`). A
     /// `Content-Length` over it is answered 413 before anything goes upstream; a body
     /// without one (chunked, h2) is cut off when it grows past it. Default: no limit.
+    #[schemars(pattern(crate::shadow_policy::SIZE_PATTERN))]
     pub max_body: Option<String>,
     /// `max_header:` the largest request head (request line plus every header, as
     /// `name: value\r\n`), at most 1MiB (Pingora's own limit). Over it the proxy answers
     /// 431. Default: 64KiB for HTTP/1 heads (the proxy's head check), Pingora's h2 limit.
+    #[schemars(pattern(crate::shadow_policy::SIZE_PATTERN))]
     pub max_header: Option<String>,
     /// `client_timeout:` how long a client may take (`10s`) to send a whole request head
     /// (from a new connection's accept, or from the first bytes of a kept-alive
@@ -72,11 +75,12 @@ pub struct RawLimits {
     /// else it is disconnected, and the longest wait for the next bytes of a request body
     /// (else 408). Default: [`DEFAULT_CLIENT_HEAD_TIMEOUT`] for heads, 60 s per body read
     /// (Pingora's).
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub client_timeout: Option<String>,
 }
 
 /// A rate: `{ rps: 100, burst: 200 }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRate {
     /// `rps:` requests per second refilled into the tenant's bucket, greater than 0

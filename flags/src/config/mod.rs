@@ -16,6 +16,7 @@ mod qa;
 pub mod raw;
 mod recover;
 mod routes;
+pub mod schema;
 mod services;
 mod tenant;
 pub mod timeouts;

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use super::fallback::{RawFallback, RawFallbackOn};
@@ -17,7 +18,7 @@ use crate::tenant::OnInvalid;
 use crate::Side;
 
 /// The whole routes.yaml file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// `listen:` the proxy listener, e.g. `127.0.0.1:8080`. Required.
@@ -48,6 +49,7 @@ pub struct RawConfig {
     /// `connect_timeout:` how long the proxy waits to connect to an upstream, as a
     /// duration string: `250ms`, `1s`, `2m`. Default `1s`. Deprecated: `timeouts.connect`
     /// says the same, and this key only warns (`strangler check`, and the log at load).
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub connect_timeout: Option<String>,
     /// `store:` the URL of the runtime flag store, where the control plane keeps kill
     /// switches, percentages and tenant sides set at runtime (later also the shadow diff
@@ -88,6 +90,7 @@ pub struct RawConfig {
     /// like `connect_timeout`: `30s`, `2m`. The listener stops accepting at once and
     /// kept-alive connections are answered with `Connection: close`; requests still running
     /// after the grace are cut and the process exits 1. Default `30s`. Read at start only.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub shutdown_grace: Option<String>,
     /// `upgrade_sock:` the unix socket a new process started with `strangler run --upgrade`
     /// listens on to receive the listening sockets of the old one, which sends them on
@@ -105,7 +108,7 @@ pub struct RawConfig {
 ///   token: { hs256_secret_env: STRANGLER_QA_SECRET }
 ///   tenants: [qa-internal]
 /// ```
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawQa {
     /// `header:` the request header naming the side, `legacy` or `new`. It must be in the
@@ -123,7 +126,7 @@ pub struct RawQa {
 /// `qa.token`: a JWT in its own header, verified like a `jwt:` tenant source (exactly one
 /// of the three key keys fixes the algorithm; `exp` required, 30 s leeway), that must also
 /// carry `claim: true`, so a tenant's ordinary token from the same issuer is not a QA token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawQaToken {
     /// `header:` the header carrying the bare token, in the `x-strangler-` namespace.
@@ -140,7 +143,7 @@ pub struct RawQaToken {
 }
 
 /// The `tenant:` section.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTenant {
     /// `sources:` tried in order; the first that yields a value wins. A value that is not
@@ -173,8 +176,9 @@ pub struct RawTenant {
 ///
 /// A struct rather than an enum because serde_yaml reads enums from YAML tags
 /// (`!header X`), not from the single-key mappings routes.yaml uses.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct RawTenantSource {
     /// `- header: X-Tenant-Id`: the header's value (name case-insensitive).
     pub header: Option<String>,
@@ -198,7 +202,7 @@ pub struct RawTenantSource {
 /// they change with a reload of the config. `exp` is required, `exp` and `nbf` are checked
 /// with 30 s of leeway for clock skew; `aud` and `iss` are checked when `audience` and
 /// `issuer` are set.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
     /// `claim:` the claim holding the tenant id, a dotted path into nested objects
@@ -224,7 +228,7 @@ pub struct RawJwt {
 }
 
 /// One entry of `routes:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
     /// `name:` unique; appears in logs, metrics and `strangler explain`.
@@ -261,7 +265,7 @@ pub struct RawRoute {
 /// then an exact pattern over one ending in `**`, then more segments, then a route with
 /// `host`, then a route with `methods`. Two routes equal on all of these that can match
 /// the same request are refused at load.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
     /// `path:` a pattern starting with `/`: literal segments, `{name}` for any one
@@ -276,13 +280,14 @@ pub struct RawMatch {
 }
 
 /// A route's `rollout:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRollout {
     /// `percent:` share of tenants on the new side, 0 to 100 in steps of 0.01. Sticky: a
     /// tenant's side depends only on (cohort, tenant), and raising the percentage only
     /// moves tenants from legacy to new. Default 0.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
     pub percent: f64,
     /// `tenants:` explicit sides by tenant id (`{ qa-internal: new, bigcorp: legacy }`);
     /// they win over `percent`.

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
@@ -25,6 +26,9 @@ const DEFAULT_HEALTHY: u32 = 2;
 /// `health.unhealthy` when absent.
 const DEFAULT_UNHEALTHY: u32 = 3;
 
+/// The JSON Schema pattern of `breaker.error_rate`: a percentage with its sign, or `off`.
+const ERROR_RATE_PATTERN: &str = "^([0-9]+([.][0-9]{1,2})?%|off)$";
+
 /// One entry of `services:`, either form.
 #[derive(Debug)]
 pub enum RawService {
@@ -36,7 +40,7 @@ pub enum RawService {
 }
 
 /// The mapping form of a `services:` entry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawServiceSpec {
     /// `url:` `http://host[:port]`, as in the plain form. Required.
@@ -45,6 +49,7 @@ pub struct RawServiceSpec {
     /// duration (`2s`). Past it the request fails with a timeout, which a route's
     /// `fallback.on: [timeout]` hands to legacy and the breaker counts as a failure.
     /// Default `60s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub read_timeout: Option<String>,
     /// `health:` an active HTTP check the proxy runs on its admin thread. Default: none.
     pub health: Option<RawHealth>,
@@ -54,15 +59,17 @@ pub struct RawServiceSpec {
 }
 
 /// A service's `health:`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealth {
     /// `path:` asked with `GET` (e.g. `/healthz`); a 2xx or 3xx answer is healthy.
     /// Required.
     pub path: String,
     /// `interval:` time between checks. Default `2s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub interval: Option<String>,
     /// `timeout:` how long one check may take. Default `1s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub timeout: Option<String>,
     /// `healthy:` consecutive good checks that close a half-open breaker. Default 2.
     pub healthy: Option<u32>,
@@ -72,24 +79,45 @@ pub struct RawHealth {
 
 /// A service's `breaker:`. A failure is a refused or timed-out connection, a read
 /// timeout, a connection lost before the answer, or a 5xx answer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBreaker {
     /// `consecutive_failures:` failed requests in a row that open the breaker. Default 5.
     pub consecutive_failures: Option<u32>,
     /// `error_rate:` the share of failed requests in `window` that opens it, written
     /// `50%` (0 to 100, `off` for no rate rule). Default `50%`.
+    #[schemars(pattern(ERROR_RATE_PATTERN))]
     pub error_rate: Option<String>,
     /// `window:` the sliding window of `error_rate`. Default `10s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub window: Option<String>,
     /// `min_requests:` requests in the window before `error_rate` applies. Default 20.
     pub min_requests: Option<u32>,
     /// `open_for:` how long an open breaker sends the service's traffic to legacy before
     /// one probe request (or health check) may try the service again. Default `5s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub open_for: Option<String>,
     /// `max_open_for:` the cap of `open_for`, which doubles after every failed probe.
     /// Default `60s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub max_open_for: Option<String>,
+}
+
+impl JsonSchema for RawService {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RawService".into()
+    }
+
+    /// Either form: the URL alone, or the mapping.
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A new service: its URL (`http://host[:port]`), or a mapping with `url:` and its protections.",
+            "oneOf": [
+                { "type": "string", "pattern": "^[a-z][a-z0-9+.-]*://" },
+                generator.subschema_for::<RawServiceSpec>(),
+            ],
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for RawService {

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::limits::duration_key;
@@ -26,23 +27,27 @@ use super::DEFAULT_CONNECT_TIMEOUT;
 pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `timeouts:`, the defaults for every upstream plus overrides by upstream name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimeouts {
     /// `connect:` the longest wait for a TCP connection to an upstream. Default 1s (or the
     /// deprecated top-level `connect_timeout:`, which may not be set together with this key).
     /// A new service that does not connect in time falls back to legacy.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub connect: Option<String>,
     /// `read:` the longest wait for the next bytes from an upstream (the response head or
     /// the next body chunk). Default `60s`. A stalled upstream is answered 504.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub read: Option<String>,
     /// `write:` the longest wait for an upstream to take the next bytes of the request.
     /// Default `60s`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub write: Option<String>,
     /// `total:` the longest the whole upstream exchange may take, from the decision to the
     /// last byte of the response: 504 if the client has not had the response head yet,
     /// else the connection is closed. After a fallback to legacy, legacy's exchange counts
     /// from the retry. Default: none.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub total: Option<String>,
     /// `upstreams:` the same keys for one upstream, by name: `legacy` or a service name,
     /// e.g. `{ billing: { read: 5s, total: 10s } }`. A key it leaves out is the default's.
@@ -51,17 +56,21 @@ pub struct RawTimeouts {
 }
 
 /// One entry of `timeouts.upstreams`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamTimeouts {
     /// `connect:` as `timeouts.connect`, for this upstream.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub connect: Option<String>,
     /// `read:` as `timeouts.read`, for this upstream. For a service, deprecated: its own
     /// `services.<name>.read_timeout:` says the same, and this key only warns.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub read: Option<String>,
     /// `write:` as `timeouts.write`, for this upstream.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub write: Option<String>,
     /// `total:` as `timeouts.total`, for this upstream.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub total: Option<String>,
 }
 

@@ -24,6 +24,28 @@ pub enum ArrayPolicy {
     },
 }
 
+impl schemars::JsonSchema for ArrayPolicy {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ArrayPolicy".into()
+    }
+
+    /// `ordered`, `unordered` or `{ key: FIELD }`, as the deserializer reads them.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "How an array's elements are paired: `ordered` (by index, the default), `unordered` (as a multiset) or `{ key: FIELD }` (objects paired by a field).",
+            "oneOf": [
+                { "enum": ["ordered", "unordered"] },
+                {
+                    "type": "object",
+                    "properties": { "key": { "type": "string" } },
+                    "required": ["key"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ArrayPolicy {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(ArrayPolicyVisitor)

@@ -34,6 +34,7 @@ mod units;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use array::ArrayPolicy;
@@ -42,14 +43,15 @@ pub use error::PolicyError;
 pub use ignore::IgnoreRules;
 pub use settings::{DiffSettings, RawDiffSettings};
 pub use thresholds::NoiseThresholds;
-pub use units::Percent;
+pub use units::{Percent, DURATION_PATTERN, PERCENT_PATTERN, SIZE_PATTERN};
 
 /// The `shadow:` block of a route as written; every field is optional and gets the
 /// default shown in the module docs when compiled.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShadowPolicy {
     /// Percent of eligible requests that are shadowed, in 0.01 steps (default 100).
+    #[schemars(range(min = 0, max = 100))]
     pub sample: Option<f64>,
     /// Methods that are shadowed (default `GET`, `HEAD`), so a write is only mirrored to
     /// the new service when someone asked for it.
@@ -63,11 +65,14 @@ pub struct ShadowPolicy {
     pub arrays: BTreeMap<String, ArrayPolicy>,
     /// Percent of compared requests that also call the primary a second time, to measure
     /// what differs between two answers of the same side (default 5).
+    #[schemars(range(min = 0, max = 100))]
     pub noise: Option<f64>,
     /// Bodies larger than this (after gzip decoding) are not compared, only counted as
     /// skipped (default `1MiB`).
+    #[schemars(pattern(units::SIZE_PATTERN))]
     pub max_body: Option<String>,
     /// How long the shadow side may take to answer (default `2s`).
+    #[schemars(pattern(units::DURATION_PATTERN))]
     pub timeout: Option<String>,
     /// Absolute tolerance under which two JSON numbers are equal (default exact).
     pub tolerance: Option<f64>,

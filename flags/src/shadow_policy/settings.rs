@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{units, IgnoreRules, NoiseThresholds, PolicyError};
@@ -25,7 +26,7 @@ use super::{units, IgnoreRules, NoiseThresholds, PolicyError};
 const MAX_IN_FLIGHT: usize = 10_000;
 
 /// The `diffs:` block as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDiffSettings {
     /// Shadow calls in flight at once, per proxy (default 64).
@@ -33,18 +34,21 @@ pub struct RawDiffSettings {
     /// Full samples kept per route and signature (default 5).
     pub samples_per_signature: Option<u32>,
     /// Kept sample bodies are cut to this size (default `64KiB`).
+    #[schemars(pattern(units::SIZE_PATTERN))]
     pub sample_body: Option<String>,
     /// JSON pointers (with `*`) or `header:NAME` whose values are replaced by
     /// `"[redacted]"` in kept samples.
     #[serde(default)]
     pub redact: Vec<String>,
     /// Comparisons older than this are deleted (default `7d`).
+    #[schemars(pattern(units::DURATION_PATTERN))]
     pub max_age: Option<String>,
     /// Only the newest this many comparisons are kept (default 100,000).
     pub max_rows: Option<u64>,
     /// Percent by which a path's count must exceed its noise estimate (default 20).
     pub relative_threshold: Option<f64>,
     /// Percent of all comparisons a path must differ in to be reported (default 1).
+    #[schemars(range(min = 0, max = 100))]
     pub min_share: Option<f64>,
 }
 

@@ -5,6 +5,18 @@
 
 use std::time::Duration;
 
+/// The JSON Schema pattern of a duration (`250ms`, `2s`, `1m`, `6h`, `7d`), for the
+/// schema of routes.yaml: whole numbers only, like [`duration`] and
+/// `crate::config::parse_duration`.
+pub const DURATION_PATTERN: &str = "^[0-9]+(ms|s|m|h|d)$";
+
+/// The JSON Schema pattern of a size: `512B`, `64KiB`, `10MiB`, `1GiB` (`limits:` takes
+/// GiB; a policy's sizes stop at MiB, which its validation says).
+pub const SIZE_PATTERN: &str = "^[0-9]+(B|KiB|MiB|GiB)$";
+
+/// The JSON Schema pattern of a percentage written with its sign: `5%`, `2.5%`, `0.01%`.
+pub const PERCENT_PATTERN: &str = "^[0-9]+([.][0-9]{1,2})?%$";
+
 /// A percentage in steps of 0.01, stored exactly as hundredths of a percent (0..=10,000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Percent(u16);

@@ -1,5 +1,5 @@
-//! The admin listener's routes: `/healthz`, `/readyz`, `/metrics`, `/admin/config` and
-//! `/admin/reload` here, and the endpoint families of the sibling modules. It binds to
+//! The admin listener's routes: `/healthz`, `/readyz`, `/metrics`, `/admin/config`,
+//! `/admin/version` and `/admin/reload` here, and the endpoint families of the sibling modules. It binds to
 //! localhost unless routes.yaml says otherwise.
 //!
 //! Everything under `/admin/` needs `Authorization: Bearer <token>` once any admin token is
@@ -26,6 +26,10 @@ use crate::admin::tokens::{Actor, Scope};
 pub fn router(state: AdminState) -> Router {
     let admin = Router::new()
         .route("/admin/config", get(config))
+        .route(
+            "/admin/version",
+            get(|| async { Json(crate::telemetry::build_info::report()) }),
+        )
         .route("/admin/reload", post(reload))
         .route("/admin/whoami", get(whoami))
         .merge(crate::admin::flags::routes())

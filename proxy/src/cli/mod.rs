@@ -1,6 +1,6 @@
 //! The `strangler` commands, one module each, called by `main.rs` after it parsed the
-//! arguments: `run`, `check`, `explain`, `demo`, `diffs`, and `flags` (a running proxy's
-//! runtime flags over its admin API). Each returns a typed error ([`error::CliError`], or
+//! arguments: `run`, `check`, `explain`, `demo`, `diffs`, `schema`, and `flags` (a running
+//! proxy's runtime flags over its admin API). Each returns a typed error ([`error::CliError`], or
 //! `flags`' own); only `main.rs` turns them into a message and an exit code.
 //!
 //! May import any folder; nothing imports it but `main.rs`.
@@ -13,3 +13,4 @@ pub mod explain;
 pub mod flags;
 pub mod run;
 mod sample;
+pub mod schema;

@@ -52,6 +52,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may exist when strangler is embedded; ours then stays unused.
         let _ = metrics::set_global_recorder(recorder);
+        crate::telemetry::catalog::install();
         let upkeep = handle.clone();
         std::thread::Builder::new()
             .name("metrics-upkeep".into())
@@ -143,6 +144,7 @@ pub struct RouteMetrics {
 impl RouteMetrics {
     /// Registers the handles of every route of `snapshot` (once per reload, not per request).
     pub fn register(snapshot: &Snapshot) -> RouteMetrics {
+        crate::telemetry::catalog::register_config(snapshot);
         let names = snapshot.routes().iter().map(|r| r.name.to_string());
         let routes = names
             .chain([NO_ROUTE.to_string()])

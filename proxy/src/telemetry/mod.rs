@@ -1,4 +1,4 @@
-//! What the proxy says about itself: Prometheus metrics, the JSON log and its writer, the
+//! What the proxy says about itself: which build it is, Prometheus metrics, the JSON log and its writer, the
 //! access log, and each request's identity (request id, W3C trace context).
 //!
 //! The lowest layer of the crate: it imports nothing of the crate outside this folder and
@@ -6,6 +6,8 @@
 //! request context, so every other folder may use it.
 
 pub mod access_log;
+pub mod build_info;
+pub mod catalog;
 pub mod log_writer;
 pub mod metrics;
 pub mod trace;

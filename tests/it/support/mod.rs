@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod body;
 pub mod browser;
+pub mod demo;
 pub mod faults;
 pub mod load;
 pub mod memory;

@@ -52,11 +52,15 @@ impl StranglerProcess {
         StranglerProcess::spawn(command)
     }
 
-    /// Starts `command` with its stdout collected.
+    /// Starts `command` with its stdout collected, without the test's own `RUST_LOG` and
+    /// `STRANGLER_ADMIN_TOKEN` unless the test set them for the process.
     fn spawn(mut command: Command) -> StranglerProcess {
+        for name in ["RUST_LOG", "STRANGLER_ADMIN_TOKEN"] {
+            if !command.get_envs().any(|(k, v)| k == name && v.is_some()) {
+                command.env_remove(name);
+            }
+        }
         let mut child = command
-            .env_remove("RUST_LOG")
-            .env_remove("STRANGLER_ADMIN_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -102,6 +106,12 @@ impl StranglerProcess {
             .iter()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .find(|value| value["message"] == message)
+    }
+
+    /// The admin address the process logged when it started serving.
+    pub fn admin(&self) -> String {
+        let line = self.log("strangler is serving").expect("serving line");
+        line["admin"].as_str().expect("admin address").to_owned()
     }
 
     /// GET `path` on the admin address the process logged: the status, or `None` when the
