@@ -45,9 +45,10 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
 ];
 
 /// Why a request is refused before routing: the codes of `request::refusal` plus
-/// `body-too-large` and `upload-timeout` (`request::limits`) and `client-timeout`
-/// (`connection::client_head`). A new code belongs here too, or it appears only once seen.
-const REJECTED_REASONS: [&str; 10] = [
+/// `body-too-large` and `upload-timeout` (`request::limits`), `client-timeout`
+/// (`connection::client_head`) and the head check's (`connection::head_check`, whose test
+/// checks they are all here). A new code belongs here too, or it appears only once seen.
+pub(crate) const REJECTED_REASONS: [&str; 22] = [
     "invalid-target",
     "invalid-tenant",
     "invalid-path",
@@ -58,6 +59,18 @@ const REJECTED_REASONS: [&str; 10] = [
     "over-capacity",
     "upload-timeout",
     "client-timeout",
+    "malformed-request-line",
+    "malformed-header",
+    "malformed-target",
+    "target-too-long",
+    "too-many-headers",
+    "missing-host",
+    "repeated-host",
+    "invalid-authority",
+    "invalid-content-length",
+    "invalid-transfer-encoding",
+    "unknown-transfer-coding",
+    "connect-not-allowed",
 ];
 
 /// Describes every family and registers the series whose labels do not depend on

@@ -211,3 +211,42 @@ fn a_target_a_uri_cannot_hold_is_refused_before_pingora_refuses_it_without_a_wor
         SOUND
     );
 }
+
+#[test]
+fn every_fault_has_a_zeroed_series_from_start() {
+    let faults = [
+        HeadFault::RequestLine,
+        HeadFault::HeaderField,
+        HeadFault::Target,
+        HeadFault::TargetTooLong,
+        HeadFault::HeadTooLarge { limit: 1 },
+        HeadFault::TooManyHeaders,
+        HeadFault::MissingHost,
+        HeadFault::RepeatedHost,
+        HeadFault::Authority,
+        HeadFault::ContentLength,
+        HeadFault::TransferEncoding,
+        HeadFault::UnknownCoding,
+        HeadFault::Connect,
+    ];
+    for fault in faults {
+        // A fault added to the enum without a line here fails to compile below.
+        match fault {
+            HeadFault::RequestLine
+            | HeadFault::HeaderField
+            | HeadFault::Target
+            | HeadFault::TargetTooLong
+            | HeadFault::HeadTooLarge { .. }
+            | HeadFault::TooManyHeaders
+            | HeadFault::MissingHost
+            | HeadFault::RepeatedHost
+            | HeadFault::Authority
+            | HeadFault::ContentLength
+            | HeadFault::TransferEncoding
+            | HeadFault::UnknownCoding
+            | HeadFault::Connect => {}
+        }
+        let listed = crate::telemetry::catalog::REJECTED_REASONS.contains(&fault.code());
+        assert!(listed, "{} is not in telemetry::catalog", fault.code());
+    }
+}
