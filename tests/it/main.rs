@@ -27,6 +27,7 @@ mod runtime_flags;
 mod secrets;
 mod shadow;
 mod shutdown;
+mod slow_clients;
 mod store_file;
 mod tenants;
 mod timeouts;

@@ -1,5 +1,6 @@
 //! A client connection before and between its requests: HTTP/1 and h2c told apart on one
-//! port ([`downstream`]), the deadline on a request head ([`client_head`], [`h2c_head`]),
+//! port ([`downstream`]), the deadline on a request head ([`client_head`], [`h2c_head`]) and
+//! on an HTTP/2 stream's request body ([`h2_stream`]),
 //! the keep-alive wait, the longest-idle connections closed when descriptors run short
 //! ([`pressure`]), and the drain when the instance stops ([`drain`]).
 //!
@@ -8,5 +9,6 @@
 pub mod client_head;
 pub mod downstream;
 pub mod drain;
+pub mod h2_stream;
 pub mod h2c_head;
 pub mod pressure;
