@@ -4,7 +4,9 @@
 //! exactly one segment, and an optional trailing `**` that matches zero or more segments.
 //! Literal segments are kept in the canonical form of `crate::request_path` (unreserved
 //! escapes decoded, other escapes with uppercase hex), and request paths are matched only
-//! after that module normalised them, so both sides compare byte for byte.
+//! after that module normalised them, so both sides compare byte for byte. Under
+//! `paths.case: insensitive` both sides are compared in ASCII lowercase instead
+//! ([`Pattern::folded`], `crate::table`).
 
 use std::fmt;
 
@@ -36,7 +38,8 @@ pub enum PatternError {
 /// One segment of a compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
-    /// Must equal the normalised request segment byte for byte; canonical form.
+    /// Must equal the normalised request segment byte for byte; canonical form (in ASCII
+    /// lowercase, escapes' hex digits included, once [`Pattern::folded`]).
     Literal(Box<str>),
     /// Matches any one segment; the name is kept for captures (`{tenant}`).
     Param(Box<str>),
@@ -49,6 +52,8 @@ pub enum Segment {
 pub struct Pattern {
     text: Box<str>,
     segments: Vec<Segment>,
+    /// The literals are lowercase and match request segments regardless of ASCII case.
+    folded: bool,
 }
 
 impl Pattern {
@@ -74,7 +79,21 @@ impl Pattern {
         Ok(Pattern {
             text: text.into(),
             segments,
+            folded: false,
         })
+    }
+
+    /// The pattern with its literal segments in ASCII lowercase, for `paths.case:
+    /// insensitive`: the route table folds request segments the same way when it looks
+    /// them up. The text stays as written.
+    pub fn folded(mut self) -> Pattern {
+        for segment in &mut self.segments {
+            if let Segment::Literal(literal) = segment {
+                *literal = literal.to_ascii_lowercase().into();
+            }
+        }
+        self.folded = true;
+        self
     }
 
     /// The pattern as written in routes.yaml.
@@ -131,7 +150,12 @@ impl Pattern {
             match segment {
                 Segment::Globstar => return captured,
                 Segment::Literal(literal) => {
-                    if request.next()? != &**literal {
+                    let segment = request.next()?;
+                    let equal = match self.folded {
+                        true => segment.eq_ignore_ascii_case(literal),
+                        false => segment == &**literal,
+                    };
+                    if !equal {
                         return None;
                     }
                 }

@@ -51,7 +51,7 @@ impl Snapshot {
         Ok(Snapshot {
             tenants: std::mem::take(&mut config.tenants),
             default_side: config.default_side,
-            table: RouteTable::new(&routes),
+            table: RouteTable::new(&routes, config.path_case),
             routes,
             by_name,
             content_hash: content_hash(yaml),
@@ -186,6 +186,11 @@ impl Snapshot {
     /// The route called `name`.
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.by_name.get(name).map(|&index| &self.routes[index])
+    }
+
+    /// `paths.case`: whether route patterns match request paths regardless of ASCII case.
+    pub fn path_case(&self) -> crate::config::paths::PathCase {
+        self.config.path_case
     }
 
     /// `diffs:`, how shadow comparisons are run, kept and reported.

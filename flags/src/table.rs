@@ -4,7 +4,13 @@
 //! pattern ends exactly there and the routes whose pattern ends there with `**`. Route
 //! lists are sorted by [`Rank`], best first, so the first route at a
 //! node whose method and host conditions pass is that node's best candidate.
+//!
+//! Under `paths.case: insensitive` the literal children are lowercase (the patterns were
+//! folded at load) and a request segment with an uppercase letter is looked up lowercased
+//! in a buffer on the stack, so a lookup still allocates nothing; a case-sensitive table
+//! pays one flag test per segment.
 
+use crate::config::paths::PathCase;
 use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Segment;
 use crate::route::{Rank, Route};
@@ -14,6 +20,8 @@ use crate::RequestView;
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     root: Node,
+    /// Request segments are lowercased before a literal lookup (`paths.case: insensitive`).
+    fold: bool,
 }
 
 /// A route ending at a node, with what choosing among candidates needs kept inline: the
@@ -40,11 +48,17 @@ struct Node {
 struct Query<'a> {
     method: &'a str,
     host: Option<&'a str>,
+    fold: bool,
 }
 
+/// The longest request segment lowercased on the stack; a longer one with an uppercase
+/// letter is compared with each literal child instead.
+const FOLD_BUFFER: usize = 64;
+
 impl RouteTable {
-    /// Builds the trie over `routes`; indexes refer to that slice.
-    pub fn new(routes: &[Route]) -> RouteTable {
+    /// Builds the trie over `routes`, whose patterns are compared under `case` (folded
+    /// already when insensitive); indexes refer to that slice.
+    pub fn new(routes: &[Route], case: PathCase) -> RouteTable {
         let mut root = Node::default();
         for (index, route) in routes.iter().enumerate() {
             let candidate = Candidate {
@@ -55,7 +69,10 @@ impl RouteTable {
             root.insert(route.pattern.segments(), candidate);
         }
         root.sort();
-        RouteTable { root }
+        RouteTable {
+            root,
+            fold: case == PathCase::Insensitive,
+        }
     }
 
     /// The most specific route of `routes` (the slice given to `new`) matching `req`, whose
@@ -69,6 +86,7 @@ impl RouteTable {
         let query = Query {
             method: req.method(),
             host: req.host(),
+            fold: self.fold,
         };
         let rest = path.strip_prefix('/').filter(|rest| !rest.is_empty());
         let mut best = None;
@@ -94,11 +112,31 @@ fn walk(
         Some((segment, next)) => (segment, Some(next)),
         None => (rest, None),
     };
-    if let Some(child) = node.literals.get(segment.as_bytes()) {
+    if let Some(child) = literal_child(node, segment, query.fold) {
         walk(child, next, routes, query, best);
     }
     if let Some(child) = &node.param {
         walk(child, next, routes, query, best);
+    }
+}
+
+/// The literal child of `node` for `segment`, regardless of ASCII case when `fold`.
+fn literal_child<'n>(node: &'n Node, segment: &str, fold: bool) -> Option<&'n Node> {
+    if !fold || !segment.bytes().any(|b| b.is_ascii_uppercase()) {
+        return node.literals.get(segment.as_bytes());
+    }
+    let mut buffer = [0u8; FOLD_BUFFER];
+    match buffer.get_mut(..segment.len()) {
+        Some(folded) => {
+            folded.copy_from_slice(segment.as_bytes());
+            folded.make_ascii_lowercase();
+            node.literals.get(&*folded)
+        }
+        None => node
+            .literals
+            .iter()
+            .find(|(literal, _)| literal.as_bytes().eq_ignore_ascii_case(segment.as_bytes()))
+            .map(|(_, child)| child),
     }
 }
 

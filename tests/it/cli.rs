@@ -229,8 +229,13 @@ fn check_of_several_files_fails_if_any_fails_and_reports_each() {
 
 /// Runs `strangler explain --config GOOD` with `args`; returns stdout.
 fn explain(args: &[&str]) -> String {
+    explain_with(GOOD, args)
+}
+
+/// Runs `strangler explain` with `args` on a routes.yaml holding `yaml`; returns stdout.
+fn explain_with(yaml: &str, args: &[&str]) -> String {
     let scratch = Scratch::new();
-    let file = scratch.write("routes.yaml", GOOD);
+    let file = scratch.write("routes.yaml", yaml);
     let mut all = vec!["explain", "--config", file.to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
     let output = strangler(&all);
@@ -300,6 +305,40 @@ fn explain_shows_the_path_it_matched_on() {
     ]);
     assert_eq!(field(&out, "path"), "/api/invoices/7");
     assert_eq!(field(&out, "route"), "invoices");
+}
+
+#[test]
+fn explain_under_case_insensitive_paths_says_the_path_matched_regardless_of_case() {
+    let yaml = GOOD.replace("routes:\n", "paths: { case: insensitive }\nroutes:\n");
+    let args = ["--path", "/API/Invoices/7", "--tenant", "qa-internal"];
+    let out = explain_with(&yaml, &args);
+    assert_eq!(
+        field(&out, "path"),
+        "/API/Invoices/7 (matched case-insensitively)"
+    );
+    assert_eq!(field(&out, "route"), "invoices");
+    let json: Value =
+        serde_json::from_str(&explain_with(&yaml, &[&args[..], &["--json"]].concat()))
+            .expect("JSON");
+    assert_eq!(json["path_case"], "insensitive");
+    assert_eq!(field(&explain(&args), "route"), "- (no route matched)");
+}
+
+#[test]
+fn check_locates_a_paths_case_that_is_not_sensitive_or_insensitive() {
+    let scratch = Scratch::new();
+    let yaml = GOOD.replace("routes:\n", "paths:\n  case: Insensitive\nroutes:\n");
+    let file = scratch.write("routes.yaml", &yaml);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_reported(
+        &stderr,
+        &file,
+        &yaml,
+        "Insensitive",
+        "unknown variant `Insensitive`",
+    );
 }
 
 #[test]

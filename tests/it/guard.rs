@@ -2,7 +2,8 @@
 //! failing (5xx) or slowing down is sent back to legacy by the proxy itself, the audit log
 //! says why (actor `guard`, the figures), a running ramp is paused, a healthy route under
 //! the same load is left alone, a fleet writes one entry per trip, and a trip while the
-//! flag store is unreachable holds in the process until the store records it.
+//! flag store is unreachable holds in the process, and across a restart, until the store
+//! records it.
 //!
 //! Metrics are process-wide, so every test uses route names of its own.
 
@@ -17,6 +18,7 @@ use strangler_control::testing::PostgresDatabase;
 
 use crate::support::metrics::sample;
 use crate::support::relay::Relay;
+use crate::support::scratch::Scratch;
 use crate::support::{eventually, send, Answer, Backend, Config, Proxy};
 
 const TOKEN: &str = "guard-token";
@@ -342,4 +344,58 @@ async fn a_trip_with_the_store_unreachable_holds_in_the_process_until_the_store_
     assert_eq!(entries.len(), 1, "{entries:?}");
     let answer = g.request("guarded-outage").await;
     assert_eq!(answer.backend(), "legacy", "the store's kill switch holds");
+}
+
+/// The store is a SQLite file in a directory that does not exist yet: down until created.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trip_during_a_store_outage_survives_a_restart_and_is_recorded_once_the_store_is_back() {
+    let scratch = Scratch::new();
+    let dir = scratch.path().join("not-yet");
+    let cache = scratch.path().join("flags-cache.json");
+    let legacy = Backend::echo("legacy").await;
+    let billing = failing().await;
+    let guard = "{ max_error_rate: 5%, window: 30s, min_requests: 20 }";
+    let config = Config::new(&legacy)
+        .service("billing", &billing)
+        .routes(&route("guarded-restart", "billing", guard))
+        .store(&format!("sqlite://{}/flags.db", dir.display()))
+        .store_cache(&cache);
+    let first = Guarded::start(config.clone(), vec![]).await;
+    first.until_tripped("guarded-restart").await;
+    assert_eq!(first.guard("guarded-restart").await["state"], "pending");
+    eventually(TRIP, "the held trip is in the flag cache", || async {
+        cached(&cache).contains("guarded-restart")
+    })
+    .await;
+    drop(first);
+
+    let second = Guarded::start(config, vec![legacy, billing]).await;
+    let answer = second.request("guarded-restart").await;
+    assert_eq!(answer.backend(), "legacy", "killed from the first request");
+    assert_eq!(answer.decided("reason"), Some("kill-switch"));
+    let report = second.guard("guarded-restart").await;
+    assert_eq!(report["state"], "pending", "{report}");
+    assert_eq!(
+        report["last_trip"]["breach"]["exceeded"],
+        json!(["error_rate"])
+    );
+
+    std::fs::create_dir_all(&dir).expect("the store's directory");
+    second.until_recorded("guarded-restart").await;
+    let entries = second.guard_entries("guarded-restart").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["change"]["kind"], "guard_trip", "{entries:?}");
+    assert_eq!(entries[0]["after"]["route"]["killed"], true, "{entries:?}");
+    let report = second.guard("guarded-restart").await;
+    assert_eq!(report["last_trip"]["entry"], entries[0]["id"], "{report}");
+    assert_eq!(second.request("guarded-restart").await.backend(), "legacy");
+    eventually(TRIP, "the cache lets the recorded trip go", || async {
+        !cached(&cache).contains("\"held\"")
+    })
+    .await;
+}
+
+/// The flag cache file's text ("" while there is none).
+fn cached(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }

@@ -33,6 +33,7 @@ mod schema;
 mod secrets;
 mod shadow;
 mod shutdown;
+mod slow_clients;
 mod store_file;
 mod tenants;
 mod timeouts;

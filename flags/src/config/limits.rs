@@ -72,9 +72,11 @@ pub struct RawLimits {
     /// `client_timeout:` how long a client may take (`10s`) to send a whole request head
     /// (from a new connection's accept, or from the first bytes of a kept-alive
     /// connection's next request; for h2c the preface, its SETTINGS and the first HEADERS)
-    /// else it is disconnected, and the longest wait for the next bytes of a request body
-    /// (else 408). Default: [`DEFAULT_CLIENT_HEAD_TIMEOUT`] for heads, 60 s per body read
-    /// (Pingora's).
+    /// else it is disconnected, the longest wait for the next bytes of a request body
+    /// (else 408; an HTTP/2 stream is reset), and the longest a response write may wait for
+    /// the client to take it (else the connection, or the HTTP/2 stream, is cut). Default:
+    /// [`DEFAULT_CLIENT_HEAD_TIMEOUT`] for heads, 60 s per body read (Pingora's), no write
+    /// timeout.
     #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
     pub client_timeout: Option<String>,
 }

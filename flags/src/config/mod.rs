@@ -10,6 +10,7 @@ mod header;
 mod jwt;
 pub mod lifecycle;
 pub mod limits;
+pub mod paths;
 mod problems;
 mod pruned;
 mod qa;
@@ -75,8 +76,11 @@ pub struct Config {
     /// `tenant.strip_headers`, lowercase: client headers removed before a request goes
     /// upstream.
     pub strip_headers: Vec<Box<str>>,
-    /// `routes:`, in file order.
+    /// `routes:`, in file order; with `paths.case: insensitive` their literal segments are
+    /// lowercase.
     pub routes: Vec<Route>,
+    /// `paths.case`.
+    pub path_case: paths::PathCase,
     /// `debug_headers:`.
     pub debug_headers: bool,
     /// `timeouts.connect` (or the deprecated `connect_timeout:`): the connect timeout of
@@ -166,9 +170,10 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         })
         .unzip();
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
-    let routes = routes::validate(raw.routes, &names, problems);
+    let path_case = raw.paths.case;
+    let routes = routes::validate(raw.routes, &names, path_case, problems);
     let default_side = raw.tenant.default;
-    let tenant = tenant_section(raw.tenant, keys, problems);
+    let tenant = tenant_section(raw.tenant, keys, path_case, problems);
     let connect_timeout = connect_timeout(raw.connect_timeout.as_deref(), problems);
     let limits = limits::validate(raw.limits, problems);
     let upstream_names: Vec<&str> = std::iter::once("legacy")
@@ -225,6 +230,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         forward_header: tenant.forward?,
         strip_headers: tenant.strip?,
         routes: routes?,
+        path_case,
         debug_headers: raw.debug_headers,
         connect_timeout: timeouts.defaults().connect,
         store: store?,

@@ -42,6 +42,10 @@ pub struct RawConfig {
     /// `routes:` the rules that send some requests to a new service.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `paths:` how request paths compare with route patterns: `{ case: sensitive }` (the
+    /// default) or `{ case: insensitive }` ([`RawPaths`](super::paths::RawPaths) documents it).
+    #[serde(default)]
+    pub paths: super::paths::RawPaths,
     /// `debug_headers:` when true the proxy adds the decision (side, route, reason) to
     /// responses as headers, for QA. Default false.
     #[serde(default)]

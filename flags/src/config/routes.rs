@@ -10,13 +10,16 @@ use crate::rollout::percent_to_basis_points;
 use crate::route::{HostMatch, Route};
 use crate::tenant::check_tenant_id;
 
+use super::paths::PathCase;
 use super::problems::Problems;
 use super::raw::{RawMatch, RawRoute};
 
-/// Validates every route; None if any is invalid (the problems say why).
+/// Validates every route, their patterns compared under `case`; None if any is invalid
+/// (the problems say why).
 pub(super) fn validate(
     raw: Vec<RawRoute>,
     services: &[&str],
+    case: PathCase,
     problems: &mut Problems<'_>,
 ) -> Option<Vec<Route>> {
     check_unique_names(&raw, problems);
@@ -24,7 +27,10 @@ pub(super) fn validate(
     let routes: Vec<(usize, Route)> = raw
         .into_iter()
         .enumerate()
-        .filter_map(|(index, route)| Some((index, route_of(index, route, services, problems)?)))
+        .filter_map(|(index, route)| {
+            let route = route_of(index, route, services, case, problems)?;
+            Some((index, route))
+        })
         .collect();
     check_overlaps(&routes, problems);
     (routes.len() == total).then(|| {
@@ -73,6 +79,7 @@ fn route_of(
     index: usize,
     raw: RawRoute,
     services: &[&str],
+    case: PathCase,
     problems: &mut Problems<'_>,
 ) -> Option<Route> {
     let at = |field: &str| format!("routes[{index}].{field}");
@@ -82,7 +89,7 @@ fn route_of(
         let message = format!("undefined service {:?} in route {name:?}", raw.service);
         problems.at_value(&at("service"), message);
     }
-    let matcher = route_match(index, name, &raw.matcher, problems);
+    let matcher = route_match(index, name, &raw.matcher, case, problems);
     let percent = percent_to_basis_points(raw.rollout.percent)
         .map_err(|message| {
             problems.at_value(&at("rollout.percent"), format!("route {name:?}: {message}"))
@@ -143,15 +150,21 @@ fn route_of(
 
 type Matcher = (Pattern, Option<Vec<Box<str>>>, Option<HostMatch>);
 
-/// Compiles a route's `match:` (pattern, uppercase methods, host condition).
+/// Compiles a route's `match:` (pattern, lowercase under `case: insensitive`; uppercase
+/// methods; host condition).
 fn route_match(
     index: usize,
     name: &str,
     raw: &RawMatch,
+    case: PathCase,
     problems: &mut Problems<'_>,
 ) -> Option<Matcher> {
     let at = |field: &str| format!("routes[{index}].match.{field}");
     let pattern = Pattern::parse(&raw.path)
+        .map(|pattern| match case {
+            PathCase::Sensitive => pattern,
+            PathCase::Insensitive => pattern.folded(),
+        })
         .map_err(|err| problems.at_value(&at("path"), format!("route {name:?}: {err}")))
         .ok();
     let methods = raw

@@ -4,6 +4,7 @@
 
 use super::header::header_name;
 use super::jwt::{self, KeyReader};
+use super::paths::PathCase;
 use super::problems::Problems;
 use super::raw::{RawTenant, RawTenantSource};
 use super::DEFAULT_FORWARD_HEADER;
@@ -26,6 +27,7 @@ pub(super) struct TenantSection {
 pub(super) fn tenant_section(
     tenant: RawTenant,
     keys: &KeyReader<'_>,
+    case: PathCase,
     problems: &mut Problems<'_>,
 ) -> TenantSection {
     check_verified_alone(&tenant, problems);
@@ -35,7 +37,7 @@ pub(super) fn tenant_section(
         .sources
         .into_iter()
         .enumerate()
-        .map(|(index, source)| tenant_source(index, source, keys, problems))
+        .map(|(index, source)| tenant_source(index, source, keys, case, problems))
         .collect();
     let forward = tenant.forward_header.as_deref();
     let forward = header_name(forward.unwrap_or(DEFAULT_FORWARD_HEADER))
@@ -103,12 +105,13 @@ fn tenant_source(
     index: usize,
     source: RawTenantSource,
     keys: &KeyReader<'_>,
+    case: PathCase,
     problems: &mut Problems<'_>,
 ) -> Option<TenantSource> {
     let (key, compiled) = match (source.header, source.subdomain, source.path, source.jwt) {
         (Some(name), None, None, None) => ("header", header_name(&name).map(TenantSource::Header)),
         (None, Some(suffix), None, None) => ("subdomain", subdomain_suffix(&suffix)),
-        (None, None, Some(text), None) => ("path", tenant_path(&text)),
+        (None, None, Some(text), None) => ("path", tenant_path(&text, case)),
         (None, None, None, Some(raw)) => {
             let at = format!("tenant.sources[{index}].jwt");
             return jwt::jwt_source(&at, raw, keys, problems);
@@ -134,8 +137,13 @@ fn subdomain_suffix(suffix: &str) -> Result<TenantSource, String> {
     }
 }
 
-fn tenant_path(text: &str) -> Result<TenantSource, String> {
+/// A `path:` source's pattern, its literals compared under `case` like the routes'.
+fn tenant_path(text: &str, case: PathCase) -> Result<TenantSource, String> {
     let pattern = Pattern::parse(text).map_err(|err| err.to_string())?;
+    let pattern = match case {
+        PathCase::Sensitive => pattern,
+        PathCase::Insensitive => pattern.folded(),
+    };
     let tenant_params = pattern
         .segments()
         .iter()

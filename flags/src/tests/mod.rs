@@ -8,6 +8,7 @@ mod jwt;
 mod jwt_load_errors;
 mod limits;
 mod load_errors;
+mod path_case;
 mod paths;
 mod precedence;
 mod qa;

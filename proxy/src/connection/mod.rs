@@ -1,7 +1,9 @@
 //! A client connection before and between its requests: HTTP/1 and h2c told apart on one
-//! port ([`downstream`]), the deadline on a request head ([`client_head`], [`h2c_head`]),
-//! every HTTP/1 head judged before Pingora parses it ([`head_check`]) and a refused one
-//! answered, counted and logged ([`refused_head`]), the keep-alive wait, the longest-idle connections closed when descriptors run short
+//! port ([`downstream`]), the deadline on a request head ([`client_head`], [`h2c_head`]) and
+//! on an HTTP/2 stream's request body ([`h2_stream`]), every HTTP/1 head judged before
+//! Pingora parses it ([`head_check`]) and a refused one answered, counted and logged
+//! ([`refused_head`]), the keep-alive wait, the longest-idle connections closed when
+//! descriptors run short
 //! ([`pressure`]), and the drain when the instance stops ([`drain`]).
 //!
 //! May import [`crate::telemetry`] and [`crate::live`].
@@ -9,6 +11,7 @@
 pub mod client_head;
 pub mod downstream;
 pub mod drain;
+pub mod h2_stream;
 pub mod h2c_head;
 pub mod head_check;
 pub mod pressure;

@@ -26,6 +26,9 @@ pub struct Answer {
     /// The path as the decision matched it (normalised: escapes decoded, `//` collapsed,
     /// matrix parameters left out).
     pub path: String,
+    /// `paths.case`: `sensitive`, or `insensitive` when route patterns matched the path
+    /// regardless of ASCII case.
+    pub path_case: &'static str,
     /// The matched route, or null.
     pub route: Option<String>,
     /// The resolved tenant, or null.
@@ -80,6 +83,7 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
     let upstream = snapshot.upstream(decision.side, decision.route);
     Ok(Answer {
         path: strangler_flags::matched_path(asked.path())?.into_owned(),
+        path_case: snapshot.path_case().code(),
         route: decision.route.map(|r| r.name.to_string()),
         tenant: decision.tenant.map(std::borrow::Cow::into_owned),
         tenant_source: decision.tenant_source.map(|s| s.code()),
@@ -94,7 +98,10 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
 impl std::fmt::Display for Answer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let none = "-";
-        writeln!(f, "path:     {}", self.path)?;
+        match self.path_case {
+            "insensitive" => writeln!(f, "path:     {} (matched case-insensitively)", self.path)?,
+            _ => writeln!(f, "path:     {}", self.path)?,
+        }
         writeln!(
             f,
             "route:    {}",

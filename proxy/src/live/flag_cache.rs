@@ -2,15 +2,18 @@
 //! file so that an instance starting while the store is unreachable serves them (and says
 //! so) instead of routes.yaml alone.
 //!
-//! The file is written after every store read that moved the version, atomically: a
-//! temporary file beside it, flushed to disk, then renamed over it, so a reader (or a crash)
-//! sees the old file or the new one, never half of one. The write happens on a blocking
-//! thread, off the admin request and the poll (a flush takes 8 ms here, sometimes 90); of
-//! two writes racing, the older version never lands over the newer.
+//! The file is written after every store read that moved the version, and whenever the
+//! guard's trips the store has not recorded change ([`crate::live::held_trips`]),
+//! atomically: a temporary file beside it, flushed to disk, then renamed over it, so a
+//! reader (or a crash) sees the old file or the new one, never half of one. The write
+//! happens on a blocking thread, off the admin request and the poll (a flush takes 8 ms
+//! here, sometimes 90); of two writes racing, the one asked for first never lands over the
+//! later one.
 //!
 //! The file records which store it came from (the URL without credentials) and is ignored
-//! for any other store. It is only read at start and only when the store cannot be reached:
-//! a reachable store always wins. A file that does not parse is logged and ignored.
+//! for any other store. It is only read at start. Its overrides serve only when the store
+//! cannot be reached (a reachable store always wins); its held trips are held again either
+//! way, until the guard records them. A file that does not parse is logged and ignored.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use strangler_control::Overrides;
 use strangler_flags::store_url::without_credentials;
 use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+
+use crate::live::held_trips::Held;
 
 /// The format written; a file of another format is ignored.
 const FORMAT: u32 = 1;
@@ -67,6 +73,10 @@ struct CacheFile {
     #[serde(with = "time::serde::rfc3339")]
     read_at: OffsetDateTime,
     overrides: Overrides,
+    /// The guard's trips the store has not recorded (absent when there are none, so a file
+    /// without them reads as before).
+    #[serde(default, skip_serializing_if = "Held::is_empty")]
+    held: Held,
 }
 
 /// Overrides read back from the cache, with when the store last said so.
@@ -75,6 +85,16 @@ pub struct Cached {
     pub overrides: Overrides,
     /// When they were read from the store.
     pub read_at: OffsetDateTime,
+    /// The guard's trips the store had not recorded when the file was written.
+    pub held: Held,
+}
+
+/// What a write needs to know of the writes before it.
+struct Written {
+    /// The order of the last write that landed.
+    order: u64,
+    /// When the overrides of the last write were read from the store.
+    read_at: Option<OffsetDateTime>,
 }
 
 /// The cache file of one store.
@@ -82,8 +102,10 @@ pub struct FlagCache {
     path: PathBuf,
     /// The store URL without credentials, recorded in the file.
     store: String,
-    /// The version last written, held during a write so writes land one at a time.
-    written: Mutex<i64>,
+    /// The order given to the next write, so an earlier one never lands over it.
+    next: AtomicU64,
+    /// The last write, held during a write so writes land one at a time.
+    written: Mutex<Written>,
     /// Set while writing fails, so that is logged once, not on every change.
     failing: AtomicBool,
 }
@@ -94,7 +116,11 @@ impl FlagCache {
         FlagCache {
             path,
             store: without_credentials(url),
-            written: Mutex::new(i64::MIN),
+            next: AtomicU64::new(0),
+            written: Mutex::new(Written {
+                order: 0,
+                read_at: None,
+            }),
             failing: AtomicBool::new(false),
         }
     }
@@ -128,26 +154,41 @@ impl FlagCache {
                 configured: self.store.clone(),
             });
         }
+        self.lock_written().read_at = Some(file.read_at);
         Ok(Some(Cached {
             overrides: file.overrides,
             read_at: file.read_at,
+            held: file.held,
         }))
     }
 
-    /// Replaces the file with `overrides`, just read from the store, on a blocking thread,
-    /// unless a newer version was written meanwhile. A failure is logged (once until a write
-    /// works again) and otherwise ignored: the cache is a fallback.
-    pub fn store_in_background(self: &Arc<Self>, overrides: Arc<Overrides>) {
+    /// Replaces the file with `overrides` and `held` on a blocking thread, unless a write
+    /// asked for later landed first. `read_at` is when the overrides were read from the
+    /// store; None when they were not read just now (the time of the last read is kept). A
+    /// failure is logged (once until a write works again) and otherwise ignored: the cache
+    /// is a fallback. The handle ends when the file is written (or the write gave up).
+    pub fn store_in_background(
+        self: &Arc<Self>,
+        overrides: Arc<Overrides>,
+        held: Held,
+        read_at: Option<OffsetDateTime>,
+    ) -> JoinHandle<()> {
         let cache = self.clone();
-        let read_at = OffsetDateTime::now_utc();
+        let order = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         tokio::task::spawn_blocking(move || {
-            let mut written = cache.written.lock().unwrap_or_else(|p| p.into_inner());
-            if overrides.version < *written {
+            let mut written = cache.lock_written();
+            if order < written.order {
                 return;
             }
-            match cache.store(&overrides, read_at) {
+            let read_at = read_at
+                .or(written.read_at)
+                .unwrap_or_else(OffsetDateTime::now_utc);
+            match cache.store(&overrides, &held, read_at) {
                 Ok(()) => {
-                    *written = overrides.version;
+                    *written = Written {
+                        order,
+                        read_at: Some(read_at),
+                    };
                     cache.failing.store(false, Ordering::Relaxed);
                 }
                 Err(error) if !cache.failing.swap(true, Ordering::Relaxed) => {
@@ -155,18 +196,28 @@ impl FlagCache {
                 }
                 Err(_) => {}
             }
-        });
+        })
     }
 
-    /// Replaces the file with `overrides`, read from the store at `read_at`: a temporary
-    /// file is written and flushed, then renamed over the cache.
-    pub fn store(&self, overrides: &Overrides, read_at: OffsetDateTime) -> Result<(), CacheError> {
+    fn lock_written(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the file with `overrides`, read from the store at `read_at`, and `held`: a
+    /// temporary file is written and flushed, then renamed over the cache.
+    pub fn store(
+        &self,
+        overrides: &Overrides,
+        held: &Held,
+        read_at: OffsetDateTime,
+    ) -> Result<(), CacheError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let file = CacheFile {
             format: FORMAT,
             store: self.store.clone(),
             read_at,
             overrides: overrides.clone(),
+            held: held.clone(),
         };
         let text = serde_json::to_vec(&file).map_err(|e| self.corrupt(e))?;
         let suffix = format!(
@@ -230,7 +281,10 @@ mod tests {
         let path = scratch("roundtrip");
         let cache = FlagCache::new(path.clone(), "postgres://app:secret@db:5432/flags");
         let read_at = OffsetDateTime::now_utc();
-        cache.store(&killed_everywhere(7), read_at).expect("store");
+        let held = Held::default();
+        cache
+            .store(&killed_everywhere(7), &held, read_at)
+            .expect("store");
         let text = std::fs::read_to_string(&path).expect("cache file");
         assert!(!text.contains("secret"), "{text}");
         let cached = cache.load().expect("load").expect("a cache");

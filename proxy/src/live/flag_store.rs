@@ -18,7 +18,9 @@
 //! replace the cached ones, whatever the versions say. An instance that loses the store later
 //! keeps serving the last overrides it read and retries the same way. Meanwhile flag changes
 //! through this instance are refused (503): they could not be recorded. Health is reported by
-//! [`crate::live::flag_health`].
+//! [`crate::live::flag_health`]. The rollback guard alone acts during an outage: its trip is
+//! held in this process and in the cache ([`crate::live::held_trips`]), folded over every
+//! read, until the guard records it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -29,8 +31,9 @@ use strangler_flags::store_url::without_credentials;
 use tokio::sync::{watch, Notify};
 
 use crate::live::config::LiveConfig;
-use crate::live::flag_cache::FlagCache;
+use crate::live::flag_cache::{CacheError, Cached, FlagCache};
 use crate::live::flag_health::{StoreHealth, StoreState};
+use crate::live::held_trips::{Held, HeldTrip, HeldTrips};
 
 /// How often the store's version is checked.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -94,17 +97,25 @@ pub struct FlagStore {
     syncing: tokio::sync::Mutex<()>,
     /// True once the overrides applied were read from the store rather than the cache.
     from_store: AtomicBool,
+    /// The guard's trips the store has not recorded, folded over every overrides applied.
+    held: HeldTrips,
 }
 
 impl FlagStore {
     /// Connects to `database` (running migrations) within [`CONNECT_TIMEOUT`] and folds
     /// its overrides into `live`; if it cannot, folds the overrides of `cache` instead and
-    /// says so in the log. [`FlagStore::run`] keeps trying either way.
+    /// says so in the log. The guard's trips held in the cache are held again either way.
+    /// [`FlagStore::run`] keeps trying.
     pub async fn open(
         database: SharedDatabase,
         cache: FlagCache,
         live: Arc<LiveConfig>,
     ) -> FlagStore {
+        let cached = cache.load();
+        let held = match &cached {
+            Ok(Some(cached)) => cached.held.clone(),
+            _ => Held::default(),
+        };
         let url = database.url().to_owned();
         let flags = FlagStore {
             health: StoreHealth::new(without_credentials(&url)),
@@ -115,9 +126,10 @@ impl FlagStore {
             cache: Arc::new(cache),
             syncing: tokio::sync::Mutex::new(()),
             from_store: AtomicBool::new(false),
+            held: HeldTrips::new(held),
         };
         if let Err(error) = flags.reach().await {
-            flags.serve_cache(&error.to_string());
+            flags.serve_cache(&error.to_string(), cached);
         }
         flags
     }
@@ -186,9 +198,13 @@ impl FlagStore {
             .await
             .map_err(|_| FlagStoreError::Timeout(VERSION_TIMEOUT))??;
         if version != applied.version || !self.from_store.load(Ordering::Relaxed) {
-            self.live.apply_overrides(store.overrides().await?);
+            self.live
+                .apply_overrides(self.held.fold(store.overrides().await?));
             self.from_store.store(true, Ordering::Relaxed);
-            self.cache.store_in_background(self.live.overrides());
+            let now = Some(time::OffsetDateTime::now_utc());
+            let overrides = self.live.overrides();
+            self.cache
+                .store_in_background(overrides, self.held.all(), now);
         } else if applied.routes.values().any(|r| r.schedule.is_some()) {
             self.live.apply_overrides(Overrides::clone(&applied));
         }
@@ -203,15 +219,15 @@ impl FlagStore {
         Ok(())
     }
 
-    /// At start, with the store unreachable because of `error`: folds the cache in if it is
+    /// At start, with the store unreachable because of `error`: folds `cached` in if it is
     /// usable, and logs what is served either way.
-    fn serve_cache(&self, error: &str) {
+    fn serve_cache(&self, error: &str, cached: Result<Option<Cached>, CacheError>) {
         let store = without_credentials(&self.url);
         let cache = self.cache.path().display().to_string();
-        match self.cache.load() {
+        match cached {
             Ok(Some(cached)) => {
                 let version = cached.overrides.version;
-                self.live.apply_overrides(cached.overrides);
+                self.live.apply_overrides(self.held.fold(cached.overrides));
                 self.health
                     .serving_cache(Some((version, cached.read_at)), error);
                 tracing::error!(target: "strangler::flags", %store, %error, %cache, version, read_at = %cached.read_at, "flag store unreachable at start; serving routes.yaml with the cached flags until it answers");
@@ -225,6 +241,47 @@ impl FlagStore {
                 tracing::error!(target: "strangler::flags", %store, %error, %cache_error, "flag store unreachable at start and the flag cache is unusable (ignored); serving routes.yaml alone until it answers");
             }
         }
+    }
+
+    /// Holds the guard's trip of `route`, which the store could not record: the route's kill
+    /// switch goes on in this process (again, should a read have replaced it) and stays on
+    /// over every read until [`FlagStore::release`]; the trip is in the cache file when this
+    /// returns, so a restart holds it too.
+    pub async fn hold(&self, route: &str, trip: HeldTrip) {
+        self.held.hold(route, trip);
+        // At once, even while a sync waits for a store that does not answer.
+        self.fold_held();
+        let _serial = self.syncing.lock().await;
+        // Again: a sync that read the held trips before this one may have published since.
+        self.fold_held();
+        let written = self
+            .cache
+            .store_in_background(self.live.overrides(), self.held.all(), None);
+        let _ = written.await;
+    }
+
+    /// Publishes the overrides applied now with every held kill switch on (nothing when
+    /// they are on already).
+    fn fold_held(&self) {
+        let overrides = self.held.fold(Overrides::clone(&self.live.overrides()));
+        self.live.apply_overrides(overrides);
+    }
+
+    /// Stops holding the trip of `route`: the store recorded it, or its kill switch was on
+    /// already. The cache forgets it too.
+    pub async fn release(&self, route: &str) {
+        let _serial = self.syncing.lock().await;
+        if self.held.release(route) {
+            let written =
+                self.cache
+                    .store_in_background(self.live.overrides(), self.held.all(), None);
+            let _ = written.await;
+        }
+    }
+
+    /// The guard's trips held now: at start, those of the cache, for the guard to record.
+    pub fn held(&self) -> Held {
+        self.held.all()
     }
 
     /// The store, if a connect ever succeeded.

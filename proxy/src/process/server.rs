@@ -246,8 +246,10 @@ impl Running {
         flags
     }
 
-    /// Starts the rollback guards' evaluator on `control` (see [`crate::resilience::guard_watch`]).
+    /// Starts the rollback guards' evaluator on `control` (see [`crate::resilience::guard_watch`]),
+    /// once the trips an earlier run could not record are pending again.
     fn start_guards(&self, control: &tokio::runtime::Runtime, flags: &Arc<FlagStore>) {
+        control.block_on(crate::resilience::guard_watch::resume(&self.guards, flags));
         let (live, shutdown) = (self.live.clone(), self.shutdown.subscribe());
         let evaluator =
             crate::resilience::guard_watch::run(self.guards.clone(), live, flags.clone(), shutdown);

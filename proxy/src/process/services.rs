@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::os::fd::IntoRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use crate::admin::listener;
 use crate::admin::state::AdminState;
 use crate::connection::downstream::Downstream;
+use crate::connection::h2_stream::StreamWatch;
 use crate::connection::pressure::Pressure;
 use crate::process::launch::StartError;
 use crate::request::edge::Edge;
@@ -63,14 +65,21 @@ pub(super) fn spawn_proxy(
     }))
 }
 
-/// One Pingora HTTP proxy over our [`Edge`], with h2c on or off.
-fn proxy_app(edge: Edge, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
+/// How long an HTTP/2 connection with no stream open is kept, like a kept-alive HTTP/1
+/// connection between requests.
+const H2_IDLE: Duration = Duration::from_secs(60);
+
+/// One Pingora HTTP proxy over our [`Edge`], with h2c on or off, its HTTP/2 streams each
+/// watched for a stalled body ([`StreamWatch`]) and its idle HTTP/2 connections closed after
+/// [`H2_IDLE`].
+fn proxy_app(edge: Edge, conf: &Arc<ServerConf>, h2c: bool) -> StreamWatch<HttpProxy<Edge>> {
     let mut proxy = HttpProxy::new(edge, conf.clone());
     proxy.handle_init_modules();
     let mut options = HttpServerOptions::default();
     options.h2c = h2c;
+    options.h2_idle_timeout = Some(H2_IDLE);
     proxy.server_options = Some(options);
-    proxy
+    StreamWatch::new(proxy)
 }
 
 /// If the listening service ever stops on its own, say so and stop claiming readiness.

@@ -213,7 +213,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         &self,
         session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         limits::count_body(&mut ctx.limits, body.as_ref())?;
@@ -221,6 +221,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             let client_timeout = ctx.loaded()?.snapshot.limits().client_timeout;
             limits::bound_upload(session, &mut ctx.limits, client_timeout)?;
         }
+        limits::body_progress(end_of_stream);
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_request_body(body.as_ref());
         }

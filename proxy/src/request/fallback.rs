@@ -91,6 +91,14 @@ impl BreakerTicket {
     }
 }
 
+/// A request that never reached `logging` (an HTTP/2 stream reset for a stalled body,
+/// [`crate::connection::h2_stream`]) still gives its probe slot back.
+impl Drop for BreakerTicket {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 /// Whether `req` may be sent again to legacy under `policy`, its body having been
 /// buffered whole (`truncated` false).
 pub fn replayable(policy: &FallbackPolicy, req: &RequestHeader, truncated: bool) -> bool {

@@ -3,9 +3,11 @@
 //! 413, and a tenant over its rate 429 with `Retry-After`, each before anything goes
 //! upstream and each with a JSON body naming the limit ([`super::refusal`]). A body without a length is counted
 //! as it streams and cut off past `max_body`; `client_timeout` bounds every wait for the
-//! client's next body bytes, and `timeouts.total` the whole upload ([`bound_upload`]: a
-//! body still arriving when the exchange's deadline passes is cut with 408,
-//! `upload-timeout`).
+//! client's next body bytes and for the client to take more of the response, and
+//! `timeouts.total` the whole upload ([`bound_upload`]: a body still arriving when the
+//! exchange's deadline passes is cut with 408, `upload-timeout`). Pingora bounds HTTP/1 body
+//! reads itself; an HTTP/2 stream's body waits are reported to
+//! [`crate::connection::h2_stream`], which resets a stalled stream.
 //!
 //! The checks run from one call in `request_filter` ([`admit`]), in this order: the whole
 //! proxy's `max_in_flight` (503), the size checks (they cost nothing and do not spend the
@@ -22,6 +24,7 @@ use pingora::prelude::Session;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use strangler_flags::config::limits::{Limits, Rate};
 
+use crate::connection::h2_stream::{self, CLIENT_TIMEOUT, UPLOAD_TIMEOUT};
 use crate::live::loaded::Loaded;
 use crate::request::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
 use crate::request::refusal::{self, Refusal};
@@ -60,8 +63,8 @@ impl RequestLimits {
 }
 
 /// Applies `limits:` to a decided request, `in_flight` counting it: sets the client read
-/// timeout, checks the proxy's capacity, sizes and the rate, and answers the request
-/// itself when a limit refuses it (true).
+/// and write timeouts (and an HTTP/2 stream's body watch), checks the proxy's capacity,
+/// sizes and the rate, and answers the request itself when a limit refuses it (true).
 pub async fn admit(
     session: &mut Session,
     loaded: &Loaded,
@@ -73,6 +76,11 @@ pub async fn admit(
     let limits = loaded.snapshot.limits();
     if let Some(timeout) = limits.client_timeout {
         session.set_read_timeout(Some(timeout));
+        session.set_write_timeout(Some(timeout));
+    }
+    if session.as_ref().is_http2() && !session.is_body_done() {
+        let per_read = limits.client_timeout.unwrap_or(PINGORA_BODY_READ);
+        h2_stream::await_body(per_read, CLIENT_TIMEOUT);
     }
     // Read only for a request without a tenant, under an `anonymous` rate.
     let client = || {
@@ -228,7 +236,23 @@ pub fn bound_upload(
     let per_read = client_timeout.unwrap_or(PINGORA_BODY_READ);
     state.read_cut_at_deadline = left < per_read;
     session.set_read_timeout(Some(per_read.min(left)));
+    if session.as_ref().is_http2() && !session.is_body_done() {
+        let reason = match state.read_cut_at_deadline {
+            true => UPLOAD_TIMEOUT,
+            false => CLIENT_TIMEOUT,
+        };
+        h2_stream::await_body(per_read.min(left), reason);
+    }
     Ok(())
+}
+
+/// Reports a chunk of an HTTP/2 stream's request body, or its end, to the stream's body
+/// watch (nothing for HTTP/1, whose reads Pingora bounds).
+pub fn body_progress(end_of_stream: bool) {
+    match end_of_stream {
+        true => h2_stream::body_done(),
+        false => h2_stream::body_arrived(),
+    }
 }
 
 /// From `fail_to_proxy`: whether the request failed as an upload that `timeouts.total`

@@ -4,7 +4,7 @@
 //!
 //! The only folder that implements `ProxyHttp`. May import every folder below it
 //! ([`crate::telemetry`], [`crate::live`], [`crate::resilience`], [`crate::shadow`],
-//! [`crate::connection`]'s drain).
+//! [`crate::connection`]'s drain and HTTP/2 stream watch).
 
 pub mod context;
 pub mod edge;

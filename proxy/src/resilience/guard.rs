@@ -186,6 +186,22 @@ impl Guards {
         self.sync_watches();
     }
 
+    /// Marks `route` tripped at `at` by `breach`, not recorded yet; false when the route
+    /// has no guard.
+    pub(crate) fn set_pending(&self, route: &str, at: OffsetDateTime, breach: Breach) -> bool {
+        let mut watches = self.watches();
+        let Some(watch) = watches.get_mut(route) else {
+            return false;
+        };
+        watch.state = GuardState::Pending;
+        watch.last_trip = Some(Trip {
+            at,
+            breach,
+            entry: None,
+        });
+        true
+    }
+
     /// The evaluator's state, by route name.
     pub(crate) fn watches(&self) -> MutexGuard<'_, BTreeMap<Box<str>, Watch>> {
         self.watches.lock().unwrap_or_else(|p| p.into_inner())

@@ -1,14 +1,16 @@
 //! The guard's evaluator: once a second, on the control runtime, each guarded route's
 //! window is judged against its `guard:` and a breach rolls the route back.
 //!
-//! A trip sends the route to legacy in this process at once (an in-process kill switch
-//! folded over the current flags), then records it in the flag store through the same
-//! path as an admin change: one [`Change::GuardTrip`] entry by the actor `guard` whose
+//! A trip sends the route to legacy in this process at once (a kill switch held by the
+//! flag store's side of this process, folded over every read and written to the flag
+//! cache, see [`crate::live::held_trips`]), then records it in the flag store through the
+//! same path as an admin change: one [`Change::GuardTrip`] entry by the actor `guard` whose
 //! comment and body carry the figures, turning the kill switch on and pausing a running
-//! ramp. The store's answer then replaces the in-process override. While the store cannot
-//! record it the route stays on legacy in this process and the write is retried every
-//! second. A store that finds the kill switch on already (another instance tripped first)
-//! records nothing.
+//! ramp. The store's answer then releases the held kill. While the store cannot record it
+//! the route stays on legacy in this process and the write is retried every second; a
+//! restart meanwhile finds the trip in the cache, holds it again and goes on retrying
+//! ([`resume`]). A store that finds the kill switch on already (another instance tripped
+//! first) records nothing.
 //!
 //! After a trip the guard only waits: it never clears the kill switch and never resumes a
 //! ramp. When a human clears the kill switch the window restarts and it watches again.
@@ -16,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strangler_control::{Change, ControlError, Overrides};
+use strangler_control::{Change, ControlError};
 use strangler_flags::guard::Breach;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -24,7 +26,8 @@ use tokio::time::MissedTickBehavior;
 
 use crate::live::config::LiveConfig;
 use crate::live::flag_store::{FlagStore, FlagStoreError, CONNECT_TIMEOUT};
-use crate::resilience::guard::{guarded, GuardState, Guards, Trip};
+use crate::live::held_trips::HeldTrip;
+use crate::resilience::guard::{guarded, GuardState, Guards};
 use crate::resilience::guard_window::RouteWindow;
 
 /// How often every guarded route is judged.
@@ -59,6 +62,20 @@ pub async fn run(
     }
 }
 
+/// Takes up the trips an earlier run held but the store never recorded (read from the flag
+/// cache at start): pending again, retried from the first tick of [`run`]. A held trip of a
+/// route that has no `guard:` any more is let go, with a warning: nothing would record it.
+pub async fn resume(guards: &Guards, flags: &FlagStore) {
+    for (route, held) in flags.held() {
+        if guards.set_pending(&route, held.at, held.breach) {
+            tracing::warn!(target: "strangler::guard", route, tripped_at = %held.at, "a trip the flag store has not recorded yet (held in the flag cache): the route stays on legacy; recording it once the store answers");
+        } else {
+            tracing::warn!(target: "strangler::guard", route, tripped_at = %held.at, "the flag cache holds a trip the flag store never recorded, but the route has no guard: any more; its kill switch is let go");
+            flags.release(&route).await;
+        }
+    }
+}
+
 /// One pass over the guarded routes of the snapshot serving now.
 async fn evaluate(guards: &Guards, live: &LiveConfig, flags: &FlagStore) {
     let loaded = live.current();
@@ -69,9 +86,9 @@ async fn evaluate(guards: &Guards, live: &LiveConfig, flags: &FlagStore) {
         let killed = loaded.snapshot.route(route).is_some_and(|r| r.killed());
         match step(guards, route, window, killed, now) {
             Step::Nothing => {}
-            Step::Trip(breach) => trip(guards, live, flags, route, breach).await,
+            Step::Trip(breach) => trip(guards, flags, route, breach).await,
             Step::Retry => {
-                if let Err(error) = record(guards, live, flags, route).await {
+                if let Err(error) = record(guards, flags, route).await {
                     tracing::debug!(target: "strangler::guard", route, %error, "the guard's trip is still not recorded");
                 }
             }
@@ -109,7 +126,7 @@ fn step(guards: &Guards, route: &str, window: &RouteWindow, killed: bool, now: u
 }
 
 /// Rolls `route` back: legacy at once in this process, then the store's record.
-async fn trip(guards: &Guards, live: &LiveConfig, flags: &FlagStore, route: &str, breach: Breach) {
+async fn trip(guards: &Guards, flags: &FlagStore, route: &str, breach: Breach) {
     metrics::counter!("strangler_guard_trips_total", "route" => route.to_owned()).increment(1);
     let (figures, limits) = (&breach.figures, &breach.limits);
     let reason: Vec<&str> = breach.exceeded.iter().map(|e| e.code()).collect();
@@ -126,28 +143,17 @@ async fn trip(guards: &Guards, live: &LiveConfig, flags: &FlagStore, route: &str
         window_s = limits.window_seconds,
         "guard tripped: the route goes to legacy"
     );
-    if let Some(watch) = guards.watches().get_mut(route) {
-        watch.state = GuardState::Pending;
-        watch.last_trip = Some(Trip {
-            at: OffsetDateTime::now_utc(),
-            breach,
-            entry: None,
-        });
-    }
-    kill_locally(live, route);
-    if let Err(error) = record(guards, live, flags, route).await {
+    let at = OffsetDateTime::now_utc();
+    guards.set_pending(route, at, breach.clone());
+    flags.hold(route, HeldTrip { at, breach }).await;
+    if let Err(error) = record(guards, flags, route).await {
         tracing::error!(target: "strangler::guard", route, %error, "the flag store did not record the guard's trip: the route goes to legacy in this process only until it does; retrying every second");
     }
 }
 
-/// Writes the pending trip of `route` to the store; on failure keeps the route on legacy
-/// in this process and leaves the trip pending for the next tick.
-async fn record(
-    guards: &Guards,
-    live: &LiveConfig,
-    flags: &FlagStore,
-    route: &str,
-) -> Result<(), FlagStoreError> {
+/// Writes the pending trip of `route` to the store and lets the held kill go; on failure
+/// the route stays on legacy (the kill is held) and the trip pending for the next tick.
+async fn record(guards: &Guards, flags: &FlagStore, route: &str) -> Result<(), FlagStoreError> {
     let pending = guards
         .watches()
         .get(route)
@@ -172,11 +178,9 @@ async fn record(
             tracing::info!(target: "strangler::guard", route, "the kill switch was on already (another instance tripped first): nothing recorded");
             (GuardState::Tripped, None)
         }
-        Err(error) => {
-            keep_on_legacy(live, route);
-            return Err(error);
-        }
+        Err(error) => return Err(error),
     };
+    flags.release(route).await;
     if let Some(watch) = guards.watches().get_mut(route) {
         watch.state = state;
         if let Some(trip) = &mut watch.last_trip {
@@ -184,21 +188,4 @@ async fn record(
         }
     }
     Ok(())
-}
-
-/// The store could not record the trip: the route stays on legacy here, again if a read
-/// of the store replaced the in-process override meanwhile.
-fn keep_on_legacy(live: &LiveConfig, route: &str) {
-    let snapshot = live.current().snapshot.clone();
-    if !snapshot.route(route).is_some_and(|r| r.killed()) {
-        kill_locally(live, route);
-    }
-}
-
-/// Folds a kill switch for `route` over the flags this process applies now. The store
-/// does not know of it; its next read that moved replaces it.
-fn kill_locally(live: &LiveConfig, route: &str) {
-    let mut overrides = Overrides::clone(&live.overrides());
-    overrides.routes.entry(route.to_owned()).or_default().killed = true;
-    live.apply_overrides(overrides);
 }
