@@ -70,11 +70,11 @@ enum Protocol {
 pub struct Pipelined;
 
 /// Routes each new connection to the HTTP/1 or the h2c instance of the same proxy.
-pub struct Downstream<A> {
+pub struct Downstream<A, H = A> {
     /// The proxy with h2c off.
     pub http1: Arc<A>,
-    /// The proxy with h2c on.
-    pub h2c: Arc<A>,
+    /// The proxy with h2c on (its HTTP/2 streams watched, `connection::h2_stream`).
+    pub h2c: Arc<H>,
     /// Where `limits.client_timeout`, the deadline on a request head, is read.
     pub live: Arc<crate::live::config::LiveConfig>,
     /// Counts open connections and holds idle ones open for a while when draining.
@@ -86,7 +86,11 @@ pub struct Downstream<A> {
 }
 
 #[async_trait]
-impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstream<A> {
+impl<A, H> ServerApp for Downstream<A, H>
+where
+    A: ServerApp + HttpServerApp + Send + Sync + 'static,
+    H: ServerApp + HttpServerApp + Send + Sync + 'static,
+{
     async fn process_new(
         self: &Arc<Self>,
         stream: Stream,
@@ -112,7 +116,11 @@ impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> ServerApp for Downstr
     }
 }
 
-impl<A: ServerApp + HttpServerApp + Send + Sync + 'static> Downstream<A> {
+impl<A, H> Downstream<A, H>
+where
+    A: ServerApp + HttpServerApp + Send + Sync + 'static,
+    H: ServerApp + HttpServerApp + Send + Sync + 'static,
+{
     /// `limits.client_timeout`, or its default, as configured now.
     fn head_timeout(&self) -> Duration {
         self.live.current().snapshot.limits().head_timeout()

@@ -50,8 +50,9 @@ pub(super) fn spawn_proxy(
     let (live, drain) = (first.live.clone(), first.drain.clone());
     let h2c_heads = first.h2c_heads.clone();
     let app = Downstream {
+        // HTTP/1 sessions only: no HTTP/2 stream to watch, no wrapper on every request.
         http1: Arc::new(proxy_app(first, &conf, false)),
-        h2c: Arc::new(proxy_app(edge(), &conf, true)),
+        h2c: Arc::new(StreamWatch::new(proxy_app(edge(), &conf, true))),
         live,
         drain,
         h2c_heads,
@@ -69,17 +70,17 @@ pub(super) fn spawn_proxy(
 /// connection between requests.
 const H2_IDLE: Duration = Duration::from_secs(60);
 
-/// One Pingora HTTP proxy over our [`Edge`], with h2c on or off, its HTTP/2 streams each
-/// watched for a stalled body ([`StreamWatch`]) and its idle HTTP/2 connections closed after
-/// [`H2_IDLE`].
-fn proxy_app(edge: Edge, conf: &Arc<ServerConf>, h2c: bool) -> StreamWatch<HttpProxy<Edge>> {
+/// One Pingora HTTP proxy over our [`Edge`], with h2c on or off and its idle HTTP/2
+/// connections closed after [`H2_IDLE`]. The h2c one's streams are each watched for a
+/// stalled body ([`StreamWatch`], by the caller).
+fn proxy_app(edge: Edge, conf: &Arc<ServerConf>, h2c: bool) -> HttpProxy<Edge> {
     let mut proxy = HttpProxy::new(edge, conf.clone());
     proxy.handle_init_modules();
     let mut options = HttpServerOptions::default();
     options.h2c = h2c;
     options.h2_idle_timeout = Some(H2_IDLE);
     proxy.server_options = Some(options);
-    StreamWatch::new(proxy)
+    proxy
 }
 
 /// If the listening service ever stops on its own, say so and stop claiming readiness.
