@@ -13,7 +13,7 @@
 //! `strangler_rejected_requests_total` as `client-timeout` (or `upload-timeout` when
 //! `total` was the tighter bound), like an HTTP/1 client cut off mid-head. An HTTP/2
 //! response cannot be sent once the stream is dropped, so the client sees the reset, not
-//! HTTP/1's 408, and the request has no access-log line.
+//! HTTP/1's 408; the access-log line says `status: 0` and the reason.
 //!
 //! Outside an HTTP/2 stream's task (HTTP/1) the reports do nothing.
 
@@ -129,12 +129,24 @@ impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for StreamWatch<A> 
             return self.inner.process_new_http(session, shutdown).await;
         }
         let body = Arc::new(StreamBody::default());
+        // What the access-log line of a cut stream names (the session moves into the app).
+        let client = session.client_addr().and_then(|a| a.as_inet()).copied();
+        let head = session.req_header();
+        let (method, target) = (head.method.clone(), head.uri.to_string());
         let serving = STREAM.scope(body.clone(), self.inner.process_new_http(session, shutdown));
         tokio::select! {
             served = serving => served,
             reason = body.stalled() => {
                 tracing::debug!(target: "strangler::limits", reason, "an HTTP/2 request body stalled: resetting its stream");
                 crate::telemetry::metrics::record_rejected(reason);
+                crate::telemetry::access_log::write_refused(&crate::telemetry::access_log::RefusedRecord {
+                    client,
+                    method: Some(method.as_str().as_bytes()),
+                    target: target.as_bytes(),
+                    status: 0,
+                    reason,
+                    message: "the request body stalled: the stream was reset",
+                });
                 None
             }
         }
