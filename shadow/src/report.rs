@@ -1,13 +1,15 @@
 //! What a route's shadow comparison amounts to, as JSON for QA and the admin API:
-//! `{"routes":[{"route","compared","matched","mismatched","skipped","skip_reasons","errors","match_rate",
+//! `{"routes":[{"route","compared","matched","mismatched","noise_only","unsettled","skipped",
+//! "skip_reasons","errors","outcomes","match_rate","noise_probes","shadow_noise_probes",
 //! "differences":[{"path","kind","count","example"}],"noise":[{"path","count"}]}]}`.
-//! These field names are a contract with the report's readers.
+//! These field names are a contract with the report's readers; `outcomes` is keyed by the
+//! `outcome` label of `strangler_shadow_total`, and agrees with it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::{Example, Kind, SkipReason};
+use crate::{Example, Kind, SkipReason, Verdict};
 
 /// The reports of every shadowed route.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,21 +25,32 @@ pub struct RouteReport {
     pub route: String,
     /// Comparisons made (skipped ones and errors excluded).
     pub compared: u64,
-    /// Comparisons where no path was a real difference.
+    /// Comparisons where no path was a real difference (`match` and `noise-only`).
     pub matched: u64,
     /// Comparisons with at least one real difference.
     pub mismatched: u64,
+    /// Of `matched`, those that differed only in noise.
+    pub noise_only: u64,
+    /// Comparisons that differed before the route had enough noise probes to tell
+    /// ([`crate::MIN_PROBES`]).
+    pub unsettled: u64,
     /// Comparisons not made.
     pub skipped: u64,
     /// The same, per reason (`body-too-large`, `overloaded`, ...).
     pub skip_reasons: BTreeMap<SkipReason, u64>,
-    /// Shadow calls that failed.
+    /// Shadow calls that failed (or had no primary answer to compare with).
     pub errors: u64,
+    /// Comparisons per verdict, as `strangler_shadow_total{outcome}` counts them.
+    pub outcomes: BTreeMap<Verdict, u64>,
     /// `matched / compared`, absent before the first comparison.
     pub match_rate: Option<f64>,
+    /// Comparisons whose request was asked of the primary twice (noise probes).
+    pub noise_probes: u64,
+    /// Comparisons whose request was asked of the shadow twice (`noise_both_sides`).
+    pub shadow_noise_probes: u64,
     /// Paths that differ clearly more often than noise explains, most frequent first.
     pub differences: Vec<DifferenceReport>,
-    /// Paths that differed, but no more than noise (or too rarely) to tell.
+    /// Paths that differed, but only ever as noise (or too rarely to tell).
     pub noise: Vec<NoiseReport>,
 }
 

@@ -54,8 +54,7 @@ async fn report(
     let Some(store) = state.diffs.get() else {
         return unavailable();
     };
-    let thresholds = &file.diffs().thresholds;
-    match reports::report(store, query.route.as_deref(), since, thresholds).await {
+    match reports::report(store, query.route.as_deref(), since).await {
         Ok(report) => Json(report).into_response(),
         Err(error) => reply::error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }

@@ -25,9 +25,8 @@ pub fn diffs(config: &Path, route: Option<&str>, since: &str, json: bool) -> Res
         }
     }
     let since = reports::parse_since(since).map_err(CliError::Usage)?;
-    let settings = snapshot.diffs().clone();
     let report = with_store(&snapshot, |store| async move {
-        Ok(reports::report(&store, route, since, &settings.thresholds).await?)
+        Ok(reports::report(&store, route, since).await?)
     })?;
     match json {
         true => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -1,16 +1,17 @@
 //! Shadow reports, as the admin API (`GET /admin/diffs`, `GET /admin/diffs/samples/{id}`)
 //! and `strangler diffs` give them: the comparisons of a window read back from the diff
-//! store and replayed into per-route counts, with the noise thresholds of `diffs:`.
+//! store and counted per route by the verdict each was given when it was made (the same
+//! verdict `strangler_shadow_total{outcome}` counted).
 //!
-//! JSON: `{"routes":[{"route","compared","matched","mismatched","skipped","skip_reasons",
-//! "errors","match_rate","differences":[{"path","kind","count","example"}],
-//! "noise":[{"path","count"}],"samples":[{"id","signature"}]}]}`.
+//! JSON: `{"routes":[{"route","compared","matched","mismatched","noise_only","unsettled",
+//! "skipped","skip_reasons","errors","outcomes","match_rate","noise_probes",
+//! "shadow_noise_probes","differences":[{"path","kind","count","example"}],
+//! "noise":[{"path","count"}],"samples":[{"id","signature","request"}]}]}`.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use strangler_control::diffs::{DiffStore, SampleSummary, StoreError};
-use strangler_flags::shadow_policy::NoiseThresholds;
 use strangler_shadow::{RouteReport, Sample, SampleRequest, SampleSide};
 
 /// The default window of a report.
@@ -44,15 +45,13 @@ pub async fn report(
     store: &DiffStore,
     route: Option<&str>,
     since: Duration,
-    thresholds: &NoiseThresholds,
 ) -> Result<Diffs, StoreError> {
     let since = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
     let since_ms = crate::shadow::diff_writer::now_ms().saturating_sub(since);
     let comparisons = store.comparisons(route, since_ms).await?;
     // Replaying a week of comparisons is CPU work: off the admin thread, which also
     // answers /healthz and follows the flag store.
-    let thresholds = *thresholds;
-    let replay = move || strangler_shadow::report(&comparisons, &thresholds).routes;
+    let replay = move || strangler_shadow::report(&comparisons).routes;
     let reports = match tokio::runtime::Handle::try_current() {
         Ok(_) => tokio::task::spawn_blocking(replay)
             .await
@@ -81,8 +80,16 @@ fn render_route(route: &RouteDiffs) -> String {
         .match_rate
         .map_or("-".to_owned(), |rate| format!("{:.1} %", rate * 100.0));
     let mut out = format!(
-        "route {}: compared {}, matched {}, mismatched {}, skipped {}, errors {}, match rate {rate}\n",
-        r.route, r.compared, r.matched, r.mismatched, r.skipped, r.errors
+        "route {}: compared {}, matched {} ({} noise only), mismatched {}, unsettled {}, \
+         skipped {}, errors {}, match rate {rate}\n",
+        r.route,
+        r.compared,
+        r.matched,
+        r.noise_only,
+        r.mismatched,
+        r.unsettled,
+        r.skipped,
+        r.errors
     );
     for (reason, count) in &r.skip_reasons {
         out.push_str(&format!("  skipped {count} x {}\n", reason.code()));

@@ -128,6 +128,7 @@ impl Walker<'_> {
             collapsed,
             kind,
             example,
+            noise: false,
         });
     }
 }

@@ -73,6 +73,10 @@ pub struct Difference {
     pub kind: Kind,
     /// Both values at this path.
     pub example: Example,
+    /// Judged noise when its comparison's verdict was decided
+    /// ([`crate::RouteEvidence::judge`]); false until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noise: bool,
 }
 
 /// Everything that differs between two answers; empty when they are equivalent.
@@ -196,6 +200,7 @@ impl Difference {
                 primary: primary.map(truncate),
                 shadow: shadow.map(truncate),
             },
+            noise: false,
         }
     }
 }

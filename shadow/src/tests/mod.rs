@@ -7,6 +7,7 @@ mod bodies;
 mod json;
 mod noise;
 mod properties;
+mod verdicts;
 
 use serde::Deserialize;
 use serde_json::Value;
