@@ -152,3 +152,121 @@ async fn one_verdict_noisy_traffic_metric_report_and_store_agree() {
         45
     );
 }
+
+/// The route `strangler diffs` prints for the proxy's config, as text.
+fn diffs_text(proxy: &Proxy, route: &str) -> String {
+    let config = proxy.config_path().to_str().unwrap().to_owned();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["diffs", "--config", &config, "--route", route])
+        .output()
+        .expect("running strangler diffs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Five requests at the default `noise: 5`: each is probed (a route's first ten are), so a
+/// uuid is noise, not a difference, and the report says its estimate rests on five probes.
+#[tokio::test(flavor = "multi_thread")]
+async fn noise_evidence_a_handful_of_requests_is_probed_and_the_report_says_how_many() {
+    let answer =
+        |from: u64| move |call: u64, _: &_| json!({"id": 7, "request_id": request_id(from + call)});
+    let (legacy, new) = (
+        Scripted::start(answer(0)).await,
+        Scripted::start(answer(1_000)).await,
+    );
+    let scratch = Scratch::new();
+    let store = format!("sqlite://{}/diffs.db", scratch.path().display());
+    let route = "noise-handful";
+    let proxy = Proxy::start(&config(&legacy, &new, route, "{}", &store)).await;
+    for i in 0..5 {
+        send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
+    }
+    let report = report(&proxy, route, 5).await;
+    assert_eq!(report["noise_probes"], 5, "{report}");
+    assert_eq!(report["noise_only"], 5, "{report}");
+    assert_eq!(report["differences"], json!([]), "{report}");
+    assert_eq!(legacy.mirrored().len(), 5, "the primary was asked again");
+    let text = diffs_text(&proxy, route);
+    assert!(
+        text.contains("noise probes: 5, fewer than 10: the noise estimate rests on too few"),
+        "{text}"
+    );
+}
+
+/// Past its first ten requests a route is probed at its `noise:` share (here almost
+/// never), except for the first request of a difference signature it has not seen.
+#[tokio::test(flavor = "multi_thread")]
+async fn noise_evidence_a_new_signature_is_probed_past_the_first_ten() {
+    let legacy = Scripted::start(|_, _| json!({"id": 7})).await;
+    let new = Scripted::start(|call, _| match call >= 12 {
+        true => json!({"id": 7, "build": "b2"}),
+        false => json!({"id": 7}),
+    })
+    .await;
+    let scratch = Scratch::new();
+    let store = format!("sqlite://{}/diffs.db", scratch.path().display());
+    let route = "noise-new-signature";
+    let proxy = Proxy::start(&config(&legacy, &new, route, "{ noise: 0.01 }", &store)).await;
+    for i in 0..15 {
+        send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
+        // One at a time, so the route's evidence has judged the last before the next.
+        report(&proxy, route, i + 1).await;
+    }
+    assert_eq!(
+        legacy.mirrored().len(),
+        11,
+        "ten first requests and one new signature"
+    );
+    let report = report(&proxy, route, 15).await;
+    assert_eq!(
+        report["mismatched"], 3,
+        "/build is a real difference: {report}"
+    );
+}
+
+/// A shadow side whose own answers differ from call to call (a clock it caches) is a
+/// difference when only the primary is probed, and noise with `noise_both_sides: true`.
+#[tokio::test(flavor = "multi_thread")]
+async fn noise_evidence_noise_both_sides_knows_the_shadows_own_volatility() {
+    let legacy = Scripted::start(|_, _| json!({"id": 7, "date": "fixed"})).await;
+    let new = Scripted::start(|call, _| json!({"id": 7, "date": request_id(call)})).await;
+    let scratch = Scratch::new();
+    let store = format!("sqlite://{}/diffs.db", scratch.path().display());
+    let routes = r#"
+  - name: one-side
+    match: { path: "/api/one/**" }
+    service: billing
+    shadow: { noise: 0.01 }
+  - name: both-sides
+    match: { path: "/api/both/**" }
+    service: billing
+    shadow: { noise_both_sides: true, noise: 0.01 }
+"#;
+    let config = Config::with_legacy_url(legacy.url())
+        .service_url("billing", new.url())
+        .store(&store)
+        .routes(routes);
+    let proxy = Proxy::start(&config).await;
+    for i in 0..12 {
+        send(proxy.get_as(&format!("t{i}"), "/api/one/7")).await;
+        send(proxy.get_as(&format!("t{i}"), "/api/both/7")).await;
+    }
+    let (one, both) = (
+        report(&proxy, "one-side", 12).await,
+        report(&proxy, "both-sides", 12).await,
+    );
+    assert_eq!(one["differences"][0]["path"], "/date", "{one}");
+    assert_eq!(one["shadow_noise_probes"], 0, "{one}");
+    assert_eq!(both["differences"], json!([]), "{both}");
+    assert_eq!(both["noise_only"], 12, "{both}");
+    let probes = both["shadow_noise_probes"].as_u64().unwrap();
+    assert!(probes >= 10, "at least the first ten: {both}");
+    assert_eq!(
+        both["noise_probes"], probes,
+        "each probe asked both sides: {both}"
+    );
+}

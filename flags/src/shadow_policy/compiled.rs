@@ -25,6 +25,8 @@ pub struct CompiledPolicy {
     pub methods: Vec<String>,
     /// Share of compared requests that also call the primary a second time.
     pub noise: Percent,
+    /// Whether a noise probe asks the shadow side twice as well.
+    pub noise_both_sides: bool,
     /// Largest body, after decoding, that is compared; larger ones are skipped.
     pub max_body: usize,
     /// How long the shadow side may take to answer.
@@ -59,6 +61,7 @@ impl Default for CompiledPolicy {
             sample: Percent::ALL,
             methods: vec!["GET".to_owned(), "HEAD".to_owned()],
             noise: DEFAULT_NOISE,
+            noise_both_sides: false,
             max_body: DEFAULT_MAX_BODY,
             timeout: DEFAULT_TIMEOUT,
             tolerance: 0.0,
@@ -73,10 +76,16 @@ impl ShadowPolicy {
     /// Validates every field and compiles the policy; the error names the first bad value.
     pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
         let defaults = CompiledPolicy::default();
+        let noise = percent("noise", self.noise, defaults.noise)?;
+        let noise_both_sides = self.noise_both_sides.unwrap_or(false);
+        if noise_both_sides && noise.hundredths() == 0 {
+            return Err(PolicyError::NoiseBothSides);
+        }
         Ok(CompiledPolicy {
             sample: percent("sample", self.sample, defaults.sample)?,
             methods: methods(self.methods.as_deref(), defaults.methods)?,
-            noise: percent("noise", self.noise, defaults.noise)?,
+            noise,
+            noise_both_sides,
             max_body: max_body(self.max_body.as_deref(), defaults.max_body)?,
             timeout: timeout(self.timeout.as_deref(), defaults.timeout)?,
             tolerance: tolerance(self.tolerance)?,

@@ -42,6 +42,9 @@ pub enum PolicyError {
         /// The array's pointer.
         path: String,
     },
+    /// `noise_both_sides: true` on a route that never probes for noise.
+    #[error("shadow.noise_both_sides: true needs noise above 0 (noise: 0 asks no side twice)")]
+    NoiseBothSides,
     /// `max_body` is not a size.
     #[error(
         "shadow.max_body: {value:?} is not a size of at most 64MiB (e.g. 512B, 64KiB or 1MiB)"

@@ -16,7 +16,8 @@
 //!   methods: [GET, HEAD]    # the default; a write method must be listed explicitly
 //!   ignore: ["/generated_at", "/items/*/etag", "header:date"]
 //!   arrays: { "/items": { key: id }, "/tags": unordered }   # default: ordered
-//!   noise: 5                # percent of compared requests that call the primary twice
+//!   noise: 5                # percent of compared requests probed for noise (asked twice)
+//!   noise_both_sides: false # a probe asks the shadow twice as well, default false
 //!   max_body: 1MiB          # larger bodies are skipped and counted (B, KiB, MiB)
 //!   timeout: 2s
 //!   tolerance: 0.001        # absolute tolerance for JSON numbers, default exact
@@ -64,6 +65,10 @@ pub struct ShadowPolicy {
     /// Percent of compared requests that also call the primary a second time, to measure
     /// what differs between two answers of the same side (default 5).
     pub noise: Option<f64>,
+    /// Whether a noise probe asks the shadow side twice as well, so the shadow's own
+    /// volatility (a cached `Date`, its own ids) counts as noise (default false: a probe
+    /// asks the primary only).
+    pub noise_both_sides: Option<bool>,
     /// Bodies larger than this (after gzip decoding) are not compared, only counted as
     /// skipped (default `1MiB`).
     pub max_body: Option<String>,

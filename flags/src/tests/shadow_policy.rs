@@ -137,3 +137,13 @@ fn array_policies_are_found_under_their_collapsed_pointer() {
         &ArrayPolicy::Unordered
     );
 }
+
+#[test]
+fn noise_both_sides_is_off_by_default_and_needs_noise_probes() {
+    assert!(!policy("{}").noise_both_sides);
+    assert!(policy("noise_both_sides: true").noise_both_sides);
+    assert_eq!(
+        try_policy("noise: 0\nnoise_both_sides: true").unwrap_err(),
+        PolicyError::NoiseBothSides
+    );
+}

@@ -9,7 +9,8 @@
 //! Noise probes adapt: a request is probed while its route has fewer than
 //! `strangler_shadow::MIN_PROBES` probes, when its difference signature is new, or when
 //! it falls in the route's `noise:` share; never with `noise: 0`, and never for a method
-//! that may change something.
+//! that may change something. A probe asks the primary again, and with
+//! `noise_both_sides: true` the shadow as well.
 //!
 //! Nothing here can slow or change a client's answer: a call starts after the primary
 //! answered, holds one of `diffs.in_flight` slots taken when the request started (none
@@ -229,9 +230,16 @@ impl Worker {
         let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
         let probing = policy.noise.hundredths() > 0;
         if probing && safe && diff.skipped.is_none() && self.wants_probe(job, comparison) {
-            if let Ok(again) = self.client.call(primary_addr, request, body, policy).await {
-                comparison.noise = Some(noise_paths(&primary, &again, policy));
+            let answers = [(primary_addr, &primary), (shadow_addr, &shadow)];
+            let sides = if policy.noise_both_sides { 2 } else { 1 };
+            let mut probed = Vec::with_capacity(sides);
+            for (addr, first) in &answers[..sides] {
+                let again = self.client.call(*addr, request, body.clone(), policy).await;
+                probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
             }
+            let mut probed = probed.into_iter();
+            comparison.noise = probed.next().flatten();
+            comparison.shadow_noise = probed.next().flatten();
         }
         self.judge(comparison, probing, &job.settings);
         self.sample(comparison, &primary, &shadow, &job.settings)

@@ -91,6 +91,9 @@ fn render_route(route: &RouteDiffs) -> String {
         r.skipped,
         r.errors
     );
+    if r.compared > 0 {
+        out.push_str(&evidence_line(r));
+    }
     for (reason, count) in &r.skip_reasons {
         out.push_str(&format!("  skipped {count} x {}\n", reason.code()));
     }
@@ -124,6 +127,25 @@ fn render_route(route: &RouteDiffs) -> String {
         ));
     }
     out
+}
+
+/// How many noise probes back the route's verdicts, and whether that is too few.
+fn evidence_line(r: &RouteReport) -> String {
+    let shadow = match r.shadow_noise_probes {
+        0 => String::new(),
+        probes => format!(" ({probes} also of the shadow)"),
+    };
+    let min = strangler_shadow::MIN_PROBES;
+    match r.noise_probes + r.shadow_noise_probes {
+        0 => format!(
+            "  noise probes: none (fewer than {min}: noise cannot be told from differences)\n"
+        ),
+        _ if r.noise_probes < min => format!(
+            "  noise probes: {}{shadow}, fewer than {min}: the noise estimate rests on too few\n",
+            r.noise_probes
+        ),
+        _ => format!("  noise probes: {}{shadow}\n", r.noise_probes),
+    }
 }
 
 /// `GET /api/invoices/7?x=1 tenant acme at 2026-12-06T04:50:01Z`, or what is left of it.

@@ -98,3 +98,44 @@ fn one_verdict_the_report_counts_stored_verdicts_and_never_decides_again() {
     assert_eq!(report.differences[0].path, "/id");
     assert_eq!(report.differences[0].count, 1, "the one mismatch");
 }
+
+#[test]
+fn noise_evidence_the_first_ten_requests_and_each_new_signature_are_probed() {
+    let mut evidence = RouteEvidence::default();
+    let equal = comparison_of(&crate::Diff::default(), None);
+    for _ in 0..MIN_PROBES {
+        assert!(evidence.wants_probe(""), "{} probes", evidence.probes());
+        let mut probed = equal.clone();
+        probed.noise = Some(BTreeSet::new());
+        judge(&mut evidence, probed, true);
+    }
+    assert!(
+        !evidence.wants_probe(""),
+        "a known signature, enough probes"
+    );
+    assert!(evidence.wants_probe("/id"), "a new signature");
+    judge(&mut evidence, request(1, false, true), true);
+    assert!(!evidence.wants_probe("/id"));
+}
+
+#[test]
+fn noise_evidence_a_shadow_sides_own_volatility_is_noise_when_both_sides_are_probed() {
+    // The primary answers the same twice; the shadow's /id changes on every call.
+    let primary_only = |evidence: &mut RouteEvidence| {
+        let mut c = request(1, false, true);
+        c.noise = Some(BTreeSet::new());
+        judge(evidence, c, true)
+    };
+    let both_sides = |evidence: &mut RouteEvidence| {
+        let mut c = primary_only(&mut RouteEvidence::default());
+        c.shadow_noise = Some(BTreeSet::from(["/id".to_owned()]));
+        judge(evidence, c, true)
+    };
+    let (mut one, mut two) = (RouteEvidence::default(), RouteEvidence::default());
+    for _ in 0..MIN_PROBES {
+        primary_only(&mut one);
+        both_sides(&mut two);
+    }
+    assert_eq!(primary_only(&mut one).verdict, Verdict::Mismatch);
+    assert_eq!(both_sides(&mut two).verdict, Verdict::NoiseOnly);
+}
