@@ -1,14 +1,18 @@
 //! What a route's shadow comparison amounts to, as JSON for QA and the admin API:
 //! `{"routes":[{"route","compared","matched","mismatched","noise_only","unsettled","skipped",
 //! "skip_reasons","errors","outcomes","match_rate","noise_probes","shadow_noise_probes",
-//! "differences":[{"path","kind","count","example"}],"noise":[{"path","count"}]}]}`.
+//! "differences":[{"path","kind","count","example"}],"findings":[{"kind","path","paths","count",
+//! "examples":[{"path","primary","shadow"}]}],"noise":[{"path","count"}]}]}`; example values
+//! are JSON values where the path is in a JSON body.
 //! These field names are a contract with the report's readers; `outcomes` is keyed by the
 //! `outcome` label of `strangler_shadow_total`, and agrees with it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::Value;
 
+use crate::findings::Finding;
 use crate::{Example, Kind, SkipReason, Verdict};
 
 /// The reports of every shadowed route.
@@ -50,12 +54,29 @@ pub struct RouteReport {
     pub shadow_noise_probes: u64,
     /// Paths that differ clearly more often than noise explains, most frequent first.
     pub differences: Vec<DifferenceReport>,
+    /// The same differences as a person reads them: a transformation at sibling paths
+    /// (keys re-cased or renamed, one type change) as one finding, most frequent first.
+    pub findings: Vec<Finding>,
+    /// The signatures (sets of differing paths, noise included) of the comparisons that
+    /// differed, most frequent first; the proxy lists them with their kept samples.
+    #[serde(skip)]
+    pub signatures: Vec<SignatureCount>,
     /// Paths that differed, but only ever as noise (or too rarely to tell).
     pub noise: Vec<NoiseReport>,
 }
 
-/// A collapsed path that is a real difference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How many comparisons differed in exactly one set of paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureCount {
+    /// The sorted collapsed paths, joined by `,`.
+    pub signature: String,
+    /// Comparisons with this signature.
+    pub count: u64,
+}
+
+/// A collapsed path that is a real difference; in JSON its example values are JSON
+/// values, not JSON text.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DifferenceReport {
     /// The collapsed path, e.g. `/items/*/price`.
     pub path: String,
@@ -74,4 +95,47 @@ pub struct NoiseReport {
     pub path: String,
     /// Comparisons in which it differed between primary and shadow.
     pub count: u64,
+}
+
+impl Serialize for DifferenceReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            path: &'a str,
+            kind: Kind,
+            count: u64,
+            example: JsonExample,
+        }
+        Wire {
+            path: &self.path,
+            kind: self.kind,
+            count: self.count,
+            example: JsonExample::of(&self.path, &self.example),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// An [`Example`] with its values as JSON: parsed when the path is in a JSON body (a
+/// pointer or `body`) and the text parses whole, else the text itself as a string (a
+/// header, a text line, a value cut at 200 characters).
+#[derive(Debug, Serialize)]
+pub(crate) struct JsonExample {
+    primary: Option<Value>,
+    shadow: Option<Value>,
+}
+
+impl JsonExample {
+    pub(crate) fn of(path: &str, example: &Example) -> JsonExample {
+        let in_json = path.starts_with('/') || path == "body";
+        let value = |text: &Option<String>| {
+            let text = text.as_deref()?;
+            let parsed = in_json.then(|| serde_json::from_str(text).ok()).flatten();
+            Some(parsed.unwrap_or_else(|| Value::String(text.to_owned())))
+        };
+        JsonExample {
+            primary: value(&example.primary),
+            shadow: value(&example.shadow),
+        }
+    }
 }

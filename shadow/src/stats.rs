@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::report::{DifferenceReport, NoiseReport, RouteReport};
+use crate::report::{DifferenceReport, NoiseReport, RouteReport, SignatureCount};
 use crate::{Comparison, Example, Kind, SkipReason, Verdict};
 
 /// The counts of one route's comparisons.
@@ -23,6 +23,8 @@ pub(crate) struct RouteTally {
     paths: Vec<PathTally>,
     /// Collapsed path to its place in `paths`.
     numbers: HashMap<String, usize>,
+    /// Comparisons per signature, for those that differed.
+    signatures: HashMap<String, u64>,
 }
 
 /// Counts for one collapsed path.
@@ -56,6 +58,9 @@ impl RouteTally {
         }
         self.probes.0 += u64::from(comparison.noise.is_some());
         self.probes.1 += u64::from(comparison.shadow_noise.is_some());
+        if !comparison.differences.is_empty() && comparison.verdict != Verdict::Skipped {
+            *self.signatures.entry(comparison.signature()).or_default() += 1;
+        }
         let judged_real = matches!(comparison.verdict, Verdict::Mismatch | Verdict::Unsettled);
         for difference in &comparison.differences {
             let tally = self.path(&difference.collapsed);
@@ -79,6 +84,19 @@ impl RouteTally {
         let (mismatched, unsettled) = (count(Verdict::Mismatch), count(Verdict::Unsettled));
         let compared = matched + mismatched + unsettled;
         let (differences, noise) = self.classify();
+        let mut signatures: Vec<SignatureCount> = self
+            .signatures
+            .iter()
+            .map(|(signature, count)| SignatureCount {
+                signature: signature.clone(),
+                count: *count,
+            })
+            .collect();
+        signatures.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.signature.cmp(&b.signature))
+        });
         RouteReport {
             route: self.route.clone(),
             compared,
@@ -93,7 +111,9 @@ impl RouteTally {
             match_rate: (compared > 0).then(|| matched as f64 / compared as f64),
             noise_probes: self.probes.0,
             shadow_noise_probes: self.probes.1,
+            findings: crate::findings::findings(&differences),
             differences,
+            signatures,
             noise,
         }
     }

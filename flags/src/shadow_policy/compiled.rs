@@ -37,6 +37,8 @@ pub struct CompiledPolicy {
     pub headers: Vec<String>,
     /// The `ignore:` rules, pointers split into segments.
     pub ignore: IgnoreRules,
+    /// The `case_insensitive_keys:` pointers, in the same pointer language as `ignore:`.
+    pub case_insensitive_keys: IgnoreRules,
     /// The `arrays:` policies keyed by collapsed pointer, so the diff finds the policy of
     /// `/orders/17/lines` under `/orders/*/lines` with one lookup.
     pub(crate) arrays: HashMap<String, ArrayPolicy>,
@@ -67,6 +69,7 @@ impl Default for CompiledPolicy {
             tolerance: 0.0,
             headers: vec!["content-type".to_owned()],
             ignore: IgnoreRules::default(),
+            case_insensitive_keys: IgnoreRules::default(),
             arrays: HashMap::new(),
         }
     }
@@ -91,6 +94,7 @@ impl ShadowPolicy {
             tolerance: tolerance(self.tolerance)?,
             headers: headers(self.headers.as_deref(), defaults.headers)?,
             ignore: IgnoreRules::compile(&self.ignore)?,
+            case_insensitive_keys: case_insensitive_keys(&self.case_insensitive_keys)?,
             arrays: arrays(&self.arrays)?,
         })
     }
@@ -169,6 +173,25 @@ fn headers(written: Option<&[String]>, default: Vec<String>) -> Result<Vec<Strin
             }
         })
         .collect()
+}
+
+/// The `case_insensitive_keys:` pointers: each a JSON pointer below the root (`header:`
+/// rules mean nothing here).
+fn case_insensitive_keys(written: &[String]) -> Result<IgnoreRules, PolicyError> {
+    let invalid = |value: &String, reason| PolicyError::CaseInsensitiveKeys {
+        value: value.clone(),
+        reason,
+    };
+    for pointer in written {
+        match pointer::parse(pointer) {
+            Err(reason) => return Err(invalid(pointer, reason)),
+            Ok(segments) if segments.is_empty() => {
+                return Err(invalid(pointer, "name an object below the document root"))
+            }
+            Ok(_) => {}
+        }
+    }
+    IgnoreRules::compile(written).map_err(|_| invalid(&written.join(", "), "not a pointer"))
 }
 
 /// Keys each array policy by its collapsed pointer (`/orders/17/lines` and

@@ -28,6 +28,14 @@ pub enum PolicyError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An entry of `case_insensitive_keys` is not a JSON pointer below the root.
+    #[error("shadow.case_insensitive_keys: {value:?} is not a JSON pointer: {reason}")]
+    CaseInsensitiveKeys {
+        /// The entry as written.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A key of `arrays` is not a JSON pointer.
     #[error("shadow.arrays: {value:?} is not a JSON pointer: {reason}")]
     ArrayPath {

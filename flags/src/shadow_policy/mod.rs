@@ -22,6 +22,7 @@
 //!   timeout: 2s
 //!   tolerance: 0.001        # absolute tolerance for JSON numbers, default exact
 //!   headers: [content-type] # compared response headers, default content-type
+//!   case_insensitive_keys: ["/headers"]  # objects whose keys compare ignoring case
 //! ```
 
 mod array;
@@ -78,4 +79,9 @@ pub struct ShadowPolicy {
     pub tolerance: Option<f64>,
     /// Response headers that are compared (default `content-type`).
     pub headers: Option<Vec<String>>,
+    /// JSON pointers (with `*`) of objects whose keys, and their descendants' keys, are
+    /// compared ignoring ASCII case: a known harmless difference (an echo of request
+    /// headers, a framework that lower-cases keys) that should not fill the report.
+    #[serde(default)]
+    pub case_insensitive_keys: Vec<String>,
 }

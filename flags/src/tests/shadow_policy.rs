@@ -147,3 +147,20 @@ fn noise_both_sides_is_off_by_default_and_needs_noise_probes() {
         PolicyError::NoiseBothSides
     );
 }
+
+#[test]
+fn case_insensitive_keys_are_pointers_below_the_root() {
+    let compiled = policy("case_insensitive_keys: [\"/headers\", \"/items/*/meta\"]");
+    assert!(compiled.case_insensitive_keys.matches_pointer("/headers"));
+    assert!(compiled
+        .case_insensitive_keys
+        .matches_pointer("/items/3/meta/x"));
+    assert!(!compiled.case_insensitive_keys.matches_pointer("/items/3"));
+    for bad in ["\"headers\"", "\"\"", "\"header:x-a\""] {
+        let error = try_policy(&format!("case_insensitive_keys: [{bad}]")).unwrap_err();
+        assert!(
+            matches!(error, PolicyError::CaseInsensitiveKeys { .. }),
+            "{bad}: {error}"
+        );
+    }
+}

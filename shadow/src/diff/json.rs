@@ -61,24 +61,33 @@ impl Walker<'_> {
         }
     }
 
-    /// Compares fields present on both sides, then reports fields only one side has.
+    /// Compares fields present on both sides, then reports fields only one side has. Under
+    /// a `case_insensitive_keys` pointer a key the other side spells in another case is
+    /// the same field.
     fn objects(&mut self, a: &Map<String, Value>, b: &Map<String, Value>, alive: &[u32]) {
+        let folded = self.folds_keys();
         for (key, x) in a {
             let Some((alive, mark)) = self.enter(alive, key, false) else {
                 continue;
             };
-            match b.get(key) {
+            match field(b, key, folded) {
                 Some(y) => self.value(x, y, &alive),
                 None => self.report(Kind::Missing, Some(x), None),
             }
             self.leave(mark);
         }
-        for (key, y) in b.iter().filter(|(key, _)| !a.contains_key(*key)) {
+        for (key, y) in b.iter().filter(|(key, _)| field(a, key, folded).is_none()) {
             if let Some((_, mark)) = self.enter(alive, key, false) {
                 self.report(Kind::Extra, None, Some(y));
                 self.leave(mark);
             }
         }
+    }
+
+    /// Whether the object at the current path compares its keys ignoring case.
+    fn folds_keys(&self) -> bool {
+        let rules = &self.policy.case_insensitive_keys;
+        !rules.has_no_pointers() && !self.path.is_empty() && rules.matches_pointer(&self.path)
     }
 
     /// Steps into the child `segment` (`element` when it is an array position): `None`
@@ -130,6 +139,18 @@ impl Walker<'_> {
             example,
             noise: false,
         });
+    }
+}
+
+/// The field `key` of `map`; with `folded`, spelt in any ASCII case when not exactly.
+fn field<'m>(map: &'m Map<String, Value>, key: &str, folded: bool) -> Option<&'m Value> {
+    match (map.get(key), folded) {
+        (Some(found), _) => Some(found),
+        (None, true) => map
+            .iter()
+            .find(|(other, _)| other.eq_ignore_ascii_case(key))
+            .map(|(_, found)| found),
+        (None, false) => None,
     }
 }
 

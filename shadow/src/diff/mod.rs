@@ -50,6 +50,20 @@ impl Kind {
             Kind::OrderOnly => "order-only",
         }
     }
+
+    /// The kind named `code`, as [`Kind::code`] writes it.
+    pub fn from_code(code: &str) -> Option<Kind> {
+        [
+            Kind::Missing,
+            Kind::Extra,
+            Kind::TypeChanged,
+            Kind::ValueChanged,
+            Kind::ArrayLength,
+            Kind::OrderOnly,
+        ]
+        .into_iter()
+        .find(|kind| kind.code() == code)
+    }
 }
 
 /// One example of both values at a path, each cut to about 200 characters.

@@ -4,6 +4,7 @@
 
 mod arrays;
 mod bodies;
+mod findings;
 mod json;
 mod noise;
 mod properties;

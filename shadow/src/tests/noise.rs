@@ -234,7 +234,9 @@ fn the_report_serializes_with_the_contract_field_names() {
         "outcomes": {"mismatch": 1}, "match_rate": 0.0, "noise_probes": 0,
         "shadow_noise_probes": 0,
         "differences": [{"path": "/c", "kind": "value-changed", "count": 1,
-                         "example": {"primary": "\"EUR\"", "shadow": "\"eur\""}}],
+                         "example": {"primary": "EUR", "shadow": "eur"}}],
+        "findings": [{"kind": "value-changed", "path": "/c", "paths": 1, "count": 1,
+                      "examples": [{"path": "/c", "primary": "EUR", "shadow": "eur"}]}],
         "noise": []
     }]});
     assert_eq!(value, expected);
