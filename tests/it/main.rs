@@ -26,6 +26,7 @@ mod routing;
 mod runtime_flags;
 mod secrets;
 mod shadow;
+mod shadow_mirror;
 mod shadow_report;
 mod shadow_verdicts;
 mod shutdown;

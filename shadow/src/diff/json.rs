@@ -1,10 +1,12 @@
 //! Structural comparison of two JSON documents. A [`Walker`] descends both documents
 //! together, keeping the exact pointer, the collapsed pointer and the ignore rules still
 //! matching the current path; it reports each difference at the highest node where the
-//! two sides part (a missing object is one `missing`, not one per field).
+//! two sides part (a missing object is one `missing`, not one per field). The mirror
+//! marker is left out of both documents ([`super::marker`]).
 
 use serde_json::{Map, Number, Value};
 
+use super::marker::{is_marker_pair, names_marker};
 use super::{render, Difference, Example, Kind};
 use strangler_flags::shadow_policy::{pointer, CompiledPolicy};
 
@@ -46,7 +48,13 @@ impl Walker<'_> {
     pub(super) fn value(&mut self, a: &Value, b: &Value, alive: &[u32]) {
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => self.objects(x, y, alive),
-            (Value::Array(x), Value::Array(y)) => self.arrays(x, y, alive),
+            (Value::Array(x), Value::Array(y)) => {
+                let has_marker = |items: &[Value]| items.iter().any(is_marker_pair);
+                match has_marker(x) || has_marker(y) {
+                    true => self.arrays(&without_marker(x), &without_marker(y), alive),
+                    false => self.arrays(x, y, alive),
+                }
+            }
             (Value::Number(x), Value::Number(y)) => {
                 if !numbers_equal(x, y, self.policy.tolerance) {
                     self.report(Kind::ValueChanged, Some(a), Some(b));
@@ -66,7 +74,7 @@ impl Walker<'_> {
     /// the same field.
     fn objects(&mut self, a: &Map<String, Value>, b: &Map<String, Value>, alive: &[u32]) {
         let folded = self.folds_keys();
-        for (key, x) in a {
+        for (key, x) in a.iter().filter(|(key, _)| !names_marker(key)) {
             let Some((alive, mark)) = self.enter(alive, key, false) else {
                 continue;
             };
@@ -76,7 +84,8 @@ impl Walker<'_> {
             }
             self.leave(mark);
         }
-        for (key, y) in b.iter().filter(|(key, _)| field(a, key, folded).is_none()) {
+        let only_b = |key: &str| !names_marker(key) && field(a, key, folded).is_none();
+        for (key, y) in b.iter().filter(|(key, _)| only_b(key)) {
             if let Some((_, mark)) = self.enter(alive, key, false) {
                 self.report(Kind::Extra, None, Some(y));
                 self.leave(mark);
@@ -140,6 +149,15 @@ impl Walker<'_> {
             noise: false,
         });
     }
+}
+
+/// The elements of `items` but the marker's `[name, value]` pairs.
+fn without_marker(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|v| !is_marker_pair(v))
+        .cloned()
+        .collect()
 }
 
 /// The field `key` of `map`; with `folded`, spelt in any ASCII case when not exactly.

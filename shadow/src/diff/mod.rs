@@ -6,7 +6,10 @@
 
 mod arrays;
 mod json;
+mod marker;
 mod text;
+
+pub use marker::MARKER;
 
 use std::collections::BTreeSet;
 use std::io;

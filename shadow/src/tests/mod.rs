@@ -6,6 +6,7 @@ mod arrays;
 mod bodies;
 mod findings;
 mod json;
+mod marker;
 mod noise;
 mod properties;
 mod verdicts;
