@@ -4,7 +4,9 @@
 //! parent with a count and examples. Keys spelt another way with the same name once case
 //! and `_`/`-` are set aside, or a lone missing/extra pair with the same value, are one
 //! `renamed` finding; type changes from one JSON type to the same other type at sibling
-//! paths are one `type-changed` finding. Everything else stays a finding of its own.
+//! paths are one `type-changed` finding; three or more keys of one object that only one
+//! side has are one `missing` (or `extra`) finding. Everything else stays a finding of its
+//! own.
 
 use std::collections::BTreeMap;
 
@@ -69,7 +71,12 @@ enum Transformation {
     KeyCase,
     Renamed,
     TypeChanged(&'static str, &'static str),
+    /// Keys only one side has (`missing` or `extra`), at least [`SIBLINGS`] of them.
+    Absent(Kind),
 }
+
+/// Missing (or extra) keys of one object grouped into one finding from this many on.
+const SIBLINGS: usize = 3;
 
 /// Sibling differences grouped by parent and transformation, with the most comparisons
 /// any of them was seen in.
@@ -127,6 +134,12 @@ pub fn findings(differences: &[DifferenceReport]) -> Vec<Finding> {
             example(d),
         );
     }
+    for i in absent_siblings(differences, &used) {
+        used[i] = true;
+        let d = &differences[i];
+        let (parent, _) = split(&d.path).unwrap_or_default();
+        groups.add(parent, Transformation::Absent(d.kind), d.count, example(d));
+    }
     let singles = differences.iter().zip(&used).filter(|(_, used)| !**used);
     let mut findings: Vec<Finding> = groups.findings().collect();
     findings.extend(singles.map(|(d, _)| single(d)));
@@ -141,6 +154,21 @@ fn type_changes(differences: &[DifferenceReport], used: &[bool]) -> Vec<usize> {
     (0..differences.len())
         .filter(|&i| !used[i] && shapes[i].is_some())
         .filter(|&i| shapes.iter().filter(|s| **s == shapes[i]).count() >= 2)
+        .collect()
+}
+
+/// The missing (or extra) keys not yet `used` whose object has at least [`SIBLINGS`]
+/// keys missing (or extra).
+fn absent_siblings(differences: &[DifferenceReport], used: &[bool]) -> Vec<usize> {
+    let shape = |i: usize| {
+        let d = &differences[i];
+        let absent = matches!(d.kind, Kind::Missing | Kind::Extra) && !used[i];
+        absent.then(|| split(&d.path).map(|(parent, _)| (parent, d.kind)))?
+    };
+    let shapes: Vec<_> = (0..differences.len()).map(shape).collect();
+    (0..differences.len())
+        .filter(|&i| shapes[i].is_some())
+        .filter(|&i| shapes.iter().filter(|s| **s == shapes[i]).count() >= SIBLINGS)
         .collect()
 }
 
@@ -163,6 +191,7 @@ fn group(
         Transformation::KeyCase => "key-case".to_owned(),
         Transformation::Renamed => "renamed".to_owned(),
         Transformation::TypeChanged(from, to) => format!("type-changed {from} → {to}"),
+        Transformation::Absent(kind) => kind.code().to_owned(),
     };
     Finding {
         kind,

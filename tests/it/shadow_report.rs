@@ -115,10 +115,7 @@ async fn readable_report_limit_cuts_each_list_and_says_what_it_left_out() {
     let route = "readable-limit";
     let proxy = proxy_with(route, &legacy, &new).await;
     let text = diffs(&proxy, &["--route", route, "--limit", "1"]);
-    assert!(
-        text.contains("--limit left out: differences 6, findings 1"),
-        "{text}"
-    );
+    assert!(text.contains("--limit left out: findings 1\n"), "{text}");
     assert_eq!(text.matches("DIFFERENCE").count(), 1, "{text}");
     let json: Value = serde_json::from_str(&diffs(
         &proxy,

@@ -63,12 +63,14 @@ fn render_route(route: &RouteDiffs) -> String {
     for signature in &route.signatures {
         out.push_str(&signature_line(signature));
     }
-    if !route.omitted.is_empty() {
-        let left: Vec<String> = route
-            .omitted
-            .iter()
-            .map(|(list, n)| format!("{list} {n}"))
-            .collect();
+    // The per-path `differences` are not printed (their findings are), so not counted.
+    let left: Vec<String> = route
+        .omitted
+        .iter()
+        .filter(|(list, _)| **list != "differences")
+        .map(|(list, n)| format!("{list} {n}"))
+        .collect();
+    if !left.is_empty() {
         out.push_str(&format!("  --limit left out: {}\n", left.join(", ")));
     }
     out
@@ -97,6 +99,7 @@ fn evidence_line(r: &RouteReport) -> String {
 fn finding_line(f: &Finding, compared: u64) -> String {
     let absent = |value: &Option<String>| value.clone().unwrap_or_else(|| "(absent)".to_owned());
     let single = f.paths == 1 && strangler_shadow::Kind::from_code(&f.kind).is_some();
+    // A group of one (a lone rename) still reads as a group: it names both keys.
     match (single, f.examples.first()) {
         (true, Some(e)) => format!(
             "  DIFFERENCE {} ({}) in {} of {compared}: primary {} / shadow {}\n",

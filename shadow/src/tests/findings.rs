@@ -181,3 +181,17 @@ fn header_name_case_is_never_a_difference() {
     };
     assert!(diff(&primary, &shadow, &compiled).is_empty());
 }
+
+#[test]
+fn readable_report_keys_only_one_side_has_are_one_finding_from_three_on() {
+    let report = report_of(
+        json!({"slideshow": {"title": "t", "date": "d"}}),
+        json!({"title": "t", "date": "d", "author": "a"}),
+        &CompiledPolicy::default(),
+        2,
+    );
+    assert_eq!(
+        kinds(&report),
+        [("extra", "/", 3, 2), ("missing", "/slideshow", 1, 2)]
+    );
+}
