@@ -2,42 +2,15 @@
 //! difference when an upstream echoes the request's headers, and a request's framing
 //! headers reach the shadow as the primary got them.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::scripted::Scripted;
-use crate::support::{eventually, send, Config, Proxy};
+use crate::support::shadowing::{one_route, route_report};
+use crate::support::{send, Proxy};
 
 async fn proxy(legacy: &Scripted, new: &Scripted, route: &str, shadow: &str) -> Proxy {
-    let config = Config::with_legacy_url(legacy.url())
-        .service_url("billing", new.url())
-        .routes(&format!(
-            r#"
-  - name: {route}
-    match: {{ path: "/api/**" }}
-    service: billing
-    shadow: {shadow}
-"#
-        ));
-    Proxy::start(&config).await
-}
-
-/// The report of `route` once `count` of its requests are compared.
-async fn compared(proxy: &Proxy, route: &str, count: u64) -> Value {
-    let path = format!("/admin/diffs?route={route}");
-    let read = || async {
-        let (_, body) = proxy.admin_get(&path).await;
-        let body: Value = serde_json::from_str(&body).unwrap_or_default();
-        body["routes"][0].clone()
-    };
-    let what = format!("{count} comparisons of {route}");
-    eventually(Duration::from_secs(10), &what, || async {
-        read().await["compared"].as_u64().unwrap_or(0) >= count
-    })
-    .await;
-    read().await
+    Proxy::start(&one_route(legacy, new, route, shadow)).await
 }
 
 /// Both sides echo every request header, as JSON keys, as `[name, value]` pairs and as
@@ -65,7 +38,7 @@ async fn marker_an_upstream_that_echoes_request_headers_shows_no_marker_anywhere
         let answer = send(proxy.get_as(&format!("t{i}"), "/api/echo")).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    let report = compared(&proxy, route, 12).await;
+    let report = route_report(&proxy, route, 12).await;
     let text = report.to_string();
     assert!(
         !text.contains("strangler"),
@@ -93,7 +66,7 @@ async fn a_repeated_content_length_reaches_the_shadow_as_the_primary_got_it() {
                    Content-Type: text/plain\r\nContent-Length: 5\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
     let (status, body) = crate::support::raw_http::exchange(addr, request).await;
     assert_eq!(status, 200, "{body} legacy got {:?}", legacy.received());
-    compared(&proxy, route, 1).await;
+    route_report(&proxy, route, 1).await;
     let lengths = |r: crate::support::scripted::Received| -> Vec<String> {
         let lines = r.header_lines.into_iter();
         lines

@@ -3,29 +3,12 @@
 //! `case_insensitive_keys` rule keeps an echo of headers out of the report; signatures
 //! come with their counts and samples; `--limit` cuts each list and says so.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::scripted::Scripted;
-use crate::support::{eventually, send, Config, Proxy};
-
-/// Runs `strangler diffs` with `args` on the proxy's config; its stdout.
-fn diffs(proxy: &Proxy, args: &[&str]) -> String {
-    let config = proxy.config_path().to_str().unwrap().to_owned();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(["diffs", "--config", &config])
-        .args(args)
-        .output()
-        .expect("running strangler diffs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use crate::support::shadowing::{one_route, route_report, strangler_diffs};
+use crate::support::{send, Proxy};
 
 /// A legacy answer and the new service's: keys lower-cased, one real difference, an
 /// echo of the request headers with their names lower-cased.
@@ -38,29 +21,13 @@ fn answers() -> (Value, Value) {
 }
 
 async fn proxy_with(route: &str, legacy: &Scripted, new: &Scripted) -> Proxy {
-    let config = Config::with_legacy_url(legacy.url())
-        .service_url("billing", new.url())
-        .routes(&format!(
-            r#"
-  - name: {route}
-    match: {{ path: "/api/**" }}
-    service: billing
-    shadow: {{ noise: 0, case_insensitive_keys: ["/headers"] }}
-"#
-        ));
-    let proxy = Proxy::start(&config).await;
+    let shadow = r#"{ noise: 0, case_insensitive_keys: ["/headers"] }"#;
+    let proxy = Proxy::start(&one_route(legacy, new, route, shadow)).await;
     for i in 0..12 {
         let answer = send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    let what = format!("12 comparisons of {route}");
-    let path = format!("/admin/diffs?route={route}");
-    eventually(Duration::from_secs(10), &what, || async {
-        let (_, body) = proxy.admin_get(&path).await;
-        let body: Value = serde_json::from_str(&body).unwrap_or_default();
-        body["routes"][0]["compared"] == 12
-    })
-    .await;
+    route_report(&proxy, route, 12).await;
     proxy
 }
 
@@ -71,7 +38,7 @@ async fn readable_report_lower_cased_keys_are_one_finding_and_an_echo_of_headers
     let new = Scripted::start(move |_, _| new_answer.clone()).await;
     let route = "readable-report";
     let proxy = proxy_with(route, &legacy, &new).await;
-    let text = diffs(&proxy, &["--route", route]);
+    let text = strangler_diffs(&proxy, &["--route", route]);
     assert!(
         text.contains(
             "DIFFERENCE key-case at 3 paths under / in 12 of 12: /customerId → customerid"
@@ -90,7 +57,8 @@ async fn readable_report_lower_cased_keys_are_one_finding_and_an_echo_of_headers
         "signature counted: {text}"
     );
     assert!(text.lines().count() <= 8, "one screen: {text}");
-    let json: Value = serde_json::from_str(&diffs(&proxy, &["--route", route, "--json"])).unwrap();
+    let json: Value =
+        serde_json::from_str(&strangler_diffs(&proxy, &["--route", route, "--json"])).unwrap();
     let route_json = &json["routes"][0];
     assert_eq!(
         route_json["differences"].as_array().unwrap().len(),
@@ -114,10 +82,10 @@ async fn readable_report_limit_cuts_each_list_and_says_what_it_left_out() {
     let new = Scripted::start(move |_, _| new_answer.clone()).await;
     let route = "readable-limit";
     let proxy = proxy_with(route, &legacy, &new).await;
-    let text = diffs(&proxy, &["--route", route, "--limit", "1"]);
+    let text = strangler_diffs(&proxy, &["--route", route, "--limit", "1"]);
     assert!(text.contains("--limit left out: findings 1\n"), "{text}");
     assert_eq!(text.matches("DIFFERENCE").count(), 1, "{text}");
-    let json: Value = serde_json::from_str(&diffs(
+    let json: Value = serde_json::from_str(&strangler_diffs(
         &proxy,
         &["--route", route, "--json", "--limit", "1"],
     ))
@@ -133,7 +101,8 @@ async fn readable_report_limit_cuts_each_list_and_says_what_it_left_out() {
         1,
         "{body}"
     );
-    let whole: Value = serde_json::from_str(&diffs(&proxy, &["--route", route, "--json"])).unwrap();
+    let whole: Value =
+        serde_json::from_str(&strangler_diffs(&proxy, &["--route", route, "--json"])).unwrap();
     assert!(
         whole["routes"][0].get("omitted").is_none(),
         "JSON is whole unless told"

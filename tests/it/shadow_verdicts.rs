@@ -4,7 +4,6 @@
 //! noise probes back them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -12,7 +11,8 @@ use serde_json::{json, Value};
 use crate::support::metrics::sample;
 use crate::support::scratch::Scratch;
 use crate::support::scripted::Scripted;
-use crate::support::{eventually, send, Config, Proxy};
+use crate::support::shadowing::{one_route, route_report, strangler_diffs};
+use crate::support::{send, Config, Proxy};
 
 /// A uuid-like value that changes on every call of a side.
 fn request_id(call: u64) -> String {
@@ -22,42 +22,9 @@ fn request_id(call: u64) -> String {
     )
 }
 
-/// A config with one shadowed route `route` over `/api/**`, legacy serving, the store in
-/// `scratch`.
+/// A config with one shadowed route `route` over `/api/**`, the store at `store`.
 fn config(legacy: &Scripted, new: &Scripted, route: &str, shadow: &str, store: &str) -> Config {
-    Config::with_legacy_url(legacy.url())
-        .service_url("billing", new.url())
-        .store(store)
-        .routes(&format!(
-            r#"
-  - name: {route}
-    match: {{ path: "/api/**" }}
-    service: billing
-    shadow: {shadow}
-"#
-        ))
-}
-
-/// The report of `route`, once `count` comparisons of it are in it.
-async fn report(proxy: &Proxy, route: &str, count: u64) -> Value {
-    let read = || async {
-        let (status, body) = proxy
-            .admin_get(&format!("/admin/diffs?route={route}&since=1h"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let body: Value = serde_json::from_str(&body).expect("report JSON");
-        body["routes"][0].clone()
-    };
-    let total = |r: &Value| {
-        let outcomes = r["outcomes"].as_object().cloned().unwrap_or_default();
-        outcomes.values().filter_map(Value::as_u64).sum::<u64>()
-    };
-    let what = format!("{count} comparisons of {route} reported");
-    eventually(Duration::from_secs(15), &what, || async {
-        total(&read().await) >= count
-    })
-    .await;
-    read().await
+    one_route(legacy, new, route, shadow).store(store)
 }
 
 /// The comparisons of `route` in the store at `url`, counted by verdict.
@@ -122,7 +89,7 @@ async fn one_verdict_noisy_traffic_metric_report_and_store_agree() {
         let answer = send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    let report = report(&proxy, route, 45).await;
+    let report = route_report(&proxy, route, 45).await;
     let (reported, kept, counted) = (
         outcomes(&report),
         stored(&store, route).await,
@@ -155,17 +122,7 @@ async fn one_verdict_noisy_traffic_metric_report_and_store_agree() {
 
 /// The route `strangler diffs` prints for the proxy's config, as text.
 fn diffs_text(proxy: &Proxy, route: &str) -> String {
-    let config = proxy.config_path().to_str().unwrap().to_owned();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(["diffs", "--config", &config, "--route", route])
-        .output()
-        .expect("running strangler diffs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    strangler_diffs(proxy, &["--route", route])
 }
 
 /// Five requests at the default `noise: 5`: each is probed (a route's first ten are), so a
@@ -185,7 +142,7 @@ async fn noise_evidence_a_handful_of_requests_is_probed_and_the_report_says_how_
     for i in 0..5 {
         send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
     }
-    let report = report(&proxy, route, 5).await;
+    let report = route_report(&proxy, route, 5).await;
     assert_eq!(report["noise_probes"], 5, "{report}");
     assert_eq!(report["noise_only"], 5, "{report}");
     assert_eq!(report["differences"], json!([]), "{report}");
@@ -214,14 +171,14 @@ async fn noise_evidence_a_new_signature_is_probed_past_the_first_ten() {
     for i in 0..15 {
         send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
         // One at a time, so the route's evidence has judged the last before the next.
-        report(&proxy, route, i + 1).await;
+        route_report(&proxy, route, i + 1).await;
     }
     assert_eq!(
         legacy.mirrored().len(),
         11,
         "ten first requests and one new signature"
     );
-    let report = report(&proxy, route, 15).await;
+    let report = route_report(&proxy, route, 15).await;
     assert_eq!(
         report["mismatched"], 3,
         "/build is a real difference: {report}"
@@ -256,8 +213,8 @@ async fn noise_evidence_noise_both_sides_knows_the_shadows_own_volatility() {
         send(proxy.get_as(&format!("t{i}"), "/api/both/7")).await;
     }
     let (one, both) = (
-        report(&proxy, "one-side", 12).await,
-        report(&proxy, "both-sides", 12).await,
+        route_report(&proxy, "one-side", 12).await,
+        route_report(&proxy, "both-sides", 12).await,
     );
     assert_eq!(one["differences"][0]["path"], "/date", "{one}");
     assert_eq!(one["shadow_noise_probes"], 0, "{one}");
