@@ -17,14 +17,14 @@
 //! free: skipped as `overloaded`), and has the route's own `timeout`. The request sent is
 //! the one the primary got ([`crate::shadow::client`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use strangler_control::diffs::Record;
-use strangler_flags::shadow_policy::DiffSettings;
+use strangler_flags::shadow_policy::{CompiledPolicy, DiffSettings};
 use strangler_shadow::{
     diff, noise_paths, Captured, Comparison, RouteEvidence, SampleSide, SkipReason, Verdict,
 };
@@ -232,17 +232,30 @@ impl Worker {
         if probing && safe && diff.skipped.is_none() && self.wants_probe(job, comparison) {
             let answers = [(primary_addr, &primary), (shadow_addr, &shadow)];
             let sides = if policy.noise_both_sides { 2 } else { 1 };
-            let mut probed = Vec::with_capacity(sides);
-            for (addr, first) in &answers[..sides] {
-                let again = self.client.call(*addr, request, body.clone(), policy).await;
-                probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
-            }
+            let probed = self.probe(&answers[..sides], request, body, policy).await;
             let mut probed = probed.into_iter();
             comparison.noise = probed.next().flatten();
             comparison.shadow_noise = probed.next().flatten();
         }
         self.judge(comparison, probing, &job.settings);
         self.sample(comparison, &primary, &shadow, &job.settings)
+    }
+
+    /// A noise probe: asks each side of `answers` again and gives the paths that differ
+    /// from its first answer (`None` where the second call failed).
+    async fn probe(
+        &self,
+        answers: &[(SocketAddr, &Captured)],
+        request: &pingora::http::RequestHeader,
+        body: Bytes,
+        policy: &CompiledPolicy,
+    ) -> Vec<Option<BTreeSet<String>>> {
+        let mut probed = Vec::with_capacity(answers.len());
+        for (addr, first) in answers {
+            let again = self.client.call(*addr, request, body.clone(), policy).await;
+            probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
+        }
+        probed
     }
 
     /// Whether to probe this comparison for noise: the route's `noise:` share picked its
