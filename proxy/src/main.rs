@@ -89,6 +89,10 @@ enum Command {
         /// The window: comparisons of the last `90s`, `15m`, `1h`, `7d`.
         #[arg(long, default_value = cli::diffs::DEFAULT_SINCE)]
         since: String,
+        /// At most this many entries per list (findings, noise, signatures); text shows
+        /// 10 unless told, JSON all.
+        #[arg(long)]
+        limit: Option<usize>,
         /// Print JSON instead of text.
         #[arg(long, global = true)]
         json: bool,
@@ -135,8 +139,9 @@ fn main() -> ExitCode {
             config,
             route,
             since,
+            limit,
             json,
-        } => cli::diffs::diffs(&config, route.as_deref(), &since, json),
+        } => cli::diffs::diffs(&config, route.as_deref(), &since, limit, json),
     };
     report("strangler", result.map_err(anyhow::Error::from))
 }

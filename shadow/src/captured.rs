@@ -36,13 +36,14 @@ impl Captured {
         }
     }
 
-    /// The value of the header with this lowercase name; repeated headers are joined with
+    /// The value of the header with this name, whatever the case either is spelt in (a
+    /// header name's case is never a difference); repeated headers are joined with
     /// `", "` as HTTP allows.
     pub fn header(&self, name: &str) -> Option<String> {
         let mut values = self
             .headers
             .iter()
-            .filter(|(candidate, _)| candidate == name)
+            .filter(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.trim());
         let first = values.next()?.to_owned();
         Some(values.fold(first, |joined, value| joined + ", " + value))

@@ -1,16 +1,18 @@
 //! One shadowed request as it is stored and reported: who asked what, what both sides
 //! answered (status, latency), the verdict, and the differing paths. The proxy builds a
-//! [`Comparison`] per shadowed request off the request path; the store keeps it; the
-//! report replays stored comparisons into [`RouteStats`], so a report over any window is
-//! computed from the same rows whether it is asked of the admin API or of the CLI.
+//! [`Comparison`] per shadowed request off the request path and decides its verdict once
+//! ([`crate::RouteEvidence::judge`]); the store keeps it; the report counts stored
+//! comparisons ([`RouteTally`]), so a report over any window is computed from the same
+//! rows and the same verdicts whether it is asked of the admin API or of the CLI.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use strangler_flags::shadow_policy::{DiffSettings, NoiseThresholds};
+use strangler_flags::shadow_policy::DiffSettings;
 
-use crate::{Diff, Difference, RouteStats, ShadowReport, SkipReason};
+use crate::stats::RouteTally;
+use crate::{Diff, Difference, ShadowReport, SkipReason};
 
 /// At most this many differing paths are kept per comparison (one per collapsed path):
 /// a wholly different 1 MiB document must not become a 1 MiB row.
@@ -24,8 +26,12 @@ pub enum Verdict {
     Match,
     /// At least one path differs that the primary's own second answer did not.
     Mismatch,
-    /// Every differing path also differed between two answers of the primary.
+    /// Every differing path is noise: it differs between two answers of the same side
+    /// about as often as between the sides.
     NoiseOnly,
+    /// A difference that would be a mismatch, judged while the route had fewer than
+    /// [`crate::MIN_PROBES`] noise probes: too little evidence to tell it from noise.
+    Unsettled,
     /// Not compared; the comparison says why.
     Skipped,
     /// The primary side failed (no answer to compare against).
@@ -36,10 +42,11 @@ pub enum Verdict {
 
 impl Verdict {
     /// Every verdict, for pre-registered metric labels.
-    pub const ALL: [Verdict; 6] = [
+    pub const ALL: [Verdict; 7] = [
         Verdict::Match,
         Verdict::Mismatch,
         Verdict::NoiseOnly,
+        Verdict::Unsettled,
         Verdict::Skipped,
         Verdict::PrimaryError,
         Verdict::ShadowError,
@@ -51,6 +58,7 @@ impl Verdict {
             Verdict::Match => "match",
             Verdict::Mismatch => "mismatch",
             Verdict::NoiseOnly => "noise-only",
+            Verdict::Unsettled => "unsettled",
             Verdict::Skipped => "skipped",
             Verdict::PrimaryError => "primary-error",
             Verdict::ShadowError => "shadow-error",
@@ -62,21 +70,6 @@ impl Verdict {
         Verdict::ALL
             .into_iter()
             .find(|verdict| verdict.code() == code)
-    }
-
-    /// The verdict of a diff, given the paths that differed between two primary answers
-    /// to the same request (`None` when the primary was asked only once).
-    /// A diff whose bodies were skipped but whose status or headers differ is a mismatch.
-    pub fn of(diff: &Diff, noise: Option<&BTreeSet<String>>) -> Verdict {
-        if diff.skipped.is_some() && diff.differences.is_empty() {
-            return Verdict::Skipped;
-        }
-        let mut paths = diff.differences.iter().map(|d| d.collapsed.as_str());
-        match noise {
-            _ if diff.differences.is_empty() => Verdict::Match,
-            Some(noise) if paths.all(|path| noise.contains(path)) => Verdict::NoiseOnly,
-            _ => Verdict::Mismatch,
-        }
     }
 }
 
@@ -115,8 +108,10 @@ pub struct Comparison {
     /// [`MAX_STORED_PATHS`], in document order.
     pub differences: Vec<Difference>,
     /// The collapsed paths that differed between two primary answers, when the primary
-    /// was asked twice.
+    /// was asked twice (a noise probe).
     pub noise: Option<BTreeSet<String>>,
+    /// The same for two shadow answers, when the route has `noise_both_sides: true`.
+    pub shadow_noise: Option<BTreeSet<String>>,
 }
 
 impl Comparison {
@@ -160,41 +155,19 @@ impl Comparison {
     pub fn signature(&self) -> String {
         crate::diff::signature(self.differences.iter())
     }
-
-    /// Feeds this comparison into a route's counts.
-    fn record_into(&self, stats: &mut RouteStats) {
-        match self.verdict {
-            Verdict::Skipped => stats.record_skip(self.skip.unwrap_or(SkipReason::Overloaded)),
-            Verdict::PrimaryError | Verdict::ShadowError => stats.record_error(),
-            Verdict::Match | Verdict::Mismatch | Verdict::NoiseOnly => {
-                stats.record(&Diff {
-                    differences: self.differences.clone(),
-                    skipped: None,
-                });
-                if let Some(noise) = &self.noise {
-                    stats.record_noise(noise);
-                }
-            }
-        }
-    }
 }
 
-/// The report of `comparisons`, one route report per route in name order.
-pub fn report<'a>(
-    comparisons: impl IntoIterator<Item = &'a Comparison>,
-    thresholds: &NoiseThresholds,
-) -> ShadowReport {
-    let mut routes: BTreeMap<&str, RouteStats> = BTreeMap::new();
+/// The report of `comparisons`, one route report per route in name order: their stored
+/// verdicts counted, never decided again.
+pub fn report<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> ShadowReport {
+    let mut routes: BTreeMap<&str, RouteTally> = BTreeMap::new();
     for comparison in comparisons {
-        let stats = routes
+        routes
             .entry(comparison.route.as_str())
-            .or_insert_with(|| RouteStats::new(comparison.route.as_str()));
-        comparison.record_into(stats);
+            .or_insert_with(|| RouteTally::new(comparison.route.as_str()))
+            .record(comparison);
     }
     ShadowReport {
-        routes: routes
-            .values()
-            .map(|stats| stats.report(thresholds))
-            .collect(),
+        routes: routes.values().map(RouteTally::report).collect(),
     }
 }

@@ -10,9 +10,10 @@
 //! compiled policy and never parses config.
 //!
 //! A comparison reads top to bottom: [`diff()`] the primary and shadow [`Captured`]
-//! answers, for a sampled few also [`noise_paths`] between two primary answers, feed both
-//! to [`RouteStats`], and ask it for a [`RouteReport`] that keeps only the paths whose
-//! counts clearly exceed their noise (the policy's `NoiseThresholds`).
+//! answers, for a sampled few also [`noise_paths`] between two answers of the same side,
+//! and let the route's [`RouteEvidence`] decide the [`Comparison`]'s one verdict (which
+//! paths clearly exceed their noise under the `diffs:` thresholds). A [`RouteReport`]
+//! counts stored comparisons by those verdicts.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +21,8 @@ mod body;
 mod captured;
 mod comparison;
 mod diff;
+mod evidence;
+mod findings;
 mod noise;
 mod report;
 mod sample;
@@ -31,8 +34,9 @@ mod tests;
 pub use body::SkipReason;
 pub use captured::Captured;
 pub use comparison::{report, Comparison, Verdict, MAX_STORED_PATHS};
-pub use diff::{diff, Diff, Difference, Example, Kind};
+pub use diff::{diff, Diff, Difference, Example, Kind, MARKER};
+pub use evidence::{RouteEvidence, MIN_PROBES};
+pub use findings::{Finding, FindingExample};
 pub use noise::noise_paths;
-pub use report::{DifferenceReport, NoiseReport, RouteReport, ShadowReport};
+pub use report::{DifferenceReport, NoiseReport, RouteReport, ShadowReport, SignatureCount};
 pub use sample::{Sample, SampleRequest, SampleSide, REDACTED};
-pub use stats::RouteStats;

@@ -1,8 +1,9 @@
 //! Noise cancellation, after Twitter's Diffy: some fields differ between two answers of
-//! the *same* side (timestamps, request ids, random tokens). For a sample of requests the
-//! proxy asks the primary twice; what differs between those two answers is noise, and a
-//! path only counts as a real difference when it differs between primary and shadow
-//! clearly more often than its noise explains.
+//! the *same* side (timestamps, request ids, random tokens). For some requests (noise
+//! probes) the proxy asks the primary twice, and with `noise_both_sides` the shadow too;
+//! what differs between two answers of one side is noise, and a path only counts as a real
+//! difference when it differs between primary and shadow clearly more often than its
+//! noise explains ([`crate::RouteEvidence`]).
 
 use std::collections::BTreeSet;
 
@@ -10,7 +11,7 @@ use strangler_flags::shadow_policy::CompiledPolicy;
 
 use crate::{diff, Captured};
 
-/// The collapsed paths that differ between two answers of the primary to the same request.
+/// The collapsed paths that differ between two answers of one side to the same request.
 pub fn noise_paths(
     primary: &Captured,
     primary_again: &Captured,

@@ -1,169 +1,141 @@
-//! Counts for one route, fed one comparison at a time: per collapsed path how often it
-//! differed between primary and shadow (raw) and between two primary answers (noise),
-//! plus totals and a count per signature, from which [`RouteStats::report`] decides which
-//! paths are real differences and which requests matched.
-//!
-//! Whether a request matched is decided at report time, not when it is recorded: a
-//! request matched when none of its paths is a real difference, and which paths are real
-//! depends on all the counts. So each distinct set of differing paths (a signature) keeps
-//! a count. Signatures are kept as sorted path numbers rather than as the `,`-joined
-//! [`crate::Diff::signature`] text, because a JSON key may itself contain a comma.
+//! A route's stored comparisons counted into its report. Nothing is decided here: each
+//! comparison carries the verdict and the per-path noise flags the proxy decided once
+//! ([`crate::RouteEvidence::judge`]), and the report adds them up, so its counts are the
+//! metric's and the store's.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use strangler_flags::shadow_policy::NoiseThresholds;
+use crate::report::{DifferenceReport, NoiseReport, RouteReport, SignatureCount};
+use crate::{Comparison, Example, Kind, SkipReason, Verdict};
 
-use crate::noise::noise_estimate;
-use crate::report::{DifferenceReport, NoiseReport, RouteReport};
-use crate::{Diff, Example, Kind, SkipReason};
-
-/// Everything counted for one route since it was created.
+/// The counts of one route's comparisons.
 #[derive(Debug, Clone, Default)]
-pub struct RouteStats {
+pub(crate) struct RouteTally {
     /// The route's name, as in routes.yaml.
     route: String,
-    /// Comparisons whose bodies were compared (not skipped, no error).
-    compared: u64,
+    /// Comparisons per verdict.
+    outcomes: BTreeMap<Verdict, u64>,
     /// Comparisons not made, per reason.
     skipped: BTreeMap<SkipReason, u64>,
-    /// Shadow calls that failed (timeout, connection error), as told by the proxy.
-    errors: u64,
-    /// Primary-twice samples taken.
-    noise_samples: u64,
-    /// Per collapsed path, numbered in order of first sight.
-    paths: Vec<PathStats>,
-    /// Collapsed path to its number in `paths`.
-    numbers: HashMap<String, u32>,
-    /// Per signature (sorted path numbers; empty for an equivalent answer), the number of
-    /// comparisons that differed in exactly those paths.
-    signatures: HashMap<Box<[u32]>, u64>,
+    /// Comparisons with a noise probe of the primary, and of the shadow.
+    probes: (u64, u64),
+    /// Per collapsed path, in order of first sight.
+    paths: Vec<PathTally>,
+    /// Collapsed path to its place in `paths`.
+    numbers: HashMap<String, usize>,
+    /// Comparisons per signature, for those that differed.
+    signatures: HashMap<String, u64>,
 }
 
 /// Counts for one collapsed path.
 #[derive(Debug, Clone)]
-struct PathStats {
+struct PathTally {
     /// The collapsed path.
     path: String,
-    /// Comparisons in which it differed between primary and shadow.
-    raw: u64,
-    /// Primary-twice samples in which it differed.
+    /// Comparisons in which it was a real difference.
+    real: u64,
+    /// Comparisons in which it differed and was judged noise.
     noise: u64,
-    /// Kind and example of the first primary/shadow difference seen here.
+    /// Kind and example of the first real difference seen here.
     first: Option<(Kind, Example)>,
 }
 
-impl RouteStats {
+impl RouteTally {
     /// Empty counts for a route.
-    pub fn new(route: impl Into<String>) -> Self {
-        RouteStats {
-            route: route.into(),
-            ..RouteStats::default()
+    pub(crate) fn new(route: &str) -> Self {
+        RouteTally {
+            route: route.to_owned(),
+            ..RouteTally::default()
         }
     }
 
-    /// The route these counts are for.
-    pub fn route(&self) -> &str {
-        &self.route
-    }
-
-    /// Counts one primary/shadow comparison; a skipped one only counts as skipped.
-    pub fn record(&mut self, diff: &Diff) {
-        if let Some(reason) = diff.skipped {
+    /// Counts one stored comparison under its verdict.
+    pub(crate) fn record(&mut self, comparison: &Comparison) {
+        *self.outcomes.entry(comparison.verdict).or_default() += 1;
+        if comparison.verdict == Verdict::Skipped {
+            let reason = comparison.skip.unwrap_or(SkipReason::Overloaded);
             *self.skipped.entry(reason).or_default() += 1;
-            return;
         }
-        self.compared += 1;
-        let mut signature = Vec::new();
-        for difference in &diff.differences {
-            let number = self.number(&difference.collapsed);
-            let stats = &mut self.paths[number as usize];
-            if stats.first.is_none() {
-                stats.first = Some((difference.kind, difference.example.clone()));
+        self.probes.0 += u64::from(comparison.noise.is_some());
+        self.probes.1 += u64::from(comparison.shadow_noise.is_some());
+        if !comparison.differences.is_empty() && comparison.verdict != Verdict::Skipped {
+            *self.signatures.entry(comparison.signature()).or_default() += 1;
+        }
+        let judged_real = matches!(comparison.verdict, Verdict::Mismatch | Verdict::Unsettled);
+        for difference in &comparison.differences {
+            let tally = self.path(&difference.collapsed);
+            match judged_real && !difference.noise {
+                true => {
+                    tally.real += 1;
+                    tally
+                        .first
+                        .get_or_insert_with(|| (difference.kind, difference.example.clone()));
+                }
+                false => tally.noise += 1,
             }
-            if !signature.contains(&number) {
-                signature.push(number);
-                stats.raw += 1;
-            }
-        }
-        signature.sort_unstable();
-        *self.signatures.entry(signature.into()).or_default() += 1;
-    }
-
-    /// Counts one primary-twice sample, given its [`crate::noise_paths`]. Record samples
-    /// only for requests whose primary/shadow diff was not skipped, as the noise estimate
-    /// is scaled to the compared total.
-    pub fn record_noise(&mut self, paths: &BTreeSet<String>) {
-        self.noise_samples += 1;
-        for path in paths {
-            let number = self.number(path);
-            self.paths[number as usize].noise += 1;
         }
     }
 
-    /// Counts one request that was never compared (too large, streaming, overloaded).
-    pub fn record_skip(&mut self, reason: SkipReason) {
-        *self.skipped.entry(reason).or_default() += 1;
-    }
-
-    /// Counts one shadow call that failed before there was anything to compare.
-    pub fn record_error(&mut self) {
-        self.errors += 1;
-    }
-
-    /// The report under `thresholds`: real differences, noise, and how many requests
-    /// matched once noise is discounted.
-    pub fn report(&self, thresholds: &NoiseThresholds) -> RouteReport {
-        let real: Vec<bool> = self
-            .paths
-            .iter()
-            .map(|p| self.is_real(p, thresholds))
-            .collect();
-        let mismatched: u64 = self
+    /// The report: the counts per verdict, the real differences and the noise.
+    pub(crate) fn report(&self) -> RouteReport {
+        let count = |verdict| self.outcomes.get(&verdict).copied().unwrap_or(0);
+        let noise_only = count(Verdict::NoiseOnly);
+        let matched = count(Verdict::Match) + noise_only;
+        let (mismatched, unsettled) = (count(Verdict::Mismatch), count(Verdict::Unsettled));
+        let compared = matched + mismatched + unsettled;
+        let (differences, noise) = self.classify();
+        let mut signatures: Vec<SignatureCount> = self
             .signatures
             .iter()
-            .filter(|(signature, _)| signature.iter().any(|&number| real[number as usize]))
-            .map(|(_, count)| count)
-            .sum();
-        let matched = self.compared - mismatched;
-        let (differences, noise) = self.classify(&real);
+            .map(|(signature, count)| SignatureCount {
+                signature: signature.clone(),
+                count: *count,
+            })
+            .collect();
+        signatures.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.signature.cmp(&b.signature))
+        });
         RouteReport {
             route: self.route.clone(),
-            compared: self.compared,
+            compared,
             matched,
             mismatched,
-            skipped: self.skipped.values().sum(),
+            noise_only,
+            unsettled,
+            skipped: count(Verdict::Skipped),
             skip_reasons: self.skipped.clone(),
-            errors: self.errors,
-            match_rate: (self.compared > 0).then(|| matched as f64 / self.compared as f64),
+            errors: count(Verdict::PrimaryError) + count(Verdict::ShadowError),
+            outcomes: self.outcomes.clone(),
+            match_rate: (compared > 0).then(|| matched as f64 / compared as f64),
+            noise_probes: self.probes.0,
+            shadow_noise_probes: self.probes.1,
+            findings: crate::findings::findings(&differences),
             differences,
+            signatures,
             noise,
         }
     }
 
-    /// Whether a path's raw count clearly exceeds its scaled noise.
-    fn is_real(&self, path: &PathStats, thresholds: &NoiseThresholds) -> bool {
-        let estimate = noise_estimate(path.noise, self.noise_samples, self.compared);
-        path.raw > 0 && thresholds.is_real_difference(path.raw, estimate, self.compared)
-    }
-
-    /// Splits the paths that differed between primary and shadow into real differences
-    /// and noise, each sorted by count (highest first), then path.
-    fn classify(&self, real: &[bool]) -> (Vec<DifferenceReport>, Vec<NoiseReport>) {
+    /// The paths that were real differences, and those that were only ever noise, each
+    /// sorted by count (highest first), then path.
+    fn classify(&self) -> (Vec<DifferenceReport>, Vec<NoiseReport>) {
         let mut differences = Vec::new();
         let mut noise = Vec::new();
-        for (stats, real) in self.paths.iter().zip(real) {
-            let Some((kind, example)) = &stats.first else {
-                continue;
-            };
-            let (path, count) = (stats.path.clone(), stats.raw);
-            match real {
-                true => differences.push(DifferenceReport {
+        for tally in &self.paths {
+            let path = tally.path.clone();
+            match &tally.first {
+                Some((kind, example)) => differences.push(DifferenceReport {
                     path,
                     kind: *kind,
-                    count,
+                    count: tally.real,
                     example: example.clone(),
                 }),
-                false => noise.push(NoiseReport { path, count }),
+                None => noise.push(NoiseReport {
+                    path,
+                    count: tally.noise,
+                }),
             }
         }
         differences.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
@@ -171,19 +143,17 @@ impl RouteStats {
         (differences, noise)
     }
 
-    /// The number of a collapsed path, assigned on first sight.
-    fn number(&mut self, path: &str) -> u32 {
-        if let Some(number) = self.numbers.get(path) {
-            return *number;
-        }
-        let number = self.paths.len() as u32;
-        self.paths.push(PathStats {
-            path: path.to_owned(),
-            raw: 0,
-            noise: 0,
-            first: None,
+    /// The tally of a collapsed path, created on first sight.
+    fn path(&mut self, path: &str) -> &mut PathTally {
+        let number = *self.numbers.entry(path.to_owned()).or_insert_with(|| {
+            self.paths.push(PathTally {
+                path: path.to_owned(),
+                real: 0,
+                noise: 0,
+                first: None,
+            });
+            self.paths.len() - 1
         });
-        self.numbers.insert(path.to_owned(), number);
-        number
+        &mut self.paths[number]
     }
 }

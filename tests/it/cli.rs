@@ -375,3 +375,31 @@ fn explain_finds_the_tenant_in_the_host() {
         (&Value::from("legacy"), &Value::from("tenant-override"))
     );
 }
+
+/// `noise_both_sides: true` asks a side twice only when the route probes for noise.
+const BOTH_SIDES_WITHOUT_NOISE: &str = r#"listen: 127.0.0.1:8080
+legacy: http://127.0.0.1:3000
+services:
+  billing: http://127.0.0.1:3001
+routes:
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    shadow: { noise: 0, noise_both_sides: true }
+  - name: users
+    match: { path: "/api/users/**" }
+    service: billing
+    shadow: { noise_both_side: true }
+"#;
+
+#[test]
+fn check_validates_noise_both_sides_at_its_location() {
+    let scratch = Scratch::new();
+    let file = scratch.write("bad.yaml", BOTH_SIDES_WITHOUT_NOISE);
+    let output = strangler(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let yaml = BOTH_SIDES_WITHOUT_NOISE;
+    assert_reported(&stderr, &file, yaml, "{ noise: 0", "noise_both_sides");
+    assert_reported(&stderr, &file, yaml, "noise_both_side:", "noise_both_side");
+}

@@ -121,7 +121,8 @@ async fn a_deliberate_field_difference_is_reported_on_its_path_with_its_kind() {
     assert_eq!(difference["count"], 10);
     assert_eq!(
         difference["example"],
-        json!({"primary": "\"EUR\"", "shadow": "\"eur\""})
+        json!({"primary": "EUR", "shadow": "eur"}),
+        "values as JSON, not JSON text"
     );
 }
 
@@ -349,7 +350,7 @@ async fn at_full_rollout_legacy_is_the_shadow() {
     assert_eq!(legacy.mirrored().len(), 3);
     assert!(new.mirrored().is_empty());
     let example = &report["differences"][0]["example"];
-    assert_eq!(*example, json!({"primary": "\"eur\"", "shadow": "\"EUR\""}));
+    assert_eq!(*example, json!({"primary": "eur", "shadow": "EUR"}));
 }
 
 #[tokio::test]
@@ -458,9 +459,13 @@ async fn a_sample_keeps_both_answers_with_redacted_fields() {
     let proxy = Proxy::start(&config.diffs(r#"redact: ["/card"]"#)).await;
     get_invoices(&proxy, 3).await;
     let report = settled(&proxy, 3).await;
-    let samples = report["samples"].as_array().expect("samples").clone();
+    assert_eq!(report["signatures"][0]["signature"], "/card,/currency");
+    assert_eq!(report["signatures"][0]["count"], 3, "{report}");
+    let samples = report["signatures"][0]["samples"]
+        .as_array()
+        .expect("samples")
+        .clone();
     assert_eq!(samples.len(), 3, "{report}");
-    assert_eq!(samples[0]["signature"], "/card,/currency");
     let card = report["differences"]
         .as_array()
         .unwrap()
@@ -561,7 +566,7 @@ async fn strangler_diffs_reports_from_the_store_as_text_and_json() {
         "{text}"
     );
     assert!(text.contains("GET /api/invoices/7 tenant t"), "{text}");
-    let id = route["samples"][0]["id"]
+    let id = route["signatures"][0]["samples"][0]["id"]
         .as_i64()
         .expect("a sample")
         .to_string();

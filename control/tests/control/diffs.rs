@@ -36,8 +36,10 @@ fn mismatch(at_ms: i64) -> Comparison {
                 primary: Some("\"EUR\"".into()),
                 shadow: Some("\"eur\"".into()),
             },
+            noise: false,
         }],
         noise: Some(BTreeSet::from(["/request_id".to_owned()])),
+        shadow_noise: Some(BTreeSet::from(["header:date".to_owned()])),
     }
 }
 

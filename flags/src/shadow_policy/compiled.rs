@@ -25,6 +25,8 @@ pub struct CompiledPolicy {
     pub methods: Vec<String>,
     /// Share of compared requests that also call the primary a second time.
     pub noise: Percent,
+    /// Whether a noise probe asks the shadow side twice as well.
+    pub noise_both_sides: bool,
     /// Largest body, after decoding, that is compared; larger ones are skipped.
     pub max_body: usize,
     /// How long the shadow side may take to answer.
@@ -35,6 +37,8 @@ pub struct CompiledPolicy {
     pub headers: Vec<String>,
     /// The `ignore:` rules, pointers split into segments.
     pub ignore: IgnoreRules,
+    /// The `case_insensitive_keys:` pointers, in the same pointer language as `ignore:`.
+    pub case_insensitive_keys: IgnoreRules,
     /// The `arrays:` policies keyed by collapsed pointer, so the diff finds the policy of
     /// `/orders/17/lines` under `/orders/*/lines` with one lookup.
     pub(crate) arrays: HashMap<String, ArrayPolicy>,
@@ -59,11 +63,13 @@ impl Default for CompiledPolicy {
             sample: Percent::ALL,
             methods: vec!["GET".to_owned(), "HEAD".to_owned()],
             noise: DEFAULT_NOISE,
+            noise_both_sides: false,
             max_body: DEFAULT_MAX_BODY,
             timeout: DEFAULT_TIMEOUT,
             tolerance: 0.0,
             headers: vec!["content-type".to_owned()],
             ignore: IgnoreRules::default(),
+            case_insensitive_keys: IgnoreRules::default(),
             arrays: HashMap::new(),
         }
     }
@@ -73,15 +79,22 @@ impl ShadowPolicy {
     /// Validates every field and compiles the policy; the error names the first bad value.
     pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
         let defaults = CompiledPolicy::default();
+        let noise = percent("noise", self.noise, defaults.noise)?;
+        let noise_both_sides = self.noise_both_sides.unwrap_or(false);
+        if noise_both_sides && noise.hundredths() == 0 {
+            return Err(PolicyError::NoiseBothSides);
+        }
         Ok(CompiledPolicy {
             sample: percent("sample", self.sample, defaults.sample)?,
             methods: methods(self.methods.as_deref(), defaults.methods)?,
-            noise: percent("noise", self.noise, defaults.noise)?,
+            noise,
+            noise_both_sides,
             max_body: max_body(self.max_body.as_deref(), defaults.max_body)?,
             timeout: timeout(self.timeout.as_deref(), defaults.timeout)?,
             tolerance: tolerance(self.tolerance)?,
             headers: headers(self.headers.as_deref(), defaults.headers)?,
             ignore: IgnoreRules::compile(&self.ignore)?,
+            case_insensitive_keys: case_insensitive_keys(&self.case_insensitive_keys)?,
             arrays: arrays(&self.arrays)?,
         })
     }
@@ -160,6 +173,25 @@ fn headers(written: Option<&[String]>, default: Vec<String>) -> Result<Vec<Strin
             }
         })
         .collect()
+}
+
+/// The `case_insensitive_keys:` pointers: each a JSON pointer below the root (`header:`
+/// rules mean nothing here).
+fn case_insensitive_keys(written: &[String]) -> Result<IgnoreRules, PolicyError> {
+    let invalid = |value: &String, reason| PolicyError::CaseInsensitiveKeys {
+        value: value.clone(),
+        reason,
+    };
+    for pointer in written {
+        match pointer::parse(pointer) {
+            Err(reason) => return Err(invalid(pointer, reason)),
+            Ok(segments) if segments.is_empty() => {
+                return Err(invalid(pointer, "name an object below the document root"))
+            }
+            Ok(_) => {}
+        }
+    }
+    IgnoreRules::compile(written).map_err(|_| invalid(&written.join(", "), "not a pointer"))
 }
 
 /// Keys each array policy by its collapsed pointer (`/orders/17/lines` and

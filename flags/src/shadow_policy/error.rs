@@ -28,6 +28,14 @@ pub enum PolicyError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An entry of `case_insensitive_keys` is not a JSON pointer below the root.
+    #[error("shadow.case_insensitive_keys: {value:?} is not a JSON pointer: {reason}")]
+    CaseInsensitiveKeys {
+        /// The entry as written.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A key of `arrays` is not a JSON pointer.
     #[error("shadow.arrays: {value:?} is not a JSON pointer: {reason}")]
     ArrayPath {
@@ -42,6 +50,9 @@ pub enum PolicyError {
         /// The array's pointer.
         path: String,
     },
+    /// `noise_both_sides: true` on a route that never probes for noise.
+    #[error("shadow.noise_both_sides: true needs noise above 0 (noise: 0 asks no side twice)")]
+    NoiseBothSides,
     /// `max_body` is not a size.
     #[error(
         "shadow.max_body: {value:?} is not a size of at most 64MiB (e.g. 512B, 64KiB or 1MiB)"

@@ -16,11 +16,13 @@
 //!   methods: [GET, HEAD]    # the default; a write method must be listed explicitly
 //!   ignore: ["/generated_at", "/items/*/etag", "header:date"]
 //!   arrays: { "/items": { key: id }, "/tags": unordered }   # default: ordered
-//!   noise: 5                # percent of compared requests that call the primary twice
+//!   noise: 5                # percent of compared requests probed for noise (asked twice)
+//!   noise_both_sides: false # a probe asks the shadow twice as well, default false
 //!   max_body: 1MiB          # larger bodies are skipped and counted (B, KiB, MiB)
 //!   timeout: 2s
 //!   tolerance: 0.001        # absolute tolerance for JSON numbers, default exact
 //!   headers: [content-type] # compared response headers, default content-type
+//!   case_insensitive_keys: ["/headers"]  # objects whose keys compare ignoring case
 //! ```
 
 mod array;
@@ -67,6 +69,10 @@ pub struct ShadowPolicy {
     /// what differs between two answers of the same side (default 5).
     #[schemars(range(min = 0, max = 100))]
     pub noise: Option<f64>,
+    /// Whether a noise probe asks the shadow side twice as well, so the shadow's own
+    /// volatility (a cached `Date`, its own ids) counts as noise (default false: a probe
+    /// asks the primary only).
+    pub noise_both_sides: Option<bool>,
     /// Bodies larger than this (after gzip decoding) are not compared, only counted as
     /// skipped (default `1MiB`).
     #[schemars(pattern(units::SIZE_PATTERN))]
@@ -78,4 +84,9 @@ pub struct ShadowPolicy {
     pub tolerance: Option<f64>,
     /// Response headers that are compared (default `content-type`).
     pub headers: Option<Vec<String>>,
+    /// JSON pointers (with `*`) of objects whose keys, and their descendants' keys, are
+    /// compared ignoring ASCII case: a known harmless difference (an echo of request
+    /// headers, a framework that lower-cases keys) that should not fill the report.
+    #[serde(default)]
+    pub case_insensitive_keys: Vec<String>,
 }

@@ -137,3 +137,30 @@ fn array_policies_are_found_under_their_collapsed_pointer() {
         &ArrayPolicy::Unordered
     );
 }
+
+#[test]
+fn noise_both_sides_is_off_by_default_and_needs_noise_probes() {
+    assert!(!policy("{}").noise_both_sides);
+    assert!(policy("noise_both_sides: true").noise_both_sides);
+    assert_eq!(
+        try_policy("noise: 0\nnoise_both_sides: true").unwrap_err(),
+        PolicyError::NoiseBothSides
+    );
+}
+
+#[test]
+fn case_insensitive_keys_are_pointers_below_the_root() {
+    let compiled = policy("case_insensitive_keys: [\"/headers\", \"/items/*/meta\"]");
+    assert!(compiled.case_insensitive_keys.matches_pointer("/headers"));
+    assert!(compiled
+        .case_insensitive_keys
+        .matches_pointer("/items/3/meta/x"));
+    assert!(!compiled.case_insensitive_keys.matches_pointer("/items/3"));
+    for bad in ["\"headers\"", "\"\"", "\"header:x-a\""] {
+        let error = try_policy(&format!("case_insensitive_keys: [{bad}]")).unwrap_err();
+        assert!(
+            matches!(error, PolicyError::CaseInsensitiveKeys { .. }),
+            "{bad}: {error}"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! The shadow endpoints of the admin API: `GET /admin/diffs?route=R&since=1h`, the
+//! The shadow endpoints of the admin API: `GET /admin/diffs?route=R&since=1h&limit=N`, the
 //! per-route report over a window ([`crate::shadow::reports`]), and `GET /admin/diffs/samples/{id}`,
 //! one kept sample's two answers side by side. Both read the diff store; until its writer
 //! has connected they answer 503.
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AdminState> {
 struct ReportQuery {
     route: Option<String>,
     since: Option<String>,
+    limit: Option<usize>,
 }
 
 async fn report(
@@ -36,7 +37,7 @@ async fn report(
     let Ok(Query(query)) = query else {
         return reply::error(
             StatusCode::BAD_REQUEST,
-            "query parameters are route and since",
+            "query parameters are route, since and limit (a number)",
         );
     };
     let since = query.since.as_deref().unwrap_or(reports::DEFAULT_SINCE);
@@ -54,8 +55,7 @@ async fn report(
     let Some(store) = state.diffs.get() else {
         return unavailable();
     };
-    let thresholds = &file.diffs().thresholds;
-    match reports::report(store, query.route.as_deref(), since, thresholds).await {
+    match reports::report(store, query.route.as_deref(), since, query.limit).await {
         Ok(report) => Json(report).into_response(),
         Err(error) => reply::error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }

@@ -9,14 +9,24 @@ use strangler_flags::Snapshot;
 use crate::cli::error::CliError;
 use crate::cli::sample;
 use crate::live::routes_file;
-use crate::shadow::reports;
+use crate::shadow::{report_text, reports};
 
 /// The window `--since` defaults to.
 pub const DEFAULT_SINCE: &str = reports::DEFAULT_SINCE;
 
+/// The entries each list of the text report shows when `--limit` does not say.
+pub const TEXT_LIMIT: usize = 10;
+
 /// Prints the report of the comparisons of the last `since` (`90s`, `15m`, `1h`, `7d`), of
-/// one route or all.
-pub fn diffs(config: &Path, route: Option<&str>, since: &str, json: bool) -> Result<(), CliError> {
+/// one route or all, each list cut to `limit` entries (text: [`TEXT_LIMIT`] by default,
+/// JSON: whole by default).
+pub fn diffs(
+    config: &Path,
+    route: Option<&str>,
+    since: &str,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<(), CliError> {
     let snapshot = routes_file::load(config)?;
     if let Some(route) = route {
         if snapshot.route(route).is_none() {
@@ -25,13 +35,13 @@ pub fn diffs(config: &Path, route: Option<&str>, since: &str, json: bool) -> Res
         }
     }
     let since = reports::parse_since(since).map_err(CliError::Usage)?;
-    let settings = snapshot.diffs().clone();
+    let limit = limit.or((!json).then_some(TEXT_LIMIT));
     let report = with_store(&snapshot, |store| async move {
-        Ok(reports::report(&store, route, since, &settings.thresholds).await?)
+        Ok(reports::report(&store, route, since, limit).await?)
     })?;
     match json {
         true => println!("{}", serde_json::to_string_pretty(&report)?),
-        false => print!("{}", reports::render(&report)),
+        false => print!("{}", report_text::render(&report)),
     }
     Ok(())
 }

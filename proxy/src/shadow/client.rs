@@ -24,8 +24,11 @@ use strangler_shadow::Captured;
 use crate::shadow::mirror::{header_pairs, SHADOW_HEADER};
 use crate::telemetry::trace::{child_traceparent, TRACEPARENT};
 
-/// Request headers never copied to a mirror (hop-by-hop, or recomputed for the body).
-const NOT_COPIED: [&str; 8] = [
+/// Request headers never copied to a mirror: hop-by-hop. `Content-Length` is copied as
+/// the primary's upstream got it (a repeated `5, 5` included: the client then keeps it
+/// rather than computing its own); a body the primary got chunked is sent with the
+/// length of the copy the mirror holds whole.
+const NOT_COPIED: [&str; 7] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -33,7 +36,6 @@ const NOT_COPIED: [&str; 8] = [
     "trailer",
     "transfer-encoding",
     "upgrade",
-    "content-length",
 ];
 
 /// A pool of connections to the upstreams a shadow call goes to.

@@ -1,23 +1,33 @@
 //! The shadow calls, off the request path: a runtime of their own (one thread, so a
 //! 1 MiB diff never runs on a proxy worker), a small HTTP/1.1 client, and the comparison
-//! of each captured primary answer with the shadow's (and, for the `noise` share, with
-//! the primary's second answer). Each ends as a [`Record`] for the diff store's writer
-//! ([`crate::shadow::diff_writer`]) and in `strangler_shadow_total{route,outcome}`.
+//! of each captured primary answer with the shadow's (and, for a noise probe, with the
+//! primary's second answer). Each comparison's verdict is decided once, here, with the
+//! route's noise evidence so far (`strangler_shadow::RouteEvidence`), and ends as a
+//! [`Record`] for the diff store's writer ([`crate::shadow::diff_writer`]) and in
+//! `strangler_shadow_total{route,outcome}` under that same verdict.
+//!
+//! Noise probes adapt: a request is probed while its route has fewer than
+//! `strangler_shadow::MIN_PROBES` probes, when its difference signature is new, or when
+//! it falls in the route's `noise:` share; never with `noise: 0`, and never for a method
+//! that may change something. A probe asks the primary again, and with
+//! `noise_both_sides: true` the shadow as well.
 //!
 //! Nothing here can slow or change a client's answer: a call starts after the primary
 //! answered, holds one of `diffs.in_flight` slots taken when the request started (none
 //! free: skipped as `overloaded`), and has the route's own `timeout`. The request sent is
 //! the one the primary got ([`crate::shadow::client`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use strangler_control::diffs::Record;
-use strangler_flags::shadow_policy::DiffSettings;
-use strangler_shadow::{diff, noise_paths, Captured, Comparison, SampleSide, SkipReason, Verdict};
+use strangler_flags::shadow_policy::{CompiledPolicy, DiffSettings};
+use strangler_shadow::{
+    diff, noise_paths, Captured, Comparison, RouteEvidence, SampleSide, SkipReason, Verdict,
+};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::shadow::client::{target_of, ShadowClient};
@@ -77,6 +87,7 @@ impl Shadowing {
             client: ShadowClient::new(),
             records: records.clone(),
             sampled: Mutex::default(),
+            evidence: Mutex::default(),
         };
         runtime.spawn(Arc::new(worker).serve(queue));
         let slots = Arc::new(Semaphore::new(in_flight));
@@ -127,6 +138,8 @@ struct Worker {
     /// Samples sent per (route, signature), so bodies stop being prepared once the
     /// store has enough (the store enforces the limit as well).
     sampled: Mutex<HashMap<(String, String), u32>>,
+    /// Per route, the noise evidence this process has gathered, which decides verdicts.
+    evidence: Mutex<HashMap<String, RouteEvidence>>,
 }
 
 impl Worker {
@@ -207,17 +220,59 @@ impl Worker {
         };
         comparison.shadow_status = Some(shadow.status);
         let diff = diff(&primary, &shadow, policy);
-        // Asking the primary twice is only safe for methods that change nothing.
-        let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
-        if job.mirror.noise && safe && diff.skipped.is_none() {
-            if let Ok(again) = self.client.call(primary_addr, request, body, policy).await {
-                comparison.noise = Some(noise_paths(&primary, &again, policy));
-            }
-        }
-        comparison.verdict = Verdict::of(&diff, comparison.noise.as_ref());
         comparison.skip = diff.skipped;
         comparison.differences = Comparison::differences_of(&diff, &job.settings);
+        if diff.skipped.is_some() && diff.differences.is_empty() {
+            comparison.verdict = Verdict::Skipped;
+            return None;
+        }
+        // Asking a side twice is only safe for methods that change nothing.
+        let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let probing = policy.noise.hundredths() > 0;
+        if probing && safe && diff.skipped.is_none() && self.wants_probe(job, comparison) {
+            let answers = [(primary_addr, &primary), (shadow_addr, &shadow)];
+            let sides = if policy.noise_both_sides { 2 } else { 1 };
+            let probed = self.probe(&answers[..sides], request, body, policy).await;
+            let mut probed = probed.into_iter();
+            comparison.noise = probed.next().flatten();
+            comparison.shadow_noise = probed.next().flatten();
+        }
+        self.judge(comparison, probing, &job.settings);
         self.sample(comparison, &primary, &shadow, &job.settings)
+    }
+
+    /// A noise probe: asks each side of `answers` again and gives the paths that differ
+    /// from its first answer (`None` where the second call failed).
+    async fn probe(
+        &self,
+        answers: &[(SocketAddr, &Captured)],
+        request: &pingora::http::RequestHeader,
+        body: Bytes,
+        policy: &CompiledPolicy,
+    ) -> Vec<Option<BTreeSet<String>>> {
+        let mut probed = Vec::with_capacity(answers.len());
+        for (addr, first) in answers {
+            let again = self.client.call(*addr, request, body.clone(), policy).await;
+            probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
+        }
+        probed
+    }
+
+    /// Whether to probe this comparison for noise: the route's `noise:` share picked its
+    /// request, or the route's evidence wants it (too few probes, a new signature).
+    fn wants_probe(&self, job: &Job, comparison: &Comparison) -> bool {
+        let evidence = self.evidence.lock().unwrap_or_else(|p| p.into_inner());
+        job.mirror.noise
+            || evidence
+                .get(&comparison.route)
+                .is_none_or(|route| route.wants_probe(&comparison.signature()))
+    }
+
+    /// Decides the comparison's one verdict with its route's evidence, which it joins.
+    fn judge(&self, comparison: &mut Comparison, probing: bool, settings: &DiffSettings) {
+        let mut evidence = self.evidence.lock().unwrap_or_else(|p| p.into_inner());
+        let route = evidence.entry(comparison.route.clone()).or_default();
+        route.judge(comparison, probing, &settings.thresholds);
     }
 
     /// Both answers, redacted, when this comparison differs and its signature still
@@ -229,7 +284,8 @@ impl Worker {
         shadow: &Captured,
         settings: &DiffSettings,
     ) -> Option<(SampleSide, SampleSide)> {
-        if !matches!(comparison.verdict, Verdict::Mismatch | Verdict::NoiseOnly) {
+        let differs = [Verdict::Mismatch, Verdict::Unsettled, Verdict::NoiseOnly];
+        if !differs.contains(&comparison.verdict) {
             return None;
         }
         let key = (comparison.route.clone(), comparison.signature());
@@ -270,6 +326,7 @@ fn comparison(finished: &Finished, method: &str, target: &str) -> Comparison {
         shadow_ms: None,
         differences: Vec::new(),
         noise: None,
+        shadow_noise: None,
     }
 }
 

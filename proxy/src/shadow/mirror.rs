@@ -20,8 +20,9 @@ use strangler_flags::{Reason, Route};
 use strangler_shadow::{Captured, SkipReason};
 use tokio::sync::OwnedSemaphorePermit;
 
-/// The header that tells a backend a request is a mirror, not a customer's.
-pub const SHADOW_HEADER: &str = "x-strangler-shadow";
+/// The header that tells a backend a request is a mirror, not a customer's; the diff
+/// engine leaves it out of echoed answers by construction.
+pub const SHADOW_HEADER: &str = strangler_shadow::MARKER;
 
 /// The salts of the sampling and the noise hashes, drawn once per process: independent of
 /// rollout buckets, and unknown to a client that picks its own `x-request-id`.

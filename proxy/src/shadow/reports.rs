@@ -1,17 +1,21 @@
 //! Shadow reports, as the admin API (`GET /admin/diffs`, `GET /admin/diffs/samples/{id}`)
 //! and `strangler diffs` give them: the comparisons of a window read back from the diff
-//! store and replayed into per-route counts, with the noise thresholds of `diffs:`.
+//! store and counted per route by the verdict each was given when it was made (the same
+//! verdict `strangler_shadow_total{outcome}` counted).
 //!
-//! JSON: `{"routes":[{"route","compared","matched","mismatched","skipped","skip_reasons",
-//! "errors","match_rate","differences":[{"path","kind","count","example"}],
-//! "noise":[{"path","count"}],"samples":[{"id","signature"}]}]}`.
+//! JSON: `{"routes":[{"route","compared","matched","mismatched","noise_only","unsettled",
+//! "skipped","skip_reasons","errors","outcomes","match_rate","noise_probes",
+//! "shadow_noise_probes","differences":[{"path","kind","count","example"}],
+//! "findings":[{"kind","path","paths","count","examples"}],"noise":[{"path","count"}],
+//! "signatures":[{"signature","count","samples":[{"id","signature","request"}]}],
+//! "omitted":{"findings":N,...}}]}`. The text for people is [`super::report_text`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 use strangler_control::diffs::{DiffStore, SampleSummary, StoreError};
-use strangler_flags::shadow_policy::NoiseThresholds;
-use strangler_shadow::{RouteReport, Sample, SampleRequest, SampleSide};
+use strangler_shadow::{RouteReport, Sample, SampleRequest, SampleSide, SignatureCount};
 
 /// The default window of a report.
 pub const DEFAULT_SINCE: &str = "1h";
@@ -19,11 +23,26 @@ pub const DEFAULT_SINCE: &str = "1h";
 /// One route's report and the samples kept for it.
 #[derive(Debug, Serialize)]
 pub struct RouteDiffs {
-    /// The counts, differences and noise.
+    /// The counts, differences, findings and noise.
     #[serde(flatten)]
     pub report: RouteReport,
+    /// The signatures of the comparisons that differed, most frequent first, each with
+    /// its kept samples.
+    pub signatures: Vec<SignatureDiffs>,
+    /// Per list, how many entries `limit` left out (absent when none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub omitted: BTreeMap<&'static str, usize>,
+}
+
+/// The comparisons that differed in one set of paths, and the samples kept of them.
+#[derive(Debug, Serialize)]
+pub struct SignatureDiffs {
+    /// The sorted collapsed paths (noise included), joined by `,`.
+    pub signature: String,
+    /// Comparisons in the window with this signature (0 for samples of older ones).
+    pub count: u64,
     /// The kept samples: their ids (for `/admin/diffs/samples/{id}` and `strangler diffs
-    /// sample`), signatures and the request each answered.
+    /// sample`) and the request each answered, oldest first.
     pub samples: Vec<SampleSummary>,
 }
 
@@ -39,20 +58,20 @@ pub fn parse_since(text: &str) -> Result<Duration, String> {
     strangler_flags::parse_duration(text).map_err(|message| format!("since: {message}"))
 }
 
-/// The report of the comparisons of the last `since`, optionally of one route.
+/// The report of the comparisons of the last `since`, optionally of one route, each list
+/// cut to `limit` entries.
 pub async fn report(
     store: &DiffStore,
     route: Option<&str>,
     since: Duration,
-    thresholds: &NoiseThresholds,
+    limit: Option<usize>,
 ) -> Result<Diffs, StoreError> {
     let since = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
     let since_ms = crate::shadow::diff_writer::now_ms().saturating_sub(since);
     let comparisons = store.comparisons(route, since_ms).await?;
     // Replaying a week of comparisons is CPU work: off the admin thread, which also
     // answers /healthz and follows the flag store.
-    let thresholds = *thresholds;
-    let replay = move || strangler_shadow::report(&comparisons, &thresholds).routes;
+    let replay = move || strangler_shadow::report(&comparisons).routes;
     let reports = match tokio::runtime::Handle::try_current() {
         Ok(_) => tokio::task::spawn_blocking(replay)
             .await
@@ -60,76 +79,65 @@ pub async fn report(
         Err(_) => replay(),
     };
     let mut routes = Vec::with_capacity(reports.len());
-    for report in reports {
+    for mut report in reports {
         let samples = store.samples(&report.route).await?;
-        routes.push(RouteDiffs { report, samples });
+        let signatures = by_signature(std::mem::take(&mut report.signatures), samples);
+        let mut route = RouteDiffs {
+            report,
+            signatures,
+            omitted: BTreeMap::new(),
+        };
+        if let Some(limit) = limit {
+            route.limit(limit);
+        }
+        routes.push(route);
     }
     Ok(Diffs { routes })
 }
 
-/// The report as a table for people: one block per route.
-pub fn render(diffs: &Diffs) -> String {
-    if diffs.routes.is_empty() {
-        return "no shadow comparisons in this window\n".to_owned();
+/// The signatures counted, each with its samples; samples of a signature the window did
+/// not count come last.
+fn by_signature(counts: Vec<SignatureCount>, samples: Vec<SampleSummary>) -> Vec<SignatureDiffs> {
+    let mut groups: Vec<SignatureDiffs> = counts
+        .into_iter()
+        .map(|c| SignatureDiffs {
+            signature: c.signature,
+            count: c.count,
+            samples: Vec::new(),
+        })
+        .collect();
+    for sample in samples {
+        match groups.iter_mut().find(|g| g.signature == sample.signature) {
+            Some(group) => group.samples.push(sample),
+            None => groups.push(SignatureDiffs {
+                signature: sample.signature.clone(),
+                count: 0,
+                samples: vec![sample],
+            }),
+        }
     }
-    diffs.routes.iter().map(render_route).collect()
+    groups
 }
 
-fn render_route(route: &RouteDiffs) -> String {
-    let r = &route.report;
-    let rate = r
-        .match_rate
-        .map_or("-".to_owned(), |rate| format!("{:.1} %", rate * 100.0));
-    let mut out = format!(
-        "route {}: compared {}, matched {}, mismatched {}, skipped {}, errors {}, match rate {rate}\n",
-        r.route, r.compared, r.matched, r.mismatched, r.skipped, r.errors
-    );
-    for (reason, count) in &r.skip_reasons {
-        out.push_str(&format!("  skipped {count} x {}\n", reason.code()));
+impl RouteDiffs {
+    /// Keeps the first `limit` entries of each list, noting how many were left out.
+    fn limit(&mut self, limit: usize) {
+        let report = &mut self.report;
+        let cut = [
+            ("findings", cut(&mut report.findings, limit)),
+            ("differences", cut(&mut report.differences, limit)),
+            ("noise", cut(&mut report.noise, limit)),
+            ("signatures", cut(&mut self.signatures, limit)),
+        ];
+        self.omitted = cut.into_iter().filter(|(_, n)| *n > 0).collect();
     }
-    if r.differences.is_empty() {
-        out.push_str("  no real differences\n");
-    }
-    for d in &r.differences {
-        let (primary, shadow) = (&d.example.primary, &d.example.shadow);
-        out.push_str(&format!(
-            "  DIFFERENCE {} ({}) in {} of {}: primary {} / shadow {}\n",
-            d.path,
-            d.kind.code(),
-            d.count,
-            r.compared,
-            primary.as_deref().unwrap_or("(absent)"),
-            shadow.as_deref().unwrap_or("(absent)"),
-        ));
-    }
-    for n in &r.noise {
-        out.push_str(&format!(
-            "  noise {} in {} (differs between two primary answers too)\n",
-            n.path, n.count
-        ));
-    }
-    for s in &route.samples {
-        out.push_str(&format!(
-            "  sample {}: {} [{}]\n",
-            s.id,
-            request_line(s),
-            s.signature
-        ));
-    }
-    out
 }
 
-/// `GET /api/invoices/7?x=1 tenant acme at 2026-12-06T04:50:01Z`, or what is left of it.
-fn request_line(sample: &SampleSummary) -> String {
-    let Some(request) = &sample.request else {
-        return "(its request is past retention)".to_owned();
-    };
-    let tenant = request.tenant.as_deref().unwrap_or("-");
-    let at = rfc3339(request.at_ms);
-    format!(
-        "{} {} tenant {tenant} at {at}",
-        request.method, request.target
-    )
+/// Truncates `list` to `limit`; returns how many entries went.
+fn cut<T>(list: &mut Vec<T>, limit: usize) -> usize {
+    let over = list.len().saturating_sub(limit);
+    list.truncate(limit);
+    over
 }
 
 /// A unix-milliseconds time as RFC 3339 UTC, to the second.

@@ -66,7 +66,8 @@ pub fn prometheus() -> &'static PrometheusHandle {
 }
 
 /// Counts one shadowed request by route and outcome (`match`, `mismatch`, `noise-only`,
-/// `skipped`, `primary-error`, `shadow-error`), skips also by reason, and records the
+/// `unsettled`, `skipped`, `primary-error`, `shadow-error`: the verdict the diff store
+/// keeps and the report counts), skips also by reason, and records the
 /// latency of each side that answered. Called off the request path, so label lookups
 /// are fine here.
 pub fn record_shadow(comparison: &strangler_shadow::Comparison, shadow: &'static str) {

@@ -1,10 +1,12 @@
 //! Structural comparison of two JSON documents. A [`Walker`] descends both documents
 //! together, keeping the exact pointer, the collapsed pointer and the ignore rules still
 //! matching the current path; it reports each difference at the highest node where the
-//! two sides part (a missing object is one `missing`, not one per field).
+//! two sides part (a missing object is one `missing`, not one per field). The mirror
+//! marker is left out of both documents ([`super::marker`]).
 
 use serde_json::{Map, Number, Value};
 
+use super::marker::{is_marker_pair, names_marker};
 use super::{render, Difference, Example, Kind};
 use strangler_flags::shadow_policy::{pointer, CompiledPolicy};
 
@@ -46,7 +48,13 @@ impl Walker<'_> {
     pub(super) fn value(&mut self, a: &Value, b: &Value, alive: &[u32]) {
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => self.objects(x, y, alive),
-            (Value::Array(x), Value::Array(y)) => self.arrays(x, y, alive),
+            (Value::Array(x), Value::Array(y)) => {
+                let has_marker = |items: &[Value]| items.iter().any(is_marker_pair);
+                match has_marker(x) || has_marker(y) {
+                    true => self.arrays(&without_marker(x), &without_marker(y), alive),
+                    false => self.arrays(x, y, alive),
+                }
+            }
             (Value::Number(x), Value::Number(y)) => {
                 if !numbers_equal(x, y, self.policy.tolerance) {
                     self.report(Kind::ValueChanged, Some(a), Some(b));
@@ -61,24 +69,34 @@ impl Walker<'_> {
         }
     }
 
-    /// Compares fields present on both sides, then reports fields only one side has.
+    /// Compares fields present on both sides, then reports fields only one side has. Under
+    /// a `case_insensitive_keys` pointer a key the other side spells in another case is
+    /// the same field.
     fn objects(&mut self, a: &Map<String, Value>, b: &Map<String, Value>, alive: &[u32]) {
-        for (key, x) in a {
+        let folded = self.folds_keys();
+        for (key, x) in a.iter().filter(|(key, _)| !names_marker(key)) {
             let Some((alive, mark)) = self.enter(alive, key, false) else {
                 continue;
             };
-            match b.get(key) {
+            match field(b, key, folded) {
                 Some(y) => self.value(x, y, &alive),
                 None => self.report(Kind::Missing, Some(x), None),
             }
             self.leave(mark);
         }
-        for (key, y) in b.iter().filter(|(key, _)| !a.contains_key(*key)) {
+        let only_b = |key: &str| !names_marker(key) && field(a, key, folded).is_none();
+        for (key, y) in b.iter().filter(|(key, _)| only_b(key)) {
             if let Some((_, mark)) = self.enter(alive, key, false) {
                 self.report(Kind::Extra, None, Some(y));
                 self.leave(mark);
             }
         }
+    }
+
+    /// Whether the object at the current path compares its keys ignoring case.
+    fn folds_keys(&self) -> bool {
+        let rules = &self.policy.case_insensitive_keys;
+        !rules.has_no_pointers() && !self.path.is_empty() && rules.matches_pointer(&self.path)
     }
 
     /// Steps into the child `segment` (`element` when it is an array position): `None`
@@ -128,7 +146,29 @@ impl Walker<'_> {
             collapsed,
             kind,
             example,
+            noise: false,
         });
+    }
+}
+
+/// The elements of `items` but the marker's `[name, value]` pairs.
+fn without_marker(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|v| !is_marker_pair(v))
+        .cloned()
+        .collect()
+}
+
+/// The field `key` of `map`; with `folded`, spelt in any ASCII case when not exactly.
+fn field<'m>(map: &'m Map<String, Value>, key: &str, folded: bool) -> Option<&'m Value> {
+    match (map.get(key), folded) {
+        (Some(found), _) => Some(found),
+        (None, true) => map
+            .iter()
+            .find(|(other, _)| other.eq_ignore_ascii_case(key))
+            .map(|(_, found)| found),
+        (None, false) => None,
     }
 }
 

@@ -6,7 +6,10 @@
 
 mod arrays;
 mod json;
+mod marker;
 mod text;
+
+pub use marker::MARKER;
 
 use std::collections::BTreeSet;
 use std::io;
@@ -50,6 +53,20 @@ impl Kind {
             Kind::OrderOnly => "order-only",
         }
     }
+
+    /// The kind named `code`, as [`Kind::code`] writes it.
+    pub fn from_code(code: &str) -> Option<Kind> {
+        [
+            Kind::Missing,
+            Kind::Extra,
+            Kind::TypeChanged,
+            Kind::ValueChanged,
+            Kind::ArrayLength,
+            Kind::OrderOnly,
+        ]
+        .into_iter()
+        .find(|kind| kind.code() == code)
+    }
 }
 
 /// One example of both values at a path, each cut to about 200 characters.
@@ -73,6 +90,10 @@ pub struct Difference {
     pub kind: Kind,
     /// Both values at this path.
     pub example: Example,
+    /// Judged noise when its comparison's verdict was decided
+    /// ([`crate::RouteEvidence::judge`]); false until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noise: bool,
 }
 
 /// Everything that differs between two answers; empty when they are equivalent.
@@ -196,6 +217,7 @@ impl Difference {
                 primary: primary.map(truncate),
                 shadow: shadow.map(truncate),
             },
+            noise: false,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Comparison of bodies that are not JSON: `text/*` line by line, reported as `line:N`
 //! (1-based), and anything else as a whole, reported at `body` with a length and hash.
 
+use super::marker::is_marker_line;
 use super::{Difference, Kind};
 
-/// Compares two texts line by line. Lines the two share at the start and at the end are
+/// Compares two texts line by line, leaving out an echo of the mirror marker (numbers
+/// are then those of the lines kept). Lines the two share at the start and at the end are
 /// skipped first, so one inserted line is one `extra`, not a change of every line after it.
 pub(super) fn lines(a: &str, b: &str, out: &mut Vec<Difference>) {
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let (a, b) = (kept_lines(a), kept_lines(b));
     let shorter = a.len().min(b.len());
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let suffix = a[prefix..]
@@ -28,6 +30,11 @@ pub(super) fn lines(a: &str, b: &str, out: &mut Vec<Difference>) {
         let path = format!("line:{}", prefix + index + 1);
         out.push(Difference::new(&path, kind, x, y));
     }
+}
+
+/// The lines of `text` but an echo of the mirror marker.
+fn kept_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|line| !is_marker_line(line)).collect()
 }
 
 /// Compares two opaque bodies as wholes; the example gives each one's length and hash.

@@ -4,9 +4,12 @@
 
 mod arrays;
 mod bodies;
+mod findings;
 mod json;
+mod marker;
 mod noise;
 mod properties;
+mod verdicts;
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -1,5 +1,6 @@
-//! Noise cancellation and the per-route report: simulated traffic where some fields vary
-//! on every call of the same side, and some differ only between the sides.
+//! Noise cancellation, the one verdict per comparison and the per-route report: simulated
+//! traffic where some fields vary on every call of the same side, and some differ only
+//! between the sides, judged as the proxy judges it and counted as the report counts it.
 
 use std::collections::BTreeSet;
 
@@ -7,7 +8,10 @@ use serde_json::{json, Value};
 use strangler_flags::shadow_policy::{CompiledPolicy, NoiseThresholds};
 
 use super::{json, policy};
-use crate::{diff, noise_paths, RouteReport, RouteStats, SkipReason};
+use crate::{
+    diff, noise_paths, Comparison, Diff, RouteEvidence, RouteReport, SkipReason, Verdict,
+    MIN_PROBES,
+};
 
 /// A tiny deterministic generator, so the simulated traffic is the same on every run.
 struct Lcg(u64);
@@ -34,25 +38,64 @@ impl Lcg {
     }
 }
 
-/// Simulates `requests` comparisons, every tenth also calling the primary again;
-/// `answer(rng, is_shadow)` builds one answer.
+/// A comparison of route `invoices` whose diff is `diff` and whose primary probe, if
+/// any, differed at `noise`.
+pub(super) fn comparison_of(diff: &Diff, noise: Option<BTreeSet<String>>) -> Comparison {
+    Comparison {
+        id: 0,
+        at_ms: 0,
+        route: "invoices".into(),
+        tenant: None,
+        method: "GET".into(),
+        path: "/".into(),
+        primary_side: "legacy".into(),
+        verdict: Verdict::Match,
+        skip: diff.skipped,
+        error: None,
+        primary_status: Some(200),
+        shadow_status: Some(200),
+        primary_ms: None,
+        shadow_ms: None,
+        differences: Comparison::differences_of(diff, &Default::default()),
+        noise,
+        shadow_noise: None,
+    }
+}
+
+/// Judges `comparisons` as the proxy would (every one probing for noise) and reports them.
+fn judged(comparisons: Vec<Comparison>) -> (Vec<Comparison>, RouteReport) {
+    let mut evidence = RouteEvidence::default();
+    let judged: Vec<Comparison> = comparisons
+        .into_iter()
+        .map(|mut c| {
+            evidence.judge(&mut c, true, &NoiseThresholds::default());
+            c
+        })
+        .collect();
+    let report = crate::report(&judged).routes.remove(0);
+    (judged, report)
+}
+
+/// Simulates `requests` comparisons, the first ten and then every tenth also calling the
+/// primary again; `answer(rng, is_shadow)` builds one answer.
 fn simulate(
     requests: usize,
     compiled: &CompiledPolicy,
     answer: impl Fn(&mut Lcg, bool) -> Value,
 ) -> RouteReport {
     let mut rng = Lcg(7);
-    let mut stats = RouteStats::new("invoices");
+    let mut comparisons = Vec::new();
     for request in 0..requests {
         let primary = json(answer(&mut rng, false));
         let shadow = json(answer(&mut rng, true));
-        stats.record(&diff(&primary, &shadow, compiled));
-        if request % 10 == 0 {
+        let compared = diff(&primary, &shadow, compiled);
+        let noise = (request < 10 || request % 10 == 0).then(|| {
             let again = json(answer(&mut rng, false));
-            stats.record_noise(&noise_paths(&primary, &again, compiled));
-        }
+            noise_paths(&primary, &again, compiled)
+        });
+        comparisons.push(comparison_of(&compared, noise));
     }
-    stats.report(&NoiseThresholds::default())
+    judged(comparisons).1
 }
 
 fn paths<T>(entries: &[T], path: impl Fn(&T) -> &str) -> Vec<&str> {
@@ -85,7 +128,11 @@ fn a_real_difference_next_to_noise_is_still_reported() {
     assert_eq!(paths(&report.differences, |d| &d.path), ["/currency"]);
     assert_eq!(report.differences[0].count, 200);
     assert_eq!(paths(&report.noise, |n| &n.path), ["/request_id"]);
-    assert_eq!((report.matched, report.mismatched), (0, 200));
+    assert_eq!(
+        (report.matched, report.unsettled, report.mismatched),
+        (0, MIN_PROBES - 1, 201 - MIN_PROBES),
+        "a mismatch needs {MIN_PROBES} probes of evidence"
+    );
 }
 
 #[test]
@@ -95,8 +142,11 @@ fn a_difference_in_some_requests_counts_only_those_as_mismatched() {
         json!({"total": if broken { 11 } else { 10 }})
     });
     assert_eq!(paths(&report.differences, |d| &d.path), ["/total"]);
-    assert_eq!(report.mismatched, report.differences[0].count);
-    assert_eq!(report.matched + report.mismatched, 200);
+    assert_eq!(
+        report.mismatched + report.unsettled,
+        report.differences[0].count
+    );
+    assert_eq!(report.matched + report.mismatched + report.unsettled, 200);
     assert!((30..70).contains(&report.mismatched), "{report:?}");
 }
 
@@ -113,7 +163,6 @@ fn an_ignored_field_is_neither_a_difference_nor_noise() {
 
 #[test]
 fn a_path_too_rare_to_tell_from_chance_is_not_a_difference() {
-    let mut stats = RouteStats::new("r");
     let equal = diff(
         &json(json!({"a": 1})),
         &json(json!({"a": 1})),
@@ -124,13 +173,14 @@ fn a_path_too_rare_to_tell_from_chance_is_not_a_difference() {
         &json(json!({"a": 2})),
         &CompiledPolicy::default(),
     );
-    for _ in 0..999 {
-        stats.record(&equal);
-    }
-    stats.record(&once);
-    let report = stats.report(&NoiseThresholds::default());
+    let mut comparisons: Vec<Comparison> = (0..999)
+        .map(|i| comparison_of(&equal, (i < 10).then(BTreeSet::new)))
+        .collect();
+    comparisons.push(comparison_of(&once, None));
+    let (_, report) = judged(comparisons);
     assert!(report.differences.is_empty());
     assert_eq!((report.matched, report.mismatched), (1_000, 0));
+    assert_eq!(report.noise_only, 1);
 }
 
 #[test]
@@ -152,11 +202,13 @@ fn noise_paths_are_collapsed() {
 
 #[test]
 fn skips_and_errors_are_counted_apart_from_comparisons() {
-    let mut stats = RouteStats::new("r");
     let big = crate::Captured::new(200, [("content-type", "text/plain")], "x".repeat(2_048));
-    stats.record(&diff(&big, &big, &policy("max_body: 1KiB")));
-    stats.record_error();
-    let report = stats.report(&NoiseThresholds::default());
+    let skipped = comparison_of(&diff(&big, &big, &policy("max_body: 1KiB")), None);
+    let mut skipped = skipped;
+    skipped.mark_skipped(SkipReason::BodyTooLarge);
+    let mut failed = comparison_of(&Diff::default(), None);
+    failed.mark_failed(Verdict::ShadowError, "timeout".into());
+    let report = crate::report(&[skipped, failed]).routes.remove(0);
     assert_eq!(
         (report.compared, report.errors, report.match_rate),
         (0, 1, None)
@@ -167,21 +219,24 @@ fn skips_and_errors_are_counted_apart_from_comparisons() {
 
 #[test]
 fn the_report_serializes_with_the_contract_field_names() {
-    let mut stats = RouteStats::new("invoices");
-    stats.record(&diff(
+    let compared = diff(
         &json(json!({"c": "EUR"})),
         &json(json!({"c": "eur"})),
         &CompiledPolicy::default(),
-    ));
-    let report = crate::ShadowReport {
-        routes: vec![stats.report(&NoiseThresholds::default())],
-    };
-    let value = serde_json::to_value(&report).expect("serializes");
+    );
+    let mut evidence = RouteEvidence::default();
+    let mut mismatch = comparison_of(&compared, None);
+    evidence.judge(&mut mismatch, false, &NoiseThresholds::default());
+    let value = serde_json::to_value(crate::report(&[mismatch])).expect("serializes");
     let expected = json!({"routes": [{
-        "route": "invoices", "compared": 1, "matched": 0, "mismatched": 1, "skipped": 0, "skip_reasons": {},
-        "errors": 0, "match_rate": 0.0,
+        "route": "invoices", "compared": 1, "matched": 0, "mismatched": 1, "noise_only": 0,
+        "unsettled": 0, "skipped": 0, "skip_reasons": {}, "errors": 0,
+        "outcomes": {"mismatch": 1}, "match_rate": 0.0, "noise_probes": 0,
+        "shadow_noise_probes": 0,
         "differences": [{"path": "/c", "kind": "value-changed", "count": 1,
-                         "example": {"primary": "\"EUR\"", "shadow": "\"eur\""}}],
+                         "example": {"primary": "EUR", "shadow": "eur"}}],
+        "findings": [{"kind": "value-changed", "path": "/c", "paths": 1, "count": 1,
+                      "examples": [{"path": "/c", "primary": "EUR", "shadow": "eur"}]}],
         "noise": []
     }]});
     assert_eq!(value, expected);

@@ -15,6 +15,7 @@ pub mod raw_http;
 pub mod relay;
 pub mod scratch;
 pub mod scripted;
+pub mod shadowing;
 pub mod tokens;
 
 use std::future::Future;

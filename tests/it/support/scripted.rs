@@ -27,6 +27,8 @@ pub struct Received {
     pub target: String,
     /// Headers, lowercase names (last value wins).
     pub headers: BTreeMap<String, String>,
+    /// Every header line in the order received, repeats kept.
+    pub header_lines: Vec<(String, String)>,
     /// The body's length.
     pub body_len: usize,
     /// `HTTP/1.1`, `HTTP/2.0`, ...
@@ -107,6 +109,7 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .path_and_query()
             .map_or("/".into(), |pq| pq.to_string()),
         headers: headers(&parts.headers),
+        header_lines: header_lines(&parts.headers),
         body_len: body.len(),
         version: format!("{:?}", parts.version),
     };
@@ -119,6 +122,10 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
 }
 
 fn headers(map: &HeaderMap) -> BTreeMap<String, String> {
+    header_lines(map).into_iter().collect()
+}
+
+fn header_lines(map: &HeaderMap) -> Vec<(String, String)> {
     map.iter()
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();

@@ -14,13 +14,13 @@ use super::StoreError;
 
 const COMPARISON_COLUMNS: &str = "id, at_ms, route, tenant, method, path, primary_side, \
      verdict, skip, error, primary_status, shadow_status, primary_ms, shadow_ms, \
-     differences, noise";
+     differences, noise, shadow_noise";
 
 const INSERT_COLUMNS: &str = "INSERT INTO shadow_comparison (at_ms, route, tenant, method, \
      path, primary_side, verdict, skip, error, primary_status, shadow_status, primary_ms, \
-     shadow_ms, signature, differences, noise) VALUES ";
+     shadow_ms, signature, differences, noise, shadow_noise) VALUES ";
 /// Values per comparison row.
-const ROW_VALUES: usize = 16;
+const ROW_VALUES: usize = 17;
 /// Rows per multi-row INSERT (well under both databases' limits on bound values).
 pub(super) const ROWS_PER_INSERT: usize = 64;
 
@@ -50,7 +50,7 @@ pub(super) async fn insert_comparisons(
     Ok(())
 }
 
-/// `($1, ..., $16)` for row `row` (0-based) of a multi-row insert.
+/// `($1, ..., $17)` for row `row` (0-based) of a multi-row insert.
 fn placeholders(row: usize) -> String {
     let first = row * ROW_VALUES + 1;
     let numbers: Vec<String> = (first..first + ROW_VALUES)
@@ -62,6 +62,7 @@ fn placeholders(row: usize) -> String {
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 fn bind_row<'q>(query: AnyQuery<'q>, c: &'q Comparison) -> Result<AnyQuery<'q>, StoreError> {
     let noise = c.noise.as_ref().map(json).transpose()?;
+    let shadow_noise = c.shadow_noise.as_ref().map(json).transpose()?;
     Ok(query
         .bind(c.at_ms)
         .bind(&c.route)
@@ -78,7 +79,8 @@ fn bind_row<'q>(query: AnyQuery<'q>, c: &'q Comparison) -> Result<AnyQuery<'q>, 
         .bind(c.shadow_ms)
         .bind(c.signature())
         .bind(json(&c.differences)?)
-        .bind(noise))
+        .bind(noise)
+        .bind(shadow_noise))
 }
 
 /// Inserts a sample of comparison `id` unless `limit` are already kept for its route
@@ -261,7 +263,7 @@ fn comparison(row: &AnyRow) -> Result<Comparison, StoreError> {
     let verdict: String = row.try_get("verdict")?;
     let skip: Option<String> = row.try_get("skip")?;
     let differences: String = row.try_get("differences")?;
-    let noise: Option<String> = row.try_get("noise")?;
+    let noise = paths(row, id, "noise")?;
     let status = |column: &str| -> Result<Option<u16>, StoreError> {
         let value: Option<i64> = row.try_get(column)?;
         Ok(value.and_then(|v| u16::try_from(v).ok()))
@@ -282,10 +284,15 @@ fn comparison(row: &AnyRow) -> Result<Comparison, StoreError> {
         primary_ms: row.try_get("primary_ms")?,
         shadow_ms: row.try_get("shadow_ms")?,
         differences: parse::<Vec<Difference>>(id, "differences", &differences)?,
-        noise: noise
-            .map(|text| parse::<BTreeSet<String>>(id, "noise", &text))
-            .transpose()?,
+        noise,
+        shadow_noise: paths(row, id, "shadow_noise")?,
     })
+}
+
+/// A nullable column holding a JSON set of paths.
+fn paths(row: &AnyRow, id: i64, column: &str) -> Result<Option<BTreeSet<String>>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| parse(id, column, &text)).transpose()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
