@@ -613,25 +613,32 @@ function diffsPage() {
 }
 
 function diffCard(r) {
+  const probes = r.noise_probes || 0;
   return h('section', { class: 'card', 'data-diff-route': r.route },
     h('h2', {}, routeLink(r.route)),
-    h('p', {}, r.compared + ' compared, ' + r.matched + ' matched, ' + r.mismatched + ' mismatched, ' + r.skipped + ' skipped, ' + r.errors + ' errors: ',
+    h('p', {}, r.compared + ' compared: ' + r.matched + ' matched, ' + (r.noise_only || 0) + ' differed only in noise, ' +
+      r.mismatched + ' mismatched, ' + (r.unsettled || 0) + ' unsettled; ' + r.skipped + ' skipped, ' + r.errors + ' errors. ',
       h('strong', {}, (r.match_rate * 1).toFixed(1) + ' % match')),
-    r.differences.length ? h('table', {},
-      h('thead', {}, h('tr', {}, ['JSON path', 'Kind', 'Count', 'Example (primary → shadow)'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, r.differences.map((d) => h('tr', {}, h('td', {}, h('code', {}, d.path)), h('td', {}, d.kind), h('td', { class: 'num' }, d.count),
-        h('td', {}, h('code', {}, exampleText(d.example))))))) : h('p', { class: 'ok' }, 'No real differences.'),
+    h('p', { class: probes < 10 ? 'warn' : 'muted' }, 'Noise estimate from ' + probes + ' probe(s)' +
+      (r.shadow_noise_probes ? ' (' + r.shadow_noise_probes + ' on the shadow side)' : '') +
+      (probes < 10 ? ': fewer than 10, so differences are unsettled until more arrive.' : '.')),
+    (r.findings || []).length ? h('table', {},
+      h('thead', {}, h('tr', {}, ['Finding', 'Kind', 'Paths', 'Count', 'Examples (primary → shadow)'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, r.findings.map((f) => h('tr', {}, h('td', {}, h('code', {}, f.path)), h('td', {}, f.kind), h('td', { class: 'num' }, f.paths),
+        h('td', { class: 'num' }, f.count),
+        h('td', {}, (f.examples || []).map((e) => h('div', {}, h('code', {}, e.path), ' ', h('code', {}, exampleText(e))))))))) : h('p', { class: 'ok' }, 'No real differences.'),
     r.noise.length ? h('p', { class: 'muted' }, 'Noise (cancelled): ', r.noise.map((n) => n.path + ' (' + n.count + ', ' +
       (r.compared ? (100 * n.count / r.compared).toFixed(0) : 0) + ' %)').join(', ')) : null,
-    r.samples.length ? h('div', {}, h('h2', {}, 'Samples'), h('ul', {}, r.samples.map((s) => h('li', {},
-      link('#/sample/' + encodeURIComponent(s.id), 'sample ' + s.id), ' ',
-      s.request ? s.request.method + ' ' + s.request.target + (s.request.tenant ? ' · tenant ' + s.request.tenant : '') + ' · ' + when(s.request.at_ms) : '',
-      h('span', { class: 'muted' }, ' · differs at ' + s.signature))))) : null);
+    (r.signatures || []).length ? h('div', {}, h('h2', {}, 'Samples by signature'), r.signatures.map((g) => h('div', { class: 'signature' },
+      h('p', {}, h('strong', {}, g.count + ' × '), h('code', {}, g.signature)),
+      h('ul', {}, g.samples.map((s) => h('li', {},
+        link('#/sample/' + encodeURIComponent(s.id), 'sample ' + s.id), ' ',
+        s.request ? s.request.method + ' ' + s.request.target + (s.request.tenant ? ' · tenant ' + s.request.tenant : '') + ' · ' + when(s.request.at_ms) : '')))))) : null);
 }
 
 function exampleText(example) {
   if (!example) return '';
-  const show = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  const show = (v) => (v === undefined ? '(absent)' : JSON.stringify(v));
   return show(example.primary) + ' → ' + show(example.shadow);
 }
 
