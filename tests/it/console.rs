@@ -337,3 +337,29 @@ async fn without_a_token_configured_the_console_is_read_only_and_says_how_to_cha
         "set percent is enabled"
     );
 }
+
+/// A flag store outage shows as a banner, and a change made meanwhile answers with the
+/// store's 503 message next to its field; nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_outage_shows_as_a_banner_and_a_change_meanwhile_says_why_it_was_refused() {
+    let db = strangler_control::testing::PostgresDatabase::create().await;
+    let (mut relay, via_relay) = crate::support::relay::Relay::in_front_of(&db).await;
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let config = ramped(&legacy, &billing).store(&via_relay);
+    let proxy = Proxy::start_with_admin_tokens(&config, tokens()).await;
+    let browser = Browser::start().await;
+    browser
+        .sign_in(&proxy.admin_url("/#/route/invoices"), WRITE)
+        .await;
+    relay.stop();
+    browser
+        .wait_text("#banner", "The flag store is degraded")
+        .await;
+    browser.type_into("#percent", "30").await;
+    browser.click("#set-percent").await;
+    browser.wait_text("#percent-status", "is down since").await;
+    browser.wait_text("#route-percent", "0 %").await;
+}

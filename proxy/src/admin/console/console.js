@@ -363,7 +363,8 @@ function routePage(name) {
     async refresh() {
       const [routes, guards, health, entries] = await Promise.all([
         get('/admin/routes?tenants=count&route=' + route), get('/admin/guards'), get('/admin/health'),
-        get('/admin/audit?view=changes&limit=50&route=' + route), tenants.load(),
+        // The audit log is read from the store: an outage must not blank the page.
+        get('/admin/audit?view=changes&limit=50&route=' + route).catch((error) => ({ error })), tenants.load(),
       ]);
       showBanner(routes.flag_store);
       const current = routes.routes[0];
@@ -371,7 +372,8 @@ function routePage(name) {
       drawSummary(summary, current, route);
       ramp.update(current);
       drawGuard(guard, guards.guards.find((g) => g.route === name), health.services.find((s) => s.name === current.service));
-      drawAudit(audit, entries.entries, auditStatus);
+      if (entries.error) fill(audit, h('p', { class: 'error' }, 'The audit log cannot be read now: ' + entries.error.message));
+      else drawAudit(audit, entries.entries, auditStatus);
     },
   };
 }
