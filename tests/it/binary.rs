@@ -42,11 +42,16 @@ fn admin_of(process: &StranglerProcess) -> String {
 
 /// The first access-log line of `process` for `path`.
 fn access_line(process: &StranglerProcess, path: &str) -> Option<Value> {
+    access_line_where(process, |line| line["path"] == path)
+}
+
+/// The first access-log line of `process` that `wanted` picks.
+fn access_line_where(process: &StranglerProcess, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
     process
         .output()
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|line| line["log"] == "access" && line["path"] == path)
+        .find(|line| line["log"] == "access" && wanted(line))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,13 +119,7 @@ async fn a_refused_request_has_an_access_log_line() {
         format!("GET {target} HTTP/1.1\r\nTransfer-Encoding: xchunked\r\nHost: h\r\n\r\n");
     let (status, _) = crate::support::raw_http::exchange(proxy, &request).await;
     assert_eq!(status, 501);
-    let refused = || {
-        process
-            .output()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|line| line["log"] == "access" && line["status"] == 501)
-    };
+    let refused = || access_line_where(&process, |line| line["status"] == 501);
     eventually(
         Duration::from_secs(5),
         "the refused request's line",
