@@ -70,7 +70,7 @@ def wait_ready():
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/strangler"
+    binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/strangler")
     with tempfile.TemporaryDirectory() as dir_:
         path = config(dir_)
         env = dict(os.environ, STRANGLER_ADMIN_TOKEN=TOKEN, RUST_LOG="warn")
@@ -95,11 +95,12 @@ def main():
                 "route: /admin/routes?tenants=count&route=r0": "/admin/routes?tenants=count&route=r0",
                 "route: /admin/routes/r0/tenants?limit=200": "/admin/routes/r0/tenants?limit=200",
                 "route: ...tenants?search=tenant-09999&limit=200": "/admin/routes/r0/tenants?search=tenant-09999&limit=200",
-                "route: /admin/audit?limit=50&route=r0": "/admin/audit?limit=50&route=r0",
+                "route: /admin/audit?view=changes&limit=20&route=r0": "/admin/audit?view=changes&limit=20&route=r0",
+                "(full view) /admin/audit?limit=20&route=r0": "/admin/audit?limit=20&route=r0",
             }
             print(f"{'call':58} {'median ms':>10} {'worst ms':>10} {'bytes':>10}")
             for name, target in pages.items():
-                runs = [call("GET", target) for _ in range(20)]
+                runs = [call("GET", target) for _ in range(5 if "audit" in target else 20)]
                 times = [t * 1000 for t, _ in runs]
                 print(f"{name:58} {statistics.median(times):10.1f} {max(times):10.1f} {runs[0][1]:10}")
         finally:

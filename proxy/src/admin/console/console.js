@@ -7,11 +7,14 @@
 const REFRESH_MS = 2000;
 const ROWS_SHOWN = 200;
 const STEPS = [1, 5, 10, 25, 50, 100];
+const AUDIT_EVERY = 15;
 
 const state = {
   token: sessionStorage.getItem('strangler.token') || '',
   who: null,
   timer: null,
+  // An action just succeeded: the next refresh reads what only changes with actions.
+  acted: false,
   // Per route and side: recent request-counter readings, for requests per second.
   traffic: new Map(),
 };
@@ -125,6 +128,7 @@ async function perform(status, change, success) {
   status.className = '';
   try {
     await change();
+    state.acted = true;
     status.className = 'notice';
     fill(status, success || 'done');
     await refreshNow();
@@ -351,6 +355,7 @@ function routePage(name) {
   const guard = h('div');
   const audit = h('div');
   const auditStatus = h('span', { id: 'audit-status' });
+  let refreshes = 0;
   const el = h('div', {},
     h('h1', {}, 'Route ', name), summary,
     h('section', { class: 'card' }, h('h2', {}, 'Ramp'), ramp.el),
@@ -361,10 +366,16 @@ function routePage(name) {
   return {
     el,
     async refresh() {
+      // The audit log is read from the store, where each entry holds the route's whole
+      // flags before and after (2 MB a side with 100,000 overrides): it is read when the
+      // page opens, after each action, and every AUDIT_EVERY refreshes.
+      const readAudit = refreshes++ % AUDIT_EVERY === 0 || state.acted;
+      state.acted = false;
       const [routes, guards, health, entries] = await Promise.all([
         get('/admin/routes?tenants=count&route=' + route), get('/admin/guards'), get('/admin/health'),
-        // The audit log is read from the store: an outage must not blank the page.
-        get('/admin/audit?view=changes&limit=50&route=' + route).catch((error) => ({ error })), tenants.load(),
+        // An outage must not blank the page.
+        readAudit ? get('/admin/audit?view=changes&limit=20&route=' + route).catch((error) => ({ error })) : null,
+        tenants.load(),
       ]);
       showBanner(routes.flag_store);
       const current = routes.routes[0];
@@ -372,8 +383,8 @@ function routePage(name) {
       drawSummary(summary, current, route);
       ramp.update(current);
       drawGuard(guard, guards.guards.find((g) => g.route === name), health.services.find((s) => s.name === current.service));
-      if (entries.error) fill(audit, h('p', { class: 'error' }, 'The audit log cannot be read now: ' + entries.error.message));
-      else drawAudit(audit, entries.entries, auditStatus);
+      if (entries && entries.error) fill(audit, h('p', { class: 'error' }, 'The audit log cannot be read now: ' + entries.error.message));
+      else if (entries) drawAudit(audit, entries.entries, auditStatus);
     },
   };
 }
