@@ -3,6 +3,7 @@
 //! profile; both go when it is dropped. Without chromedriver the test fails and says how to
 //! install it (`./test` installs it).
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -37,8 +38,12 @@ impl Browser {
             "{INSTALL}"
         );
         let port = free_port();
+        // Its own process group, so dropping the browser also ends the Chromium processes
+        // chromedriver started (killing chromedriver alone leaves them running, each holding
+        // inotify instances and memory, until the machine runs out).
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -165,8 +170,12 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every browser process it started (its process group), even
+    /// when the test panicked.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = self.driver.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
         let _ = self.driver.wait();
     }
 }
