@@ -21,14 +21,19 @@ pub fn routes() -> Router<AdminState> {
 /// not kept; what routes.yaml cannot express (kill switches, a running schedule) is named
 /// in a comment at the top.
 async fn export(State(state): State<AdminState>) -> Response {
-    let text = match std::fs::read_to_string(state.live.path()) {
-        Ok(text) => text,
-        Err(e) => {
+    // A file read on the admin runtime's thread would stall every other admin request
+    // behind a slow disk (a network volume): it runs on the blocking pool.
+    let path = state.live.path().to_path_buf();
+    let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(path)).await;
+    let text = match read {
+        Ok(Ok(text)) => text,
+        Ok(Err(e)) => {
             return reply::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("reading routes.yaml: {e}"),
             )
         }
+        Err(join) => return reply::error(StatusCode::INTERNAL_SERVER_ERROR, &join.to_string()),
     };
     match crate::live::export::fold_into_yaml(
         &text,
