@@ -92,13 +92,44 @@ pub fn fold(
     name: &str,
     now: OffsetDateTime,
 ) -> EffectiveRoute {
+    fold_with(file, overrides, name, now, true)
+}
+
+/// [`fold`] without building the tenant map (left empty), and the number of tenants it
+/// would hold: for a summary of a route with 100,000 overrides.
+pub fn fold_counted(
+    file: &FileRoute,
+    overrides: &Overrides,
+    name: &str,
+    now: OffsetDateTime,
+) -> (EffectiveRoute, usize) {
+    let runtime_tenants = overrides.routes.get(name).map(|r| &r.tenants);
+    let only_in_file = file
+        .tenants
+        .keys()
+        .filter(|tenant| runtime_tenants.is_none_or(|r| !r.contains_key(*tenant)))
+        .count();
+    let count = only_in_file + runtime_tenants.map_or(0, BTreeMap::len);
+    (fold_with(file, overrides, name, now, false), count)
+}
+
+fn fold_with(
+    file: &FileRoute,
+    overrides: &Overrides,
+    name: &str,
+    now: OffsetDateTime,
+    with_tenants: bool,
+) -> EffectiveRoute {
     let empty = (RouteOverrides::default(), RouteSetBy::default());
     let route = overrides.routes.get(name).unwrap_or(&empty.0);
     let set_by = overrides.set_by.get(name).unwrap_or(&empty.1);
     EffectiveRoute {
         killed: killed(overrides, route, set_by),
         percent: percent(file, route, set_by, now),
-        tenants: tenants(file, route, set_by),
+        tenants: match with_tenants {
+            true => tenants(file, route, set_by),
+            false => BTreeMap::new(),
+        },
         shadow_sample: route
             .shadow_sample
             .map(|value| runtime(value, set_by.shadow_sample))
@@ -164,5 +195,32 @@ fn runtime<T>(value: T, entry: Option<i64>) -> Sourced<T> {
     Sourced {
         value,
         source: Source::Runtime { entry },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_counted_fold_counts_the_tenants_a_fold_would_list_without_listing_them() {
+        let file = FileRoute {
+            percent: PercentBp::ZERO,
+            tenants: [("a", Side::New), ("b", Side::Legacy)]
+                .map(|(t, s)| (t.to_owned(), s))
+                .into(),
+            shadow_sample: None,
+        };
+        let mut overrides = Overrides::default();
+        let route = overrides.routes.entry("r".into()).or_default();
+        route.tenants.insert("b".into(), Side::New);
+        route.tenants.insert("c".into(), Side::New);
+        let now = OffsetDateTime::now_utc();
+        let full = fold(&file, &overrides, "r", now);
+        let (summary, count) = fold_counted(&file, &overrides, "r", now);
+        assert_eq!(count, full.tenants.len());
+        assert_eq!(count, 3);
+        assert!(summary.tenants.is_empty());
+        assert_eq!(summary.percent, full.percent);
     }
 }

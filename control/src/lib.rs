@@ -49,7 +49,7 @@ pub mod testing;
 
 pub use audit::{AuditEntry, FlagState};
 pub use change::{Change, Subject};
-pub use effective::{fold, EffectiveRoute, FileRoute, Source, Sourced};
+pub use effective::{fold, fold_counted, EffectiveRoute, FileRoute, Source, Sourced};
 pub use error::{ControlError, FileProblem};
 pub use identity::Identity;
 pub use overrides::{Overrides, RouteOverrides, RouteSetBy};

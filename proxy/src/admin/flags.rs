@@ -18,7 +18,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use strangler_control::{fold, Change, ControlError, FileRoute, Schedule};
+use strangler_control::{fold, fold_counted, Change, ControlError, FileRoute, Schedule};
 use strangler_flags::Side;
 use time::OffsetDateTime;
 
@@ -145,10 +145,17 @@ async fn list(
                 .is_none_or(|name| route.name() == name)
         })
         .map(|route| {
-            let effective = fold(&FileRoute::from_route(route), &overrides, route.name(), now);
-            let tenants = match counted {
-                true => json!(effective.tenants.len()),
-                false => json!(effective.tenants),
+            let file = FileRoute::from_route(route);
+            let (effective, tenants) = match counted {
+                true => {
+                    let (effective, count) = fold_counted(&file, &overrides, route.name(), now);
+                    (effective, json!(count))
+                }
+                false => {
+                    let effective = fold(&file, &overrides, route.name(), now);
+                    let tenants = json!(effective.tenants);
+                    (effective, tenants)
+                }
             };
             json!({
                 "name": route.name(),
