@@ -45,6 +45,8 @@ pub struct RequestCtx {
     pub(super) mirror: Option<Box<Mirror>>,
     /// `limits:` and `timeouts.total` state: what refused it, body bytes seen, deadline.
     pub(super) limits: RequestLimits,
+    /// When the request was last handed to an upstream; set only for a traced request.
+    pub(super) upstream_started: Option<std::time::SystemTime>,
     /// Keeps the request counted as in flight.
     _in_flight: InFlight,
 }
@@ -63,6 +65,7 @@ impl RequestCtx {
             identity: None,
             mirror: None,
             limits: RequestLimits::default(),
+            upstream_started: None,
             _in_flight: InFlight::enter(in_flight),
         }
     }

@@ -16,3 +16,4 @@ pub mod rate_limit;
 pub mod refusal;
 pub mod shadowed;
 pub mod timeouts;
+pub mod traced;

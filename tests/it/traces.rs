@@ -1,0 +1,192 @@
+//! Traces over OTLP (`telemetry.otlp`): a collector on port 0 inside the test decodes what
+//! the proxy posts (OTLP/HTTP protobuf, `opentelemetry-proto`'s types) and the test checks
+//! the spans of real requests through the real proxy; a collector that is not there costs
+//! the requests nothing and the spans are counted as dropped.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+
+use crate::support::backend::closed_port_url;
+use crate::support::metrics::sample;
+use crate::support::{eventually, send, Backend, Config, Proxy};
+
+/// What the test collector received: every span, in arrival order.
+type Received = Arc<Mutex<Vec<Span>>>;
+
+/// An OTLP/HTTP collector that keeps the spans of every export it decodes.
+async fn collector() -> (Backend, Received) {
+    let received = Received::default();
+    let router = Router::new()
+        .route("/v1/traces", post(export))
+        .with_state(received.clone());
+    (Backend::serve(router).await, received)
+}
+
+async fn export(State(received): State<Received>, body: Bytes) -> StatusCode {
+    let Ok(request) = ExportTraceServiceRequest::decode(body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let spans = request
+        .resource_spans
+        .into_iter()
+        .flat_map(|r| r.scope_spans);
+    let mut received = received.lock().unwrap();
+    received.extend(spans.flat_map(|s| s.spans));
+    StatusCode::OK
+}
+
+/// A proxy exporting to `endpoint` that sends `/api/invoices/**` to `billing` for every tenant.
+async fn traced_proxy(endpoint: &str, sample: &str) -> (Proxy, Backend, Backend) {
+    let legacy = Backend::echo("legacy").await;
+    let billing = Backend::echo("billing").await;
+    let config = Config::new(&legacy)
+        .service("billing", &billing)
+        .routes(
+            r#"
+  - name: traced-invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 100 }
+"#,
+        )
+        .section(&format!(
+            "telemetry:\n  otlp: {{ endpoint: {endpoint}, protocol: http/protobuf, sample: {sample} }}\n"
+        ));
+    (Proxy::start(&config).await, legacy, billing)
+}
+
+/// The string or integer value of `span`'s attribute `key`, as text.
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    let value = span.attributes.iter().find(|kv| kv.key == key)?;
+    match value.value.as_ref()?.value.as_ref()? {
+        Value::StringValue(text) => Some(text.clone()),
+        Value::IntValue(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_is_a_server_span_continuing_the_client_trace_with_its_upstream_child() {
+    let (collector, received) = collector().await;
+    // 0 %: the proxy starts no trace of its own, but follows a caller that sampled.
+    let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "0%").await;
+    let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let answer = send(
+        proxy
+            .get_as("acme", "/api/invoices/7")
+            .header("traceparent", incoming),
+    )
+    .await;
+    assert_eq!((answer.status.as_u16(), answer.backend()), (200, "billing"));
+    let upstream_parent = answer
+        .upstream_header("traceparent")
+        .expect("traceparent")
+        .to_owned();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let ours = |spans: &[Span]| -> Vec<Span> {
+        spans
+            .iter()
+            .filter(|s| hex(&s.trace_id) == trace)
+            .cloned()
+            .collect()
+    };
+    eventually(
+        Duration::from_secs(10),
+        "two spans at the collector",
+        || {
+            let count = ours(&received.lock().unwrap()).len();
+            async move { count >= 2 }
+        },
+    )
+    .await;
+    let spans = ours(&received.lock().unwrap());
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server as i32)
+        .expect("server span");
+    let client = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Client as i32)
+        .expect("upstream span");
+    assert_eq!(
+        hex(&server.parent_span_id),
+        "00f067aa0ba902b7",
+        "continues the client's span"
+    );
+    assert_eq!(
+        client.parent_span_id, server.span_id,
+        "the exchange is the server span's child"
+    );
+    assert_eq!(
+        upstream_parent,
+        format!("00-{trace}-{}-01", hex(&client.span_id))
+    );
+    for (key, value) in [
+        ("strangler.route", "traced-invoices"),
+        ("strangler.tenant", "acme"),
+        ("strangler.side", "new"),
+        ("strangler.upstream", "billing"),
+        ("http.request.method", "GET"),
+        ("url.path", "/api/invoices/7"),
+        ("http.response.status_code", "200"),
+    ] {
+        assert_eq!(
+            attribute(server, key).as_deref(),
+            Some(value),
+            "server {key}"
+        );
+    }
+    assert!(attribute(server, "strangler.reason").is_some_and(|r| r.starts_with("percent")));
+    assert!(attribute(server, "strangler.bucket").is_some());
+    assert_eq!(
+        attribute(client, "strangler.upstream").as_deref(),
+        Some("billing")
+    );
+    assert_eq!(
+        attribute(client, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert!(server.start_time_unix_nano <= client.start_time_unix_nano);
+    assert!(client.end_time_unix_nano <= server.end_time_unix_nano + 1_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_collector_fails_no_request_and_counts_the_dropped_spans() {
+    let (proxy, _legacy, _billing) = traced_proxy(&closed_port_url(), "100%").await;
+    let dropped = |page: &str| {
+        sample(
+            page,
+            "strangler_otlp_spans_dropped_total",
+            &[("reason", "export-failed")],
+        )
+    };
+    let before = dropped(&proxy.metrics().await);
+    for id in 0..3 {
+        let answer = send(proxy.get_as("acme", &format!("/api/invoices/{id}"))).await;
+        assert_eq!((answer.status.as_u16(), answer.backend()), (200, "billing"));
+    }
+    eventually(
+        Duration::from_secs(15),
+        "6 spans counted as dropped",
+        || {
+            let proxy = &proxy;
+            async move { dropped(&proxy.metrics().await) >= before + 6.0 }
+        },
+    )
+    .await;
+}
