@@ -1,6 +1,6 @@
 //! Traces over OTLP (`telemetry.otlp`): a collector on port 0 inside the test decodes what
 //! the proxy posts (OTLP/HTTP protobuf, `opentelemetry-proto`'s types) and the test checks
-//! the spans of real requests through the real proxy; a collector that is not there costs
+//! the spans of real requests through the real proxy (and of a shadow call); a collector that is not there costs
 //! the requests nothing and the spans are counted as dropped.
 
 use std::sync::{Arc, Mutex};
@@ -46,20 +46,19 @@ async fn export(State(received): State<Received>, body: Bytes) -> StatusCode {
     StatusCode::OK
 }
 
-/// A proxy exporting to `endpoint` that sends `/api/invoices/**` to `billing` for every tenant.
-async fn traced_proxy(endpoint: &str, sample: &str) -> (Proxy, Backend, Backend) {
+/// Route `traced-invoices` over `/api/invoices/**` to `billing` at 100 %.
+const ALL_NEW: &str = "rollout: { percent: 100 }";
+
+/// A proxy exporting to `endpoint` with one route over `/api/invoices/**` to `billing`,
+/// `rule` its rollout or shadow (one flow-mapping line).
+async fn traced_proxy(endpoint: &str, sample: &str, rule: &str) -> (Proxy, Backend, Backend) {
     let legacy = Backend::echo("legacy").await;
     let billing = Backend::echo("billing").await;
     let config = Config::new(&legacy)
         .service("billing", &billing)
-        .routes(
-            r#"
-  - name: traced-invoices
-    match: { path: "/api/invoices/**" }
-    service: billing
-    rollout: { percent: 100 }
-"#,
-        )
+        .routes(&format!(
+            "  - name: traced-invoices\n    match: {{ path: \"/api/invoices/**\" }}\n    service: billing\n    {rule}\n"
+        ))
         .section(&format!(
             "telemetry:\n  otlp: {{ endpoint: {endpoint}, protocol: http/protobuf, sample: {sample} }}\n"
         ));
@@ -80,11 +79,35 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The spans of trace `trace` received so far.
+fn of_trace(received: &Received, trace: &str) -> Vec<Span> {
+    let received = received.lock().unwrap();
+    received
+        .iter()
+        .filter(|s| hex(&s.trace_id) == trace)
+        .cloned()
+        .collect()
+}
+
+/// Waits until the collector holds `count` spans of `trace`, and returns them.
+async fn spans_of(received: &Received, trace: &str, count: usize) -> Vec<Span> {
+    eventually(
+        Duration::from_secs(10),
+        "the spans at the collector",
+        || {
+            let arrived = of_trace(received, trace).len();
+            async move { arrived >= count }
+        },
+    )
+    .await;
+    of_trace(received, trace)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_is_a_server_span_continuing_the_client_trace_with_its_upstream_child() {
     let (collector, received) = collector().await;
     // 0 %: the proxy starts no trace of its own, but follows a caller that sampled.
-    let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "0%").await;
+    let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "0%", ALL_NEW).await;
     let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let answer = send(
         proxy
@@ -166,8 +189,48 @@ async fn a_request_is_a_server_span_continuing_the_client_trace_with_its_upstrea
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_shadow_call_is_a_span_of_the_trace_linked_to_the_server_span_not_its_child() {
+    let (collector, received) = collector().await;
+    let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "100%", "shadow: {}").await;
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+    let incoming = format!("00-{trace}-00f067aa0ba902b7-01");
+    let answer = send(
+        proxy
+            .get_as("acme", "/api/invoices/8")
+            .header("traceparent", incoming),
+    )
+    .await;
+    assert_eq!((answer.status.as_u16(), answer.backend()), (200, "legacy"));
+    let spans = spans_of(&received, trace, 3).await;
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server as i32)
+        .expect("server span");
+    let shadow = spans
+        .iter()
+        .find(|s| s.name.starts_with("shadow "))
+        .expect("shadow span");
+    assert!(
+        shadow.parent_span_id.is_empty(),
+        "not a child of the ended server span"
+    );
+    assert_eq!(shadow.links.len(), 1);
+    assert_eq!(shadow.links[0].span_id, server.span_id);
+    assert_eq!(
+        attribute(shadow, "strangler.route").as_deref(),
+        Some("traced-invoices")
+    );
+    assert_eq!(attribute(shadow, "strangler.side").as_deref(), Some("new"));
+    assert_eq!(
+        attribute(shadow, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert!(attribute(shadow, "strangler.shadow.verdict").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_collector_fails_no_request_and_counts_the_dropped_spans() {
-    let (proxy, _legacy, _billing) = traced_proxy(&closed_port_url(), "100%").await;
+    let (proxy, _legacy, _billing) = traced_proxy(&closed_port_url(), "100%", ALL_NEW).await;
     let dropped = |page: &str| {
         sample(
             page,

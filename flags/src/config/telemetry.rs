@@ -64,6 +64,9 @@ pub enum OtlpProtocol {
     Grpc,
 }
 
+/// Header names (lowercase) and values sent with every export.
+pub type Headers = Vec<(Box<str>, Box<str>)>;
+
 /// A validated `telemetry.otlp`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Otlp {
@@ -72,7 +75,7 @@ pub struct Otlp {
     /// New traces kept, in basis points (100% is 10000).
     pub sample_basis_points: u16,
     /// The headers of `headers_env`, names lowercase.
-    pub headers: Vec<(Box<str>, Box<str>)>,
+    pub headers: Headers,
 }
 
 impl std::fmt::Debug for Otlp {
@@ -161,10 +164,7 @@ fn sample(raw: &RawPercent) -> Result<u16, String> {
 }
 
 /// The `key=value,key=value` headers in the variable `name`.
-fn env_headers(
-    name: &str,
-    surroundings: &dyn Surroundings,
-) -> Result<Vec<(Box<str>, Box<str>)>, String> {
+fn env_headers(name: &str, surroundings: &dyn Surroundings) -> Result<Headers, String> {
     let value = surroundings
         .secret(name)
         .ok_or_else(|| format!("environment variable {name} is not set"))?;

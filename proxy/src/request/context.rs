@@ -19,6 +19,7 @@ use crate::request::fallback::BreakerTicket;
 use crate::request::limits::RequestLimits;
 use crate::shadow::dispatch::Finished;
 use crate::shadow::mirror::Mirror;
+use crate::shadow::traced::ShadowTrace;
 use crate::telemetry::access_log::AccessRecord;
 use crate::telemetry::metrics::NO_ROUTE;
 use crate::telemetry::trace::RequestIdentity;
@@ -186,7 +187,15 @@ impl RequestCtx {
             shadow_addr: loaded.snapshot.upstream(shadow, route).addr,
             primary_latency: latency,
             primary_error,
+            trace: self.shadow_trace(loaded),
         })
+    }
+
+    /// Where a traced request's shadow comparison sends its span.
+    fn shadow_trace(&self, loaded: &Loaded) -> Option<ShadowTrace> {
+        let ids = self.identity.as_ref()?.spans?;
+        let exporter = loaded.traces.clone()?;
+        Some(ShadowTrace { exporter, ids })
     }
 }
 

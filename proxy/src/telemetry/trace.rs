@@ -46,7 +46,7 @@ impl RequestIdentity {
             Some((trace, parent, flags)) => (trace, Some(parent), flags),
             None => (random_hex_128(), None, "00"),
         };
-        let upstream_span = next_id() | 1;
+        let upstream_span = new_span_id();
         let mut spans = None;
         if let Some(basis_points) = sample {
             let sampled = match parent {
@@ -86,17 +86,22 @@ fn span_ids(trace_id: &str, parent: Option<&str>, upstream: u64) -> SpanIds {
     SpanIds {
         trace_id: u128::from_str_radix(trace_id, 16).unwrap_or(0),
         parent: parent.and_then(|p| u64::from_str_radix(p, 16).ok()),
-        server: next_id() | 1,
+        server: new_span_id(),
         upstream,
     }
 }
 
 /// A `traceparent` for a call made on behalf of the request that sent `traceparent`: the
-/// same trace and flags, a span id of its own (a shadow call is the primary's sibling, not
+/// same trace and flags, the call's own `span` (a shadow call is the primary's sibling, not
 /// a copy of it). `None` when `traceparent` is not a valid one.
-pub fn child_traceparent(traceparent: &str) -> Option<String> {
+pub fn child_traceparent(traceparent: &str, span: u64) -> Option<String> {
     let (trace_id, _, flags) = parse_traceparent(traceparent)?;
-    Some(traceparent_with_span(&trace_id, next_id() | 1, flags))
+    Some(traceparent_with_span(&trace_id, span, flags))
+}
+
+/// A new span id (never 0), for a call the proxy makes on a request's behalf.
+pub fn new_span_id() -> u64 {
+    next_id() | 1
 }
 
 /// `00-<trace_id>-<span>-<flags>`. Written by hand rather than with `format!`: this runs

@@ -15,7 +15,8 @@ use prost::Message;
 use strangler_flags::config::telemetry::Otlp;
 use tokio::sync::mpsc;
 
-use super::span::{text, RequestSpans};
+use super::span::text;
+use super::Exported;
 
 /// Requests per batch at most.
 const BATCH_REQUESTS: usize = 256;
@@ -25,7 +26,7 @@ const BATCH_DELAY: Duration = Duration::from_secs(1);
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts the thread that drains `receiver` into `config`'s collector.
-pub(super) fn spawn(config: Otlp, receiver: mpsc::Receiver<RequestSpans>) -> std::io::Result<()> {
+pub(super) fn spawn(config: Otlp, receiver: mpsc::Receiver<Exported>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -36,7 +37,7 @@ pub(super) fn spawn(config: Otlp, receiver: mpsc::Receiver<RequestSpans>) -> std
 }
 
 /// Batches and posts until the queue is closed and empty.
-async fn run(config: Otlp, mut receiver: mpsc::Receiver<RequestSpans>) {
+async fn run(config: Otlp, mut receiver: mpsc::Receiver<Exported>) {
     let client = match reqwest::Client::builder().timeout(POST_TIMEOUT).build() {
         Ok(client) => client,
         Err(e) => return tracing::error!(error = %e, "otlp: no HTTP client; no spans exported"),
@@ -51,7 +52,7 @@ async fn run(config: Otlp, mut receiver: mpsc::Receiver<RequestSpans>) {
                 Ok(None) | Err(_) => break,
             }
         }
-        let spans: Vec<Span> = batch.drain(..).flat_map(RequestSpans::into_proto).collect();
+        let spans: Vec<Span> = batch.drain(..).flat_map(Exported::into_proto).collect();
         post(&client, &config, spans).await;
     }
 }

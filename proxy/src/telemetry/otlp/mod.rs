@@ -1,4 +1,5 @@
-//! Traces over OTLP: each sampled request's spans ([`span::RequestSpans`]) handed to an
+//! Traces over OTLP: each sampled request's spans ([`span::RequestSpans`]) and its shadow
+//! comparison's ([`span::ShadowSpan`]) handed to an
 //! [`Exporter`] that posts them in batches to the collector of `telemetry.otlp`.
 //!
 //! The request thread does one `try_send` into a bounded queue; a full queue drops the
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use strangler_flags::config::telemetry::Otlp;
 use tokio::sync::mpsc;
 
-use span::RequestSpans;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use span::{RequestSpans, ShadowSpan};
 
 /// Requests whose spans wait for the exporter at most; past that they are dropped.
 pub const QUEUE_REQUESTS: usize = 4096;
@@ -27,7 +29,7 @@ pub struct Exporter {
     /// Where this exporter posts, and what it samples (a reload with another one starts
     /// another exporter).
     config: Otlp,
-    queue: mpsc::Sender<RequestSpans>,
+    queue: mpsc::Sender<Exported>,
 }
 
 impl Exporter {
@@ -54,8 +56,34 @@ impl Exporter {
     /// Queues a finished request's spans; drops and counts them when the queue is full.
     pub fn record(&self, spans: RequestSpans) {
         let count = 1 + u64::from(spans.upstream.is_some());
-        if self.queue.try_send(spans).is_err() {
+        self.queue_or_drop(Exported::Request(Box::new(spans)), count);
+    }
+
+    /// Queues a shadow comparison's span, like [`Exporter::record`].
+    pub fn record_shadow(&self, span: ShadowSpan) {
+        self.queue_or_drop(Exported::Shadow(span), 1);
+    }
+
+    fn queue_or_drop(&self, exported: Exported, count: u64) {
+        if self.queue.try_send(exported).is_err() {
             dropped("queue-full", count);
+        }
+    }
+}
+
+/// What waits in the queue: a request's spans or a shadow comparison's.
+#[derive(Debug)]
+enum Exported {
+    /// Boxed: the larger of the two by far.
+    Request(Box<RequestSpans>),
+    Shadow(ShadowSpan),
+}
+
+impl Exported {
+    fn into_proto(self) -> Vec<Span> {
+        match self {
+            Exported::Request(spans) => spans.into_proto(),
+            Exported::Shadow(span) => vec![span.into_proto()],
         }
     }
 }

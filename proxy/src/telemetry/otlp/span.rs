@@ -10,6 +10,7 @@
 use std::time::{Duration, SystemTime};
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::span::Link;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::{status, Span, Status};
 
@@ -156,6 +157,71 @@ impl RequestSpans {
             end_time_unix_nano: unix_nanos(end.max(up.start)),
             attributes,
             status: Some(span_status(self.status, self.error.as_deref())),
+            ..Span::default()
+        }
+    }
+}
+
+/// A shadow comparison: the call to the other side and its diff, after the client had its
+/// answer. In the request's trace but not a child of its server span (which had ended):
+/// linked to it instead. Its id is the parent the shadow side sees in `traceparent`.
+#[derive(Debug, Clone)]
+pub struct ShadowSpan {
+    /// The request's ids (trace and server span, for the link).
+    pub ids: SpanIds,
+    /// This span's id.
+    pub span: u64,
+    /// When the comparison started and ended.
+    pub start: SystemTime,
+    /// See `start`.
+    pub end: SystemTime,
+    /// The route shadowed.
+    pub route: String,
+    /// The side called as the shadow.
+    pub side: &'static str,
+    /// The shadow side's address, `host:port`.
+    pub address: String,
+    /// The shadow's status, if it answered.
+    pub status: Option<u16>,
+    /// The comparison's verdict (`match`, `differ`, `shadow-error`...).
+    pub verdict: &'static str,
+    /// What failed, if anything.
+    pub error: Option<String>,
+}
+
+impl ShadowSpan {
+    /// The span, linked to the request's server span.
+    pub fn into_proto(self) -> Span {
+        let trace_id = self.ids.trace_id.to_be_bytes().to_vec();
+        let (host, port) = self.address.rsplit_once(':').unwrap_or((&self.address, ""));
+        let mut attributes = vec![
+            text("strangler.route", &self.route),
+            text("strangler.side", self.side),
+            text("strangler.shadow.verdict", self.verdict),
+            text("server.address", host),
+        ];
+        attributes.extend(port.parse().ok().map(|p: i64| int("server.port", p)));
+        attributes.extend(
+            self.status
+                .map(|s| int("http.response.status_code", i64::from(s))),
+        );
+        let link = Link {
+            trace_id: trace_id.clone(),
+            span_id: self.ids.server.to_be_bytes().to_vec(),
+            flags: 0x101,
+            ..Link::default()
+        };
+        Span {
+            trace_id,
+            span_id: self.span.to_be_bytes().to_vec(),
+            flags: 0x101,
+            name: format!("shadow {}", self.route),
+            kind: SpanKind::Client as i32,
+            start_time_unix_nano: unix_nanos(self.start),
+            end_time_unix_nano: unix_nanos(self.end.max(self.start)),
+            attributes,
+            links: vec![link],
+            status: Some(span_status(self.status.unwrap_or(0), self.error.as_deref())),
             ..Span::default()
         }
     }
