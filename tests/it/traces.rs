@@ -19,7 +19,7 @@ use prost::Message;
 
 use crate::support::backend::closed_port_url;
 use crate::support::metrics::sample;
-use crate::support::{eventually, send, Backend, Config, Proxy};
+use crate::support::{eventually, send, Answer, Backend, Config, Proxy};
 
 /// What the test collector received: every span, in arrival order.
 type Received = Arc<Mutex<Vec<Span>>>;
@@ -63,6 +63,24 @@ async fn traced_proxy(endpoint: &str, sample: &str, rule: &str) -> (Proxy, Backe
             "telemetry:\n  otlp: {{ endpoint: {endpoint}, protocol: http/protobuf, sample: {sample} }}\n"
         ));
     (Proxy::start(&config).await, legacy, billing)
+}
+
+/// The first of `spans` that `is` says is the one, named `what` if there is none.
+fn find<'s>(spans: &'s [Span], what: &str, is: impl Fn(&Span) -> bool) -> &'s Span {
+    spans
+        .iter()
+        .find(|s| is(s))
+        .unwrap_or_else(|| panic!("no {what} in {spans:?}"))
+}
+
+/// Tenant `acme`'s GET of `path` with the client's `traceparent`.
+async fn traced_get(proxy: &Proxy, path: &str, traceparent: &str) -> Answer {
+    send(
+        proxy
+            .get_as("acme", path)
+            .header("traceparent", traceparent),
+    )
+    .await
 }
 
 /// The string or integer value of `span`'s attribute `key`, as text.
@@ -109,43 +127,18 @@ async fn a_request_is_a_server_span_continuing_the_client_trace_with_its_upstrea
     // 0 %: the proxy starts no trace of its own, but follows a caller that sampled.
     let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "0%", ALL_NEW).await;
     let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let answer = send(
-        proxy
-            .get_as("acme", "/api/invoices/7")
-            .header("traceparent", incoming),
-    )
-    .await;
+    let answer = traced_get(&proxy, "/api/invoices/7", incoming).await;
     assert_eq!((answer.status.as_u16(), answer.backend()), (200, "billing"));
     let upstream_parent = answer
         .upstream_header("traceparent")
         .expect("traceparent")
         .to_owned();
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let ours = |spans: &[Span]| -> Vec<Span> {
-        spans
-            .iter()
-            .filter(|s| hex(&s.trace_id) == trace)
-            .cloned()
-            .collect()
-    };
-    eventually(
-        Duration::from_secs(10),
-        "two spans at the collector",
-        || {
-            let count = ours(&received.lock().unwrap()).len();
-            async move { count >= 2 }
-        },
-    )
-    .await;
-    let spans = ours(&received.lock().unwrap());
-    let server = spans
-        .iter()
-        .find(|s| s.kind == SpanKind::Server as i32)
-        .expect("server span");
-    let client = spans
-        .iter()
-        .find(|s| s.kind == SpanKind::Client as i32)
-        .expect("upstream span");
+    let spans = spans_of(&received, trace, 2).await;
+    let server = find(&spans, "server span", |s| s.kind == SpanKind::Server as i32);
+    let client = find(&spans, "upstream span", |s| {
+        s.kind == SpanKind::Client as i32
+    });
     assert_eq!(
         hex(&server.parent_span_id),
         "00f067aa0ba902b7",
@@ -194,22 +187,11 @@ async fn a_shadow_call_is_a_span_of_the_trace_linked_to_the_server_span_not_its_
     let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "100%", "shadow: {}").await;
     let trace = "5bf92f3577b34da6a3ce929d0e0e4737";
     let incoming = format!("00-{trace}-00f067aa0ba902b7-01");
-    let answer = send(
-        proxy
-            .get_as("acme", "/api/invoices/8")
-            .header("traceparent", incoming),
-    )
-    .await;
+    let answer = traced_get(&proxy, "/api/invoices/8", &incoming).await;
     assert_eq!((answer.status.as_u16(), answer.backend()), (200, "legacy"));
     let spans = spans_of(&received, trace, 3).await;
-    let server = spans
-        .iter()
-        .find(|s| s.kind == SpanKind::Server as i32)
-        .expect("server span");
-    let shadow = spans
-        .iter()
-        .find(|s| s.name.starts_with("shadow "))
-        .expect("shadow span");
+    let server = find(&spans, "server span", |s| s.kind == SpanKind::Server as i32);
+    let shadow = find(&spans, "shadow span", |s| s.name.starts_with("shadow "));
     assert!(
         shadow.parent_span_id.is_empty(),
         "not a child of the ended server span"

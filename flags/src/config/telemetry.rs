@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::guard::RawPercent;
 use super::header::header_name;
 use super::problems::Problems;
-use crate::rollout::percent_to_basis_points;
 use crate::Surroundings;
 
 /// The path an endpoint without one gets: OTLP/HTTP's traces path.
@@ -109,7 +108,7 @@ pub(super) fn validate(
         .ok();
     let sample = match &raw.sample {
         None => Ok(10_000),
-        Some(percent) => sample(percent),
+        Some(percent) => percent.basis_points(),
     }
     .map_err(|m| problems.at_value("telemetry.otlp.sample", m))
     .ok();
@@ -149,18 +148,6 @@ fn traces_url(endpoint: &str) -> Result<Box<str>, String> {
         "" => format!("http://{authority}{TRACES_PATH}").into(),
         _ => endpoint.into(),
     })
-}
-
-/// The sample in basis points.
-fn sample(raw: &RawPercent) -> Result<u16, String> {
-    let percent = match raw {
-        RawPercent::Number(percent) => *percent,
-        RawPercent::Text(text) => text
-            .strip_suffix('%')
-            .and_then(|number| number.trim().parse().ok())
-            .ok_or_else(|| format!("{text:?} is not a percentage such as 1% or 0.5"))?,
-    };
-    percent_to_basis_points(percent)
 }
 
 /// The `key=value,key=value` headers in the variable `name`.
