@@ -94,7 +94,6 @@ impl RequestSpans {
             text("strangler.reason", &self.reason),
         ];
         let optional = [
-            ("server.address", self.host.as_deref()),
             ("client.address", self.client.as_deref()),
             ("http.route", self.route.as_deref()),
             ("strangler.route", self.route.as_deref()),
@@ -109,6 +108,9 @@ impl RequestSpans {
         ];
         attributes.extend(optional.iter().filter_map(|(k, v)| v.map(|v| text(k, v))));
         attributes.extend(self.bucket.map(|b| int("strangler.bucket", i64::from(b))));
+        if let Some(host) = &self.host {
+            attributes.extend(server(host));
+        }
         let server = Span {
             trace_id,
             span_id: self.ids.server.to_be_bytes().to_vec(),
@@ -136,16 +138,14 @@ impl RequestSpans {
 
     /// The upstream exchange: from the hand-over to the end of the response.
     fn upstream_span(&self, up: &UpstreamSpan, end: SystemTime) -> Span {
-        let (host, port) = up.address.rsplit_once(':').unwrap_or((&up.address, ""));
         let mut attributes = vec![
             text("http.request.method", &self.method),
             text("url.path", &self.path),
-            text("server.address", host),
             text("strangler.upstream", &up.name),
             text("strangler.side", self.side),
             int("http.response.status_code", i64::from(self.status)),
         ];
-        attributes.extend(port.parse().ok().map(|p: i64| int("server.port", p)));
+        attributes.extend(server(&up.address));
         Span {
             trace_id: self.ids.trace_id.to_be_bytes().to_vec(),
             span_id: self.ids.upstream.to_be_bytes().to_vec(),
@@ -193,14 +193,12 @@ impl ShadowSpan {
     /// The span, linked to the request's server span.
     pub fn into_proto(self) -> Span {
         let trace_id = self.ids.trace_id.to_be_bytes().to_vec();
-        let (host, port) = self.address.rsplit_once(':').unwrap_or((&self.address, ""));
         let mut attributes = vec![
             text("strangler.route", &self.route),
             text("strangler.side", self.side),
             text("strangler.shadow.verdict", self.verdict),
-            text("server.address", host),
         ];
-        attributes.extend(port.parse().ok().map(|p: i64| int("server.port", p)));
+        attributes.extend(server(&self.address));
         attributes.extend(
             self.status
                 .map(|s| int("http.response.status_code", i64::from(s))),
@@ -224,6 +222,20 @@ impl ShadowSpan {
             status: Some(span_status(self.status.unwrap_or(0), self.error.as_deref())),
             ..Span::default()
         }
+    }
+}
+
+/// `server.address` and, when `authority` has one, `server.port`.
+fn server(authority: &str) -> Vec<KeyValue> {
+    let split = authority
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)));
+    match split {
+        Some((host, port)) => vec![
+            text("server.address", host),
+            int("server.port", i64::from(port)),
+        ],
+        None => vec![text("server.address", authority)],
     }
 }
 
@@ -264,5 +276,48 @@ fn int(key: &str, value: i64) -> KeyValue {
             value: Some(any_value::Value::IntValue(value)),
         }),
         ..KeyValue::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(attributes: &[KeyValue]) -> Vec<String> {
+        let value = |kv: &KeyValue| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
+            Some(any_value::Value::IntValue(i)) => format!("{}={i}", kv.key),
+            _ => kv.key.clone(),
+        };
+        attributes.iter().map(value).collect()
+    }
+
+    #[test]
+    fn an_authority_is_split_into_server_address_and_port() {
+        assert_eq!(
+            values(&server("shop.example.com:8080")),
+            ["server.address=shop.example.com", "server.port=8080"]
+        );
+        assert_eq!(
+            values(&server("[::1]:80")),
+            ["server.address=[::1]", "server.port=80"]
+        );
+        assert_eq!(
+            values(&server("shop.example.com")),
+            ["server.address=shop.example.com"]
+        );
+        assert_eq!(values(&server("[::1]")), ["server.address=[::1]"]);
+    }
+
+    #[test]
+    fn a_5xx_or_a_failure_is_an_error_and_a_4xx_is_not() {
+        let error = status::StatusCode::Error as i32;
+        assert_eq!(span_status(502, None).code, error);
+        assert_eq!(span_status(0, None).code, error);
+        assert_eq!(span_status(200, Some("reset")).code, error);
+        assert_eq!(
+            span_status(404, None).code,
+            status::StatusCode::Unset as i32
+        );
     }
 }
