@@ -47,7 +47,7 @@ pub struct RequestCtx {
     /// `limits:` and `timeouts.total` state: what refused it, body bytes seen, deadline.
     pub(super) limits: RequestLimits,
     /// When the request was last handed to an upstream; set only for a traced request.
-    pub(super) upstream_started: Option<std::time::SystemTime>,
+    pub(super) upstream_started: Option<Instant>,
     /// Keeps the request counted as in flight.
     _in_flight: InFlight,
 }

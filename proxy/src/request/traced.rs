@@ -4,7 +4,7 @@
 //!
 //! [`RequestIdentity`]: crate::telemetry::trace::RequestIdentity
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use pingora::prelude::Session;
 use pingora::Error;
@@ -17,7 +17,7 @@ use crate::telemetry::otlp::span::{RequestSpans, UpstreamSpan};
 /// Notes when the request is handed to an upstream (again, after a fallback), if traced.
 pub(super) fn upstream_started(ctx: &mut RequestCtx) {
     if ctx.identity.as_ref().is_some_and(|i| i.spans.is_some()) {
-        ctx.upstream_started = Some(SystemTime::now());
+        ctx.upstream_started = Some(Instant::now());
     }
 }
 
@@ -40,17 +40,20 @@ pub(super) fn finish(
     };
     let req = session.req_header();
     let host = header_str(req, "host").or(req.uri.host());
-    let upstream = ctx.upstream_started.map(|start| {
+    // Both starts from the monotonic clock against one wall-clock reading, so the upstream
+    // span never seems to start before the request did.
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let upstream = ctx.upstream_started.map(|started| {
         let upstream = loaded.snapshot.upstream(ctx.served_side(), ctx.route());
         UpstreamSpan {
             name: upstream.name.to_string(),
             address: upstream.addr.to_string(),
-            start,
+            start: wall - now.saturating_duration_since(started),
         }
     });
     exporter.record(RequestSpans {
         ids,
-        start: SystemTime::now() - elapsed,
+        start: wall - now.saturating_duration_since(ctx.started),
         elapsed,
         method: req.method.as_str().to_owned(),
         path: req.uri.path().to_owned(),
