@@ -211,6 +211,26 @@ async fn a_shadow_call_is_a_span_of_the_trace_linked_to_the_server_span_not_its_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_reload_that_keeps_the_otlp_section_keeps_exporting() {
+    let (collector, received) = collector().await;
+    let (proxy, _legacy, _billing) = traced_proxy(&collector.url(), "100%", ALL_NEW).await;
+    let text = std::fs::read_to_string(proxy.config_path()).expect("routes.yaml");
+    proxy.rewrite_text(&text.replace("traced-invoices", "retraced-invoices"));
+    let (status, body) = proxy.reload().await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    let trace = "6bf92f3577b34da6a3ce929d0e0e4738";
+    let incoming = format!("00-{trace}-00f067aa0ba902b7-01");
+    let answer = traced_get(&proxy, "/api/invoices/9", &incoming).await;
+    assert_eq!(answer.status.as_u16(), 200);
+    let spans = spans_of(&received, trace, 2).await;
+    let server = find(&spans, "server span", |s| s.kind == SpanKind::Server as i32);
+    assert_eq!(
+        attribute(server, "strangler.route").as_deref(),
+        Some("retraced-invoices")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_collector_fails_no_request_and_counts_the_dropped_spans() {
     let (proxy, _legacy, _billing) = traced_proxy(&closed_port_url(), "100%", ALL_NEW).await;
     let dropped = |page: &str| {

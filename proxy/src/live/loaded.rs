@@ -65,7 +65,8 @@ impl Loaded {
     }
 
     /// Publishes `effective` (`file` with overrides folded in). Metric handles are reused
-    /// from `previous` when it has the same routes, so a flag change registers nothing.
+    /// from `previous` when it has the same routes, so a flag change registers nothing; its
+    /// OTLP exporter when `telemetry.otlp` is the same, so a reload starts no thread.
     pub(super) fn publish(
         file: Arc<Snapshot>,
         effective: Arc<Snapshot>,
