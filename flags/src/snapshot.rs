@@ -219,6 +219,11 @@ impl Snapshot {
         self.config.timeouts.of(name)
     }
 
+    /// `telemetry.otlp`: where this snapshot's requests send their spans, if anywhere.
+    pub fn otlp(&self) -> Option<&config::telemetry::Otlp> {
+        self.config.otlp.as_ref()
+    }
+
     /// `shutdown_grace:` and `upgrade_sock:`, which the proxy reads at start.
     pub fn lifecycle(&self) -> &config::lifecycle::Lifecycle {
         &self.config.lifecycle

@@ -40,5 +40,6 @@ mod slow_clients;
 mod store_file;
 mod tenants;
 mod timeouts;
+mod traces;
 mod upgrade;
 mod version;

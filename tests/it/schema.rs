@@ -127,6 +127,7 @@ services:
 tenant: { sources: [ { header: X-Tenant-Id } ], default: legacy }
 limits: { max_body: 1MiB }
 shutdown_grace: 30s
+telemetry: { otlp: { endpoint: http://127.0.0.1:4318, protocol: http/protobuf, sample: 1% } }
 routes:
   - name: invoices
     match: { path: /api/invoices/** }
@@ -156,6 +157,9 @@ fn broken_files_fail_the_schema() {
         ("a tenant default that is no side", "default: legacy", "default: old"),
         ("a service that is a number", "billing: { url: http://127.0.0.1:3001, read_timeout: 5s, breaker: { error_rate: 50% } }", "billing: 3001"),
         ("no listen", "listen: 127.0.0.1:8080\n", ""),
+        ("an OTLP protocol the schema does not know", "protocol: http/protobuf", "protocol: http/json"),
+        ("an OTLP sample over two decimals", "sample: 1%", "sample: 1.125%"),
+        ("an OTLP section without its endpoint", "endpoint: http://127.0.0.1:4318, ", ""),
         ("a store that is no URL", "shutdown_grace: 30s", "shutdown_grace: 30s\nstore: mysql://db/flags"),
     ];
     for (what, from, to) in broken {

@@ -101,16 +101,23 @@ pub(super) fn validate(
     ))
 }
 
+impl RawPercent {
+    /// Basis points of `5%` or `5`; the error says what is wrong.
+    pub(super) fn basis_points(&self) -> Result<u16, String> {
+        let percent = match self {
+            RawPercent::Number(percent) => *percent,
+            RawPercent::Text(text) => text
+                .strip_suffix('%')
+                .and_then(|number| number.trim().parse().ok())
+                .ok_or_else(|| format!("{text:?} is not a percentage such as 5% or 2.5"))?,
+        };
+        percent_to_basis_points(percent)
+    }
+}
+
 /// Basis points of `5%` or `5`.
 fn error_rate(raw: &RawPercent) -> Result<Option<u16>, String> {
-    let percent = match raw {
-        RawPercent::Number(percent) => *percent,
-        RawPercent::Text(text) => text
-            .strip_suffix('%')
-            .and_then(|number| number.trim().parse().ok())
-            .ok_or_else(|| format!("{text:?} is not a percentage such as 5% or 2.5"))?,
-    };
-    percent_to_basis_points(percent).map(Some)
+    raw.basis_points().map(Some)
 }
 
 /// Whole milliseconds, above 0 and at most [`MAX_P95_LIMIT`].

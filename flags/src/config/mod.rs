@@ -19,6 +19,7 @@ mod recover;
 mod routes;
 pub mod schema;
 mod services;
+pub mod telemetry;
 mod tenant;
 pub mod timeouts;
 
@@ -108,6 +109,8 @@ pub struct Config {
     pub timeouts: timeouts::Timeouts,
     /// `shutdown_grace:` and `upgrade_sock:`.
     pub lifecycle: lifecycle::Lifecycle,
+    /// `telemetry.otlp`, validated; `None` when no traces are exported.
+    pub otlp: Option<telemetry::Otlp>,
     /// What does not stop the file loading but should be fixed (deprecated keys), located
     /// like errors, in file order.
     pub warnings: Vec<ConfigError>,
@@ -209,6 +212,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         keys.base,
         problems,
     );
+    let otlp = telemetry::validate(raw.telemetry, keys.surroundings, problems);
     let service_policies: Vec<ServicePolicy> =
         service_policies.into_iter().collect::<Option<_>>()?;
     let mut timeouts = timeouts?;
@@ -242,6 +246,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         limits: limits?,
         timeouts,
         lifecycle: lifecycle?,
+        otlp: otlp?,
         warnings: Vec::new(),
     })
 }

@@ -102,6 +102,11 @@ pub struct RawConfig {
     /// bytes. Default: derived from `listen:`, `$TMPDIR/strangler-<ip>-<port>.upgrade.sock`
     /// (none for port 0, which then needs this key to upgrade). Read at start only.
     pub upgrade_sock: Option<String>,
+    /// `telemetry:` traces over OTLP: `{ otlp: { endpoint: http://collector:4318, sample: 1% } }`
+    /// ([`RawTelemetry`](super::telemetry::RawTelemetry) documents each key). Default: no
+    /// traces are exported (the `traceparent` is still continued).
+    #[serde(default)]
+    pub telemetry: super::telemetry::RawTelemetry,
 }
 
 /// The `qa:` section: who may force a side, and with which header.

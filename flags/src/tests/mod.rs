@@ -15,6 +15,7 @@ mod qa;
 mod resilience;
 mod shadow_policy;
 mod surroundings;
+mod telemetry;
 mod tenants;
 
 use std::collections::HashMap;
@@ -191,6 +192,7 @@ impl Surroundings for Fake {
         match name {
             jwt::SECRET_ENV => Some(jwt::SECRET.into()),
             "STRANGLER_FLAGS_TEST_SHORT_SECRET" => Some("short".into()),
+            telemetry::HEADERS_ENV => Some(telemetry::HEADERS.into()),
             _ => None,
         }
     }

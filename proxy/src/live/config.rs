@@ -185,7 +185,9 @@ impl LiveConfig {
         let overrides = self.overrides();
         let effective = crate::live::overlay::fold(&file, &overrides);
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);
-        let loaded = Loaded::publish(file, effective, counter, overrides.version, None);
+        // The old snapshot lends its OTLP exporter when `telemetry.otlp` is unchanged (its
+        // metric handles are not reused: the file is another).
+        let loaded = Loaded::publish(file, effective, counter, overrides.version, Some(&*old));
         let revision = loaded.revision;
         self.current.store(Arc::new(loaded));
         Ok(ReloadOutcome {

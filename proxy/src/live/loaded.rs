@@ -10,6 +10,7 @@ use serde::Serialize;
 use strangler_flags::Snapshot;
 
 use crate::telemetry::metrics::RouteMetrics;
+use crate::telemetry::otlp::Exporter;
 
 /// Identifies one loaded snapshot: a counter that grows with every successful reload that
 /// changed something, and the hash of the file's content (equal files, equal hash).
@@ -51,6 +52,9 @@ pub struct Loaded {
     pub strip_headers: Vec<http::HeaderName>,
     /// When this snapshot started serving.
     pub loaded_at: SystemTime,
+    /// The OTLP exporter of `telemetry.otlp`, shared with the previous snapshot when its
+    /// section is the same; `None` when no traces are exported.
+    pub traces: Option<Arc<Exporter>>,
 }
 
 impl Loaded {
@@ -61,7 +65,8 @@ impl Loaded {
     }
 
     /// Publishes `effective` (`file` with overrides folded in). Metric handles are reused
-    /// from `previous` when it has the same routes, so a flag change registers nothing.
+    /// from `previous` when it has the same routes, so a flag change registers nothing; its
+    /// OTLP exporter when `telemetry.otlp` is the same, so a reload starts no thread.
     pub(super) fn publish(
         file: Arc<Snapshot>,
         effective: Arc<Snapshot>,
@@ -81,6 +86,7 @@ impl Loaded {
             .filter_map(|name| http::HeaderName::from_bytes(name.as_bytes()).ok())
             .collect();
         Loaded {
+            traces: traces(&file, previous),
             strip_headers,
             revision: Revision {
                 counter,
@@ -94,4 +100,20 @@ impl Loaded {
             loaded_at: SystemTime::now(),
         }
     }
+}
+
+/// The exporter for `file`'s `telemetry.otlp`: `previous`'s when it is the same section,
+/// else a new one (the old one's thread flushes and ends with the last request that holds
+/// it). One that cannot start is logged; the proxy then serves without traces.
+fn traces(file: &Snapshot, previous: Option<&Loaded>) -> Option<Arc<Exporter>> {
+    let config = file.otlp()?;
+    let same = previous
+        .and_then(|p| p.traces.as_ref())
+        .filter(|t| t.config() == config);
+    if let Some(exporter) = same {
+        return Some(exporter.clone());
+    }
+    Exporter::start(config)
+        .inspect_err(|e| tracing::error!(error = %e, "otlp: the exporter did not start; no spans are exported"))
+        .ok()
 }

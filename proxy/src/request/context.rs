@@ -19,6 +19,7 @@ use crate::request::fallback::BreakerTicket;
 use crate::request::limits::RequestLimits;
 use crate::shadow::dispatch::Finished;
 use crate::shadow::mirror::Mirror;
+use crate::shadow::traced::ShadowTrace;
 use crate::telemetry::access_log::AccessRecord;
 use crate::telemetry::metrics::NO_ROUTE;
 use crate::telemetry::trace::RequestIdentity;
@@ -45,6 +46,8 @@ pub struct RequestCtx {
     pub(super) mirror: Option<Box<Mirror>>,
     /// `limits:` and `timeouts.total` state: what refused it, body bytes seen, deadline.
     pub(super) limits: RequestLimits,
+    /// When the request was last handed to an upstream; set only for a traced request.
+    pub(super) upstream_started: Option<Instant>,
     /// Keeps the request counted as in flight.
     _in_flight: InFlight,
 }
@@ -63,6 +66,7 @@ impl RequestCtx {
             identity: None,
             mirror: None,
             limits: RequestLimits::default(),
+            upstream_started: None,
             _in_flight: InFlight::enter(in_flight),
         }
     }
@@ -183,7 +187,15 @@ impl RequestCtx {
             shadow_addr: loaded.snapshot.upstream(shadow, route).addr,
             primary_latency: latency,
             primary_error,
+            trace: self.shadow_trace(loaded),
         })
+    }
+
+    /// Where a traced request's shadow comparison sends its span.
+    fn shadow_trace(&self, loaded: &Loaded) -> Option<ShadowTrace> {
+        let ids = self.identity.as_ref()?.spans?;
+        let exporter = loaded.traces.clone()?;
+        Some(ShadowTrace { exporter, ids })
     }
 }
 

@@ -23,8 +23,9 @@
 //! 10. `error_while_proxy` decides whether a failed exchange is retried on legacy (a route's
 //!     `fallback:`, or an idempotent request whose connection closed before any answer).
 //! 11. `fail_to_proxy` answers a failed request (504, 408, 413 or Pingora's choice).
-//! 12. `logging` records metrics and the guard's outcome, writes the access-log line and
-//!     hands a shadowed request's capture to the shadow runtime.
+//! 12. `logging` records metrics and the guard's outcome, writes the access-log line, hands
+//!     a sampled request's spans to the OTLP exporter ([`super::traced`]) and a shadowed
+//!     request's capture to the shadow runtime.
 //!
 //! The bytes the client gets are never touched by the shadow capture.
 
@@ -49,7 +50,7 @@ use crate::request::context::RequestCtx;
 use crate::request::head::{header_str, routable_target, RequestHead};
 use crate::request::rate_limit::RateLimiter;
 use crate::request::refusal::{self, Refusal};
-use crate::request::{fallback, headers, limits, shadowed, timeouts};
+use crate::request::{fallback, headers, limits, shadowed, timeouts, traced};
 use crate::resilience::guard::{Guards, Outcome};
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::dispatch::Shadowing;
@@ -201,6 +202,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
             upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
         }
+        traced::upstream_started(ctx);
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_upstream_request(upstream);
         }
@@ -346,7 +348,8 @@ impl pingora::proxy::ProxyHttp for Edge {
     }
 
     /// Counts the request (for its route's guard too, if it was decided for the new side),
-    /// writes its access-log line and hands a shadowed request's capture over.
+    /// writes its access-log line, queues its spans when traced and hands a shadowed
+    /// request's capture over.
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
@@ -358,6 +361,7 @@ impl pingora::proxy::ProxyHttp for Edge {
             let record = ctx.access_record(req, client, status, elapsed, error, &reason);
             access_log::write(&record);
         }
+        traced::finish(session, ctx, status, elapsed, error);
         ctx.ticket.finish();
         shadowed::finish(&self.shadowing, ctx, status, elapsed, error);
     }
@@ -372,6 +376,7 @@ impl Edge {
         ctx.identity = Some(RequestIdentity::from_headers(
             header_str(req, REQUEST_ID),
             header_str(req, TRACEPARENT),
+            loaded.traces.as_ref().map(|t| t.sample_basis_points()),
         ));
         ctx.config = Some(loaded.clone());
         if !routable_target(req) {

@@ -45,6 +45,8 @@ pub struct BreakerTicket {
     admitted: Option<(Arc<ServiceBreaker>, Admission)>,
     /// Set when `upstream_response_filter` dropped a failed answer to retry on legacy.
     replaying: bool,
+    /// The breaker's state when it was asked (`closed`, `half-open`, `open`), for the span.
+    state: Option<&'static str>,
 }
 
 impl BreakerTicket {
@@ -53,7 +55,13 @@ impl BreakerTicket {
         let Some(service) = service else {
             return true;
         };
-        match service.breaker.admit(Instant::now()) {
+        let admission = service.breaker.admit(Instant::now());
+        self.state = Some(match admission {
+            Admission::Pass => "closed",
+            Admission::Probe => "half-open",
+            Admission::Refuse => "open",
+        });
+        match admission {
             Admission::Refuse => {
                 self.diverted = Some(Diversion::BreakerOpen);
                 false
@@ -63,6 +71,12 @@ impl BreakerTicket {
                 true
             }
         }
+    }
+
+    /// The state of the request's service breaker when it was asked; `None` when the
+    /// request was not for a service with a breaker.
+    pub fn breaker_state(&self) -> Option<&'static str> {
+        self.state
     }
 
     /// Reports the new service's outcome to its breaker, once.

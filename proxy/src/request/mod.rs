@@ -1,6 +1,7 @@
 //! A request's journey through Pingora: the hooks in the engine's call order ([`edge`]),
 //! each short and delegating to the module that owns the decision: the limits and rate
-//! buckets, the upstream timeouts, the fallbacks to legacy, the forwarding headers.
+//! buckets, the upstream timeouts, the fallbacks to legacy, the forwarding headers, the
+//! spans of a traced request.
 //!
 //! The only folder that implements `ProxyHttp`. May import every folder below it
 //! ([`crate::telemetry`], [`crate::live`], [`crate::resilience`], [`crate::shadow`],
@@ -16,3 +17,4 @@ pub mod rate_limit;
 pub mod refusal;
 pub mod shadowed;
 pub mod timeouts;
+pub mod traced;

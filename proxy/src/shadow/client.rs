@@ -57,7 +57,7 @@ impl ShadowClient {
         ShadowClient { inner }
     }
 
-    /// Sends `request` with `body` to `addr` and reads the answer within the route's
+    /// Sends `request` with `body` to `addr` (as the call whose span id is `span`) and reads the answer within the route's
     /// `timeout`, keeping at most one byte more of the body than `max_body` (enough for
     /// the diff to see it is too large).
     pub(super) async fn call(
@@ -66,8 +66,9 @@ impl ShadowClient {
         request: &RequestHeader,
         body: Bytes,
         policy: &CompiledPolicy,
+        span: u64,
     ) -> Result<Captured, String> {
-        let mirrored = mirror_of(addr, request, body)?;
+        let mirrored = mirror_of(addr, request, body, span)?;
         let exchange = async {
             let response = self.inner.request(mirrored).await.map_err(describe)?;
             read(response, policy.max_body).await
@@ -84,6 +85,7 @@ fn mirror_of(
     addr: SocketAddr,
     request: &RequestHeader,
     body: Bytes,
+    span: u64,
 ) -> Result<http::Request<Full<Bytes>>, String> {
     let mut builder = http::Request::builder()
         .method(request.method.clone())
@@ -94,7 +96,7 @@ fn mirror_of(
         }
         match (
             name.as_str(),
-            value.to_str().ok().and_then(child_traceparent),
+            value.to_str().ok().and_then(|v| child_traceparent(v, span)),
         ) {
             (TRACEPARENT, Some(child)) => builder = builder.header(name, child),
             _ => builder = builder.header(name, value),

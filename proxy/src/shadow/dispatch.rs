@@ -20,7 +20,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use strangler_control::diffs::Record;
@@ -33,6 +33,8 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use crate::shadow::client::{target_of, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
 use crate::shadow::mirror::Mirror;
+use crate::shadow::traced::{self, ShadowTrace};
+use crate::telemetry::trace::new_span_id;
 
 /// Signatures whose samples are counted here before the count starts again.
 const MAX_SIGNATURES: usize = 10_000;
@@ -56,6 +58,8 @@ pub struct Finished {
     pub primary_latency: Duration,
     /// Why the primary failed, if it did.
     pub primary_error: Option<String>,
+    /// Where the comparison's span goes, when the request is traced.
+    pub trace: Option<ShadowTrace>,
 }
 
 /// The shadow machinery shared by every proxy worker.
@@ -151,6 +155,7 @@ impl Worker {
 
     /// Calls the shadow (and the primary again for noise), compares and records.
     async fn compare(self: Arc<Self>, mut job: Job) {
+        let (span, started) = (new_span_id(), SystemTime::now());
         let request = job.mirror.request.take();
         let method = request
             .as_ref()
@@ -177,7 +182,7 @@ impl Worker {
                 None
             }
             (None, None, Some(request), Some((body, primary))) => {
-                self.exchange(&job, &request, body, primary, &mut comparison)
+                self.exchange(&job, &request, body, primary, &mut comparison, span)
                     .await
             }
             _ => {
@@ -186,6 +191,7 @@ impl Worker {
             }
         };
         drop(job.mirror.permit.take());
+        traced::record(span, started, &job.finished, &comparison);
         submit(
             &self.records,
             job.finished.shadow_side,
@@ -193,8 +199,8 @@ impl Worker {
         );
     }
 
-    /// The shadow call and the diff; fills in `comparison` and returns a sample if one
-    /// should be kept.
+    /// The shadow call (its span id `span`) and the diff; fills in `comparison` and returns
+    /// a sample if one should be kept.
     async fn exchange(
         &self,
         job: &Job,
@@ -202,13 +208,14 @@ impl Worker {
         body: Bytes,
         primary: Captured,
         comparison: &mut Comparison,
+        span: u64,
     ) -> Option<(SampleSide, SampleSide)> {
         let policy = &job.mirror.policy;
         let (shadow_addr, primary_addr) = (job.finished.shadow_addr, job.finished.primary_addr);
         let started = Instant::now();
         let shadow = self
             .client
-            .call(shadow_addr, request, body.clone(), policy)
+            .call(shadow_addr, request, body.clone(), policy, span)
             .await;
         comparison.shadow_ms = Some(millis(started.elapsed()));
         let shadow = match shadow {
@@ -252,7 +259,10 @@ impl Worker {
     ) -> Vec<Option<BTreeSet<String>>> {
         let mut probed = Vec::with_capacity(answers.len());
         for (addr, first) in answers {
-            let again = self.client.call(*addr, request, body.clone(), policy).await;
+            let call = self
+                .client
+                .call(*addr, request, body.clone(), policy, new_span_id());
+            let again = call.await;
             probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
         }
         probed

@@ -1,6 +1,6 @@
 //! Shadow compare at the edge: the capture of a shadowed request while the primary serves
 //! it ([`mirror`]), the shadow call ([`client`]) and the comparison on a runtime of their
-//! own ([`dispatch`]), the diff store's writer ([`diff_writer`]) and the reports read back from
+//! own ([`dispatch`]), the comparison's span when the request is traced ([`traced`]), the diff store's writer ([`diff_writer`]) and the reports read back from
 //! it ([`reports`], as text: [`report_text`]). The diff engine itself is the `strangler-shadow` crate.
 //!
 //! May import [`crate::telemetry`] and [`crate::live`]; the request hooks call in, never the
@@ -12,3 +12,4 @@ pub mod dispatch;
 pub mod mirror;
 pub mod report_text;
 pub mod reports;
+pub mod traced;

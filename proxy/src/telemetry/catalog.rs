@@ -42,6 +42,7 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     ("strangler_shadow_skipped_total", Kind::Counter, "Shadowed requests not compared, by route and reason."),
     ("strangler_shadow_latency_seconds", Kind::Histogram, "Seconds each side took to answer a shadowed request, by route and side."),
     ("strangler_shadow_store_dropped_total", Kind::Counter, "Comparisons the diff store never got, by reason."),
+    ("strangler_otlp_spans_dropped_total", Kind::Counter, "Spans never delivered to the OTLP collector, by reason (queue-full or export-failed)."),
 ];
 
 /// Why a request is refused before routing: the codes of `request::refusal` plus
@@ -98,6 +99,9 @@ pub fn install() {
     }
     for result in ["ok", "unchanged", "error"] {
         metrics::counter!("strangler_config_reloads_total", "result" => result).increment(0);
+    }
+    for reason in crate::telemetry::otlp::DROP_REASONS {
+        metrics::counter!("strangler_otlp_spans_dropped_total", "reason" => reason).increment(0);
     }
     for reason in ["queue-full", "store-down", "store-error"] {
         metrics::counter!("strangler_shadow_store_dropped_total", "reason" => reason).increment(0);

@@ -1,5 +1,5 @@
 //! What the proxy says about itself: which build it is, Prometheus metrics, the JSON log and its writer, the
-//! access log, and each request's identity (request id, W3C trace context).
+//! access log, each request's identity (request id, W3C trace context) and its spans over OTLP.
 //!
 //! The lowest layer of the crate: it imports nothing of the crate outside this folder and
 //! takes plain records (an [`access_log::AccessRecord`], a route index, a label), never a
@@ -10,4 +10,5 @@ pub mod build_info;
 pub mod catalog;
 pub mod log_writer;
 pub mod metrics;
+pub mod otlp;
 pub mod trace;
