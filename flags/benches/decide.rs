@@ -1,7 +1,10 @@
 //! The full request decision (tenant from a header, route match, rollout) against 1,000
 //! routes, with 1,000, 10,000 and 100,000 tenant overrides spread over them: the cost
-//! should stay flat as overrides grow. Target: under 300 ns a decision. Also the cost of
-//! loading the largest of those files, which is what a reload pays.
+//! should stay flat as overrides grow. Target: under 300 ns a decision. Then the same
+//! table with a second route beside every third one that has a header regex and a cookie
+//! condition (`decide/conditions`), with requests that meet them, miss the cookie or
+//! send none. Also the cost of loading the largest of those files, which is what a reload
+//! pays.
 //!
 //! Run: `CARGO_TARGET_DIR=/tmp/target-flags cargo bench -p strangler-flags --bench decide`
 
@@ -35,6 +38,44 @@ impl RequestView for Request {
 
     fn header(&self, lowercase_name: &str) -> Option<&str> {
         (lowercase_name == "x-tenant-id").then_some(self.tenant.as_str())
+    }
+
+    fn query(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A request with an app version header and a `Cookie` header besides its tenant.
+struct Conditioned {
+    plain: Request,
+    version: &'static str,
+    cookie: &'static str,
+}
+
+impl RequestView for Conditioned {
+    fn method(&self) -> &str {
+        "GET"
+    }
+
+    fn path(&self) -> &str {
+        &self.plain.path
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.plain.host()
+    }
+
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        match lowercase_name {
+            "x-tenant-id" => Some(&self.plain.tenant),
+            "x-app-version" => Some(self.version),
+            "cookie" => Some(self.cookie),
+            _ => None,
+        }
+    }
+
+    fn query(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -80,6 +121,31 @@ fn requests(overrides: usize) -> Vec<Request> {
         .collect()
 }
 
+/// [`routes_yaml`] plus a `beta` route on every `/svc{n}/**` route's path with a header
+/// regex and a cookie condition.
+fn conditioned_yaml(overrides: usize) -> String {
+    let mut yaml = routes_yaml(overrides);
+    for route in (0..ROUTES).step_by(3) {
+        write!(yaml, "  - name: beta{route}\n    match: {{ path: \"/svc{route}/**\", headers: {{ X-App-Version: \"~^(4|5)\\\\.\" }}, cookies: {{ beta: \"yes\" }} }}\n    service: billing\n    rollout: {{ percent: 50 }}\n").unwrap();
+    }
+    yaml
+}
+
+/// [`requests`] with a version and cookies: a third send the beta cookie among others, a
+/// third other cookies, a third none; one in four has a version the regex refuses.
+fn conditioned_requests(overrides: usize) -> Vec<Conditioned> {
+    let cookies = ["session=abc; beta=yes", "session=abc; theme=dark", ""];
+    requests(overrides)
+        .into_iter()
+        .enumerate()
+        .map(|(i, plain)| Conditioned {
+            plain,
+            version: if i % 4 == 3 { "3.9" } else { "4.2.0" },
+            cookie: cookies[i % 3],
+        })
+        .collect()
+}
+
 fn decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/1000-routes");
     group.measurement_time(Duration::from_secs(3));
@@ -105,6 +171,31 @@ fn decide(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same decision over the table with header and cookie conditions.
+fn decide_with_conditions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decide/conditions");
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+    let overrides = 10_000;
+    let snapshot =
+        Snapshot::parse(&conditioned_yaml(overrides), "bench.yaml", &Offline).expect("loads");
+    let requests = conditioned_requests(overrides);
+    let id = BenchmarkId::new("header-and-cookie", overrides);
+    group.bench_with_input(id, &requests, |b, requests| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % requests.len();
+            black_box(
+                snapshot
+                    .decide(black_box(&requests[next]))
+                    .expect("decides")
+                    .side,
+            )
+        });
+    });
+    group.finish();
+}
+
 /// Parsing, validating and compiling the largest file: what a reload costs.
 fn load(c: &mut Criterion) {
     let yaml = routes_yaml(100_000);
@@ -116,5 +207,5 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decide, load);
+criterion_group!(benches, decide, decide_with_conditions, load);
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 
 mod arbitrary_config;
 mod arbitrary_requests;
+mod conditions;
 mod decisions;
 mod jwt;
 mod jwt_load_errors;
@@ -32,6 +33,7 @@ pub(crate) struct FakeRequest {
     path: String,
     host: Option<String>,
     headers: Vec<(String, String)>,
+    query: Option<String>,
 }
 
 impl FakeRequest {
@@ -41,6 +43,7 @@ impl FakeRequest {
             path: path.to_owned(),
             host: None,
             headers: Vec::new(),
+            query: None,
         }
     }
 
@@ -55,6 +58,12 @@ impl FakeRequest {
 
     pub(crate) fn header(mut self, name: &str, value: &str) -> FakeRequest {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The query string, without `?`.
+    pub(crate) fn query(mut self, query: &str) -> FakeRequest {
+        self.query = Some(query.to_owned());
         self
     }
 
@@ -82,6 +91,10 @@ impl RequestView for FakeRequest {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(lowercase_name));
         found.map(|(_, value)| value.as_str())
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.query.as_deref()
     }
 }
 
