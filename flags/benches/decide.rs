@@ -12,7 +12,8 @@ use std::fmt::Write;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use strangler_flags::{Offline, RequestView, Snapshot};
 
 const ROUTES: usize = 1_000;
@@ -146,6 +147,27 @@ fn conditioned_requests(overrides: usize) -> Vec<Conditioned> {
         .collect()
 }
 
+/// Decides `requests` round-robin on `snapshot`, as benchmark `id` of `group`.
+fn bench_decisions<R: RequestView>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    snapshot: &Snapshot,
+    requests: &[R],
+) {
+    group.bench_with_input(id, requests, |b, requests| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % requests.len();
+            black_box(
+                snapshot
+                    .decide(black_box(&requests[next]))
+                    .expect("decides")
+                    .side,
+            )
+        });
+    });
+}
+
 fn decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/1000-routes");
     group.measurement_time(Duration::from_secs(3));
@@ -153,20 +175,8 @@ fn decide(c: &mut Criterion) {
     for overrides in [1_000, 10_000, 100_000] {
         let snapshot =
             Snapshot::parse(&routes_yaml(overrides), "bench.yaml", &Offline).expect("loads");
-        let requests = requests(overrides);
         let id = BenchmarkId::new("overrides", overrides);
-        group.bench_with_input(id, &requests, |b, requests| {
-            let mut next = 0;
-            b.iter(|| {
-                next = (next + 1) % requests.len();
-                black_box(
-                    snapshot
-                        .decide(black_box(&requests[next]))
-                        .expect("decides")
-                        .side,
-                )
-            });
-        });
+        bench_decisions(&mut group, id, &snapshot, &requests(overrides));
     }
     group.finish();
 }
@@ -179,20 +189,8 @@ fn decide_with_conditions(c: &mut Criterion) {
     let overrides = 10_000;
     let snapshot =
         Snapshot::parse(&conditioned_yaml(overrides), "bench.yaml", &Offline).expect("loads");
-    let requests = conditioned_requests(overrides);
     let id = BenchmarkId::new("header-and-cookie", overrides);
-    group.bench_with_input(id, &requests, |b, requests| {
-        let mut next = 0;
-        b.iter(|| {
-            next = (next + 1) % requests.len();
-            black_box(
-                snapshot
-                    .decide(black_box(&requests[next]))
-                    .expect("decides")
-                    .side,
-            )
-        });
-    });
+    bench_decisions(&mut group, id, &snapshot, &conditioned_requests(overrides));
     group.finish();
 }
 
