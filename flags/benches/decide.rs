@@ -1,7 +1,10 @@
 //! The full request decision (tenant from a header, route match, rollout) against 1,000
 //! routes, with 1,000, 10,000 and 100,000 tenant overrides spread over them: the cost
-//! should stay flat as overrides grow. Target: under 300 ns a decision. Also the cost of
-//! loading the largest of those files, which is what a reload pays.
+//! should stay flat as overrides grow. Target: under 300 ns a decision. Then the same
+//! table with a second route beside every third one that has a header regex and a cookie
+//! condition (`decide/conditions`), with requests that meet them, miss the cookie or
+//! send none. Also the cost of loading the largest of those files, which is what a reload
+//! pays.
 //!
 //! Run: `CARGO_TARGET_DIR=/tmp/target-flags cargo bench -p strangler-flags --bench decide`
 
@@ -9,7 +12,8 @@ use std::fmt::Write;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use strangler_flags::{Offline, RequestView, Snapshot};
 
 const ROUTES: usize = 1_000;
@@ -35,6 +39,44 @@ impl RequestView for Request {
 
     fn header(&self, lowercase_name: &str) -> Option<&str> {
         (lowercase_name == "x-tenant-id").then_some(self.tenant.as_str())
+    }
+
+    fn query(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A request with an app version header and a `Cookie` header besides its tenant.
+struct Conditioned {
+    plain: Request,
+    version: &'static str,
+    cookie: &'static str,
+}
+
+impl RequestView for Conditioned {
+    fn method(&self) -> &str {
+        "GET"
+    }
+
+    fn path(&self) -> &str {
+        &self.plain.path
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.plain.host()
+    }
+
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        match lowercase_name {
+            "x-tenant-id" => Some(&self.plain.tenant),
+            "x-app-version" => Some(self.version),
+            "cookie" => Some(self.cookie),
+            _ => None,
+        }
+    }
+
+    fn query(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -80,6 +122,52 @@ fn requests(overrides: usize) -> Vec<Request> {
         .collect()
 }
 
+/// [`routes_yaml`] plus a `beta` route on every `/svc{n}/**` route's path with a header
+/// regex and a cookie condition.
+fn conditioned_yaml(overrides: usize) -> String {
+    let mut yaml = routes_yaml(overrides);
+    for route in (0..ROUTES).step_by(3) {
+        write!(yaml, "  - name: beta{route}\n    match: {{ path: \"/svc{route}/**\", headers: {{ X-App-Version: \"~^(4|5)\\\\.\" }}, cookies: {{ beta: \"yes\" }} }}\n    service: billing\n    rollout: {{ percent: 50 }}\n").unwrap();
+    }
+    yaml
+}
+
+/// [`requests`] with a version and cookies: a third send the beta cookie among others, a
+/// third other cookies, a third none; one in four has a version the regex refuses.
+fn conditioned_requests(overrides: usize) -> Vec<Conditioned> {
+    let cookies = ["session=abc; beta=yes", "session=abc; theme=dark", ""];
+    requests(overrides)
+        .into_iter()
+        .enumerate()
+        .map(|(i, plain)| Conditioned {
+            plain,
+            version: if i % 4 == 3 { "3.9" } else { "4.2.0" },
+            cookie: cookies[i % 3],
+        })
+        .collect()
+}
+
+/// Decides `requests` round-robin on `snapshot`, as benchmark `id` of `group`.
+fn bench_decisions<R: RequestView>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    snapshot: &Snapshot,
+    requests: &[R],
+) {
+    group.bench_with_input(id, requests, |b, requests| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % requests.len();
+            black_box(
+                snapshot
+                    .decide(black_box(&requests[next]))
+                    .expect("decides")
+                    .side,
+            )
+        });
+    });
+}
+
 fn decide(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide/1000-routes");
     group.measurement_time(Duration::from_secs(3));
@@ -87,21 +175,22 @@ fn decide(c: &mut Criterion) {
     for overrides in [1_000, 10_000, 100_000] {
         let snapshot =
             Snapshot::parse(&routes_yaml(overrides), "bench.yaml", &Offline).expect("loads");
-        let requests = requests(overrides);
         let id = BenchmarkId::new("overrides", overrides);
-        group.bench_with_input(id, &requests, |b, requests| {
-            let mut next = 0;
-            b.iter(|| {
-                next = (next + 1) % requests.len();
-                black_box(
-                    snapshot
-                        .decide(black_box(&requests[next]))
-                        .expect("decides")
-                        .side,
-                )
-            });
-        });
+        bench_decisions(&mut group, id, &snapshot, &requests(overrides));
     }
+    group.finish();
+}
+
+/// The same decision over the table with header and cookie conditions.
+fn decide_with_conditions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decide/conditions");
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+    let overrides = 10_000;
+    let snapshot =
+        Snapshot::parse(&conditioned_yaml(overrides), "bench.yaml", &Offline).expect("loads");
+    let id = BenchmarkId::new("header-and-cookie", overrides);
+    bench_decisions(&mut group, id, &snapshot, &conditioned_requests(overrides));
     group.finish();
 }
 
@@ -116,5 +205,5 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decide, load);
+criterion_group!(benches, decide, decide_with_conditions, load);
 criterion_main!(benches);

@@ -24,10 +24,12 @@ pub mod hash;
 mod locate;
 pub mod pattern;
 pub mod qa;
+mod request_parts;
 mod request_path;
 pub mod resilience;
 pub mod rollout;
 pub mod route;
+pub mod route_condition;
 pub mod shadow_policy;
 mod snapshot;
 pub mod store_url;
@@ -78,4 +80,17 @@ pub trait RequestView {
     /// The value of the header called `lowercase_name`, if present: [`REPEATED_HEADER`]
     /// when it was sent more than once, [`NOT_UTF8_HEADER`] when it is not UTF-8.
     fn header(&self, lowercase_name: &str) -> Option<&str>;
+    /// The query string as sent, without the `?`, if the target has one: read only by
+    /// routes with `match.query` conditions.
+    fn query(&self) -> Option<&str>;
+    /// The value of cookie `name` (case-sensitive), read only by routes with
+    /// `match.cookies` conditions. The default parses `header("cookie")` lazily without
+    /// allocating; a header that does not parse, or is repeated, holds no cookie. A view
+    /// over several `Cookie` fields (HTTP/2 sends one per cookie) overrides it.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")
+            .and_then(|header| request_parts::cookie_in(header, name))
+    }
 }
+
+pub use request_parts::cookie_in;

@@ -1,4 +1,5 @@
-//! A compiled route: what it matches (pattern, methods, host), where its new side lives,
+//! A compiled route: what it matches (pattern, methods, host, header/cookie/query
+//! conditions), where its new side lives,
 //! and who goes there (salt, percentage, tenant overrides, kill switch). Also defines the
 //! route's [`Rank`], the precedence contract between routes that match the same request.
 
@@ -8,16 +9,18 @@ use crate::guard::GuardPolicy;
 use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
 use crate::resilience::FallbackPolicy;
+use crate::route_condition::{all_compatible, Condition};
 use crate::shadow_policy::CompiledPolicy;
 use crate::tenant::strip_port;
-use crate::Side;
+use crate::{RequestView, Side};
 
 /// How specific a route is; when several routes match a request the highest rank wins.
 ///
 /// Compared field by field, in this order: more literal segments, then more `{param}`
-/// segments, then an exact pattern over one ending in `**`, then more segments, then a
-/// route with `host:` over one without, then a route with `methods:` over one without.
-/// Two routes of equal rank that can match one request are refused at load.
+/// segments, then an exact pattern over one ending in `**`, then more segments (together,
+/// the path rank), then more header, cookie and query conditions, then a route with
+/// `host:` over one without, then a route with `methods:` over one without. Two routes of
+/// equal rank that can match one request are refused at load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rank {
     /// Literal segments in the pattern.
@@ -28,6 +31,8 @@ pub struct Rank {
     pub exact: bool,
     /// All segments, `**` included.
     pub segments: u16,
+    /// Header, cookie and query conditions, together.
+    pub conditions: u16,
     /// The route has a `host:`.
     pub has_host: bool,
     /// The route has `methods:`.
@@ -114,6 +119,8 @@ pub struct Route {
     pub(crate) pattern: Pattern,
     pub(crate) methods: Option<Vec<Box<str>>>,
     pub(crate) host: Option<HostMatch>,
+    /// `match.headers`, `match.cookies` and `match.query`, in that order; all must hold.
+    pub(crate) conditions: Box<[Condition]>,
     pub(crate) percent: u16,
     pub(crate) overrides: FastMap<ShortKey, Side>,
     pub(crate) killed: bool,
@@ -198,6 +205,12 @@ impl Route {
         self.host.as_ref().map(HostMatch::text)
     }
 
+    /// The header, cookie and query conditions, all of which hold for a request the route
+    /// matched: what `strangler explain` shows as the conditions that decided.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
     /// Whether the kill switch is on: every request of the route goes to legacy.
     ///
     /// Always false from routes.yaml; reserved for the runtime control plane, which
@@ -214,13 +227,15 @@ impl Route {
             params: count(self.pattern.param_count()),
             exact: !self.pattern.is_globstar(),
             segments: count(self.pattern.segments().len()),
+            conditions: count(self.conditions.len()),
             has_host: self.host.is_some(),
             has_methods: self.methods.is_some(),
         }
     }
 
-    /// Whether the method and host conditions let `method` and `host` through.
-    pub(crate) fn admits(&self, method: &str, host: Option<&str>) -> bool {
+    /// Whether the method, host and header/cookie/query conditions let `req`, whose
+    /// method and host are `method` and `host`, through.
+    pub(crate) fn admits(&self, req: &impl RequestView, method: &str, host: Option<&str>) -> bool {
         let method_ok = self
             .methods
             .as_ref()
@@ -230,10 +245,11 @@ impl Route {
             (Some(condition), Some(host)) => condition.matches(host),
             (Some(_), None) => false,
         };
-        method_ok && host_ok
+        method_ok && host_ok && self.conditions.iter().all(|c| c.holds(req))
     }
 
-    /// Whether some request could match both routes (pattern, methods and host).
+    /// Whether some request could match both routes (pattern, methods, host and
+    /// conditions).
     pub(crate) fn overlaps(&self, other: &Route) -> bool {
         let methods = match (&self.methods, &other.methods) {
             (Some(a), Some(b)) => a.iter().any(|m| b.contains(m)),
@@ -243,7 +259,10 @@ impl Route {
             (Some(a), Some(b)) => a.compatible(b),
             _ => true,
         };
-        methods && hosts && self.pattern.overlaps(&other.pattern)
+        methods
+            && hosts
+            && all_compatible(&self.conditions, &other.conditions)
+            && self.pattern.overlaps(&other.pattern)
     }
 }
 

@@ -25,12 +25,14 @@ pub struct RouteTable {
 }
 
 /// A route ending at a node, with what choosing among candidates needs kept inline: the
-/// lookup reads the route itself only when it has a method or host condition.
+/// lookup reads the route itself only when it has a method, host, header, cookie or query
+/// condition.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     index: usize,
     rank: Rank,
-    /// No `methods:` and no `host:`: every request reaching the node is admitted.
+    /// No `methods:`, `host:` or other condition: every request reaching the node is
+    /// admitted.
     unconditional: bool,
 }
 
@@ -44,8 +46,9 @@ struct Node {
     globstar: Vec<Candidate>,
 }
 
-/// The request fields a lookup needs, read once.
-struct Query<'a> {
+/// The request fields a lookup needs, read once, and the request for the conditions.
+struct Query<'a, R> {
+    req: &'a R,
     method: &'a str,
     host: Option<&'a str>,
     fold: bool,
@@ -64,7 +67,9 @@ impl RouteTable {
             let candidate = Candidate {
                 index,
                 rank: route.rank(),
-                unconditional: route.methods.is_none() && route.host.is_none(),
+                unconditional: route.methods.is_none()
+                    && route.host.is_none()
+                    && route.conditions.is_empty(),
             };
             root.insert(route.pattern.segments(), candidate);
         }
@@ -84,6 +89,7 @@ impl RouteTable {
         path: &str,
     ) -> Option<&'s Route> {
         let query = Query {
+            req,
             method: req.method(),
             host: req.host(),
             fold: self.fold,
@@ -96,11 +102,11 @@ impl RouteTable {
 }
 
 /// Visits `node` with the unmatched `rest` of the path (None when it is used up).
-fn walk(
+fn walk<R: RequestView>(
     node: &Node,
     rest: Option<&str>,
     routes: &[Route],
-    query: &Query<'_>,
+    query: &Query<'_, R>,
     best: &mut Option<Candidate>,
 ) {
     consider(&node.globstar, routes, query, best);
@@ -141,17 +147,19 @@ fn literal_child<'n>(node: &'n Node, segment: &str, fold: bool) -> Option<&'n No
 }
 
 /// Takes the first admissible route of `candidates` if it outranks `best`.
-fn consider(
+fn consider<R: RequestView>(
     candidates: &[Candidate],
     routes: &[Route],
-    query: &Query<'_>,
+    query: &Query<'_, R>,
     best: &mut Option<Candidate>,
 ) {
     for candidate in candidates {
         if best.is_some_and(|best| candidate.rank <= best.rank) {
             return;
         }
-        if candidate.unconditional || routes[candidate.index].admits(query.method, query.host) {
+        if candidate.unconditional
+            || routes[candidate.index].admits(query.req, query.method, query.host)
+        {
             *best = Some(*candidate);
             return;
         }

@@ -3,7 +3,8 @@
 //! sees every allocation of this test binary, which holds this single test. Paths already
 //! in canonical form (including a kept escape like `%3A`) are borrowed, not normalised
 //! into a copy; only a path that must change (`//`, an escape to decode, matrix
-//! parameters) is copied once.
+//! parameters) is copied once. Header and cookie conditions read the request in place
+//! (a regex's per-thread cache is made on its first use, so the test warms it up).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +32,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-struct Request(&'static str, &'static str);
+/// Path, tenant and `Cookie` header.
+struct Request(&'static str, &'static str, &'static str);
 
 impl RequestView for Request {
     fn method(&self) -> &str {
@@ -44,7 +46,16 @@ impl RequestView for Request {
         Some("acme.shop.example.com")
     }
     fn header(&self, lowercase_name: &str) -> Option<&str> {
-        (lowercase_name == "x-tenant-id").then_some(self.1)
+        match lowercase_name {
+            "x-tenant-id" => Some(self.1),
+            "x-app-version" => Some("4.2"),
+            "cookie" => Some(self.2),
+            _ => None,
+        }
+    }
+
+    fn query(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -53,13 +64,16 @@ fn deciding_a_request_allocates_nothing() {
     let snapshot =
         Snapshot::parse(include_str!("routes.yaml"), "routes.yaml", &Offline).expect("loads");
     let requests = [
-        Request("/api/invoices/42", "qa-internal"),
-        Request("/api/invoices/42", "tenant-7"),
-        Request("/api/invoices/42/pdf", "tenant-7"),
-        Request("/api/invoices/a%3Ab", "tenant-7"),
-        Request("/home", "tenant-7"),
-        Request("/t/acme/x", ""),
+        Request("/api/invoices/42", "qa-internal", ""),
+        Request("/api/invoices/42", "tenant-7", "a=1; beta=yes"),
+        Request("/api/invoices/42", "tenant-7", "beta=no"),
+        Request("/api/invoices/42/pdf", "tenant-7", "beta=yes"),
+        Request("/api/invoices/a%3Ab", "tenant-7", "garbled"),
+        Request("/home", "tenant-7", ""),
+        Request("/t/acme/x", "", ""),
     ];
+    let beta = snapshot.decide(&requests[1]).expect("decides");
+    assert_eq!(beta.route.map(|r| r.name()), Some("invoices-beta"));
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let mut on_new = 0;
     for request in &requests {

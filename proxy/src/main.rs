@@ -47,26 +47,7 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Say where a request would go and why, without sending it.
-    Explain {
-        #[arg(long, default_value = "routes.yaml")]
-        config: PathBuf,
-        #[arg(long, default_value = "GET")]
-        method: String,
-        #[arg(long)]
-        path: String,
-        /// The tenant, as if sent in the config's tenant header.
-        #[arg(long)]
-        tenant: Option<String>,
-        /// The Host header.
-        #[arg(long)]
-        host: Option<String>,
-        /// Another request header, `Name: value` (repeatable).
-        #[arg(long = "header", value_name = "NAME: VALUE")]
-        headers: Vec<String>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Explain(ExplainArgs),
     /// Start the example monolith and billing service and the proxy in front of them.
     Demo {
         #[arg(long, default_value = "routes.yaml")]
@@ -99,6 +80,33 @@ enum Command {
     },
 }
 
+/// `strangler explain`'s description of a request.
+#[derive(clap::Args)]
+struct ExplainArgs {
+    #[arg(long, default_value = "routes.yaml")]
+    config: PathBuf,
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// The path, with a query string if the request has one (`/api/x?api=v2`).
+    #[arg(long)]
+    path: String,
+    /// The tenant, as if sent in the config's tenant header.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The Host header.
+    #[arg(long)]
+    host: Option<String>,
+    /// Another request header, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A cookie, `name=value` (repeatable), as if sent in the `Cookie` header.
+    #[arg(long = "cookie", value_name = "NAME=VALUE")]
+    cookies: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum DiffsCommand {
     /// One kept sample: the request it answered and both answers side by side.
@@ -113,15 +121,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config, upgrade } => cli::run::run(config, upgrade),
         Command::Check { files } => return exit(cli::check::check(&files)),
-        Command::Explain {
-            config,
-            method,
-            path,
-            tenant,
-            host,
-            headers,
-            json,
-        } => explain(&config, &method, &path, tenant, host, &headers, json),
+        Command::Explain(args) => explain(args),
         Command::Demo { config } => cli::demo::demo(config),
         Command::Schema => {
             cli::schema::print();
@@ -146,27 +146,26 @@ fn main() -> ExitCode {
     report("strangler", result.map_err(anyhow::Error::from))
 }
 
-fn explain(
-    config: &std::path::Path,
-    method: &str,
-    path: &str,
-    tenant: Option<String>,
-    host: Option<String>,
-    headers: &[String],
-    json: bool,
-) -> Result<(), cli::error::CliError> {
-    let headers = headers
+fn explain(args: ExplainArgs) -> Result<(), cli::error::CliError> {
+    let headers = args
+        .headers
         .iter()
         .map(|h| cli::explain::parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    let cookies = args
+        .cookies
+        .iter()
+        .map(|c| cli::explain::parse_cookie(c))
+        .collect::<Result<Vec<_>, _>>()?;
     let question = Question {
-        method,
-        path,
-        host: host.as_deref(),
-        tenant: tenant.as_deref(),
+        method: &args.method,
+        path: &args.path,
+        host: args.host.as_deref(),
+        tenant: args.tenant.as_deref(),
         headers: &headers,
+        cookies: &cookies,
     };
-    cli::explain::command(config, question, json)
+    cli::explain::command(&args.config, question, args.json)
 }
 
 fn flags(args: FlagsArgs) -> ExitCode {

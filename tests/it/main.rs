@@ -9,6 +9,7 @@ mod admin_tokens;
 mod binary;
 mod breaker;
 mod cli;
+mod conditions;
 mod conformance;
 mod console;
 mod dashboard;

@@ -4,6 +4,7 @@
 //! located at the offending node (`routes.yaml:12:7: ...`), so `strangler check` can list
 //! everything wrong with a file at once. The snapshot compiles a `Config` into lookups.
 
+mod conditions;
 mod fallback;
 pub mod guard;
 mod header;

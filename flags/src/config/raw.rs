@@ -270,10 +270,15 @@ pub struct RawRoute {
 
 /// A route's `match:`.
 ///
-/// The most specific matching route wins: more literal segments, then more parameters,
-/// then an exact pattern over one ending in `**`, then more segments, then a route with
-/// `host`, then a route with `methods`. Two routes equal on all of these that can match
-/// the same request are refused at load.
+/// Every condition given must hold. The most specific matching route wins: more literal
+/// segments, then more parameters, then an exact pattern over one ending in `**`, then
+/// more segments, then more `headers`, `cookies` and `query` conditions (counted
+/// together), then a route with `host`, then a route with `methods`. Two routes equal on
+/// all of these that can match the same request are refused at load.
+///
+/// A condition's value is `"*"` (present, any value), `"~regex"` (present, and the regex
+/// finds a match in the value: unanchored, so write `^` and `$` to anchor; compiled at
+/// load, at most 64 KiB compiled) or any other text (exactly this value, case-sensitive).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
@@ -286,6 +291,20 @@ pub struct RawMatch {
     /// `host:` an exact host (case-insensitive, port ignored) or a `*.example.com`
     /// wildcard for any host under `example.com`; absent means any host.
     pub host: Option<String>,
+    /// `headers:` request headers by name (case-insensitive), e.g.
+    /// `{ X-App-Version: "~^(4|5)\\.", X-Beta: "1" }`. A header sent twice, or not UTF-8,
+    /// only satisfies `"*"`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `cookies:` cookies of the `Cookie` header by name (case-sensitive), e.g.
+    /// `{ beta: "yes" }`. A `Cookie` header that does not parse holds no cookie.
+    #[serde(default)]
+    pub cookies: BTreeMap<String, String>,
+    /// `query:` query string parameters by name (case-sensitive), compared as sent (not
+    /// percent-decoded), e.g. `{ api: v2 }`; `?flag` has the value `""`. A parameter given
+    /// twice only satisfies `"*"`.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
 }
 
 /// A route's `rollout:`.

@@ -1,5 +1,5 @@
 //! Validation of `routes:`: each route on its own (service defined, pattern, methods,
-//! host, percentage, override tenant ids), then across routes (unique names, and no two
+//! host, header/cookie/query conditions in `conditions`, percentage, override tenant ids), then across routes (unique names, and no two
 //! equally specific routes that can match the same request, since neither could win).
 
 use std::collections::HashMap;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::pattern::Pattern;
 use crate::rollout::percent_to_basis_points;
 use crate::route::{HostMatch, Route};
+use crate::route_condition::Condition;
 use crate::tenant::check_tenant_id;
 
 use super::paths::PathCase;
@@ -118,7 +119,7 @@ fn route_of(
     let guard = raw.guard.as_ref().map(|guard| {
         super::guard::validate(&format!("routes[{index}]"), name, guard, problems).map(Arc::new)
     });
-    let (pattern, methods, host) = matcher?;
+    let (pattern, methods, host, conditions) = matcher?;
     let fallback = raw.fallback.as_ref().map(|fallback| {
         let at = at("fallback");
         super::fallback::validate(&at, fallback, methods.as_deref(), problems).map(Arc::new)
@@ -133,6 +134,7 @@ fn route_of(
         pattern,
         methods,
         host,
+        conditions,
         percent: percent?,
         overrides: raw
             .rollout
@@ -148,10 +150,15 @@ fn route_of(
     })
 }
 
-type Matcher = (Pattern, Option<Vec<Box<str>>>, Option<HostMatch>);
+type Matcher = (
+    Pattern,
+    Option<Vec<Box<str>>>,
+    Option<HostMatch>,
+    Box<[Condition]>,
+);
 
 /// Compiles a route's `match:` (pattern, lowercase under `case: insensitive`; uppercase
-/// methods; host condition).
+/// methods; host condition; header, cookie and query conditions).
 fn route_match(
     index: usize,
     name: &str,
@@ -176,10 +183,13 @@ fn route_match(
             .map_err(|message| problems.at_value(&at("host"), format!("route {name:?}: {message}")))
             .ok()
     });
+    let conditions =
+        super::conditions::compile(&format!("routes[{index}].match"), name, raw, problems);
     Some((
         pattern?,
         valid_if_present(methods)?,
         valid_if_present(host)?,
+        conditions?,
     ))
 }
 
@@ -263,8 +273,8 @@ fn report_overlap(
     let second_path = format!("routes[{second}].match.path");
     let message = format!(
         "routes {:?} ({}) and {:?} ({}) are equally specific and can match the same request; \
-         make one more specific (a literal segment, a host or methods) or give them disjoint \
-         methods or hosts",
+         make one more specific (a literal segment, a host, methods or a header, cookie or \
+         query condition) or give them disjoint methods, hosts or condition values",
         a.name,
         problems.place(&first_path),
         b.name,

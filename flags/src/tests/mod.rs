@@ -3,6 +3,7 @@
 
 mod arbitrary_config;
 mod arbitrary_requests;
+mod conditions;
 mod decisions;
 mod jwt;
 mod jwt_load_errors;
@@ -33,6 +34,7 @@ pub(crate) struct FakeRequest {
     path: String,
     host: Option<String>,
     headers: Vec<(String, String)>,
+    query: Option<String>,
 }
 
 impl FakeRequest {
@@ -42,6 +44,7 @@ impl FakeRequest {
             path: path.to_owned(),
             host: None,
             headers: Vec::new(),
+            query: None,
         }
     }
 
@@ -56,6 +59,12 @@ impl FakeRequest {
 
     pub(crate) fn header(mut self, name: &str, value: &str) -> FakeRequest {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The query string, without `?`.
+    pub(crate) fn query(mut self, query: &str) -> FakeRequest {
+        self.query = Some(query.to_owned());
         self
     }
 
@@ -83,6 +92,10 @@ impl RequestView for FakeRequest {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(lowercase_name));
         found.map(|(_, value)| value.as_str())
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.query.as_deref()
     }
 }
 

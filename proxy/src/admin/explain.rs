@@ -21,8 +21,8 @@ pub fn routes() -> Router<AdminState> {
     Router::new().route("/admin/explain", post(answer))
 }
 
-/// A request described in JSON: `{"method": "GET", "path": "/api/x", "tenant": "acme",
-/// "host": null, "headers": {"X-App": "4"}}`.
+/// A request described in JSON: `{"method": "GET", "path": "/api/x?api=v2", "tenant":
+/// "acme", "host": null, "headers": {"X-App": "4"}, "cookies": {"beta": "yes"}}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Described {
@@ -32,6 +32,8 @@ struct Described {
     tenant: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    #[serde(default)]
+    cookies: BTreeMap<String, String>,
 }
 
 async fn answer(
@@ -53,12 +55,14 @@ async fn answer(
         .into_iter()
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
+    let cookies: Vec<(String, String)> = described.cookies.into_iter().collect();
     let question = Question {
         method: described.method.as_deref().unwrap_or("GET"),
         path: &described.path,
         host: described.host.as_deref().filter(|h| !h.is_empty()),
         tenant: described.tenant.as_deref().filter(|t| !t.is_empty()),
         headers: &headers,
+        cookies: &cookies,
     };
     match explain(&loaded.snapshot, &question) {
         Ok(answer) => Json(answer).into_response(),

@@ -7,8 +7,7 @@ use crate::cli::error::CliError;
 use crate::live::explain::explain;
 pub use crate::live::explain::Question;
 
-/// Prints where `question` would go under `config`, and why, as text or JSON. `headers`
-/// are `Name: value` lines.
+/// Prints where `question` would go under `config`, and why, as text or JSON.
 pub fn command(config: &Path, question: Question<'_>, json: bool) -> Result<(), CliError> {
     let snapshot = crate::live::routes_file::load(config)?;
     if question.tenant.is_some() && snapshot.verified_tenants() {
@@ -35,4 +34,16 @@ pub fn parse_header(raw: &str) -> Result<(String, String), CliError> {
         .split_once(':')
         .ok_or_else(|| CliError::Usage(format!("header {raw:?} is not `Name: value`")))?;
     Ok((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+}
+
+/// A `--cookie` argument, `name=value`, as a name and a value (both as given).
+pub fn parse_cookie(raw: &str) -> Result<(String, String), CliError> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(CliError::Usage(format!(
+            "cookie {raw:?} is not `name=value`"
+        ))),
+    }
 }

@@ -10,7 +10,7 @@ use strangler_flags::{RequestError, RequestView, Snapshot};
 pub struct Question<'a> {
     /// HTTP method, e.g. `GET`.
     pub method: &'a str,
-    /// Path, with or without a query string (ignored).
+    /// Path, with or without a query string (read by `match.query` conditions).
     pub path: &'a str,
     /// The `Host` the client would send.
     pub host: Option<&'a str>,
@@ -18,6 +18,9 @@ pub struct Question<'a> {
     pub tenant: Option<&'a str>,
     /// Other request headers, lowercase name and value.
     pub headers: &'a [(String, String)],
+    /// Cookies, name and value, as if sent in the `Cookie` header (a `cookie` header in
+    /// `headers` is read too, after these).
+    pub cookies: &'a [(String, String)],
 }
 
 /// The answer, as printed (`--json` prints it as is).
@@ -45,6 +48,9 @@ pub struct Answer {
     pub reason: &'static str,
     /// The reason with its figures.
     pub detail: String,
+    /// The matched route's header, cookie and query conditions, all of which held: what
+    /// chose it over a route with fewer (`header x-beta = "1"`, `cookie beta present`).
+    pub conditions: Vec<String>,
 }
 
 struct Asked<'q, 's> {
@@ -58,6 +64,16 @@ impl RequestView for Asked<'_, '_> {
     }
     fn path(&self) -> &str {
         self.question.path.split('?').next().unwrap_or_default()
+    }
+    fn query(&self) -> Option<&str> {
+        self.question.path.split_once('?').map(|(_, query)| query)
+    }
+    fn cookie(&self, name: &str) -> Option<&str> {
+        let given = self.question.cookies.iter().find(|(n, _)| n == name);
+        given.map(|(_, value)| value.as_str()).or_else(|| {
+            self.header("cookie")
+                .and_then(|header| strangler_flags::cookie_in(header, name))
+        })
     }
     fn host(&self) -> Option<&str> {
         self.question.host
@@ -92,6 +108,10 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
         upstream_addr: upstream.addr.to_string(),
         reason: decision.reason.code(),
         detail: decision.reason.to_string(),
+        conditions: decision
+            .route
+            .map(|route| route.conditions().iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -111,6 +131,9 @@ impl std::fmt::Display for Answer {
             (Some(t), Some(source)) => writeln!(f, "tenant:   {t} (from {source})")?,
             (Some(t), None) => writeln!(f, "tenant:   {t}")?,
             _ => writeln!(f, "tenant:   {none}")?,
+        }
+        if !self.conditions.is_empty() {
+            writeln!(f, "matched:  {}", self.conditions.join(", "))?;
         }
         writeln!(f, "side:     {}", self.side)?;
         writeln!(f, "upstream: {} ({})", self.upstream, self.upstream_addr)?;

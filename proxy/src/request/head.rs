@@ -46,6 +46,17 @@ impl RequestView for RequestHead<'_> {
         }
         Some(std::str::from_utf8(first.as_bytes()).unwrap_or(NOT_UTF8_HEADER))
     }
+    fn query(&self) -> Option<&str> {
+        self.req.uri.query()
+    }
+    /// A cookie from any `Cookie` field (HTTP/2 clients send one per cookie), first found
+    /// wins; a field that is not UTF-8 or does not parse holds none.
+    fn cookie(&self, name: &str) -> Option<&str> {
+        let fields = self.req.headers.get_all(http::header::COOKIE).iter();
+        fields
+            .filter_map(|field| std::str::from_utf8(field.as_bytes()).ok())
+            .find_map(|field| strangler_flags::cookie_in(field, name))
+    }
 }
 
 /// The authority of the request: `:authority` for h2, else the `Host` header.

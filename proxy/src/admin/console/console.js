@@ -551,8 +551,9 @@ function explainForm(name) {
   const method = h('select', { id: 'explain-method' }, ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'].map((m) => h('option', {}, m)));
   const path = h('input', { type: 'text', id: 'explain-path', placeholder: '/api/...', size: 40 });
   const headers = h('textarea', { id: 'explain-headers', placeholder: 'Name: value (one header a line)' });
+  const cookies = h('input', { type: 'text', id: 'explain-cookies', placeholder: 'cookies: name=value; other=value', size: 40 });
   const out = h('div', { id: 'explain-answer' });
-  const form = h('form', {}, h('div', { class: 'row' }, method, path, tenant, h('button', { type: 'submit', id: 'explain-submit' }, 'Explain')), headers, out);
+  const form = h('form', {}, h('div', { class: 'row' }, method, path, tenant, h('button', { type: 'submit', id: 'explain-submit' }, 'Explain')), headers, cookies, out);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const named = {};
@@ -560,10 +561,16 @@ function explainForm(name) {
       const at = line.indexOf(':');
       if (at > 0) named[line.slice(0, at).trim()] = line.slice(at + 1).trim();
     }
+    const jar = {};
+    for (const pair of cookies.value.split(';')) {
+      const at = pair.indexOf('=');
+      if (at > 0) jar[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+    }
     try {
-      const a = await api('POST', '/admin/explain', { method: method.value, path: path.value, tenant: tenant.value || null, headers: named });
+      const a = await api('POST', '/admin/explain', { method: method.value, path: path.value, tenant: tenant.value || null, headers: named, cookies: jar });
       fill(out, h('table', {}, h('tbody', {},
         [['path matched', a.path], ['route', a.route || '— (no route matched)'], ['tenant', a.tenant ? a.tenant + (a.tenant_source ? ' (from ' + a.tenant_source + ')' : '') : '—'],
+          ['matched on', a.conditions.length ? a.conditions.join(', ') : '—'],
           ['side', sideText(a.side)], ['upstream', a.upstream + ' (' + a.upstream_addr + ')'], ['reason', a.detail]]
           .map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))))));
     } catch (error) {
