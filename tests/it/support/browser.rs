@@ -93,13 +93,19 @@ impl Browser {
         }
     }
 
-    /// Clicks the element at `css`.
+    /// Clicks the element at `css`. The pages redraw their data every two seconds, so an
+    /// element found a moment before may be gone ("stale"): it is found again and clicked.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(_) => return,
+                Err(e) if is_stale(&e) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("clicking {css}: {e}"),
+            }
+        }
     }
 
     /// Replaces the value of the input at `css` with `text`.
@@ -218,6 +224,11 @@ async fn connect(port: u16, chrome: &str, profile: &Scratch) -> Client {
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// Whether WebDriver refused an element because the page replaced it.
+fn is_stale(error: &fantoccini::error::CmdError) -> bool {
+    error.to_string().contains("stale element")
 }
 
 fn free_port() -> u16 {
