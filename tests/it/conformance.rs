@@ -236,3 +236,42 @@ async fn http10_client_never_gets_a_chunked_answer() {
         "{answer}"
     );
 }
+
+/// A Host-less HTTP/1.0 request on a shadowed route: each side gets its own authority as
+/// `Host`, never the other's.
+#[tokio::test(flavor = "multi_thread")]
+async fn http10_request_without_host_reaches_each_shadowed_side_with_its_own_authority() {
+    let legacy = Scripted::start(|_, _| serde_json::json!({ "ok": true })).await;
+    let new = Scripted::start(|_, _| serde_json::json!({ "ok": true })).await;
+    let config = Config::with_legacy_url(legacy.url())
+        .service_url("billing", new.url())
+        .routes(
+            r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 0 }
+    shadow: { noise: 0 }
+"#,
+        );
+    let proxy = Proxy::start(&config).await;
+    let answer = raw(
+        proxy.running().proxy_addr(),
+        b"GET /api/invoices/7 HTTP/1.0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(first_answer(&answer).0, 200, "{answer}");
+    crate::support::eventually(Duration::from_secs(10), "the shadow call", || async {
+        !new.received().is_empty()
+    })
+    .await;
+    let authority = |s: &Scripted| s.url().trim_start_matches("http://").to_owned();
+    assert_eq!(
+        legacy.received()[0].headers.get("host"),
+        Some(&authority(&legacy))
+    );
+    assert_eq!(
+        new.received()[0].headers.get("host"),
+        Some(&authority(&new))
+    );
+}

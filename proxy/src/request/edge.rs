@@ -193,11 +193,6 @@ impl pingora::proxy::ProxyHttp for Edge {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         headers::add_forwarding_headers(upstream, client_ip)?;
-        let host = &loaded
-            .snapshot
-            .upstream(ctx.served_side(), ctx.route())
-            .host;
-        headers::ensure_host(upstream, host)?;
         if let Some(identity) = &ctx.identity {
             upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
             upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
@@ -206,7 +201,14 @@ impl pingora::proxy::ProxyHttp for Edge {
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_upstream_request(upstream);
         }
-        Ok(())
+        // After the mirror's copy: a Host-less HTTP/1.0 request's shadow call gets its own
+        // upstream's authority from the shadow client, not this one's.
+        let loaded = ctx.loaded()?;
+        let host = &loaded
+            .snapshot
+            .upstream(ctx.served_side(), ctx.route())
+            .host;
+        headers::ensure_host(upstream, host)
     }
 
     /// Counts the body against `max_body`, holds the upload to `timeouts.total` and copies a

@@ -103,8 +103,12 @@ fn mirror_of(
         }
     }
     if !request.headers.contains_key(http::header::HOST) {
-        if let Some(authority) = request.uri.authority() {
-            builder = builder.header(http::header::HOST, authority.as_str());
+        // HTTP/1.0 allows a request without Host; the call goes out as HTTP/1.1, which needs
+        // one: the client's absolute-form authority, else the address called (the primary
+        // got its own upstream's authority the same way).
+        match request.uri.authority() {
+            Some(authority) => builder = builder.header(http::header::HOST, authority.as_str()),
+            None => builder = builder.header(http::header::HOST, addr.to_string()),
         }
     }
     builder
