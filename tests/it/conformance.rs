@@ -77,6 +77,11 @@ fn refused_heads() -> Vec<(String, u16, &'static str)> {
             "invalid-content-length",
         ),
         (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello".into(),
+            400,
+            "invalid-content-length",
+        ),
+        (
             "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n".into(),
             400,
             "malformed-request-line",

@@ -14,7 +14,7 @@
 //! limit (`limits.max_header`, [`DEFAULT_MAX_HEAD`] when unset) or with more than
 //! [`MAX_HEADERS`] fields is 431; an HTTP/1.1 request needs exactly one `Host` (§3.2), and
 //! an absolute-form target must name the same authority; `Content-Length` must be digits,
-//! its copies equal; `Transfer-Encoding` must end in `chunked` (400), name only codings the
+//! its copies equal, one value a field; `Transfer-Encoding` must end in `chunked` (400), name only codings the
 //! proxy knows (501), and is refused on HTTP/1.0 (§6.1); `CONNECT` is not proxied (405).
 
 use std::mem::MaybeUninit;
@@ -266,17 +266,17 @@ fn absolute_authority(target: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
-/// Every `Content-Length` value (comma lists included) is digits and all are equal.
+/// Every `Content-Length` field is digits and all are equal. A comma list in one field
+/// (`5, 5`) is refused, as Pingora refuses it (RFC 9110 §8.6 allows either).
 fn content_length_fault(headers: &[httparse::Header<'_>]) -> Option<HeadFault> {
     let mut first: Option<&[u8]> = None;
     for value in values(headers, "content-length") {
-        for item in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-            let digits = !item.is_empty() && item.iter().all(u8::is_ascii_digit);
-            if !digits || first.is_some_and(|first| first != item) {
-                return Some(HeadFault::ContentLength);
-            }
-            first = Some(item);
+        let item = value.trim_ascii();
+        let digits = !item.is_empty() && item.iter().all(u8::is_ascii_digit);
+        if !digits || first.is_some_and(|first| first != item) {
+            return Some(HeadFault::ContentLength);
         }
+        first = Some(item);
     }
     None
 }

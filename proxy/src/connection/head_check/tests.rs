@@ -134,14 +134,11 @@ fn an_absolute_target_must_name_the_host() {
 #[test]
 fn content_length_must_be_digits_and_its_copies_equal() {
     assert_eq!(
-        judged("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n"),
-        SOUND
-    );
-    assert_eq!(
         judged("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
         SOUND
     );
-    for bad in ["5, 6", "-1", "+5", "5x", ""] {
+    // Pingora refuses a comma list even of equal values: so does the check, with a word.
+    for bad in ["5, 5", "5, 6", "-1", "+5", "5x", ""] {
         let head = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {bad}\r\n\r\n");
         assert_eq!(refused(&head), HeadFault::ContentLength, "{bad:?}");
     }
