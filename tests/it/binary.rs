@@ -40,6 +40,21 @@ fn admin_of(process: &StranglerProcess) -> String {
     line["admin"].as_str().expect("admin address").to_owned()
 }
 
+/// What a serving process keeps alive: its backends and its scratch directory.
+type World = (Backend, Backend, Scratch);
+
+/// The binary serving routes.yaml over two echo backends, and its proxy address.
+async fn serving() -> (StranglerProcess, std::net::SocketAddr, World) {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let scratch = Scratch::new();
+    let process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &billing), &[]);
+    let proxy = process.serving().await;
+    (process, proxy, (legacy, billing, scratch))
+}
+
 /// The first access-log line of `process` for `path`.
 fn access_line(process: &StranglerProcess, path: &str) -> Option<Value> {
     access_line_where(process, |line| line["path"] == path)
@@ -56,13 +71,7 @@ fn access_line_where(process: &StranglerProcess, wanted: impl Fn(&Value) -> bool
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_access_log_line_has_every_field() {
-    let (legacy, billing) = (
-        Backend::echo("legacy").await,
-        Backend::echo("billing").await,
-    );
-    let scratch = Scratch::new();
-    let process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &billing), &[]);
-    let proxy = process.serving().await;
+    let (process, proxy, _world) = serving().await;
     let answer = client()
         .get(format!("http://{proxy}/api/invoices/7"))
         .header("x-tenant-id", "acme")
@@ -107,13 +116,7 @@ async fn the_access_log_line_has_every_field() {
 /// an access-log line with its status, reason and client, the target truncated and escaped.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_request_has_an_access_log_line() {
-    let (legacy, billing) = (
-        Backend::echo("legacy").await,
-        Backend::echo("billing").await,
-    );
-    let scratch = Scratch::new();
-    let process = StranglerProcess::run(&routes_yaml(&scratch, &legacy, &billing), &[]);
-    let proxy = process.serving().await;
+    let (process, proxy, _world) = serving().await;
     let target = format!("/probe\"{}", "x".repeat(1000));
     let request =
         format!("GET {target} HTTP/1.1\r\nTransfer-Encoding: xchunked\r\nHost: h\r\n\r\n");

@@ -248,17 +248,7 @@ async fn http10_client_never_gets_a_chunked_answer() {
 async fn http10_request_without_host_reaches_each_shadowed_side_with_its_own_authority() {
     let legacy = Scripted::start(|_, _| serde_json::json!({ "ok": true })).await;
     let new = Scripted::start(|_, _| serde_json::json!({ "ok": true })).await;
-    let config = Config::with_legacy_url(legacy.url())
-        .service_url("billing", new.url())
-        .routes(
-            r#"
-  - name: invoices
-    match: { path: "/api/invoices/**" }
-    service: billing
-    rollout: { percent: 0 }
-    shadow: { noise: 0 }
-"#,
-        );
+    let config = crate::support::shadowing::one_route(&legacy, &new, "invoices", "{ noise: 0 }");
     let proxy = Proxy::start(&config).await;
     let answer = raw(
         proxy.running().proxy_addr(),

@@ -237,17 +237,7 @@ async fn qa_opens_a_sample_sees_both_bodies_with_the_difference_marked_and_no_pa
         Scripted::start(|_, _| json!({ "id": 7, "currency": "EUR", "note": BODY_PAYLOAD })).await;
     let new =
         Scripted::start(|_, _| json!({ "id": 7, "currency": "eur", "note": BODY_PAYLOAD })).await;
-    let config = Config::with_legacy_url(legacy.url())
-        .service_url("billing", new.url())
-        .routes(
-            r#"
-  - name: invoices
-    match: { path: "/api/invoices/**" }
-    service: billing
-    rollout: { percent: 0 }
-    shadow: { noise: 0 }
-"#,
-        );
+    let config = crate::support::shadowing::one_route(&legacy, &new, "invoices", "{ noise: 0 }");
     let proxy = Proxy::start_with_admin_tokens(&config, tokens()).await;
     let addr = proxy.running().proxy_addr();
     let request = format!("GET {PATH_PAYLOAD} HTTP/1.1\r\nHost: shop\r\nX-Tenant-Id: acme\r\nConnection: close\r\n\r\n");

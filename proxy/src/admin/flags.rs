@@ -1,6 +1,7 @@
-//! The flag endpoints of the admin API: the effective state of every route with the source
-//! of each value, runtime changes (percent, tenant sides, kill switches, schedules), the
-//! audit log and revert. Every change is one audited transaction in the flag store.
+//! The flag changes of the admin API: runtime percent, tenant sides, kill switches,
+//! schedules, shadow samples, and revert. Every change is one audited transaction in the
+//! flag store. Reading the flags back is [`crate::admin::effective`]'s, the audit log
+//! [`crate::admin::audit`]'s.
 //!
 //! Changes need the admin token, always: without `STRANGLER_ADMIN_TOKEN` they are refused
 //! with 401. Malformed JSON, an unknown route, an out-of-range percent or a bad tenant id
@@ -10,17 +11,16 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use strangler_control::{fold, fold_counted, Change, ControlError, FileRoute, Schedule};
+use strangler_control::{Change, ControlError, Schedule};
 use strangler_flags::Side;
-use time::OffsetDateTime;
 
 use crate::admin::body::OptionalJson;
 use crate::admin::reply;
@@ -31,7 +31,6 @@ use crate::live::flag_store::FlagStoreError;
 /// The flag routes (the token check of `/admin/*` wraps them in `admin::router`).
 pub fn routes() -> Router<AdminState> {
     Router::new()
-        .route("/admin/routes", get(list))
         .route(
             "/admin/routes/{route}/percent",
             put(set_percent).delete(route_change(|route| Change::ClearPercent { route })),
@@ -43,7 +42,7 @@ pub fn routes() -> Router<AdminState> {
         )
         .route(
             "/admin/routes/{route}/tenants",
-            get(list_tenants).put(set_tenants).delete(clear_tenants),
+            put(set_tenants).delete(clear_tenants),
         )
         .route(
             "/admin/routes/{route}/tenants/{tenant}",
@@ -103,79 +102,6 @@ struct ScheduleBody {
 #[serde(deny_unknown_fields)]
 struct CommentBody {
     comment: Option<String>,
-}
-
-/// `GET /admin/routes?route=R&tenants=count`: one route only; tenant overrides counted
-/// rather than listed (a route may have 100,000 of them).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    route: Option<String>,
-    tenants: Option<TenantsShown>,
-}
-
-#[derive(Deserialize, PartialEq)]
-#[serde(rename_all = "lowercase")]
-enum TenantsShown {
-    List,
-    Count,
-}
-
-/// Every route's effective flags, each value with its source.
-async fn list(
-    State(state): State<AdminState>,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
-    let Ok(Query(query)) = query else {
-        let message = "query parameters are route and tenants (list or count)";
-        return reply::error(StatusCode::BAD_REQUEST, message);
-    };
-    let loaded = state.live.current();
-    let overrides = state.live.overrides();
-    let now = OffsetDateTime::now_utc();
-    let counted = query.tenants == Some(TenantsShown::Count);
-    let routes: Vec<_> = loaded
-        .file
-        .routes()
-        .iter()
-        .filter(|route| {
-            query
-                .route
-                .as_deref()
-                .is_none_or(|name| route.name() == name)
-        })
-        .map(|route| {
-            let file = FileRoute::from_route(route);
-            let (effective, tenants) = match counted {
-                true => {
-                    let (effective, count) = fold_counted(&file, &overrides, route.name(), now);
-                    (effective, json!(count))
-                }
-                false => {
-                    let effective = fold(&file, &overrides, route.name(), now);
-                    let tenants = json!(effective.tenants);
-                    (effective, tenants)
-                }
-            };
-            json!({
-                "name": route.name(),
-                "service": route.service(),
-                "path": route.pattern(),
-                "killed": effective.killed,
-                "percent": effective.percent,
-                "tenants": tenants,
-                "shadow_sample": effective.shadow_sample,
-                "schedule": overrides.routes.get(route.name()).and_then(|r| r.schedule.as_ref()),
-            })
-        })
-        .collect();
-    let body = json!({
-        "revision": loaded.revision,
-        "flag_store": state.flags.health().report(),
-        "global_kill": overrides.global_kill,
-        "routes": routes,
-    });
-    Json(body).into_response()
 }
 
 async fn set_percent(
@@ -241,58 +167,6 @@ async fn clear_tenant(
         comment(body),
     )
     .await
-}
-
-/// `GET /admin/routes/{route}/tenants?search=acme&limit=200`: a page of a route's tenant
-/// overrides (file and runtime), in tenant order, those containing `search` only; with the
-/// total and the number matching, so a route with 100,000 overrides stays browsable.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantsQuery {
-    search: Option<String>,
-    limit: Option<usize>,
-}
-
-/// The most overrides one page lists.
-const TENANT_PAGE: usize = 200;
-
-async fn list_tenants(
-    State(state): State<AdminState>,
-    Path(route): Path<String>,
-    query: Result<Query<TenantsQuery>, QueryRejection>,
-) -> Response {
-    let Ok(Query(query)) = query else {
-        return reply::error(
-            StatusCode::BAD_REQUEST,
-            "query parameters are search and limit",
-        );
-    };
-    let loaded = state.live.current();
-    let Some(file_route) = loaded.file.routes().iter().find(|r| r.name() == route) else {
-        return reply::error(StatusCode::NOT_FOUND, &format!("no route named {route:?}"));
-    };
-    let overrides = state.live.overrides();
-    let now = OffsetDateTime::now_utc();
-    let effective = fold(&FileRoute::from_route(file_route), &overrides, &route, now);
-    let search = query.search.unwrap_or_default().to_ascii_lowercase();
-    let limit = query.limit.unwrap_or(TENANT_PAGE).min(TENANT_PAGE * 10);
-    let mut matching = effective
-        .tenants
-        .iter()
-        .filter(|(tenant, _)| search.is_empty() || tenant.to_ascii_lowercase().contains(&search));
-    let page: Vec<_> = matching
-        .by_ref()
-        .take(limit)
-        .map(|(tenant, side)| {
-            // `{"value": "new", "source": "runtime"}`, as /admin/routes shows it, with the tenant.
-            let mut entry = json!(side);
-            entry["tenant"] = json!(tenant);
-            entry
-        })
-        .collect();
-    let matched = page.len() + matching.count();
-    Json(json!({ "total": effective.tenants.len(), "matching": matched, "tenants": page }))
-        .into_response()
 }
 
 /// Drops every runtime tenant side of a route in one audited change, inside the store's

@@ -1,6 +1,6 @@
 //! The admin listener: health and readiness probes, metrics, the configuration, the admin
 //! API, one module per endpoint family ([`flags`], [`export`], [`diffs`], [`guards`],
-//! [`health`], [`explain`], [`audit`]) behind the tokens of [`tokens`], and the web console
+//! [`health`], [`explain`], [`audit`], [`effective`]) behind the tokens of [`tokens`], and the web console
 //! ([`console`]) that uses that API.
 //!
 //! May import every folder but [`crate::process`] and [`crate::cli`].
@@ -9,6 +9,7 @@ pub mod audit;
 mod body;
 pub mod console;
 pub mod diffs;
+pub mod effective;
 pub mod explain;
 pub mod export;
 pub mod flags;
