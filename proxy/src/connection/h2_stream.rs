@@ -132,7 +132,8 @@ impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for StreamWatch<A> 
         // What the access-log line of a cut stream names (the session moves into the app).
         let client = session.client_addr().and_then(|a| a.as_inet()).copied();
         let head = session.req_header();
-        let (method, target) = (head.method.clone(), head.uri.to_string());
+        // Shared clones (no copy of the target): the text is made only for a cut stream.
+        let (method, target) = (head.method.clone(), head.uri.clone());
         let serving = STREAM.scope(body.clone(), self.inner.process_new_http(session, shutdown));
         tokio::select! {
             served = serving => served,
@@ -142,7 +143,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for StreamWatch<A> 
                 crate::telemetry::access_log::write_refused(&crate::telemetry::access_log::RefusedRecord {
                     client,
                     method: Some(method.as_str().as_bytes()),
-                    target: target.as_bytes(),
+                    target: target.to_string().as_bytes(),
                     status: 0,
                     reason,
                     message: "the request body stalled: the stream was reset",

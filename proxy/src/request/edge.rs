@@ -203,12 +203,15 @@ impl pingora::proxy::ProxyHttp for Edge {
         }
         // After the mirror's copy: a Host-less HTTP/1.0 request's shadow call gets its own
         // upstream's authority from the shadow client, not this one's.
+        if upstream.headers.contains_key(http::header::HOST) {
+            return Ok(());
+        }
         let loaded = ctx.loaded()?;
         let host = &loaded
             .snapshot
             .upstream(ctx.served_side(), ctx.route())
             .host;
-        headers::ensure_host(upstream, host)
+        headers::set_host(upstream, host)
     }
 
     /// Counts the body against `max_body`, holds the upload to `timeouts.total` and copies a

@@ -84,10 +84,8 @@ pub fn add_forwarding_headers(
 
 /// Gives a request without `Host` (HTTP/1.0 allows it) the upstream's authority, `host`:
 /// Pingora forwards it as HTTP/1.1, which a server refuses without `Host` (RFC 9112 §3.2).
-pub fn ensure_host(upstream: &mut RequestHeader, host: &str) -> Result<()> {
-    if upstream.headers.contains_key(http::header::HOST) {
-        return Ok(());
-    }
+/// The caller checks for a `Host` first, so the usual request looks up no upstream.
+pub fn set_host(upstream: &mut RequestHeader, host: &str) -> Result<()> {
     upstream.insert_header(http::header::HOST, host)
 }
 
