@@ -36,6 +36,7 @@ pub mod store_url;
 mod surroundings;
 pub mod table;
 pub mod tenant;
+pub mod tls;
 pub mod upstream;
 
 #[cfg(test)]

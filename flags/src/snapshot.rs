@@ -97,6 +97,16 @@ impl Snapshot {
         self.config.listen
     }
 
+    /// `listen:`, every proxy listener in file order (never empty).
+    pub fn listeners(&self) -> &[crate::tls::Listener] {
+        &self.config.listeners
+    }
+
+    /// The service named `name`, if `services:` has it.
+    pub fn service(&self, name: &str) -> Option<&Upstream> {
+        self.config.services.iter().find(|s| &*s.name == name)
+    }
+
     /// `admin:`, the admin listener (default 127.0.0.1:9180).
     pub fn admin(&self) -> SocketAddr {
         self.config.admin

@@ -1,6 +1,6 @@
 //! What compiling routes.yaml needs from outside its text: upstream host names resolved to
-//! addresses, the key files of `jwt:` and `qa.token` read, and HS256 secrets taken from the
-//! environment. The crate asks for them through [`Surroundings`] and does no I/O itself, so
+//! addresses, the key files of `jwt:` and `qa.token` read, certificates read and checked,
+//! and HS256 secrets taken from the environment. The crate asks for them through [`Surroundings`] and does no I/O itself, so
 //! compiling a snapshot is a pure function of the text and the answers: the proxy implements
 //! the trait with the system resolver, the file system and its environment; tests with a
 //! fake that needs no network and no files.
@@ -9,6 +9,8 @@ use std::ffi::OsString;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+
+use crate::tls::CertifiedPair;
 
 /// Name resolution and key material, as the edge provides them while a file is compiled.
 /// Error messages stay the crate's: an implementation returns the I/O error as it found it,
@@ -23,6 +25,20 @@ pub trait Surroundings {
 
     /// The value of the environment variable `name` (an HS256 secret), if it is set.
     fn secret(&self, name: &str) -> Option<OsString>;
+
+    /// The certificate chain at `cert` with its key at `key` (both PEM, already joined to
+    /// routes.yaml's directory), checked: parsed, the key matching the leaf, the leaf not
+    /// expired. The error says what is wrong, without the path (the config adds where).
+    fn certificate(&self, cert: &Path, key: &Path) -> Result<CertifiedPair, String> {
+        let _ = (cert, key);
+        Err("these surroundings read no certificates".into())
+    }
+
+    /// The CA certificates in the PEM file at `path`, DER; an error when it holds none.
+    fn ca_bundle(&self, path: &Path) -> Result<Vec<Vec<u8>>, String> {
+        let _ = path;
+        Err("these surroundings read no certificates".into())
+    }
 }
 
 /// Surroundings with nothing in them, for compiling a file that needs nothing but its text

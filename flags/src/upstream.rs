@@ -1,11 +1,13 @@
-//! Upstreams: the legacy monolith and the new services, written `http://host[:port]` in
-//! routes.yaml. Host names are resolved once, when the file is loaded, through the
+//! Upstreams: the legacy monolith and the new services, written `http://host[:port]` or
+//! `https://host[:port]` in routes.yaml. Host names are resolved once, when the file is loaded, through the
 //! [`Surroundings`] the caller passes (the proxy's is the system resolver); the proxy loads
 //! the file again on each reload, so a DNS change is picked up by reloading, never by a
 //! lookup on the request path.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use crate::tls::UpstreamTls;
 use crate::Surroundings;
 
 /// One resolved upstream.
@@ -19,51 +21,87 @@ pub struct Upstream {
     /// The proxy forwards the client's own `Host` header (the monolith may route on it) and
     /// adds `X-Forwarded-Host`.
     pub host: Box<str>,
+    /// How to reach an `https://` upstream; `None` for `http://`.
+    pub tls: Option<Arc<UpstreamTls>>,
+    /// `http2: true`: speak HTTP/2 to it (ALPN `h2` over TLS, prior knowledge in cleartext).
+    pub http2: bool,
 }
 
 impl Upstream {
-    /// Parses `url` (`http://host[:port]`, port 80 by default) and resolves it through
-    /// `surroundings`.
+    /// Parses `url` (`http://host[:port]`, port 80 by default, or `https://host[:port]`,
+    /// port 443, verified against the system's roots with the host as server name) and
+    /// resolves it through `surroundings`.
     pub fn resolve(
         name: &str,
         url: &str,
         surroundings: &dyn Surroundings,
     ) -> Result<Upstream, String> {
-        let authority = authority(url)?;
-        let with_port = match has_port(authority) {
-            true => authority.to_owned(),
-            false => format!("{authority}:80"),
+        let (authority, secure) = authority(url)?;
+        let with_port = match (has_port(authority), secure) {
+            (true, _) => authority.to_owned(),
+            (false, false) => format!("{authority}:80"),
+            (false, true) => format!("{authority}:443"),
         };
         let addr = surroundings
             .resolve(&with_port)
             .map_err(|err| format!("cannot resolve upstream {url:?}: {err}"))?
             .ok_or_else(|| format!("upstream {url:?} resolves to no address"))?;
+        let tls = secure.then(|| {
+            Arc::new(UpstreamTls {
+                sni: host_of(authority).into(),
+                verify: true,
+                ca: None,
+                client: None,
+            })
+        });
         Ok(Upstream {
             name: name.into(),
             addr,
             host: authority.into(),
+            tls,
+            http2: false,
         })
+    }
+
+    /// `http` or `https`, for display and the `Host`-less forms.
+    pub fn scheme(&self) -> &'static str {
+        match self.tls {
+            Some(_) => "https",
+            None => "http",
+        }
     }
 }
 
-/// The `host[:port]` of an `http://` URL without path, query or credentials.
-fn authority(url: &str) -> Result<&str, String> {
-    if url.starts_with("https://") {
-        return Err(format!(
-            "upstream {url:?}: https upstreams are not supported yet (TLS to upstreams is \
-             planned); use http://"
-        ));
+/// The host of `host[:port]` or `[v6]:port`, without brackets: the default server name.
+fn host_of(authority: &str) -> &str {
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
     }
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("upstream {url:?} must be an http://host[:port] URL"))?;
+    match has_port(authority) {
+        true => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+        false => authority,
+    }
+}
+
+/// The `host[:port]` of an `http://` or `https://` URL without path, query or
+/// credentials, and whether it is `https`.
+fn authority(url: &str) -> Result<(&str, bool), String> {
+    let (rest, secure) = match url.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => url
+            .strip_prefix("http://")
+            .map(|rest| (rest, false))
+            .ok_or_else(|| format!("upstream {url:?} must be an http(s)://host[:port] URL"))?,
+    };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
         return Err(format!(
-            "upstream {url:?} must be http://host[:port], without path, query or user"
+            "upstream {url:?} must be http(s)://host[:port], without path, query or user"
         ));
     }
-    Ok(authority)
+    Ok((authority, secure))
 }
 
 /// Whether `host[:port]` (or `[v6]:port`) names a port.
@@ -89,12 +127,16 @@ mod tests {
     }
 
     #[test]
-    fn https_upstreams_are_refused_with_a_clear_message() {
-        let err = Upstream::resolve("x", "https://127.0.0.1:443", &Fake::default()).unwrap_err();
-        assert!(
-            err.contains("https upstreams are not supported yet"),
-            "{err}"
-        );
+    fn https_upstreams_default_to_port_443_and_their_host_as_server_name() {
+        let upstream = Upstream::resolve("x", "https://127.0.0.1", &Fake::default()).unwrap();
+        assert_eq!(upstream.addr, "127.0.0.1:443".parse().unwrap());
+        let tls = upstream.tls.expect("https is TLS");
+        assert_eq!(&*tls.sni, "127.0.0.1");
+        assert!(tls.verify);
+        let v6 = Upstream::resolve("x", "https://[::1]:8443", &Fake::default()).unwrap();
+        assert_eq!(&*v6.tls.unwrap().sni, "::1");
+        let plain = Upstream::resolve("x", "http://127.0.0.1", &Fake::default()).unwrap();
+        assert_eq!((plain.scheme(), plain.tls), ("http", None));
     }
 
     #[test]

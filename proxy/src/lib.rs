@@ -19,6 +19,7 @@ mod request;
 mod resilience;
 mod shadow;
 mod telemetry;
+mod tls;
 
 pub use admin::tokens::{AdminToken, Scope};
 pub use process::launch::{Launch, StartError};

@@ -41,6 +41,8 @@ mod slow_clients;
 mod store_file;
 mod tenants;
 mod timeouts;
+mod tls_listener;
+mod tls_upstream;
 mod traces;
 mod upgrade;
 mod version;

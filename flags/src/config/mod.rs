@@ -11,6 +11,7 @@ mod header;
 mod jwt;
 pub mod lifecycle;
 pub mod limits;
+pub mod listen;
 pub mod paths;
 mod problems;
 mod pruned;
@@ -23,6 +24,7 @@ mod services;
 pub mod telemetry;
 mod tenant;
 pub mod timeouts;
+mod upstream_tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -41,7 +43,7 @@ use crate::{Side, Surroundings};
 
 use jwt::KeyReader;
 use problems::Problems;
-use raw::RawConfig;
+use raw::{RawConfig, RawService};
 use tenant::tenant_section;
 
 /// The admin listener when routes.yaml has no `admin:`.
@@ -59,8 +61,10 @@ const STORE_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
 /// A routes.yaml file whose every value has been checked.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `listen:`.
+    /// The first listener's address (the one an upgrade socket is derived from).
     pub listen: SocketAddr,
+    /// `listen:`, every listener in file order; never empty.
+    pub listeners: Vec<crate::tls::Listener>,
     /// `admin:` or [`DEFAULT_ADMIN`].
     pub admin: SocketAddr,
     /// `threads:`.
@@ -164,13 +168,15 @@ fn read(
 fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -> Option<Config> {
     one_read_timeout_per_service(&raw, problems);
     let resolver = keys.surroundings;
-    let legacy = upstream(problems, "legacy", "legacy", &raw.legacy, resolver);
+    let files = (keys.base, resolver);
+    let listeners = listen::validate(raw.listen, keys.base, resolver, problems);
+    let (legacy, legacy_policy) = legacy(&raw.legacy, files, problems);
     let (services, service_policies): (Vec<_>, Vec<_>) = raw
         .services
         .iter()
         .map(|(name, raw)| {
             let at = format!("services.{name}");
-            services::validate(&at, name, raw, resolver, problems)
+            services::validate(&at, name, raw, files, problems)
         })
         .unzip();
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
@@ -217,13 +223,18 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
     let service_policies: Vec<ServicePolicy> =
         service_policies.into_iter().collect::<Option<_>>()?;
     let mut timeouts = timeouts?;
+    if let Some(read) = legacy_policy?.read_timeout {
+        timeouts.set_read("legacy", read);
+    }
     for (name, policy) in names.iter().zip(&service_policies) {
         if let Some(read) = policy.read_timeout {
             timeouts.set_read(name, read);
         }
     }
+    let listeners = listeners?;
     Some(Config {
-        listen: raw.listen,
+        listen: listeners[0].addr,
+        listeners,
         admin: raw
             .admin
             .unwrap_or_else(|| DEFAULT_ADMIN.parse().expect("valid default")),
@@ -255,7 +266,9 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
 /// A service's read timeout is set in one place: `services.<name>.read_timeout` or
 /// `timeouts.upstreams.<name>.read`, not both (which one would win is not obvious).
 fn one_read_timeout_per_service(raw: &RawConfig, problems: &mut Problems<'_>) {
-    for (name, service) in &raw.services {
+    let legacy = std::iter::once(("legacy", &raw.legacy, "legacy".to_owned()));
+    let services = (raw.services.iter()).map(|(n, s)| (n.as_str(), s, format!("services.{n}")));
+    for (name, service, at) in legacy.chain(services) {
         let services::RawService::Spec(spec) = service else {
             continue;
         };
@@ -268,23 +281,32 @@ fn one_read_timeout_per_service(raw: &RawConfig, problems: &mut Problems<'_>) {
         if both {
             let other = problems.place(&format!("timeouts.upstreams.{name}.read"));
             problems.at_value(
-                &format!("services.{name}.read_timeout"),
-                format!("service {name:?} has a read timeout here and at {other}; keep one"),
+                &format!("{at}.read_timeout"),
+                format!("upstream {name:?} has a read timeout here and at {other}; keep one"),
             );
         }
     }
 }
 
-fn upstream(
+/// `legacy:`, either form; `health:` and `breaker:` are refused (legacy has nowhere to fall
+/// back to), `read_timeout:` is its read timeout.
+fn legacy(
+    raw: &RawService,
+    files: (&Path, &dyn Surroundings),
     problems: &mut Problems<'_>,
-    path: &str,
-    name: &str,
-    url: &str,
-    surroundings: &dyn Surroundings,
-) -> Option<Upstream> {
-    Upstream::resolve(name, url, surroundings)
-        .map_err(|message| problems.at_value(path, message))
-        .ok()
+) -> (Option<Upstream>, Option<ServicePolicy>) {
+    if let RawService::Spec(spec) = raw {
+        for (key, written) in [
+            ("health", spec.health.is_some()),
+            ("breaker", spec.breaker.is_some()),
+        ] {
+            if written {
+                let message = format!("legacy has no {key}: there is nothing to fall back to");
+                problems.at_key(&format!("legacy.{key}"), message);
+            }
+        }
+    }
+    services::validate("legacy", "legacy", raw, files, problems)
 }
 
 fn connect_timeout(text: Option<&str>, problems: &mut Problems<'_>) -> Option<Duration> {

@@ -90,6 +90,13 @@ impl<'a> Problems<'a> {
         self.warnings.push(warning);
     }
 
+    /// Warns about the value at `path` (a risky but deliberate choice): the file loads.
+    pub(crate) fn warn(&mut self, path: &str, message: impl Into<String>) {
+        let position = self.value_at(path);
+        let warning = self.located(position, message.into());
+        self.warnings.push(warning);
+    }
+
     /// `file:line:col` of the value at `path`, for messages naming a second place.
     pub(crate) fn place(&self, path: &str) -> String {
         match self.value_at(path) {

@@ -21,19 +21,27 @@ use crate::Side;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
-    /// `listen:` the proxy listener, e.g. `127.0.0.1:8080`. Required.
-    pub listen: SocketAddr,
+    /// `listen:` the proxy listener: an address (`127.0.0.1:8080`), a listener with TLS
+    /// (`{ addr: 0.0.0.0:443, tls: { cert: site.pem, key: site.key } }`, or several
+    /// certificates chosen by SNI: `tls: { certs: [{ cert, key, names: [...] }] }`), or a
+    /// list of these ([`RawListener`](super::listen::RawListener) documents each key).
+    /// Certificate files are relative to routes.yaml's directory and are read again when
+    /// they change on disk. Required.
+    pub listen: super::listen::RawListen,
     /// `admin:` the admin listener (metrics, health, explain). Default `127.0.0.1:9180`.
     pub admin: Option<SocketAddr>,
     /// `threads:` proxy worker threads, at least 1. Default: the proxy uses one per core.
     pub threads: Option<usize>,
-    /// `legacy:` the monolith, `http://host[:port]`; gets every request no rule sends
-    /// elsewhere. Hosts are resolved when the file is loaded, and again on each reload.
-    /// `https://` is refused: TLS upstreams are not supported yet.
-    pub legacy: String,
-    /// `services:` the new services by name, each `http://host[:port]` like `legacy`, or a
-    /// mapping `{ url: ..., read_timeout: 5s, health: {...}, breaker: {...} }` that adds the
-    /// service's protections (`RawServiceSpec` documents each key).
+    /// `legacy:` the monolith, `http://host[:port]` or `https://host[:port]`; gets every
+    /// request no rule sends elsewhere. Hosts are resolved when the file is loaded, and
+    /// again on each reload. The mapping form of `services:` also applies
+    /// (`{ url: https://monolith.internal, tls: { ca: ca.pem }, read_timeout: 30s }`),
+    /// without `health:` or `breaker:`: legacy has nowhere to fall back to.
+    pub legacy: RawService,
+    /// `services:` the new services by name, each `http(s)://host[:port]` like `legacy`, or
+    /// a mapping `{ url: ..., read_timeout: 5s, health: {...}, breaker: {...}, tls: {...},
+    /// http2: true }` that adds the service's protections and transport (`RawServiceSpec`
+    /// documents each key).
     #[serde(default)]
     pub services: BTreeMap<String, RawService>,
     /// `tenant:` how a request's tenant is found. Default: no sources, default side legacy.

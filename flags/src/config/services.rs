@@ -16,6 +16,8 @@ use crate::Surroundings;
 
 use super::parse_duration;
 use super::problems::Problems;
+pub use super::upstream_tls::RawUpstreamTls;
+use super::upstream_tls::{self, Transport};
 
 /// `health.interval` when absent.
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -56,6 +58,13 @@ pub struct RawServiceSpec {
     /// `breaker:` when the service is taken out of rotation. Default: none, unless
     /// `health:` is given, which implies a breaker with every default.
     pub breaker: Option<RawBreaker>,
+    /// `tls:` how an `https://` URL is reached: `ca`, `sni`, `client_cert` and
+    /// `client_key` (mTLS), `verify` ([`RawUpstreamTls`] documents each key). Default: the
+    /// system's roots, the URL's host as server name.
+    pub tls: Option<RawUpstreamTls>,
+    /// `http2:` true speaks HTTP/2 to the upstream (ALPN `h2` over TLS, prior knowledge
+    /// over cleartext), as gRPC services need. Default false (HTTP/1.1).
+    pub http2: Option<bool>,
 }
 
 /// A service's `health:`.
@@ -146,12 +155,13 @@ impl<'de> Visitor<'de> for ServiceVisitor {
     }
 }
 
-/// Checks one `services:` entry; `at` is its node path (`services.billing`).
+/// Checks one `services:` entry (or `legacy:`); `at` is its node path (`services.billing`),
+/// `base` the directory of routes.yaml.
 pub(super) fn validate(
     at: &str,
     name: &str,
     raw: &RawService,
-    surroundings: &dyn Surroundings,
+    (base, surroundings): (&std::path::Path, &dyn Surroundings),
     problems: &mut Problems<'_>,
 ) -> (Option<Upstream>, Option<ServicePolicy>) {
     let resolved = |at: &str, url: &str, problems: &mut Problems<'_>| {
@@ -163,7 +173,13 @@ pub(super) fn validate(
         RawService::Url(url) => return (resolved(at, url, problems), Some(Default::default())),
         RawService::Spec(spec) => spec,
     };
-    let upstream = resolved(&format!("{at}.url"), &spec.url, problems);
+    let transport = Transport {
+        tls: spec.tls.as_ref(),
+        http2: spec.http2,
+    };
+    let upstream = resolved(&format!("{at}.url"), &spec.url, problems).and_then(|upstream| {
+        upstream_tls::apply(at, upstream, transport, (base, surroundings), problems)
+    });
     let read_timeout = spec
         .read_timeout
         .as_deref()

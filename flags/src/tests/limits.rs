@@ -197,7 +197,7 @@ fn a_service_read_timeout_in_two_places_is_located() {
     let errors = load_errors(yaml);
     assert_eq!(
         errors,
-        ["routes.yaml:4:58: service \"billing\" has a read timeout here and at routes.yaml:6:33; keep one"]
+        ["routes.yaml:4:58: upstream \"billing\" has a read timeout here and at routes.yaml:6:33; keep one"]
     );
 }
 

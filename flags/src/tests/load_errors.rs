@@ -83,13 +83,6 @@ fn bad_address_is_located() {
 }
 
 #[test]
-fn https_upstream_is_refused_with_a_clear_message() {
-    let errors = load_errors(&BASE.replace("http://127.0.0.1:3000", "https://127.0.0.1:3000"));
-    assert_eq!(errors.len(), 1);
-    assert!(errors[0].starts_with("routes.yaml:2:9: upstream \"https://127.0.0.1:3000\": https upstreams are not supported yet"), "{}", errors[0]);
-}
-
-#[test]
 fn bad_listen_address_is_located() {
     let errors = load_errors(&BASE.replace("listen: 127.0.0.1:8080", "listen: localhost"));
     assert_eq!(errors.len(), 1);

@@ -175,7 +175,7 @@ fn a_mapping_service_without_url_is_refused() {
 #[test]
 fn every_mapping_key_is_located() {
     let errors = load_errors(&with_services(
-        "  billing:\n    url: https://127.0.0.1:3001\n    \
+        "  billing:\n    url: ftp://127.0.0.1:3001\n    \
          health: { path: /h, interval: 2x, timeout: 0ms, healthy: 0 }\n    \
          breaker: { consecutive_failures: 0, window: 0s, min_requests: 0, open_for: soon }\n",
     ));

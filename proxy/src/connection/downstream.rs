@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::listeners::ALPN;
 use pingora::prelude::timeout;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::l4::stream::Stream as TcpStream;
@@ -46,6 +47,7 @@ use crate::connection::h2c_head::H2cHeads;
 use crate::connection::head_check::{self, Head};
 use crate::connection::pressure::Pressure;
 use crate::connection::refused_head;
+use crate::connection::tls::Terminator;
 
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -83,6 +85,8 @@ pub struct Downstream<A, H = A> {
     pub h2c_heads: Arc<H2cHeads>,
     /// Closes the longest-idle connections when descriptors run short.
     pub pressure: Arc<Pressure>,
+    /// The TLS handshake of a TLS listener; `None` for plain HTTP and h2c.
+    pub tls: Option<Arc<Terminator>>,
 }
 
 #[async_trait]
@@ -99,6 +103,10 @@ where
         let _open = self.drain.connection();
         self.pressure.relieve();
         let deadline = Instant::now() + self.head_timeout();
+        if let Some(tls) = &self.tls {
+            let stream = tls.handshake(stream, deadline).await?;
+            return self.serve_tls(stream, deadline, shutdown).await;
+        }
         let (protocol, stream) = sniff(stream, deadline, &self.pressure).await?;
         if protocol == Protocol::H2c {
             return self.serve_h2c(stream, deadline, shutdown).await;
@@ -131,6 +139,20 @@ where
     fn max_head(&self) -> usize {
         let limit = self.live.current().snapshot.limits().max_header;
         limit.map_or(head_check::DEFAULT_MAX_HEAD, |l| l as usize)
+    }
+
+    /// A decrypted connection: HTTP/2 when ALPN chose it, else HTTP/1 (whose heads Pingora
+    /// judges: the head check reads plain TCP only).
+    async fn serve_tls(
+        &self,
+        stream: Stream,
+        deadline: Instant,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        if stream.selected_alpn_proto() == Some(ALPN::H2) {
+            return self.serve_h2c(stream, deadline, shutdown).await;
+        }
+        self.serve_http1(stream, false, shutdown).await
     }
 
     /// Hands an h2c connection to Pingora at once (it sends the server's SETTINGS, which

@@ -58,6 +58,8 @@ pub enum HeadFault {
     UnknownCoding,
     /// `CONNECT`: the proxy does not tunnel.
     Connect,
+    /// Plain HTTP sent to a TLS listener ([`crate::connection::tls`]).
+    PlainHttpToTls,
 }
 
 impl HeadFault {
@@ -88,6 +90,7 @@ impl HeadFault {
             HeadFault::TransferEncoding => "invalid-transfer-encoding",
             HeadFault::UnknownCoding => "unknown-transfer-coding",
             HeadFault::Connect => "connect-not-allowed",
+            HeadFault::PlainHttpToTls => "plain-http-to-tls",
         }
     }
 
@@ -118,6 +121,7 @@ impl HeadFault {
                 "the request uses a transfer coding the proxy does not implement"
             }
             HeadFault::Connect => "the proxy does not tunnel CONNECT requests",
+            HeadFault::PlainHttpToTls => "this port speaks HTTPS: send the request over TLS",
         };
         text.into()
     }

@@ -6,7 +6,9 @@
 //! descriptors run short
 //! ([`pressure`]), and the drain when the instance stops ([`drain`]).
 //!
-//! May import [`crate::telemetry`] and [`crate::live`].
+//! A connection to a TLS listener is decrypted first ([`tls`]).
+//!
+//! May import [`crate::telemetry`], [`crate::tls`] and [`crate::live`].
 
 pub mod client_head;
 pub mod downstream;
@@ -16,3 +18,4 @@ pub mod h2c_head;
 pub mod head_check;
 pub mod pressure;
 pub mod refused_head;
+pub mod tls;

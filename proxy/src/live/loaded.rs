@@ -11,6 +11,7 @@ use strangler_flags::Snapshot;
 
 use crate::telemetry::metrics::RouteMetrics;
 use crate::telemetry::otlp::Exporter;
+use crate::tls::upstream::UpstreamTlsSet;
 
 /// Identifies one loaded snapshot: a counter that grows with every successful reload that
 /// changed something, and the hash of the file's content (equal files, equal hash).
@@ -55,6 +56,8 @@ pub struct Loaded {
     /// The OTLP exporter of `telemetry.otlp`, shared with the previous snapshot when its
     /// section is the same; `None` when no traces are exported.
     pub traces: Option<Arc<Exporter>>,
+    /// The `https://` upstreams' TLS settings in Pingora's types, built once per file.
+    pub upstream_tls: Arc<UpstreamTlsSet>,
 }
 
 impl Loaded {
@@ -74,9 +77,14 @@ impl Loaded {
         flags: i64,
         previous: Option<&Loaded>,
     ) -> Loaded {
-        let metrics = match previous {
-            Some(previous) if Arc::ptr_eq(&previous.file, &file) => previous.metrics.clone(),
-            _ => Arc::new(RouteMetrics::register(&file)),
+        let (metrics, upstream_tls) = match previous {
+            Some(previous) if Arc::ptr_eq(&previous.file, &file) => {
+                (previous.metrics.clone(), previous.upstream_tls.clone())
+            }
+            _ => (
+                Arc::new(RouteMetrics::register(&file)),
+                Arc::new(UpstreamTlsSet::build(&file)),
+            ),
         };
         let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
             .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
@@ -98,6 +106,7 @@ impl Loaded {
             file,
             metrics,
             loaded_at: SystemTime::now(),
+            upstream_tls,
         }
     }
 }

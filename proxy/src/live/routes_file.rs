@@ -10,11 +10,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
 use strangler_flags::store_url::sqlite_path;
+use strangler_flags::tls::CertifiedPair;
 use strangler_flags::{ConfigError, ConfigErrors, Snapshot, Surroundings};
 
 /// The surroundings of this process: names resolved with `ToSocketAddrs` (the system
 /// resolver, blocking, so a reload resolves on the thread that reloads, never on the
-/// request path), key files read from disk, secrets read from the environment.
+/// request path), key files and certificates read from disk (certificates checked with
+/// rustls, `crate::tls::material`), secrets read from the environment.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Machine;
 
@@ -29,6 +31,14 @@ impl Surroundings for Machine {
 
     fn secret(&self, name: &str) -> Option<OsString> {
         std::env::var_os(name)
+    }
+
+    fn certificate(&self, cert: &Path, key: &Path) -> Result<CertifiedPair, String> {
+        crate::tls::material::read_pair(cert, key)
+    }
+
+    fn ca_bundle(&self, path: &Path) -> Result<Vec<Vec<u8>>, String> {
+        crate::tls::material::read_ca_bundle(path)
     }
 }
 

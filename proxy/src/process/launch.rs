@@ -14,6 +14,9 @@ pub struct Launch {
     pub config: PathBuf,
     /// An already-bound proxy listener; `None` binds `listen:` from the config.
     pub listen: Option<TcpListener>,
+    /// The proxy listeners after the first, already bound (received on an upgrade); the
+    /// others of `listen:` are bound from the config.
+    pub more_listeners: Vec<TcpListener>,
     /// An already-bound admin listener; `None` binds `admin:` from the config.
     pub admin: Option<TcpListener>,
     /// Follow changes of the file on disk (SIGHUP and the admin reload always work).
@@ -31,6 +34,7 @@ impl Launch {
         Launch {
             config: config.into(),
             listen: None,
+            more_listeners: Vec::new(),
             admin: None,
             watch: true,
             admin_tokens: admin_token
@@ -48,6 +52,9 @@ pub enum StartError {
     /// routes.yaml did not load; every problem is listed with its location.
     #[error("{0}")]
     Config(#[from] ConfigErrors),
+    /// A TLS listener's certificate cannot be used.
+    #[error("tls: {0}")]
+    Tls(String),
     /// `STRANGLER_ADMIN_TOKENS` or its file has a bad entry.
     #[error("{0}")]
     Tokens(String),

@@ -1,4 +1,4 @@
-//! An instance's life: start (listeners, runtimes, the proxy service, the admin listener,
+//! An instance's life: start (listeners and their TLS ([`listeners`]), runtimes, the proxy service, the admin listener,
 //! the background tasks), stop and drain ([`server`]), the zero-downtime upgrade
 //! ([`upgrade`]) and systemd's notifications ([`systemd`]).
 //!
@@ -6,6 +6,7 @@
 
 pub mod descriptors;
 pub mod launch;
+mod listeners;
 pub mod server;
 pub mod services;
 pub mod systemd;

@@ -22,6 +22,7 @@ use crate::live::config::LiveConfig;
 use crate::live::flag_cache::FlagCache;
 use crate::live::flag_store::FlagStore;
 use crate::process::launch::{Launch, StartError};
+use crate::process::listeners::{self, local_addr, ProxyListeners};
 use crate::process::services;
 use crate::process::upgrade::{Handover, UpgradeError};
 use crate::request::edge::Edge;
@@ -33,7 +34,8 @@ use crate::shadow::dispatch::Shadowing;
 
 /// A running instance. Dropping it stops everything at once; [`Running::shutdown`] drains.
 pub struct Running {
-    proxy_addr: SocketAddr,
+    /// The proxy listeners' addresses, in `listen:`'s order.
+    proxy_addrs: Vec<SocketAddr>,
     admin_addr: SocketAddr,
     live: Arc<LiveConfig>,
     ready: Arc<AtomicBool>,
@@ -81,20 +83,25 @@ impl Running {
         let snapshot = &live.current().snapshot;
         let mut tokens = crate::admin::tokens::named_from_env().map_err(StartError::Tokens)?;
         tokens.extend(launch.admin_tokens);
-        let proxy_listener = bind(launch.listen, snapshot.listen(), "listen")?;
+        let given = launch
+            .listen
+            .into_iter()
+            .chain(launch.more_listeners)
+            .collect();
+        let proxy_listeners = ProxyListeners::bind(given, snapshot)?;
         let admin_listener = bind(launch.admin, snapshot.admin(), "admin")?;
         let admin_addr = local_addr(&admin_listener)?;
         if tokens.is_empty() && !admin_addr.ip().is_loopback() {
             return Err(StartError::UnprotectedAdmin(admin_addr));
         }
-        let handover = Handover::new(snapshot, &proxy_listener, &admin_listener);
+        let handover = Handover::new(snapshot, &proxy_listeners.sockets, &admin_listener);
         let threads = snapshot.threads().unwrap_or_else(default_threads);
         let runtime = new_runtime("strangler-worker", threads)?;
         let control = new_runtime("strangler-admin", 1)?;
         let shadow = new_runtime("strangler-shadow", 1)?;
         let drain = Arc::<Drain>::default();
         let mut running = Running {
-            proxy_addr: local_addr(&proxy_listener)?,
+            proxy_addrs: proxy_listeners.addrs.clone(),
             admin_addr,
             live: live.clone(),
             ready: Arc::new(AtomicBool::new(false)),
@@ -128,8 +135,10 @@ impl Running {
             let _workers = runtime.enter();
             let shutdown = running.shutdown.subscribe();
             let pressure = running.pressure.clone();
+            let terminators = proxy_listeners.terminators();
+            let sockets = proxy_listeners.sockets.into_iter().zip(terminators);
             services::spawn_proxy(
-                proxy_listener,
+                sockets.collect(),
                 threads,
                 || running.edge(),
                 pressure,
@@ -142,7 +151,14 @@ impl Running {
             .clone()
             .run_checks(live.clone(), running.shutdown.subscribe());
         tokio::spawn(checks);
-        services::watch_proxy(proxy, running.ready.clone(), running.shutdown.subscribe());
+        for listener in proxy {
+            services::watch_proxy(
+                listener,
+                running.ready.clone(),
+                running.shutdown.subscribe(),
+            );
+        }
+        listeners::rotate_certificates(proxy_listeners.certs, live.clone());
         let admin = running.admin_state(tokens.into(), flags, diffs);
         services::spawn_admin(admin_listener, admin, running.admin_stop.subscribe())?;
         crate::live::watch::reload_on_sighup(live.clone())
@@ -158,9 +174,14 @@ impl Running {
         Ok(running)
     }
 
-    /// The proxy listener's address (useful when it was bound to port 0).
+    /// The first proxy listener's address (useful when it was bound to port 0).
     pub fn proxy_addr(&self) -> SocketAddr {
-        self.proxy_addr
+        self.proxy_addrs[0]
+    }
+
+    /// Every proxy listener's address, in `listen:`'s order.
+    pub fn proxy_addrs(&self) -> &[SocketAddr] {
+        &self.proxy_addrs
     }
 
     /// The admin listener's address.
@@ -327,12 +348,6 @@ fn bind(
             source,
         }),
     }
-}
-
-fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
-    listener
-        .local_addr()
-        .map_err(StartError::io("reading a listener's address"))
 }
 
 fn new_runtime(name: &'static str, threads: usize) -> Result<tokio::runtime::Runtime, StartError> {

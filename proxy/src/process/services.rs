@@ -20,17 +20,58 @@ use crate::admin::state::AdminState;
 use crate::connection::downstream::Downstream;
 use crate::connection::h2_stream::StreamWatch;
 use crate::connection::pressure::Pressure;
+use crate::connection::tls::Terminator;
 use crate::process::launch::StartError;
 use crate::request::edge::Edge;
 
-/// Starts Pingora's listening service on `listener`, in the current (worker) runtime, with
-/// `threads` workers, an edge from `edge` for HTTP/1 and one for h2c, and `pressure`
-/// keeping the connections under the open-files limit.
+/// Starts one Pingora listening service per listener, in the current (worker) runtime, each
+/// with `threads` workers, an edge from `edge` for HTTP/1 and one for h2c (and HTTP/2 over
+/// TLS), the listener's TLS terminator if it has one, and `pressure` keeping the
+/// connections under the open-files limit.
 pub(super) fn spawn_proxy(
-    listener: TcpListener,
+    listeners: Vec<(TcpListener, Option<Arc<Terminator>>)>,
     threads: usize,
     edge: impl Fn() -> Edge,
     pressure: Arc<Pressure>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
+    let conf = Arc::new(ServerConf {
+        threads,
+        ..ServerConf::default()
+    });
+    let services = listeners.into_iter().map(|(listener, tls)| {
+        let app = downstream(&edge, &conf, pressure.clone(), tls);
+        spawn_listening(listener, app, shutdown.clone())
+    });
+    services.collect()
+}
+
+/// The app serving one listener's connections.
+fn downstream(
+    edge: &impl Fn() -> Edge,
+    conf: &Arc<ServerConf>,
+    pressure: Arc<Pressure>,
+    tls: Option<Arc<Terminator>>,
+) -> Downstream<HttpProxy<Edge>, StreamWatch<HttpProxy<Edge>>> {
+    let first = edge();
+    let (live, drain) = (first.live.clone(), first.drain.clone());
+    let h2c_heads = first.h2c_heads.clone();
+    Downstream {
+        // HTTP/1 sessions only: no HTTP/2 stream to watch, no wrapper on every request.
+        http1: Arc::new(proxy_app(first, conf, false)),
+        h2c: Arc::new(StreamWatch::new(proxy_app(edge(), conf, true))),
+        live,
+        drain,
+        h2c_heads,
+        pressure,
+        tls,
+    }
+}
+
+/// Pingora's listening service of `app` on `listener`.
+fn spawn_listening(
+    listener: TcpListener,
+    app: Downstream<HttpProxy<Edge>, StreamWatch<HttpProxy<Edge>>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, StartError> {
     let address = listener
@@ -42,22 +83,6 @@ pub(super) fn spawn_proxy(
         .map_err(StartError::io("setting the proxy listener non-blocking"))?;
     let mut fds = Fds::new();
     fds.add(address.clone(), listener.into_raw_fd());
-    let conf = Arc::new(ServerConf {
-        threads,
-        ..ServerConf::default()
-    });
-    let first = edge();
-    let (live, drain) = (first.live.clone(), first.drain.clone());
-    let h2c_heads = first.h2c_heads.clone();
-    let app = Downstream {
-        // HTTP/1 sessions only: no HTTP/2 stream to watch, no wrapper on every request.
-        http1: Arc::new(proxy_app(first, &conf, false)),
-        h2c: Arc::new(StreamWatch::new(proxy_app(edge(), &conf, true))),
-        live,
-        drain,
-        h2c_heads,
-        pressure,
-    };
     let mut service = pingora::services::listening::Service::new("strangler".into(), app);
     service.add_listener(ListenerConfig::tcp(&address).l4_buffer(downstream_buffers()));
     let fds = Arc::new(parking_lot::Mutex::new(fds));

@@ -94,20 +94,21 @@ pub struct Handover {
     sock: Option<PathBuf>,
     /// The listen address, for the error when there is no socket.
     listen: SocketAddr,
-    /// The proxy listener's descriptor (it stays open for the life of the instance).
-    proxy: RawFd,
+    /// The proxy listeners' descriptors, in `listen:`'s order (they stay open for the life
+    /// of the instance).
+    proxy: Vec<RawFd>,
     /// The admin listener's descriptor.
     admin: RawFd,
 }
 
 impl Handover {
-    /// Records the socket `snapshot` names and the descriptors of both listeners.
-    pub fn new(snapshot: &Snapshot, proxy: &TcpListener, admin: &TcpListener) -> Handover {
+    /// Records the socket `snapshot` names and the descriptors of the listeners.
+    pub fn new(snapshot: &Snapshot, proxy: &[TcpListener], admin: &TcpListener) -> Handover {
         let listen = snapshot.listen();
         Handover {
             sock: snapshot.lifecycle().upgrade_sock(listen),
             listen,
-            proxy: proxy.as_raw_fd(),
+            proxy: proxy.iter().map(AsRawFd::as_raw_fd).collect(),
             admin: admin.as_raw_fd(),
         }
     }
@@ -129,7 +130,9 @@ impl Handover {
             listen: self.listen,
         })?;
         let mut fds = Fds::new();
-        fds.add(PROXY_KEY.into(), self.proxy);
+        for (index, fd) in self.proxy.iter().enumerate() {
+            fds.add(proxy_key(index), *fd);
+        }
         fds.add(ADMIN_KEY.into(), self.admin);
         fds.send_to_sock(utf8(path)?)
             .map_err(|errno| transfer(path, errno))?;
@@ -151,15 +154,25 @@ pub fn inherit(launch: &mut Launch) -> Result<(), UpgradeError> {
         .upgrade_sock(listen)
         .ok_or(UpgradeError::NoSocket { listen })?;
     tracing::info!(sock = %path.display(), "upgrade: waiting for the old process's listening sockets");
-    let (proxy, admin) = receive(&path, RECEIVE_TIMEOUT)?;
-    let inherited = proxy.local_addr().ok();
+    let (mut proxy, admin) = receive(&path, RECEIVE_TIMEOUT)?;
+    let inherited = proxy[0].local_addr().ok();
     if listen.port() != 0 && inherited != Some(listen) {
         tracing::warn!(?inherited, %listen, "upgrade: serving on the inherited listener; a new listen: takes a restart");
     }
     tracing::info!(proxy = ?inherited, "upgrade: listening sockets received");
-    launch.listen = Some(proxy);
+    launch.more_listeners = proxy.split_off(1);
+    launch.listen = proxy.pop();
     launch.admin = Some(admin);
     Ok(())
+}
+
+/// The key of the `index`th proxy listener in the transferred table: [`PROXY_KEY`] for the
+/// first (as releases with one listener sent it), then `proxy-1`, `proxy-2`, ...
+fn proxy_key(index: usize) -> String {
+    match index {
+        0 => PROXY_KEY.into(),
+        n => format!("{PROXY_KEY}-{n}"),
+    }
 }
 
 /// Listens on `path` until an old process sends a table with both listeners, or `limit`.
@@ -168,7 +181,7 @@ pub fn inherit(launch: &mut Launch) -> Result<(), UpgradeError> {
 /// [`Fds::get_from_sock`]: that one listens in rounds of about six seconds, re-creating the
 /// socket between rounds (a sender connecting in that instant believes it handed over
 /// while nobody reads), logs an error every second, and panics when it cannot bind.
-fn receive(path: &Path, limit: Duration) -> Result<(TcpListener, TcpListener), UpgradeError> {
+fn receive(path: &Path, limit: Duration) -> Result<(Vec<TcpListener>, TcpListener), UpgradeError> {
     let io_error = |source| UpgradeError::Bind {
         path: path.into(),
         source,
@@ -194,8 +207,11 @@ fn receive(path: &Path, limit: Duration) -> Result<(TcpListener, TcpListener), U
         let index = table.iter().position(|(k, _)| k == key)?;
         Some(TcpListener::from(table.swap_remove(index).1))
     };
-    match (take(PROXY_KEY), take(ADMIN_KEY)) {
-        (Some(proxy), Some(admin)) => Ok((proxy, admin)),
+    let first = take(PROXY_KEY);
+    let more = (1..).map_while(|index| take(&proxy_key(index)));
+    let proxy: Vec<TcpListener> = first.into_iter().chain(more).collect();
+    match (proxy.is_empty(), take(ADMIN_KEY)) {
+        (false, Some(admin)) => Ok((proxy, admin)),
         _ => Err(UpgradeError::Incomplete {
             path: path.into(),
             keys,

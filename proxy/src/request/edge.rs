@@ -139,7 +139,7 @@ impl pingora::proxy::ProxyHttp for Edge {
     ) -> Result<Box<HttpPeer>> {
         let loaded = ctx.loaded()?;
         let upstream = loaded.snapshot.upstream(ctx.served_side(), ctx.route());
-        let mut peer = HttpPeer::new(upstream.addr, false, String::new());
+        let mut peer = loaded.upstream_tls.peer(upstream);
         let upstream_timeouts = *loaded.snapshot.timeouts(&upstream.name);
         let client_timeout = loaded.snapshot.limits().client_timeout;
         // After a fallback, legacy's exchange has a `total` of its own, from the retry: the
@@ -162,6 +162,10 @@ impl pingora::proxy::ProxyHttp for Edge {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if let Ok(loaded) = ctx.loaded() {
+            let upstream = loaded.snapshot.upstream(ctx.served_side(), ctx.route());
+            crate::tls::upstream::record_failure(upstream, &e);
+        }
         let retry_on_legacy = ctx.served_side() == Side::New;
         if retry_on_legacy {
             ctx.ticket.record(false);
@@ -349,7 +353,9 @@ impl pingora::proxy::ProxyHttp for Edge {
     ) -> pingora::proxy::FailToProxy {
         let body_done = session.is_body_done();
         let late_upload = limits::note_late_upload(&mut ctx.limits, e, body_done);
-        timeouts::fail_to_proxy(session, e, late_upload).await
+        let loaded = ctx.loaded().ok();
+        let upstream = loaded.map(|l| &*l.snapshot.upstream(ctx.served_side(), ctx.route()).name);
+        timeouts::fail_to_proxy(session, e, late_upload, upstream).await
     }
 
     /// Counts the request (for its route's guard too, if it was decided for the new side),

@@ -126,10 +126,17 @@ pub(super) async fn respond(session: &mut Session, refusal: &Refusal) -> Result<
 }
 
 /// Answers a request whose exchange failed with `status` (502, 504, 408, ...) and a JSON
-/// body saying what failed; the connection is closed after it. Nothing is written when the
-/// response head was already sent.
-pub(super) async fn respond_failure(session: &mut Session, status: u16) -> Result<()> {
-    let body = serde_json::json!({ "error": failure_message(status) });
+/// body saying what failed (and which `upstream`, when one did); the connection is closed
+/// after it. Nothing is written when the response head was already sent.
+pub(super) async fn respond_failure(
+    session: &mut Session,
+    status: u16,
+    upstream: Option<&str>,
+) -> Result<()> {
+    let mut body = serde_json::json!({ "error": failure_message(status) });
+    if let Some(upstream) = upstream {
+        body["upstream"] = upstream.into();
+    }
     let (response, body) = json_answer(status, &body)?;
     session.as_mut().write_error_response(response, body).await
 }

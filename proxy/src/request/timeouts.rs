@@ -57,11 +57,17 @@ pub fn check_deadline(deadline: Option<Instant>) -> Result<()> {
 /// stalled, otherwise Pingora's own choice (502 upstream, 400 client, 500 internal, nothing
 /// for a connection already gone), with a JSON body ([`refusal::respond_failure`]); 408 for
 /// an upload `total` ended (`late_upload`). Nothing is written once the response head was
-/// sent.
-pub async fn fail_to_proxy(session: &mut Session, e: &Error, late_upload: bool) -> FailToProxy {
+/// sent. A 502 or 504 names `upstream`, the upstream that failed.
+pub async fn fail_to_proxy(
+    session: &mut Session,
+    e: &Error,
+    late_upload: bool,
+    upstream: Option<&str>,
+) -> FailToProxy {
     let code = if late_upload { 408 } else { status_for(e) };
+    let upstream = upstream.filter(|_| matches!(code, 502 | 504));
     if code > 0 {
-        if let Err(error) = refusal::respond_failure(session, code).await {
+        if let Err(error) = refusal::respond_failure(session, code, upstream).await {
             tracing::debug!(%error, "failed to send the error response");
         }
     }

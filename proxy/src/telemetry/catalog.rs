@@ -42,6 +42,11 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     ("strangler_shadow_skipped_total", Kind::Counter, "Shadowed requests not compared, by route and reason."),
     ("strangler_shadow_latency_seconds", Kind::Histogram, "Seconds each side took to answer a shadowed request, by route and side."),
     ("strangler_shadow_store_dropped_total", Kind::Counter, "Comparisons the diff store never got, by reason."),
+    ("strangler_tls_handshake_errors_total", Kind::Counter, "TLS handshakes with clients that failed, by reason (timeout or failed); plain HTTP to a TLS port is a rejected request instead."),
+    ("strangler_tls_certificate_expiry_seconds", Kind::Gauge, "Unix time at which each listener certificate serving now expires, by its first name."),
+    ("strangler_tls_certificate_reloads_total", Kind::Counter, "Listener certificates read again after their files changed, by result (ok or error: the old pair keeps serving)."),
+    ("strangler_upstream_tls_errors_total", Kind::Counter, "TLS failures reaching an upstream, by upstream and reason (unknown-issuer, expired, name-mismatch, handshake, ...)."),
+    ("strangler_upstream_tls_unverified", Kind::Gauge, "1 for each https upstream whose certificate is not checked (tls.verify: false in routes.yaml)."),
     ("strangler_otlp_spans_dropped_total", Kind::Counter, "Spans never delivered to the OTLP collector, by reason (queue-full or export-failed)."),
 ];
 
@@ -49,8 +54,9 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
 /// `body-too-large` and `upload-timeout` (`request::limits`), `client-timeout`
 /// (`connection::client_head`) and the head check's (`connection::head_check`, whose test
 /// checks they are all here). A new code belongs here too, or it appears only once seen.
-pub(crate) const REJECTED_REASONS: [&str; 22] = [
+pub(crate) const REJECTED_REASONS: [&str; 23] = [
     "invalid-target",
+    "plain-http-to-tls",
     "invalid-tenant",
     "invalid-path",
     "invalid-token",
@@ -73,6 +79,10 @@ pub(crate) const REJECTED_REASONS: [&str; 22] = [
     "unknown-transfer-coding",
     "connect-not-allowed",
 ];
+
+/// Why a TLS handshake with a client failed: it did not finish within the head deadline, or
+/// it was refused (no protocol or cipher in common, a malformed hello, ...).
+pub(crate) const TLS_HANDSHAKE_ERRORS: [&str; 2] = ["timeout", "failed"];
 
 /// Describes every family and registers the series whose labels do not depend on
 /// routes.yaml. Called once, right after the recorder is installed. Registering adds zero,
@@ -103,6 +113,13 @@ pub fn install() {
     for reason in crate::telemetry::otlp::DROP_REASONS {
         metrics::counter!("strangler_otlp_spans_dropped_total", "reason" => reason).increment(0);
     }
+    for reason in TLS_HANDSHAKE_ERRORS {
+        metrics::counter!("strangler_tls_handshake_errors_total", "reason" => reason).increment(0);
+    }
+    for result in ["ok", "error"] {
+        metrics::counter!("strangler_tls_certificate_reloads_total", "result" => result)
+            .increment(0);
+    }
     for reason in ["queue-full", "store-down", "store-error"] {
         metrics::counter!("strangler_shadow_store_dropped_total", "reason" => reason).increment(0);
     }
@@ -121,6 +138,11 @@ pub fn register_config(snapshot: &Snapshot) {
         if route.shadow().is_some() {
             register_shadowed(&name);
         }
+    }
+    let upstreams = std::iter::once(snapshot.legacy()).chain(snapshot.services());
+    for unverified in upstreams.filter(|u| u.tls.as_ref().is_some_and(|t| !t.verify)) {
+        let name = unverified.name.to_string();
+        metrics::gauge!("strangler_upstream_tls_unverified", "upstream" => name).set(1.0);
     }
     for (index, service) in snapshot.services().iter().enumerate() {
         let policy = snapshot.service_policy(index);

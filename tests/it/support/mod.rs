@@ -16,6 +16,7 @@ pub mod relay;
 pub mod scratch;
 pub mod scripted;
 pub mod shadowing;
+pub mod tls;
 pub mod tokens;
 
 use std::future::Future;

@@ -38,6 +38,8 @@ pub struct Config {
     store_cache: Option<String>,
     /// Top-level sections appended verbatim (e.g. `qa:`).
     sections: String,
+    /// `listen:` when not the usual `127.0.0.1:0`.
+    listen: Option<String>,
 }
 
 impl Config {
@@ -57,7 +59,15 @@ impl Config {
             diffs: None,
             store_cache: None,
             sections: String::new(),
+            listen: None,
         }
+    }
+
+    /// Replaces `listen:`'s value (YAML, e.g. a flow mapping with `tls:`); the first listener
+    /// is still the one the harness binds on port 0.
+    pub fn listen(mut self, yaml: &str) -> Config {
+        self.listen = Some(yaml.to_string());
+        self
     }
 
     /// Adds the new service `name` served by `backend`.
@@ -110,8 +120,9 @@ impl Config {
 
     /// The routes.yaml text.
     pub fn render(&self) -> String {
+        let listen = self.listen.as_deref().unwrap_or("127.0.0.1:0");
         let mut text = format!(
-            "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 2\ndebug_headers: true\n\
+            "listen: {listen}\nadmin: 127.0.0.1:0\nthreads: 2\ndebug_headers: true\n\
              connect_timeout: 1s\nlegacy: {}\n",
             self.legacy
         );
