@@ -3,9 +3,13 @@
 //! legacy for a new service) and `strangler_upstream_tls_errors_total{upstream,reason}`.
 
 use crate::support::backend::Backend;
+use std::time::Duration;
+
+use crate::support::eventually;
 use crate::support::metrics::sample;
 use crate::support::proxy::{Config, Proxy};
 use crate::support::scratch::Scratch;
+use crate::support::shadowing::route_report;
 use crate::support::tls::{Pki, TlsBackend};
 
 /// `{ url: <url>, tls: { <tls> } }`.
@@ -105,5 +109,69 @@ async fn a_wrong_ca_or_an_expired_certificate_is_a_502_counted_by_reason() {
         sample(&page, "strangler_upstream_tls_errors_total", &labels),
         1.0,
         "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_shadowed_route_whose_other_side_is_https_is_compared() {
+    let (pki, dir) = (Pki::new(), Scratch::new());
+    let ca = dir.write("ca.pem", &pki.ca_pem());
+    let legacy = Backend::echo("tlsshadow").await;
+    let new = TlsBackend::echo("tlsshadow", &pki.leaf(&["shadow.internal"], 7), None).await;
+    let tls = format!("ca: {}, sni: shadow.internal", ca.display());
+    let config = Config::new(&legacy)
+        .service_url("tlsshadow", https(&new.url(), &tls))
+        .routes("  - { name: tlsshadow, match: { path: \"/_echo/**\" }, service: tlsshadow, shadow: { noise: 0 } }\n");
+    let proxy = Proxy::start(&config).await;
+    for i in 0..3 {
+        let answer = proxy
+            .get_as(&format!("t{i}"), "/_echo/x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["x-backend"], "tlsshadow");
+    }
+    let report = route_report(&proxy, "tlsshadow", 3).await;
+    assert_eq!(
+        report["outcomes"]["shadow-error"].as_u64().unwrap_or(0),
+        0,
+        "{report:#}"
+    );
+    assert!(report["compared"].as_u64().unwrap_or(0) >= 3, "{report:#}");
+}
+
+#[tokio::test]
+async fn health_checks_of_an_https_service_use_its_tls_settings() {
+    let (pki, dir) = (Pki::new(), Scratch::new());
+    let ca = dir.write("ca.pem", &pki.ca_pem());
+    let legacy = Backend::echo("legacy").await;
+    let new = TlsBackend::echo("tlshealthy", &pki.leaf(&["health.internal"], 8), None).await;
+    let spec = format!(
+        "{{ url: {}, tls: {{ ca: {}, sni: health.internal }}, health: {{ path: /_echo/status/200, interval: 50ms }} }}",
+        new.url(),
+        ca.display()
+    );
+    let proxy = Proxy::start(&Config::new(&legacy).service_url("tlshealthy", spec)).await;
+    let labels = [("service", "tlshealthy"), ("result", "ok")];
+    eventually(
+        Duration::from_secs(5),
+        "a healthy check over TLS",
+        || async {
+            sample(
+                &proxy.metrics().await,
+                "strangler_health_check_total",
+                &labels,
+            ) >= 2.0
+        },
+    )
+    .await;
+    let failed = [("service", "tlshealthy"), ("result", "failed")];
+    assert_eq!(
+        sample(
+            &proxy.metrics().await,
+            "strangler_health_check_total",
+            &failed
+        ),
+        0.0
     );
 }

@@ -17,6 +17,7 @@ use strangler_flags::{Reason, Route, Side};
 use crate::live::loaded::Loaded;
 use crate::request::fallback::BreakerTicket;
 use crate::request::limits::RequestLimits;
+use crate::shadow::client::Callee;
 use crate::shadow::dispatch::Finished;
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::ShadowTrace;
@@ -183,8 +184,8 @@ impl RequestCtx {
             tenant: self.tenant.clone(),
             primary_side: primary.code(),
             shadow_side: shadow.code(),
-            primary_addr: loaded.snapshot.upstream(primary, route).addr,
-            shadow_addr: loaded.snapshot.upstream(shadow, route).addr,
+            primary: Callee::of(loaded.snapshot.upstream(primary, route)),
+            shadow: Callee::of(loaded.snapshot.upstream(shadow, route)),
             primary_latency: latency,
             primary_error,
             trace: self.shadow_trace(loaded),

@@ -5,8 +5,9 @@
 //! routes.yaml it has not seen yet, the board is rebuilt once, keeping the breaker of every
 //! service whose name and resolved address stayed (a reload resets a breaker only when its
 //! service moved). Health checks run on the admin runtime, never on a proxy worker: each
-//! is a fresh connection (`GET <path>`, no pooling, so a dead listener is noticed), and a
-//! 2xx or 3xx answer within `health.timeout` is healthy.
+//! is a fresh connection (`GET <path>`, no pooling, so a dead listener is noticed; TLS with
+//! the service's settings for an `https://` one), and a 2xx or 3xx answer within
+//! `health.timeout` is healthy.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,12 +15,16 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::Empty;
 use strangler_flags::resilience::HealthCheck;
+use strangler_flags::tls::UpstreamTls;
 use strangler_flags::Snapshot;
 use tokio::sync::watch;
 
 use crate::live::config::LiveConfig;
 use crate::resilience::breaker::Breaker;
+use crate::tls::client::http_client;
 
 /// How often the check loop looks for checks that are due.
 const TICK: std::time::Duration = std::time::Duration::from_millis(50);
@@ -30,10 +35,21 @@ pub struct ServiceBreaker {
     pub name: Box<str>,
     /// Where it was resolved to (a new address is a new breaker).
     pub addr: SocketAddr,
+    /// How it is reached: `Host` sent with a check, TLS settings of an `https://` one.
+    pub reach: Reach,
     /// Its breaker.
     pub breaker: Breaker,
     /// The last active check: when it finished and whether it was healthy.
     last_check: parking_lot::Mutex<Option<(SystemTime, bool)>>,
+}
+
+/// What a health check needs to reach a service besides its address.
+#[derive(Clone)]
+pub struct Reach {
+    /// The authority as written in routes.yaml, sent as `Host`.
+    pub host: Box<str>,
+    /// Its TLS settings, for an `https://` service.
+    pub tls: Option<Arc<UpstreamTls>>,
 }
 
 impl ServiceBreaker {
@@ -101,10 +117,6 @@ impl ServiceHealth {
         live: Arc<LiveConfig>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let client = match reqwest::Client::builder().pool_max_idle_per_host(0).build() {
-            Ok(client) => client,
-            Err(e) => return tracing::error!(error = %e, "health checks cannot start"),
-        };
         let mut due: HashMap<(Box<str>, SocketAddr), Instant> = HashMap::new();
         loop {
             tokio::select! {
@@ -130,11 +142,25 @@ impl ServiceHealth {
                 let next = due.entry(key).or_insert_with(Instant::now);
                 if Instant::now() >= *next {
                     *next = Instant::now() + check.interval;
-                    tokio::spawn(check_once(client.clone(), guarded.clone(), check.clone()));
+                    tokio::spawn(check_once(guarded.clone(), check.clone()));
                 }
             }
         }
     }
+}
+
+/// `GET path` of `guarded`: the status, or why there is none.
+async fn ask(guarded: &ServiceBreaker, path: &str) -> Result<http::StatusCode, String> {
+    let tls = guarded.reach.tls.as_deref();
+    // No idle connection is kept: every check connects, so a dead listener is noticed.
+    let client = http_client::<Empty<Bytes>>(tls, std::time::Duration::ZERO)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let request = http::Request::get(format!("{scheme}://{}{path}", guarded.addr))
+        .header(http::header::HOST, &*guarded.reach.host)
+        .body(Empty::new())
+        .map_err(|e| e.to_string())?;
+    let answer = client.request(request).await.map_err(|e| e.to_string())?;
+    Ok(answer.status())
 }
 
 /// A board for `file`, keeping the breakers of `old` whose service kept its address.
@@ -153,6 +179,10 @@ fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
         Some(Arc::new(ServiceBreaker {
             name: upstream.name.clone(),
             addr: upstream.addr,
+            reach: Reach {
+                host: upstream.host.clone(),
+                tls: upstream.tls.clone(),
+            },
             breaker: Breaker::new(&upstream.name, settings, Instant::now()),
             last_check: parking_lot::Mutex::new(None),
         }))
@@ -163,11 +193,11 @@ fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
     }
 }
 
-/// One check of one service; its outcome goes to the breaker and the counters.
-async fn check_once(client: reqwest::Client, guarded: Arc<ServiceBreaker>, check: HealthCheck) {
-    let url = format!("http://{}{}", guarded.addr, check.path);
-    let answer = client.get(&url).timeout(check.timeout).send().await;
-    let ok = answer.is_ok_and(|a| a.status().is_success() || a.status().is_redirection());
+/// One check of one service, on a fresh connection (TLS with the service's settings for an
+/// `https://` one); its outcome goes to the breaker and the counters.
+async fn check_once(guarded: Arc<ServiceBreaker>, check: HealthCheck) {
+    let answered = tokio::time::timeout(check.timeout, ask(&guarded, &check.path)).await;
+    let ok = matches!(answered, Ok(Ok(status)) if status.is_success() || status.is_redirection());
     let result = if ok { "ok" } else { "failed" };
     metrics::counter!("strangler_health_check_total",
         "service" => guarded.name.to_string(), "result" => result)

@@ -10,19 +10,21 @@
 //! with it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use parking_lot::Mutex;
 use pingora::http::RequestHeader;
 use strangler_flags::shadow_policy::CompiledPolicy;
+use strangler_flags::tls::UpstreamTls;
+use strangler_flags::Upstream;
 use strangler_shadow::Captured;
 
 use crate::shadow::mirror::{header_pairs, SHADOW_HEADER};
 use crate::telemetry::trace::{child_traceparent, TRACEPARENT};
+use crate::tls::client::HttpClient;
 
 /// Request headers never copied to a mirror: hop-by-hop. `Content-Length` is copied as
 /// the primary's upstream got it (a repeated `5, 5` included: the client then keeps it
@@ -38,23 +40,65 @@ const NOT_COPIED: [&str; 7] = [
     "upgrade",
 ];
 
-/// A pool of connections to the upstreams a shadow call goes to.
+/// An upstream a shadow call (or a noise probe) goes to.
+#[derive(Clone)]
+pub struct Callee {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its TLS settings, for an `https://` upstream.
+    pub tls: Option<Arc<UpstreamTls>>,
+}
+
+impl Callee {
+    /// How to call `upstream`.
+    pub fn of(upstream: &Upstream) -> Callee {
+        Callee {
+            addr: upstream.addr,
+            tls: upstream.tls.clone(),
+        }
+    }
+}
+
+/// One pool of connections for plain upstreams, one per distinct TLS setting.
+type Pool = HttpClient<Full<Bytes>>;
+
+/// A pool with idle connections kept 4 s (below the 5 s keep-alive of Node and Apache),
+/// speaking TLS with `tls`.
+fn pool(tls: Option<&UpstreamTls>) -> Result<Pool, String> {
+    crate::tls::client::http_client(tls, Duration::from_secs(4))
+}
+
+/// The pools of connections to the upstreams a shadow call goes to.
 pub(super) struct ShadowClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
+    plain: Pool,
+    secure: Mutex<Vec<(Arc<UpstreamTls>, Pool)>>,
 }
 
 impl ShadowClient {
     /// A client with a 1 s connect timeout and idle connections kept 4 s (below the 5 s
     /// keep-alive of Node and Apache).
     pub(super) fn new() -> ShadowClient {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(1)));
-        connector.set_nodelay(true);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(4))
-            .set_host(false)
-            .build(connector);
-        ShadowClient { inner }
+        ShadowClient {
+            plain: pool(None).expect("a plain client needs no TLS settings"),
+            secure: Mutex::default(),
+        }
+    }
+
+    /// The pool for `callee`: the plain one, or the one of its TLS settings (made on
+    /// first use; `Err` when the settings cannot make a client).
+    fn pool_for(&self, callee: &Callee) -> Result<Pool, String> {
+        let Some(tls) = &callee.tls else {
+            return Ok(self.plain.clone());
+        };
+        let mut secure = self.secure.lock();
+        if let Some((_, pool)) = secure.iter().find(|(t, _)| Arc::ptr_eq(t, tls) || t == tls) {
+            return Ok(pool.clone());
+        }
+        let made = pool(Some(tls))?;
+        // Settings of reloads long gone are dropped with their pools.
+        secure.retain(|(t, _)| Arc::strong_count(t) > 1);
+        secure.push((tls.clone(), made.clone()));
+        Ok(made)
     }
 
     /// Sends `request` with `body` to `addr` (as the call whose span id is `span`) and reads the answer within the route's
@@ -62,15 +106,16 @@ impl ShadowClient {
     /// the diff to see it is too large).
     pub(super) async fn call(
         &self,
-        addr: SocketAddr,
+        callee: &Callee,
         request: &RequestHeader,
         body: Bytes,
         policy: &CompiledPolicy,
         span: u64,
     ) -> Result<Captured, String> {
-        let mirrored = mirror_of(addr, request, body, span)?;
+        let mirrored = mirror_of(callee, request, body, span)?;
+        let pool = self.pool_for(callee)?;
         let exchange = async {
-            let response = self.inner.request(mirrored).await.map_err(describe)?;
+            let response = pool.request(mirrored).await.map_err(describe)?;
             read(response, policy.max_body).await
         };
         tokio::time::timeout(policy.timeout, exchange)
@@ -82,14 +127,22 @@ impl ShadowClient {
 /// The request the shadow gets: the primary's, with the marker and a trace context of
 /// its own.
 fn mirror_of(
-    addr: SocketAddr,
+    callee: &Callee,
     request: &RequestHeader,
     body: Bytes,
     span: u64,
 ) -> Result<http::Request<Full<Bytes>>, String> {
+    let (addr, scheme) = (
+        callee.addr,
+        if callee.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+    );
     let mut builder = http::Request::builder()
         .method(request.method.clone())
-        .uri(format!("http://{addr}{}", target_of(request)));
+        .uri(format!("{scheme}://{addr}{}", target_of(request)));
     for (name, value) in request.headers.iter() {
         if NOT_COPIED.contains(&name.as_str()) {
             continue;

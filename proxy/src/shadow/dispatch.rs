@@ -18,7 +18,6 @@
 //! the one the primary got ([`crate::shadow::client`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,7 +29,7 @@ use strangler_shadow::{
 };
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::shadow::client::{target_of, ShadowClient};
+use crate::shadow::client::{target_of, Callee, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::{self, ShadowTrace};
@@ -50,10 +49,10 @@ pub struct Finished {
     pub primary_side: &'static str,
     /// The other side, which the request is mirrored to.
     pub shadow_side: &'static str,
-    /// Where the primary side lives.
-    pub primary_addr: SocketAddr,
-    /// Where the shadow side lives.
-    pub shadow_addr: SocketAddr,
+    /// Where the primary side lives, and how it is reached.
+    pub primary: Callee,
+    /// Where the shadow side lives, and how it is reached.
+    pub shadow: Callee,
     /// How long the primary took to answer in full.
     pub primary_latency: Duration,
     /// Why the primary failed, if it did.
@@ -211,11 +210,11 @@ impl Worker {
         span: u64,
     ) -> Option<(SampleSide, SampleSide)> {
         let policy = &job.mirror.policy;
-        let (shadow_addr, primary_addr) = (job.finished.shadow_addr, job.finished.primary_addr);
+        let (shadow_at, primary_at) = (&job.finished.shadow, &job.finished.primary);
         let started = Instant::now();
         let shadow = self
             .client
-            .call(shadow_addr, request, body.clone(), policy, span)
+            .call(shadow_at, request, body.clone(), policy, span)
             .await;
         comparison.shadow_ms = Some(millis(started.elapsed()));
         let shadow = match shadow {
@@ -237,7 +236,7 @@ impl Worker {
         let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
         let probing = policy.noise.hundredths() > 0;
         if probing && safe && diff.skipped.is_none() && self.wants_probe(job, comparison) {
-            let answers = [(primary_addr, &primary), (shadow_addr, &shadow)];
+            let answers = [(primary_at, &primary), (shadow_at, &shadow)];
             let sides = if policy.noise_both_sides { 2 } else { 1 };
             let probed = self.probe(&answers[..sides], request, body, policy).await;
             let mut probed = probed.into_iter();
@@ -252,16 +251,16 @@ impl Worker {
     /// from its first answer (`None` where the second call failed).
     async fn probe(
         &self,
-        answers: &[(SocketAddr, &Captured)],
+        answers: &[(&Callee, &Captured)],
         request: &pingora::http::RequestHeader,
         body: Bytes,
         policy: &CompiledPolicy,
     ) -> Vec<Option<BTreeSet<String>>> {
         let mut probed = Vec::with_capacity(answers.len());
-        for (addr, first) in answers {
+        for (callee, first) in answers {
             let call = self
                 .client
-                .call(*addr, request, body.clone(), policy, new_span_id());
+                .call(callee, request, body.clone(), policy, new_span_id());
             let again = call.await;
             probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
         }

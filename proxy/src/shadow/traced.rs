@@ -32,7 +32,7 @@ pub(super) fn record(span: u64, started: SystemTime, finished: &Finished, compar
         end: SystemTime::now(),
         route: finished.route.clone(),
         side: finished.shadow_side,
-        address: finished.shadow_addr.to_string(),
+        address: finished.shadow.addr.to_string(),
         status: comparison.shadow_status,
         verdict: comparison.verdict.code(),
         error: comparison.error.clone(),

@@ -6,6 +6,7 @@
 //!
 //! May import [`crate::telemetry`].
 
+pub mod client;
 pub mod material;
 pub mod resolver;
 pub mod rotation;
