@@ -44,7 +44,8 @@ pub struct Loaded {
     pub snapshot: Arc<Snapshot>,
     /// routes.yaml as compiled, before the overrides (folded again when they change).
     pub file: Arc<Snapshot>,
-    /// Metric handles registered once per route, so the request path does no label lookups.
+    /// Metric handles registered once per route, so the request path does no label lookups;
+    /// with them each route's readiness tally, from the instance's one rollup.
     pub metrics: Arc<RouteMetrics>,
     /// `tenant.forward_header`, parsed once here instead of on every request.
     pub forward_header: http::HeaderName,
@@ -76,7 +77,11 @@ impl Loaded {
     ) -> Loaded {
         let metrics = match previous {
             Some(previous) if Arc::ptr_eq(&previous.file, &file) => previous.metrics.clone(),
-            _ => Arc::new(RouteMetrics::register(&file)),
+            Some(previous) => Arc::new(RouteMetrics::register(
+                &file,
+                previous.metrics.rollup().clone(),
+            )),
+            None => Arc::new(RouteMetrics::register(&file, Arc::default())),
         };
         let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
             .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
