@@ -129,9 +129,18 @@ impl Case {
 
 #[test]
 fn a_route_at_zero_without_new_traffic_is_not_started() {
-    let report = Case::new(0.0, hours(20, 0, served(0, 50))).assess();
+    let shadowed = Counts {
+        comparisons: 2,
+        matches: 1,
+        ..served(0, 50)
+    };
+    let report = Case::new(0.0, hours(20, 0, shadowed)).assess();
     assert_eq!(report.verdict, Verdict::NotStarted);
     assert_eq!(report.share_new.week, Some(0.0));
+    assert_eq!(
+        report.reasons[1],
+        "shadow match rate 50 % over 672 comparisons"
+    );
 }
 
 #[test]

@@ -1,0 +1,236 @@
+//! The readiness report through the real proxy: requests counted by the side that served
+//! them, fallbacks and shadow comparisons, flushed to the store's hourly rollup (when
+//! `/admin/readiness` is asked and when the proxy stops), summed over two proxies sharing
+//! PostgreSQL, and judged with history written through the store's API: a route at 100 %
+//! for longer than `readiness.removable_after` is named `legacy path removable` by
+//! `GET /admin/readiness` and by `strangler report`.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use strangler_control::readiness::Counts;
+use strangler_control::testing::PostgresDatabase;
+use strangler_control::Database;
+use time::OffsetDateTime;
+
+use crate::support::backend::closed_port_url;
+use crate::support::scripted::Scripted;
+use crate::support::shadowing::route_report;
+use crate::support::{send, Backend, Config, Proxy};
+
+/// `whole` at 100 % on billing, `none` at 0 %, on a store of the test's choosing.
+fn two_routes(legacy: &Backend, billing_url: String) -> Config {
+    Config::new(legacy)
+        .service_url("billing", billing_url)
+        .routes(
+            r#"
+  - name: whole
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout: { percent: 100 }
+  - name: none
+    match: { path: "/api/users/**" }
+    service: billing
+    rollout: { percent: 0 }
+"#,
+        )
+}
+
+/// `GET /admin/readiness` as JSON, and the entry of `route` in it.
+async fn readiness(proxy: &Proxy, route: &str) -> (Value, Value) {
+    let (status, body) = proxy.admin_get("/admin/readiness").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report: Value = serde_json::from_str(&body).expect("JSON");
+    let entry = report["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == route)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {route} in {report}"));
+    (report, entry)
+}
+
+async fn send_many(proxy: &Proxy, path: &str, count: usize) {
+    for i in 0..count {
+        let answer = send(proxy.get_as(&format!("t{i}"), path)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    }
+}
+
+/// 20 days of hours at 100 % on `route`, each with 10 requests served by the new side,
+/// written through the store's API as a fleet's flushes would have.
+async fn history_at_full(database: &Database, route: &str) {
+    let now = OffsetDateTime::now_utc();
+    let counts = Counts {
+        served_new: 10,
+        ..Counts::default()
+    };
+    for hour in 1..=24 * 20 {
+        let at = now - time::Duration::hours(hour);
+        database
+            .rollups()
+            .add(at, &[(route, counts)])
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_counts_each_request_by_the_side_that_served_it() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start(&two_routes(&legacy, billing.url())).await;
+    send_many(&proxy, "/api/invoices/7", 6).await;
+    send_many(&proxy, "/api/users/4", 4).await;
+    let (report, whole) = readiness(&proxy, "whole").await;
+    assert_eq!(report["period_days"], 14);
+    assert_eq!(whole["requests"], 6, "{whole}");
+    assert_eq!(whole["share_new"]["day"], 1.0, "{whole}");
+    assert_eq!(whole["verdict"], "ramping", "{whole}");
+    assert_eq!(whole["reasons"][0], "at 100 % for 0 of 14 days", "{whole}");
+    let (_, none) = readiness(&proxy, "none").await;
+    assert_eq!(none["requests"], 4, "{none}");
+    assert_eq!(none["share_new"]["day"], 0.0, "{none}");
+    assert_eq!(none["verdict_text"], "not started", "{none}");
+    let (_, again) = readiness(&proxy, "whole").await;
+    assert_eq!(again["requests"], 6, "a second flush adds nothing: {again}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_blocks_a_route_at_full_whose_requests_fall_back_to_legacy() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy = Proxy::start(&two_routes(&legacy, closed_port_url())).await;
+    send_many(&proxy, "/api/invoices/7", 3).await;
+    let (_, whole) = readiness(&proxy, "whole").await;
+    assert_eq!(whole["fallbacks"], 3, "{whole}");
+    assert_eq!(whole["share_new"]["day"], 0.0, "{whole}");
+    assert_eq!(
+        whole["verdict_text"], "blocked (3 fallbacks to legacy in 14 days)",
+        "{whole}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_counts_shadow_comparisons_and_blocks_a_route_whose_answers_differ() {
+    let legacy = Scripted::start(|_, _| json!({"total": 1})).await;
+    let billing = Scripted::start(|_, _| json!({"total": 2})).await;
+    let config = Config::with_legacy_url(legacy.url())
+        .service_url("billing", billing.url())
+        .routes(
+            r#"
+  - name: shadowed
+    match: { path: "/api/**" }
+    service: billing
+    rollout: { percent: 10 }
+    shadow: { noise: 0 }
+"#,
+        );
+    let proxy = Proxy::start(&config).await;
+    send_many(&proxy, "/api/invoices/7", 10).await;
+    let compared = route_report(&proxy, "shadowed", 10).await;
+    let (_, entry) = readiness(&proxy, "shadowed").await;
+    assert_eq!(entry["comparisons"], compared["compared"], "{entry}");
+    assert!(entry["comparisons"].as_u64().unwrap() > 0, "{entry}");
+    assert_eq!(entry["match_rate"], 0.0, "{entry}");
+    assert_eq!(
+        entry["verdict_text"], "blocked (shadow match rate 0 % < 99 %)",
+        "{entry}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_names_a_route_removable_after_its_period_at_full_in_the_api_and_the_cli() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let proxy = Proxy::start(&two_routes(&legacy, billing.url())).await;
+    let store = format!("sqlite://{}", proxy.dir().join("strangler.db").display());
+    history_at_full(&Database::connect(&store).await.unwrap(), "whole").await;
+    send_many(&proxy, "/api/invoices/7", 2).await;
+    let (_, whole) = readiness(&proxy, "whole").await;
+    assert_eq!(whole["verdict"], "legacy-path-removable", "{whole}");
+    assert_eq!(whole["days_at_full"], 20, "{whole}");
+    assert_eq!(
+        whole["requests"],
+        14 * 24 * 10 - 10 + 2,
+        "the period's hours: {whole}"
+    );
+    let text = strangler_report(&proxy, &[]);
+    let line = text.lines().find(|l| l.starts_with("whole ")).expect(&text);
+    assert!(line.ends_with("legacy path removable"), "{text}");
+    assert!(line.contains("20 d"), "{text}");
+    let json: Value = serde_json::from_str(&strangler_report(&proxy, &["--json"])).unwrap();
+    assert_eq!(json["routes"][1]["verdict_text"], "not started", "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_counts_are_flushed_when_the_proxy_stops() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let kept = crate::support::scratch::Scratch::new();
+    let store = format!("sqlite://{}", kept.path().join("strangler.db").display());
+    let proxy = Proxy::start(&two_routes(&legacy, billing.url()).store(&store)).await;
+    send_many(&proxy, "/api/users/4", 5).await;
+    proxy.shutdown(Duration::from_secs(1)).await;
+    let database = Database::connect(&store).await.unwrap();
+    let rows = database
+        .rollups()
+        .since(OffsetDateTime::now_utc() - time::Duration::hours(2))
+        .await
+        .unwrap();
+    let served: u64 = rows.iter().map(|r| r.counts.served_legacy).sum();
+    assert_eq!(served, 5, "{rows:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_of_two_proxies_sharing_postgresql_is_the_sum_of_their_traffic() {
+    let db = PostgresDatabase::create().await;
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let config = two_routes(&legacy, billing.url()).store(db.url());
+    let (one, two) = (Proxy::start(&config).await, Proxy::start(&config).await);
+    send_many(&one, "/api/invoices/7", 3).await;
+    send_many(&two, "/api/invoices/7", 4).await;
+    readiness(&one, "whole").await;
+    let (_, whole) = readiness(&two, "whole").await;
+    assert_eq!(whole["requests"], 7, "{whole}");
+    history_at_full(&Database::connect(db.url()).await.unwrap(), "whole").await;
+    let (_, whole) = readiness(&one, "whole").await;
+    assert_eq!(whole["verdict"], "legacy-path-removable", "{whole}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_needs_an_admin_token_like_the_rest_of_the_admin_api() {
+    let legacy = Backend::echo("legacy").await;
+    let proxy =
+        Proxy::start_with_admin_token(&two_routes(&legacy, closed_port_url()), "s3cret").await;
+    let (status, _) = proxy.admin_get("/admin/readiness").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = proxy
+        .admin_call("s3cret", reqwest::Method::GET, "/admin/readiness", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["routes"].as_array().unwrap().len(), 2);
+}
+
+/// `strangler report --config <the proxy's routes.yaml> ARGS`'s output.
+fn strangler_report(proxy: &Proxy, args: &[&str]) -> String {
+    let config = proxy.config_path().to_str().unwrap().to_owned();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["report", "--config", &config])
+        .args(args)
+        .output()
+        .expect("running strangler report");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
