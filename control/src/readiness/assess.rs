@@ -118,6 +118,13 @@ fn verdict(e: &Evidence, period_days: u32) -> (Verdict, Vec<String>) {
         reasons.push(format!(
             "at 0 %, no request served by the new side in {period_days} days"
         ));
+        if let Some(rate) = e.match_rate {
+            let compared = e.period.comparisons;
+            reasons.push(format!(
+                "shadow match rate {} over {compared} comparisons",
+                percent_text(rate)
+            ));
+        }
         return (Verdict::NotStarted, reasons);
     }
     if let (Some(days), Some(rollback)) = (e.days_since_rollback, &e.rollback) {
