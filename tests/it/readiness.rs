@@ -15,6 +15,7 @@ use strangler_control::Database;
 use time::OffsetDateTime;
 
 use crate::support::backend::closed_port_url;
+use crate::support::browser::Browser;
 use crate::support::scripted::Scripted;
 use crate::support::shadowing::route_report;
 use crate::support::{send, Backend, Config, Proxy};
@@ -233,4 +234,34 @@ fn strangler_report(proxy: &Proxy, args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_page_of_the_console_shows_each_routes_verdict_as_text() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let token = "readiness-console-token";
+    let proxy = Proxy::start_with_admin_token(&two_routes(&legacy, billing.url()), token).await;
+    let store = format!("sqlite://{}", proxy.dir().join("strangler.db").display());
+    history_at_full(&Database::connect(&store).await.unwrap(), "whole").await;
+    send_many(&proxy, "/api/users/4", 3).await;
+    let browser = Browser::start().await;
+    browser
+        .sign_in(&proxy.admin_url("/#/readiness"), token)
+        .await;
+    let whole = "tr[data-readiness-route=whole]";
+    browser.wait_text(whole, "legacy path removable").await;
+    assert!(browser.text(whole).await.contains("20 d"), "days at 100 %");
+    let none = browser.text("tr[data-readiness-route=none]").await;
+    assert!(none.contains("not started"), "{none}");
+    let scripts = browser
+        .eval("return [...document.scripts].map((s) => s.getAttribute('src'))")
+        .await;
+    assert_eq!(
+        scripts,
+        json!(["/console/readiness.js", "/console/console.js"])
+    );
+    browser.screenshot("readiness").await;
 }
