@@ -30,6 +30,8 @@ pub fn render(report: &Report) -> String {
         report.period_days,
         report
             .generated_at
+            .replace_nanosecond(0)
+            .unwrap_or(report.generated_at)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     );
