@@ -161,11 +161,11 @@ async fn readiness_names_a_route_removable_after_its_period_at_full_in_the_api_a
         14 * 24 * 10 - 10 + 2,
         "the period's hours: {whole}"
     );
-    let text = strangler_report(&proxy, &[]);
+    let text = proxy.strangler("report", &[]);
     let line = text.lines().find(|l| l.starts_with("whole ")).expect(&text);
     assert!(line.ends_with("legacy path removable"), "{text}");
     assert!(line.contains("20 d"), "{text}");
-    let json: Value = serde_json::from_str(&strangler_report(&proxy, &["--json"])).unwrap();
+    let json: Value = serde_json::from_str(&proxy.strangler("report", &["--json"])).unwrap();
     assert_eq!(json["routes"][1]["verdict_text"], "not started", "{json}");
 }
 
@@ -221,19 +221,6 @@ async fn readiness_needs_an_admin_token_like_the_rest_of_the_admin_api() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["routes"].as_array().unwrap().len(), 2);
-}
-
-/// `strangler report --config <the proxy's routes.yaml> ARGS`'s output.
-fn strangler_report(proxy: &Proxy, args: &[&str]) -> String {
-    let config = proxy.config_path().to_str().unwrap().to_owned();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(["report", "--config", &config])
-        .args(args)
-        .output()
-        .expect("running strangler report");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
