@@ -115,42 +115,47 @@ fn verdict(e: &Evidence, period_days: u32) -> (Verdict, Vec<String>) {
     }
     let any_new_tenant = e.effective.tenants.values().any(|s| s.value == Side::New);
     if e.percent == 0.0 && !any_new_tenant && e.period.served_new == 0 {
-        reasons.push(format!(
-            "at 0 %, no request served by the new side in {period_days} days"
-        ));
-        if let Some(rate) = e.match_rate {
-            let compared = e.period.comparisons;
-            reasons.push(format!(
-                "shadow match rate {} over {compared} comparisons",
-                percent_text(rate)
-            ));
-        }
-        return (Verdict::NotStarted, reasons);
+        return (Verdict::NotStarted, not_started_reasons(e, period_days));
     }
-    if let (Some(days), Some(rollback)) = (e.days_since_rollback, &e.rollback) {
-        if days >= period_days {
-            reasons.push(format!(
-                "last rollback {}: {}",
-                days_ago(days),
-                rollback.what
-            ));
-        } else {
-            let why = format!("rolled back {}: {}", days_ago(days), rollback.what);
-            return (Verdict::Blocked(why), reasons);
-        }
-    }
-    if let Some(rate) = e.match_rate.filter(|rate| *rate < MIN_MATCH_RATE) {
-        let why = format!(
-            "shadow match rate {} < {}",
-            percent_text(rate),
-            percent_text(MIN_MATCH_RATE)
-        );
+    if let Some(why) = blocker(e, period_days, &mut reasons) {
         return (Verdict::Blocked(why), reasons);
     }
     match e.percent >= 100.0 {
         true => at_full_verdict(e, period_days, reasons),
         false => partial_verdict(e, period_days, reasons),
     }
+}
+
+fn not_started_reasons(e: &Evidence, period_days: u32) -> Vec<String> {
+    let mut reasons = vec![format!(
+        "at 0 %, no request served by the new side in {period_days} days"
+    )];
+    if let Some(rate) = e.match_rate {
+        let compared = e.period.comparisons;
+        reasons.push(format!(
+            "shadow match rate {} over {compared} comparisons",
+            percent_text(rate)
+        ));
+    }
+    reasons
+}
+
+/// What blocks a started route whatever its percentage: a rollback in the period (one
+/// before it is only a reason), a shadow match rate under [`MIN_MATCH_RATE`].
+fn blocker(e: &Evidence, period_days: u32, reasons: &mut Vec<String>) -> Option<String> {
+    if let (Some(days), Some(rollback)) = (e.days_since_rollback, &e.rollback) {
+        let ago = days_ago(days);
+        if days < period_days {
+            return Some(format!("rolled back {ago}: {}", rollback.what));
+        }
+        reasons.push(format!("last rollback {ago}: {}", rollback.what));
+    }
+    let rate = e.match_rate.filter(|rate| *rate < MIN_MATCH_RATE)?;
+    Some(format!(
+        "shadow match rate {} < {}",
+        percent_text(rate),
+        percent_text(MIN_MATCH_RATE)
+    ))
 }
 
 /// The verdict of a route at 100 %.

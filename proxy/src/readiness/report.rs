@@ -4,9 +4,11 @@
 //! the console and `strangler report`.
 
 use serde::Serialize;
-use strangler_control::readiness::{assess, RouteInput, RouteReadiness, RETENTION_DAYS};
-use strangler_control::{ControlError, Database, FileRoute};
-use strangler_flags::Snapshot;
+use strangler_control::readiness::{
+    assess, HourCounts, RouteInput, RouteReadiness, RETENTION_DAYS,
+};
+use strangler_control::{AuditEntry, ControlError, Database, FileRoute, Overrides};
+use strangler_flags::{Route, Snapshot};
 use time::{Duration, OffsetDateTime};
 
 /// The report over every route.
@@ -27,27 +29,11 @@ pub struct Report {
 pub async fn report(database: &Database, file: &Snapshot) -> Result<Report, ControlError> {
     let now = OffsetDateTime::now_utc();
     let period_days = file.readiness().removable_after_days;
-    let days = i64::from(period_days.max(30));
-    let hours = database.rollups().since(now - Duration::days(days)).await?;
-    let flags = database.flags();
-    let audit = flags
-        .audit_since(now - Duration::days(i64::from(RETENTION_DAYS)))
-        .await?;
-    let overrides = flags.overrides().await?;
+    let history = History::read(database, period_days, now).await?;
     let routes: Vec<RouteReadiness> = file
         .routes()
         .iter()
-        .map(|route| {
-            assess(&RouteInput {
-                route: &route.name,
-                file: &FileRoute::from_route(route),
-                overrides: &overrides,
-                hours: &hours,
-                audit: &audit,
-                period_days,
-                now,
-            })
-        })
+        .map(|route| history.assess(route, period_days, now))
         .collect();
     let stale = routes
         .iter()
@@ -60,4 +46,42 @@ pub async fn report(database: &Database, file: &Snapshot) -> Result<Report, Cont
         routes,
         stale,
     })
+}
+
+/// What the store says of every route: the rollup of the last 30 days (or of the period,
+/// when longer), the audit log kept and the runtime overrides.
+struct History {
+    hours: Vec<HourCounts>,
+    audit: Vec<AuditEntry>,
+    overrides: Overrides,
+}
+
+impl History {
+    async fn read(
+        database: &Database,
+        period_days: u32,
+        now: OffsetDateTime,
+    ) -> Result<History, ControlError> {
+        let days = i64::from(period_days.max(30));
+        let hours = database.rollups().since(now - Duration::days(days)).await?;
+        let flags = database.flags();
+        let kept = now - Duration::days(i64::from(RETENTION_DAYS));
+        Ok(History {
+            hours,
+            audit: flags.audit_since(kept).await?,
+            overrides: flags.overrides().await?,
+        })
+    }
+
+    fn assess(&self, route: &Route, period_days: u32, now: OffsetDateTime) -> RouteReadiness {
+        assess(&RouteInput {
+            route: &route.name,
+            file: &FileRoute::from_route(route),
+            overrides: &self.overrides,
+            hours: &self.hours,
+            audit: &self.audit,
+            period_days,
+            now,
+        })
+    }
 }
