@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 
 use crate::support::backend::closed_port_url;
 use crate::support::browser::Browser;
+use crate::support::process::StranglerProcess;
+use crate::support::scratch::Scratch;
 use crate::support::scripted::Scripted;
 use crate::support::shadowing::route_report;
 use crate::support::{send, Backend, Config, Proxy};
@@ -175,7 +177,7 @@ async fn readiness_counts_are_flushed_when_the_proxy_stops() {
         Backend::echo("legacy").await,
         Backend::echo("billing").await,
     );
-    let kept = crate::support::scratch::Scratch::new();
+    let kept = Scratch::new();
     let store = format!("sqlite://{}", kept.path().join("strangler.db").display());
     let proxy = Proxy::start(&two_routes(&legacy, billing.url()).store(&store)).await;
     send_many(&proxy, "/api/users/4", 5).await;
@@ -251,4 +253,40 @@ async fn readiness_page_of_the_console_shows_each_routes_verdict_as_text() {
         json!(["/console/readiness.js", "/console/console.js"])
     );
     browser.screenshot("readiness").await;
+}
+
+/// A regression: the flush after draining built its timeout outside the control runtime,
+/// which panics on the binary's main thread (it has no runtime of its own).
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_counts_of_a_process_stopped_by_sigterm_reach_the_store() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let scratch = Scratch::new();
+    let store = format!("sqlite://{}", scratch.path().join("strangler.db").display());
+    let text = two_routes(&legacy, billing.url()).store(&store).render();
+    let mut process = StranglerProcess::run(&scratch.write("routes.yaml", &text), &[]);
+    let addr = process.serving().await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..4 {
+        let url = format!("http://{addr}/api/invoices/7");
+        assert!(client.get(url).send().await.unwrap().status().is_success());
+    }
+    process.signal(libc::SIGTERM);
+    let status = process.exit(Duration::from_secs(25)).await;
+    assert!(status.success(), "{status}\n{}", process.output());
+    let since = OffsetDateTime::now_utc() - time::Duration::hours(2);
+    let rows = Database::connect(&store)
+        .await
+        .unwrap()
+        .rollups()
+        .since(since)
+        .await
+        .unwrap();
+    let served: u64 = rows
+        .iter()
+        .map(|r| r.counts.served_new + r.counts.served_legacy)
+        .sum();
+    assert_eq!(served, 4, "{rows:?}\n{}", process.output());
 }

@@ -276,7 +276,9 @@ impl Running {
         let (Some(control), Some(flusher)) = (&self.control, &self.readiness) else {
             return;
         };
-        let flushed = control.block_on(tokio::time::timeout(SHUTDOWN_FLUSH, flusher.flush()));
+        // The timeout is made inside the runtime: the thread that stops may have none.
+        let flushed =
+            control.block_on(async { tokio::time::timeout(SHUTDOWN_FLUSH, flusher.flush()).await });
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!(target: "strangler::readiness", "the last readiness counts were not flushed at shutdown");
         }
