@@ -15,6 +15,8 @@
 //!   into its [`EffectiveRoute`], each value tagged with its [`Source`].
 //! - [`Schedule::effective_percent`] is a pure function of the stored schedule and the
 //!   clock, identical on every instance.
+//! - [`Rollups`] keeps per route and hour what each side served, summed over a fleet;
+//!   [`readiness::assess`] turns them, the flags and the audit log into a verdict.
 //!
 //! # Overrides and routes.yaml
 //!
@@ -42,6 +44,7 @@ pub mod error;
 mod identity;
 pub mod overrides;
 pub mod percent;
+pub mod readiness;
 pub mod schedule;
 mod store;
 #[cfg(feature = "testing")]
@@ -55,4 +58,4 @@ pub use identity::Identity;
 pub use overrides::{Overrides, RouteOverrides, RouteSetBy};
 pub use percent::PercentBp;
 pub use schedule::{AtStep, Every, RepeatStep, Schedule, Step};
-pub use store::{diffs, ChangeFeed, Database, SharedDatabase, Store, CHANNEL};
+pub use store::{diffs, ChangeFeed, Database, Rollups, SharedDatabase, Store, CHANNEL};

@@ -234,6 +234,11 @@ impl Snapshot {
         self.config.otlp.as_ref()
     }
 
+    /// `readiness:`, what the readiness report judges routes by.
+    pub fn readiness(&self) -> config::readiness::Readiness {
+        self.config.readiness
+    }
+
     /// `shutdown_grace:` and `upgrade_sock:`, which the proxy reads at start.
     pub fn lifecycle(&self) -> &config::lifecycle::Lifecycle {
         &self.config.lifecycle

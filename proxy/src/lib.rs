@@ -15,6 +15,7 @@ pub mod cli;
 mod connection;
 mod live;
 mod process;
+mod readiness;
 mod request;
 mod resilience;
 mod shadow;

@@ -78,6 +78,16 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Report, per route, whether its legacy path can go: the share served by the new side,
+    /// days at 100 %, rollbacks, fallbacks, the shadow match rate and a verdict, from the
+    /// store of the config's `store:`.
+    Report {
+        #[arg(long, default_value = "routes.yaml")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `strangler explain`'s description of a request.
@@ -142,6 +152,7 @@ fn main() -> ExitCode {
             limit,
             json,
         } => cli::diffs::diffs(&config, route.as_deref(), &since, limit, json),
+        Command::Report { config, json } => cli::report::report(&config, json),
     };
     report("strangler", result.map_err(anyhow::Error::from))
 }

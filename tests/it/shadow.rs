@@ -643,7 +643,7 @@ async fn strangler_diffs_finds_a_relative_store_beside_routes_yaml_from_anywhere
     let stderr = String::from_utf8_lossy(&missing.stderr);
     let expected = elsewhere.path().join("diffs.db");
     assert!(
-        stderr.contains(&format!("no diff store at {}", expected.display())),
+        stderr.contains(&format!("no store at {}", expected.display())),
         "{stderr}"
     );
 }

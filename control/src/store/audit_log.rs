@@ -85,6 +85,17 @@ pub(super) async fn list(
     query.fetch_all(conn).await?.iter().map(entry).collect()
 }
 
+/// Every entry at or after `since`, oldest first.
+pub(super) async fn since(
+    conn: &mut AnyConnection,
+    since: OffsetDateTime,
+) -> Result<Vec<AuditEntry>, ControlError> {
+    let sql = format!("SELECT {COLUMNS} FROM audit a WHERE a.at_ms >= $1 ORDER BY a.id");
+    let at_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+    let rows = sqlx::query(&sql).bind(at_ms).fetch_all(conn).await?;
+    rows.iter().map(entry).collect()
+}
+
 /// The newest entry after `id` about the same subject (`route`, or global for None).
 pub(super) async fn newest_after(
     conn: &mut AnyConnection,

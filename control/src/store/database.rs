@@ -3,7 +3,8 @@
 //! store ([`Database::diffs`]), which are two views of it. One migration set per dialect
 //! (`migrations/sqlite`, `migrations/postgres`): the flag store's tables from 0001, the
 //! diff store's from 1001, numbered apart because they once ran from two crates and a
-//! database already migrated keeps those versions and checksums.
+//! database already migrated keeps those versions and checksums; the readiness rollup's
+//! ([`Database::rollups`]) from 2001.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use strangler_flags::store_url::{scrub, without_credentials};
 
 use super::diffs::DiffStore;
+use super::rollups::Rollups;
 use super::sqlite_file::SqliteFile;
 use super::Store;
 use crate::error::ControlError;
@@ -86,6 +88,11 @@ impl Database {
             url: self.url.clone(),
             file: self.file.clone(),
         }
+    }
+
+    /// The readiness rollup, on this pool.
+    pub fn rollups(&self) -> Rollups {
+        Rollups::new(self.pool.clone(), self.file.clone())
     }
 
     /// The diff store, keeping at most `samples_per_signature` full samples per route and

@@ -1,7 +1,8 @@
 //! The control plane's store, in SQLite (one file, the default) or PostgreSQL (a fleet
 //! sharing one database): one [`Database`] (the pool and the migrations, [`database`])
-//! with two views, the flag store ([`Store`], here: the runtime overrides and their audit
-//! log) and the diff store ([`diffs`]: shadow comparisons and samples).
+//! with three views, the flag store ([`Store`], here: the runtime overrides and their audit
+//! log), the diff store ([`diffs`]: shadow comparisons and samples) and the readiness
+//! rollup ([`Rollups`]).
 //!
 //! Every flag change is one transaction that bumps the version, reads the touched flags,
 //! writes the new ones and the audit entry: all of it lands or none of it does. Instances
@@ -12,6 +13,7 @@ mod database;
 pub mod diffs;
 mod feed;
 mod flags;
+mod rollups;
 mod sqlite_file;
 
 use sqlx::{AnyConnection, AnyPool};
@@ -19,6 +21,7 @@ use time::OffsetDateTime;
 
 pub use self::database::{Database, SharedDatabase};
 pub use self::feed::{ChangeFeed, CHANNEL};
+pub use self::rollups::Rollups;
 
 use self::database::Backend;
 
@@ -117,6 +120,16 @@ impl Store {
     ) -> Result<Vec<AuditEntry>, ControlError> {
         self.check_identity()?;
         audit_log::list(&mut *self.pool.acquire().await?, route, limit).await
+    }
+
+    /// Every audit entry committed at or after `since`, of every route and global, oldest
+    /// first: what the readiness report reads its rollbacks and last changes from.
+    pub async fn audit_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<AuditEntry>, ControlError> {
+        self.check_identity()?;
+        audit_log::since(&mut *self.pool.acquire().await?, since).await
     }
 
     /// Undoes entry `id`: restores its `before` for the flags it touched, as a new entry

@@ -8,5 +8,6 @@ mod diffs;
 mod effective;
 mod fleet;
 mod guard_trip;
+mod rollups;
 mod schedule;
 mod support;

@@ -17,6 +17,7 @@ mod problems;
 mod pruned;
 mod qa;
 pub mod raw;
+pub mod readiness;
 mod recover;
 mod routes;
 pub mod schema;
@@ -116,6 +117,8 @@ pub struct Config {
     pub lifecycle: lifecycle::Lifecycle,
     /// `telemetry.otlp`, validated; `None` when no traces are exported.
     pub otlp: Option<telemetry::Otlp>,
+    /// `readiness:`, validated.
+    pub readiness: readiness::Readiness,
     /// What does not stop the file loading but should be fixed (deprecated keys), located
     /// like errors, in file order.
     pub warnings: Vec<ConfigError>,
@@ -220,6 +223,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         problems,
     );
     let otlp = telemetry::validate(raw.telemetry, keys.surroundings, problems);
+    let readiness = readiness::validate(raw.readiness, problems);
     let service_policies: Vec<ServicePolicy> =
         service_policies.into_iter().collect::<Option<_>>()?;
     let mut timeouts = timeouts?;
@@ -259,6 +263,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         timeouts,
         lifecycle: lifecycle?,
         otlp: otlp?,
+        readiness: readiness?,
         warnings: Vec::new(),
     })
 }

@@ -115,6 +115,11 @@ pub struct RawConfig {
     /// traces are exported (the `traceparent` is still continued).
     #[serde(default)]
     pub telemetry: super::telemetry::RawTelemetry,
+    /// `readiness:` when the readiness report calls a route's legacy path removable:
+    /// `{ removable_after: 14d }` ([`RawReadiness`](super::readiness::RawReadiness)
+    /// documents it). Default: 14 days.
+    #[serde(default)]
+    pub readiness: super::readiness::RawReadiness,
 }
 
 /// The `qa:` section: who may force a side, and with which header.

@@ -314,3 +314,15 @@ fn a_yaml_syntax_error_is_reported_alone() {
     let errors = load_errors(&format!("{BASE}routes: [\n  - {{ name: x\n"));
     assert_eq!(errors.len(), 1, "{errors:#?}");
 }
+
+#[test]
+fn readiness_removable_after_in_part_days_is_located() {
+    let errors = load_errors(&format!("{BASE}readiness: {{ removable_after: 36h }}\n"));
+    assert_eq!(
+        errors,
+        ["routes.yaml:9:31: readiness.removable_after must be whole days from 1d to 90d, got \"36h\""]
+    );
+    let unknown = load_errors(&format!("{BASE}readiness: {{ removable: 14d }}\n"));
+    assert_eq!(unknown.len(), 1);
+    assert!(unknown[0].starts_with("routes.yaml:9:"), "{}", unknown[0]);
+}

@@ -40,6 +40,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(crate::admin::explain::routes())
         .merge(crate::admin::audit::routes())
         .merge(crate::admin::effective::routes())
+        .merge(crate::admin::readiness::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -26,6 +26,8 @@ pub struct AdminState {
     pub guards: Arc<crate::resilience::guard::Guards>,
     /// The new services' breakers and health checks.
     pub health: Arc<crate::resilience::service_health::ServiceHealth>,
+    /// The readiness rollup's flusher, and through it the store the report reads.
+    pub readiness: Arc<crate::readiness::flusher::Flusher>,
     /// `shutdown_grace` and `upgrade_sock` as read at start (see [`crate::process::upgrade`]).
     pub lifecycle: Arc<serde_json::Value>,
 }

@@ -15,6 +15,7 @@ pub fn demo(config: PathBuf) -> Result<(), CliError> {
         std::env::set_var(TOKEN_ENV, DEMO_TOKEN);
     }
     let _backends = start_backends(&config)?;
+    crate::cli::demo_history::seed(&config, &_backends)?;
     crate::cli::run::serve(
         config,
         false,
@@ -81,6 +82,8 @@ fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> Str
          \x20 for i in $(seq 1 50); do curl -s -o /dev/null -H \"X-Tenant-Id: tenant-$i\" http://{proxy}/api/invoices/$i; done\n\
          \x20 cargo run --release -- diffs --config routes.yaml       # the one real difference: /currency\n\
          \x20 curl -s -H 'Authorization: Bearer demo' 'http://{admin}/admin/diffs?route=invoices'\n\
+         Readiness (which parts of the monolith can go; invoice-list's history is seeded demo data):\n\
+         \x20 cargo run --release -- report --config routes.yaml      # invoice-list: legacy path removable\n\
          Edit routes.yaml (e.g. percent: 100) and the proxy follows within a second. Ctrl-C stops.\n"
     )
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use strangler_control::diffs::DiffStore;
+use strangler_control::Database;
 use strangler_flags::Snapshot;
 
 use crate::cli::error::CliError;
@@ -36,7 +36,9 @@ pub fn diffs(
     }
     let since = reports::parse_since(since).map_err(CliError::Usage)?;
     let limit = limit.or((!json).then_some(TEXT_LIMIT));
-    let report = with_store(&snapshot, |store| async move {
+    let samples = snapshot.diffs().samples_per_signature;
+    let report = with_database(&snapshot, |database| async move {
+        let store = database.diffs(samples);
         Ok(reports::report(&store, route, since, limit).await?)
     })?;
     match json {
@@ -49,10 +51,10 @@ pub fn diffs(
 /// Prints the kept sample `id`: the request and both answers side by side, or `--json`.
 pub fn sample(config: &Path, id: i64, json: bool) -> Result<(), CliError> {
     let snapshot = routes_file::load(config)?;
-    let found = with_store(
-        &snapshot,
-        |store| async move { Ok(store.sample(id).await?) },
-    )?;
+    let samples = snapshot.diffs().samples_per_signature;
+    let found = with_database(&snapshot, |database| async move {
+        Ok(database.diffs(samples).sample(id).await?)
+    })?;
     let Some(sample) = found else {
         return Err(CliError::Usage(format!("no sample {id} in the diff store")));
     };
@@ -67,16 +69,20 @@ pub fn sample(config: &Path, id: i64, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Runs `read` on the diff store that `snapshot`'s `store:` names, on a runtime of its own;
-/// a SQLite store that does not exist is an error naming its path, never a new empty one.
-fn with_store<T, F>(snapshot: &Snapshot, read: impl FnOnce(DiffStore) -> F) -> Result<T, CliError>
+/// Runs `read` on the database that `snapshot`'s `store:` names (the diff store, the
+/// readiness rollup), on a runtime of its own; a SQLite store that does not exist is an
+/// error naming its path, never a new empty one.
+pub(super) fn with_database<T, F>(
+    snapshot: &Snapshot,
+    read: impl FnOnce(Database) -> F,
+) -> Result<T, CliError>
 where
     F: std::future::Future<Output = Result<T, CliError>>,
 {
     if let Some(path) = strangler_flags::store_url::sqlite_path(snapshot.store_url()) {
         if !std::path::Path::new(path).exists() {
             let message = format!(
-                "no diff store at {path}: a proxy running this routes.yaml creates it there \
+                "no store at {path}: a proxy running this routes.yaml creates it there \
                  (a relative store: path is relative to routes.yaml's directory)"
             );
             return Err(CliError::Usage(message));
@@ -86,8 +92,5 @@ where
         .enable_all()
         .build()
         .map_err(CliError::io("starting a runtime"))?;
-    runtime.block_on(async {
-        let database = strangler_control::Database::connect(snapshot.store_url()).await?;
-        read(database.diffs(snapshot.diffs().samples_per_signature)).await
-    })
+    runtime.block_on(async { read(Database::connect(snapshot.store_url()).await?).await })
 }

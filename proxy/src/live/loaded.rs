@@ -45,7 +45,8 @@ pub struct Loaded {
     pub snapshot: Arc<Snapshot>,
     /// routes.yaml as compiled, before the overrides (folded again when they change).
     pub file: Arc<Snapshot>,
-    /// Metric handles registered once per route, so the request path does no label lookups.
+    /// Metric handles registered once per route, so the request path does no label lookups;
+    /// with them each route's readiness tally, from the instance's one rollup.
     pub metrics: Arc<RouteMetrics>,
     /// `tenant.forward_header`, parsed once here instead of on every request.
     pub forward_header: http::HeaderName,
@@ -77,14 +78,18 @@ impl Loaded {
         flags: i64,
         previous: Option<&Loaded>,
     ) -> Loaded {
-        let (metrics, upstream_tls) = match previous {
-            Some(previous) if Arc::ptr_eq(&previous.file, &file) => {
-                (previous.metrics.clone(), previous.upstream_tls.clone())
-            }
-            _ => (
-                Arc::new(RouteMetrics::register(&file)),
-                Arc::new(UpstreamTlsSet::build(&file)),
-            ),
+        let same_file = previous.filter(|p| Arc::ptr_eq(&p.file, &file));
+        let metrics = match (same_file, previous) {
+            (Some(same), _) => same.metrics.clone(),
+            (None, Some(previous)) => Arc::new(RouteMetrics::register(
+                &file,
+                previous.metrics.rollup().clone(),
+            )),
+            (None, None) => Arc::new(RouteMetrics::register(&file, Arc::default())),
+        };
+        let upstream_tls = match same_file {
+            Some(same) => same.upstream_tls.clone(),
+            None => Arc::new(UpstreamTlsSet::build(&file)),
         };
         let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
             .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));

@@ -25,6 +25,7 @@ use crate::process::launch::{Launch, StartError};
 use crate::process::listeners::{self, local_addr, ProxyListeners};
 use crate::process::services;
 use crate::process::upgrade::{Handover, UpgradeError};
+use crate::readiness::flusher::{Flusher, SHUTDOWN_FLUSH};
 use crate::request::edge::Edge;
 use crate::request::rate_limit::RateLimiter;
 use crate::resilience::guard::Guards;
@@ -60,6 +61,8 @@ pub struct Running {
     health: Arc<ServiceHealth>,
     /// The tenants' rate buckets, kept across reloads (which change only the rates).
     rate_limiter: Arc<RateLimiter>,
+    /// Flushes the readiness rollup's counts to the store (every minute, and at shutdown).
+    readiness: Option<Arc<Flusher>>,
     /// Keeps the file watcher alive.
     _watcher: Option<notify::RecommendedWatcher>,
     /// Connections open and whether they should close; see [`crate::connection::drain`].
@@ -115,6 +118,7 @@ impl Running {
             guards: Arc::new(Guards::new(&live.current().file)),
             health: Arc::default(),
             rate_limiter: Arc::default(),
+            readiness: None,
             _watcher: None,
             drain: drain.clone(),
             h2c_heads: Arc::default(),
@@ -127,6 +131,7 @@ impl Running {
         let database = SharedDatabase::new(running.live.current().file.store_url());
         let flags = running.connect_flags(&control, database.clone());
         running.start_guards(&control, &flags);
+        running.start_readiness(&control, database.clone());
         let diffs = running.start_shadowing(&shadow, &control, database);
         if let Some(limit) = crate::process::descriptors::raise_open_files_limit() {
             running.pressure.set_limit(limit);
@@ -219,6 +224,7 @@ impl Running {
         self.drain.begin(grace);
         let _ = self.shutdown.send(true);
         let drained = self.drain.wait(&self.in_flight, started, grace);
+        self.flush_readiness();
         let _ = self.admin_stop.send(true);
         for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
             .into_iter()
@@ -277,6 +283,28 @@ impl Running {
         control.spawn(evaluator);
     }
 
+    /// Starts the readiness rollup's flusher on `control`, on the flag store's `database`.
+    fn start_readiness(&mut self, control: &tokio::runtime::Runtime, database: SharedDatabase) {
+        let rollup = self.live.current().metrics.rollup().clone();
+        let flusher = Arc::new(Flusher::new(database, rollup));
+        control.spawn(flusher.clone().run(self.shutdown.subscribe()));
+        self.readiness = Some(flusher);
+    }
+
+    /// Flushes the counts of the requests drained since the last flush, within
+    /// [`SHUTDOWN_FLUSH`]; what does not make it is lost with the process.
+    fn flush_readiness(&self) {
+        let (Some(control), Some(flusher)) = (&self.control, &self.readiness) else {
+            return;
+        };
+        // The timeout is made inside the runtime: the thread that stops may have none.
+        let flushed =
+            control.block_on(async { tokio::time::timeout(SHUTDOWN_FLUSH, flusher.flush()).await });
+        if !matches!(flushed, Ok(Ok(()))) {
+            tracing::warn!(target: "strangler::readiness", "the last readiness counts were not flushed at shutdown");
+        }
+    }
+
     /// Starts the shadow workers on `shadow` and the diff store's writer on `control`, on
     /// the flag store's `database`. `diffs.in_flight` is read here, once: it takes effect
     /// on restart.
@@ -317,6 +345,10 @@ impl Running {
             diffs,
             guards: self.guards.clone(),
             health: self.health.clone(),
+            readiness: self
+                .readiness
+                .clone()
+                .expect("the readiness flusher starts before the admin listener"),
             lifecycle: Arc::new(self.handover.report(self.grace)),
         }
     }

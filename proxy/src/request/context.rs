@@ -189,6 +189,7 @@ impl RequestCtx {
             primary_latency: latency,
             primary_error,
             trace: self.shadow_trace(loaded),
+            tally: loaded.metrics.tally(self.route),
         })
     }
 

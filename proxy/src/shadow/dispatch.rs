@@ -33,6 +33,7 @@ use crate::shadow::client::{target_of, Callee, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::{self, ShadowTrace};
+use crate::telemetry::rollup::RouteTally;
 use crate::telemetry::trace::new_span_id;
 
 /// Signatures whose samples are counted here before the count starts again.
@@ -59,6 +60,8 @@ pub struct Finished {
     pub primary_error: Option<String>,
     /// Where the comparison's span goes, when the request is traced.
     pub trace: Option<ShadowTrace>,
+    /// The route's readiness tally, which counts the comparison and whether it matched.
+    pub tally: Option<Arc<RouteTally>>,
 }
 
 /// The shadow machinery shared by every proxy worker.
@@ -191,6 +194,9 @@ impl Worker {
         };
         drop(job.mirror.permit.take());
         traced::record(span, started, &job.finished, &comparison);
+        if let Some(tally) = &job.finished.tally {
+            tally.compared(comparison.verdict);
+        }
         submit(
             &self.records,
             job.finished.shadow_side,

@@ -2,7 +2,7 @@
 //! registered once per snapshot (the request path only increments them), and the JSON log
 //! subscriber whose `strangler::access` target is the access log.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics::{Counter, Histogram};
@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use strangler_flags::{Side, Snapshot};
 
 use crate::telemetry::log_writer::{LogWriter, TracingSink};
+use crate::telemetry::rollup::{Rollup, RouteTally};
 use strangler_flags::resilience::Diversion;
 
 /// The request-duration histogram's buckets, in seconds: sub-millisecond to 10 s.
@@ -134,24 +135,39 @@ struct RouteHandles {
     fallbacks: [Counter; Diversion::ALL.len()],
     /// `strangler_rate_limited_total{route}`.
     rate_limited: Counter,
+    /// The route's counts for the readiness rollup (a detached one for "no route").
+    tally: Arc<RouteTally>,
 }
 
 /// Metric handles for every route of one snapshot, indexed like `Snapshot::routes()`, with
 /// the last slot for requests that matched no route.
 pub struct RouteMetrics {
     routes: Vec<RouteHandles>,
+    /// The instance's tallies by route name, which every snapshot shares.
+    rollup: Arc<Rollup>,
 }
 
 impl RouteMetrics {
-    /// Registers the handles of every route of `snapshot` (once per reload, not per request).
-    pub fn register(snapshot: &Snapshot) -> RouteMetrics {
+    /// Registers the handles of every route of `snapshot` (once per reload, not per
+    /// request), with each route's tally from `rollup`.
+    pub fn register(snapshot: &Snapshot, rollup: Arc<Rollup>) -> RouteMetrics {
         crate::telemetry::catalog::register_config(snapshot);
         let names = snapshot.routes().iter().map(|r| r.name.to_string());
-        let routes = names
-            .chain([NO_ROUTE.to_string()])
-            .map(RouteHandles::register)
+        let mut routes: Vec<RouteHandles> = names
+            .map(|name| RouteHandles::register(name.clone(), rollup.tally(&name)))
             .collect();
-        RouteMetrics { routes }
+        routes.push(RouteHandles::register(NO_ROUTE.into(), Arc::default()));
+        RouteMetrics { routes, rollup }
+    }
+
+    /// The instance's readiness tallies, shared by every snapshot.
+    pub fn rollup(&self) -> &Arc<Rollup> {
+        &self.rollup
+    }
+
+    /// The readiness tally of the route at `route`, for its shadow comparison.
+    pub fn tally(&self, route: Option<usize>) -> Option<Arc<RouteTally>> {
+        route.map(|_| self.slot(route).tally.clone())
     }
 
     /// Records one finished request.
@@ -160,11 +176,14 @@ impl RouteMetrics {
         let class = usize::from(status / 100).min(5);
         handles.requests[side_index(side)][class].increment(1);
         handles.duration[side_index(side)].record(elapsed.as_secs_f64());
+        handles.tally.served(side);
     }
 
     /// Records that a request meant for the new service went to legacy, and why.
     pub fn record_fallback(&self, route: Option<usize>, diversion: Diversion) {
-        self.slot(route).fallbacks[diversion.index()].increment(1);
+        let handles = self.slot(route);
+        handles.fallbacks[diversion.index()].increment(1);
+        handles.tally.fallback();
     }
 
     /// Records a request answered 429 because its tenant was over its rate.
@@ -179,7 +198,7 @@ impl RouteMetrics {
 }
 
 impl RouteHandles {
-    fn register(route: String) -> RouteHandles {
+    fn register(route: String, tally: Arc<RouteTally>) -> RouteHandles {
         let per_side = |side: Side| {
             STATUS_CLASSES.map(|class| {
                 metrics::counter!("strangler_requests_total",
@@ -198,6 +217,7 @@ impl RouteHandles {
                     "route" => route.clone(), "reason" => diversion.label())
             }),
             rate_limited: metrics::counter!("strangler_rate_limited_total", "route" => route.clone()),
+            tally,
         }
     }
 }

@@ -333,6 +333,20 @@ impl Proxy {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Runs `strangler COMMAND --config <this proxy's routes.yaml> ARGS` (a command that
+    /// reads the store, such as `diffs` or `report`); its stdout, once it succeeded.
+    pub fn strangler(&self, command: &str, args: &[&str]) -> String {
+        let config = self.config_path().to_str().unwrap().to_owned();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+            .args([command, "--config", &config])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running strangler {command}: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// A GET to the admin listener: status and body text.
     pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
         let response = self

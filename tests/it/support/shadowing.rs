@@ -49,13 +49,5 @@ pub async fn route_report(proxy: &Proxy, route: &str, count: u64) -> Value {
 
 /// Runs `strangler diffs` with `args` on the proxy's config; its stdout.
 pub fn strangler_diffs(proxy: &Proxy, args: &[&str]) -> String {
-    let config = proxy.config_path().to_str().unwrap().to_owned();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(["diffs", "--config", &config])
-        .args(args)
-        .output()
-        .expect("running strangler diffs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    proxy.strangler("diffs", args)
 }

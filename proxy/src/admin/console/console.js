@@ -773,6 +773,7 @@ function pageFor(hash) {
     case 'diffs': return ['diffs', diffsPage()];
     case 'sample': return ['diffs', samplePage(parts[1] || '')];
     case 'audit': return ['audit', auditPage()];
+    case 'readiness': return ['readiness', readinessPage()];
     case 'health': return ['health', healthPage()];
     default: return ['overview', overviewPage()];
   }

@@ -20,6 +20,8 @@ use crate::admin::state::AdminState;
 
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("console.js");
+/// The readiness page (`#/readiness`), in a file of its own beside `console.js`.
+const READINESS_SCRIPT: &str = include_str!("readiness.js");
 const STYLE: &str = include_str!("console.css");
 
 /// What every console response carries: the page may load only its own script and style,
@@ -47,6 +49,10 @@ pub fn routes() -> Router<AdminState> {
         .route(
             "/console/console.js",
             get(|| async { page(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/readiness.js",
+            get(|| async { page(READINESS_SCRIPT, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/console.css",
