@@ -34,6 +34,12 @@ pub trait Surroundings {
         Err("these surroundings read no certificates".into())
     }
 
+    /// The time now, in unix seconds, for the warning about a certificate that expires
+    /// soon; `None` (the default) gives no such warning.
+    fn now_unix(&self) -> Option<i64> {
+        None
+    }
+
     /// The CA certificates in the PEM file at `path`, DER; an error when it holds none.
     fn ca_bundle(&self, path: &Path) -> Result<Vec<Vec<u8>>, String> {
         let _ = path;

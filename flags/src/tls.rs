@@ -38,6 +38,23 @@ impl std::fmt::Debug for CertifiedPair {
     }
 }
 
+/// A certificate expiring within this many seconds of the load is warned about (14 days).
+pub const EXPIRY_WARNING: i64 = 14 * 24 * 3600;
+
+impl CertifiedPair {
+    /// The warning for a certificate that expires within [`EXPIRY_WARNING`] of `now`.
+    pub fn expiry_warning(&self, now: i64) -> Option<String> {
+        let left = self.not_after - now;
+        (left < EXPIRY_WARNING).then(|| {
+            let days = left / (24 * 3600);
+            format!(
+                "the certificate (serial {}) expires in {days} days; renew it",
+                self.serial
+            )
+        })
+    }
+}
+
 /// One certificate of a TLS listener: where it is read from (again, when the files change
 /// on disk) and which server names select it.
 #[derive(Debug, Clone, PartialEq, Eq)]

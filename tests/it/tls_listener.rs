@@ -215,3 +215,21 @@ async fn a_start_with_an_expired_or_mismatched_pair_is_refused_with_its_location
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn check_warns_about_a_certificate_that_expires_within_14_days() {
+    let (pki, dir) = (Pki::new(), Scratch::new());
+    pki.expiring(&["a.test"], 51, 5).write(dir.path(), "soon");
+    let file = dir.write(
+        "routes.yaml",
+        "listen: { addr: 127.0.0.1:0, tls: { cert: soon.pem, key: soon.key } }\nlegacy: http://127.0.0.1:1\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(["check", file.to_str().unwrap()])
+        .output()
+        .expect("strangler check runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let warning = "routes.yaml:1:43: warning: soon.pem: the certificate (serial 33) expires in ";
+    assert!(stderr.contains(warning) && stderr.contains(" days; renew it"), "{stderr}");
+}

@@ -228,6 +228,10 @@ fn one_cert(
         .certificate(&cert_path, &key_path)
         .map_err(|e| problems.at_value(&format!("{at}.cert"), format!("{cert} with {key}: {e}")))
         .ok()?;
+    let warning = surroundings.now_unix().and_then(|now| pair.expiry_warning(now));
+    if let Some(warning) = warning {
+        problems.warn(&format!("{at}.cert"), format!("{cert}: {warning}"));
+    }
     let names_written = names.is_some();
     let names = match names {
         Some(names) => server_names(&format!("{at}.names"), names, problems)?,

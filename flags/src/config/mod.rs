@@ -236,6 +236,8 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         }
     }
     let listeners = listeners?;
+    let (routes, services) = (routes?, services.into_iter().collect::<Option<Vec<_>>>()?);
+    grpc_routes(&routes, &services, problems);
     Some(Config {
         listen: listeners[0].addr,
         listeners,
@@ -244,12 +246,12 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
             .unwrap_or_else(|| DEFAULT_ADMIN.parse().expect("valid default")),
         threads: raw.threads,
         legacy: legacy?,
-        services: services.into_iter().collect::<Option<_>>()?,
+        services,
         tenants: tenant.resolver?,
         default_side,
         forward_header: tenant.forward?,
         strip_headers: tenant.strip?,
-        routes: routes?,
+        routes,
         path_case,
         debug_headers: raw.debug_headers,
         connect_timeout: timeouts.defaults().connect,
@@ -289,6 +291,32 @@ fn one_read_timeout_per_service(raw: &RawConfig, problems: &mut Problems<'_>) {
                 &format!("{at}.read_timeout"),
                 format!("upstream {name:?} has a read timeout here and at {other}; keep one"),
             );
+        }
+    }
+}
+
+/// A route to an `http2: true` service (gRPC) cannot be shadowed (the shadow client speaks
+/// HTTP/1.1 and compares JSON and text, not protobuf frames), and does not fall back on
+/// statuses (a gRPC error is a `grpc-status` trailer on a 200).
+fn grpc_routes(routes: &[Route], services: &[Upstream], problems: &mut Problems<'_>) {
+    for (index, route) in routes.iter().enumerate() {
+        if !services.get(route.service_index()).is_some_and(|s| s.http2) {
+            continue;
+        }
+        if route.shadow().is_some() {
+            let message = format!(
+                "route {:?} goes to an http2 service: shadow compares HTTP/1.1 answers, not gRPC",
+                route.name
+            );
+            problems.at_key(&format!("routes[{index}].shadow"), message);
+        }
+        if route.fallback().is_some_and(|f| !f.statuses.is_empty()) {
+            let message = format!(
+                "route {:?} goes to an http2 service: gRPC errors are grpc-status trailers, \
+                 not statuses; fall back on timeout only (fallback.on: [timeout])",
+                route.name
+            );
+            problems.at_key(&format!("routes[{index}].fallback"), message);
         }
     }
 }

@@ -98,6 +98,12 @@ fn section(
         (None, None) => Some(None),
         (Some(cert), Some(key)) => surroundings
             .certificate(&base.join(cert), &base.join(key))
+            .inspect(|pair| {
+                let warning = surroundings.now_unix().and_then(|now| pair.expiry_warning(now));
+                if let Some(warning) = warning {
+                    problems.warn(&format!("{at}.client_cert"), format!("{cert}: {warning}"));
+                }
+            })
             .map(|pair| Some(Arc::new(pair)))
             .map_err(|e| {
                 let message = format!("{cert} with {key}: {e}");

@@ -191,3 +191,21 @@ fn verify_false_loads_with_a_warning() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("is not checked"), "{}", warnings[0]);
 }
+
+#[test]
+fn a_route_to_an_http2_service_is_neither_shadowed_nor_falls_back_on_statuses() {
+    let yaml = BASE.replace(
+        "  billing: http://127.0.0.1:3001\n",
+        "  billing: { url: http://127.0.0.1:3001, http2: true }\n",
+    );
+    let yaml = format!(
+        "{yaml}routes:\n  - name: rpc\n    match: {{ path: \"/billing.Billing/**\" }}\n    service: billing\n    shadow: {{}}\n    fallback: {{ on: [503] }}\n"
+    );
+    let errors = load_errors(&yaml);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].starts_with("routes.yaml:13:5: route \"rpc\" goes to an http2 service: shadow"), "{}", errors[0]);
+    assert!(errors[1].starts_with("routes.yaml:14:5: route \"rpc\" goes to an http2 service: gRPC errors"), "{}", errors[1]);
+    let timeout_only = yaml.replace("    shadow: {}\n", "").replace("on: [503]", "on: [timeout]");
+    let snapshot = load(&timeout_only);
+    assert!(snapshot.service("billing").unwrap().http2);
+}

@@ -37,6 +37,10 @@ impl Surroundings for Machine {
         crate::tls::material::read_pair(cert, key)
     }
 
+    fn now_unix(&self) -> Option<i64> {
+        Some(crate::tls::material::now_unix())
+    }
+
     fn ca_bundle(&self, path: &Path) -> Result<Vec<Vec<u8>>, String> {
         crate::tls::material::read_ca_bundle(path)
     }

@@ -59,6 +59,12 @@ impl Pki {
         )
     }
 
+    /// A certificate for `names` that expires in `days` days.
+    pub fn expiring(&self, names: &[&str], serial: u64, days: i64) -> Pair {
+        let now = time::OffsetDateTime::now_utc();
+        self.leaf_valid(names, serial, now - time::Duration::days(1), now + time::Duration::days(days))
+    }
+
     /// A certificate for `names` that expired yesterday.
     pub fn expired(&self, names: &[&str], serial: u64) -> Pair {
         let now = time::OffsetDateTime::now_utc();
