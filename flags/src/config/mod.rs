@@ -17,6 +17,7 @@ mod pruned;
 mod qa;
 pub mod raw;
 mod recover;
+mod rewrite;
 mod routes;
 pub mod schema;
 mod services;
@@ -73,6 +74,8 @@ pub struct Config {
     pub tenants: TenantResolver,
     /// `tenant.default`.
     pub default_side: Side,
+    /// `tenant.anonymous`, when on.
+    pub anonymous: Option<crate::tenant::anonymous::AnonymousIds>,
     /// `tenant.forward_header`, lowercase.
     pub forward_header: Box<str>,
     /// `tenant.strip_headers`, lowercase: client headers removed before a request goes
@@ -232,6 +235,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         services: services.into_iter().collect::<Option<_>>()?,
         tenants: tenant.resolver?,
         default_side,
+        anonymous: tenant.anonymous?,
         forward_header: tenant.forward?,
         strip_headers: tenant.strip?,
         routes: routes?,
