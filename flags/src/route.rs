@@ -175,8 +175,8 @@ impl Route {
     }
 
     /// The route's `rewrite:`, if its new side receives another request than the client's.
-    pub fn rewrite(&self) -> Option<&Rewrite> {
-        self.rewrite.as_deref()
+    pub fn rewrite(&self) -> Option<&Arc<Rewrite>> {
+        self.rewrite.as_ref()
     }
 
     /// The compiled path pattern, which a rewrite reads the parameters from.

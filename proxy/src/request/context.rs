@@ -34,6 +34,8 @@ pub struct RequestCtx {
     pub(super) route: Option<usize>,
     /// The resolved tenant.
     pub(super) tenant: Option<String>,
+    /// The anonymous id minted for this request (`tenant.anonymous`), set in its answer.
+    pub(super) anonymous_id: Option<String>,
     /// The side the rollout decided.
     pub(super) side: Side,
     /// Why it decided so; `None` when the request was refused before deciding.
@@ -60,6 +62,7 @@ impl RequestCtx {
             config: None,
             route: None,
             tenant: None,
+            anonymous_id: None,
             side: Side::Legacy,
             reason: None,
             ticket: BreakerTicket::default(),

@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::shadow::client::{target_of, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
+use crate::shadow::layout::NewLayout;
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::{self, ShadowTrace};
 use crate::telemetry::trace::new_span_id;
@@ -163,6 +164,8 @@ impl Worker {
             .to_owned();
         let target = request.as_ref().map_or(String::new(), target_of);
         let mut comparison = comparison(&job.finished, &method, &target);
+        let layout = job.mirror.new_layout.take();
+        comparison.upstream_path = layout.as_ref().map(|l| target_of(&l.head));
         let captured = job.mirror.take();
         comparison.primary_status = captured.as_ref().map(|(_, primary)| primary.status);
         // A capture that gave up (a stream, a fallback, a client gone) wins over the error
@@ -182,7 +185,8 @@ impl Worker {
                 None
             }
             (None, None, Some(request), Some((body, primary))) => {
-                self.exchange(&job, &request, body, primary, &mut comparison, span)
+                let sides = Sides::new(&request, layout.as_deref(), &job.finished);
+                self.exchange(&job, sides, body, primary, &mut comparison, span)
                     .await
             }
             _ => {
@@ -204,7 +208,7 @@ impl Worker {
     async fn exchange(
         &self,
         job: &Job,
-        request: &pingora::http::RequestHeader,
+        sides: Sides<'_>,
         body: Bytes,
         primary: Captured,
         comparison: &mut Comparison,
@@ -212,11 +216,13 @@ impl Worker {
     ) -> Option<(SampleSide, SampleSide)> {
         let policy = &job.mirror.policy;
         let (shadow_addr, primary_addr) = (job.finished.shadow_addr, job.finished.primary_addr);
+        let request = sides.head(Role::Shadow);
         let started = Instant::now();
         let shadow = self
             .client
             .call(shadow_addr, request, body.clone(), policy, span)
-            .await;
+            .await
+            .map(|answer| sides.in_client_layout(Role::Shadow, answer));
         comparison.shadow_ms = Some(millis(started.elapsed()));
         let shadow = match shadow {
             Ok(shadow) => shadow,
@@ -237,9 +243,12 @@ impl Worker {
         let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
         let probing = policy.noise.hundredths() > 0;
         if probing && safe && diff.skipped.is_none() && self.wants_probe(job, comparison) {
-            let answers = [(primary_addr, &primary), (shadow_addr, &shadow)];
-            let sides = if policy.noise_both_sides { 2 } else { 1 };
-            let probed = self.probe(&answers[..sides], request, body, policy).await;
+            let answers = [
+                (Role::Primary, primary_addr, &primary),
+                (Role::Shadow, shadow_addr, &shadow),
+            ];
+            let asked = if policy.noise_both_sides { 2 } else { 1 };
+            let probed = self.probe(&answers[..asked], sides, body, policy).await;
             let mut probed = probed.into_iter();
             comparison.noise = probed.next().flatten();
             comparison.shadow_noise = probed.next().flatten();
@@ -252,17 +261,20 @@ impl Worker {
     /// from its first answer (`None` where the second call failed).
     async fn probe(
         &self,
-        answers: &[(SocketAddr, &Captured)],
-        request: &pingora::http::RequestHeader,
+        answers: &[(Role, SocketAddr, &Captured)],
+        sides: Sides<'_>,
         body: Bytes,
         policy: &CompiledPolicy,
     ) -> Vec<Option<BTreeSet<String>>> {
         let mut probed = Vec::with_capacity(answers.len());
-        for (addr, first) in answers {
+        for (role, addr, first) in answers {
+            let request = sides.head(*role);
             let call = self
                 .client
                 .call(*addr, request, body.clone(), policy, new_span_id());
-            let again = call.await;
+            let again = call
+                .await
+                .map(|answer| sides.in_client_layout(*role, answer));
             probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
         }
         probed
@@ -317,6 +329,57 @@ impl Worker {
     }
 }
 
+/// The primary call or the shadow call of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Shadow,
+}
+
+/// The heads each side of a comparison is sent: legacy's, and the new side's when its
+/// route rewrites ([`NewLayout`]), whose answers are then mapped to the client's layout.
+#[derive(Clone, Copy)]
+struct Sides<'a> {
+    legacy: &'a pingora::http::RequestHeader,
+    layout: Option<&'a NewLayout>,
+    /// Which role the new side plays.
+    new: Role,
+}
+
+impl<'a> Sides<'a> {
+    fn new(
+        legacy: &'a pingora::http::RequestHeader,
+        layout: Option<&'a NewLayout>,
+        finished: &Finished,
+    ) -> Sides<'a> {
+        let new = match finished.shadow_side {
+            "new" => Role::Shadow,
+            _ => Role::Primary,
+        };
+        Sides {
+            legacy,
+            layout,
+            new,
+        }
+    }
+
+    /// The head `role` is sent.
+    fn head(&self, role: Role) -> &'a pingora::http::RequestHeader {
+        match self.layout {
+            Some(layout) if role == self.new => &layout.head,
+            _ => self.legacy,
+        }
+    }
+
+    /// `answer` from `role`, its redirects in the client's layout if that is the new side.
+    fn in_client_layout(&self, role: Role, answer: Captured) -> Captured {
+        match self.layout {
+            Some(layout) if role == self.new => layout.map_answer(answer),
+            _ => answer,
+        }
+    }
+}
+
 /// A comparison of `finished` with nothing compared yet.
 fn comparison(finished: &Finished, method: &str, target: &str) -> Comparison {
     Comparison {
@@ -326,6 +389,7 @@ fn comparison(finished: &Finished, method: &str, target: &str) -> Comparison {
         tenant: finished.tenant.clone(),
         method: method.to_owned(),
         path: target.to_owned(),
+        upstream_path: None,
         primary_side: finished.primary_side.to_owned(),
         verdict: Verdict::Match,
         skip: None,
