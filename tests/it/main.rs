@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod admin_tokens;
+mod anonymous;
 mod binary;
 mod breaker;
 mod cli;
@@ -27,6 +28,7 @@ mod propagation;
 mod protocols;
 mod qa;
 mod reload;
+mod rewrites;
 mod rollout;
 mod routing;
 mod runtime_flags;
