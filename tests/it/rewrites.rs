@@ -225,7 +225,7 @@ fn check_locates_each_bad_rewrite() {
         (22, 22, "unknown parameter {number}"),
         (22, 38, "unknown field `typo`"),
     ] {
-        let expected = format!("{}", at(line, col));
+        let expected = at(line, col);
         let found = err
             .lines()
             .any(|l| l.starts_with(&expected) && l.contains(what));

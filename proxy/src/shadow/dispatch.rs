@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::shadow::client::{target_of, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
-use crate::shadow::layout::NewLayout;
+use crate::shadow::layout::{Role, Sides};
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::{self, ShadowTrace};
 use crate::telemetry::trace::new_span_id;
@@ -185,7 +185,8 @@ impl Worker {
                 None
             }
             (None, None, Some(request), Some((body, primary))) => {
-                let sides = Sides::new(&request, layout.as_deref(), &job.finished);
+                let new_is_shadow = job.finished.shadow_side == "new";
+                let sides = Sides::new(&request, layout.as_deref(), new_is_shadow);
                 self.exchange(&job, sides, body, primary, &mut comparison, span)
                     .await
             }
@@ -326,57 +327,6 @@ impl Worker {
             SampleSide::of(primary, settings),
             SampleSide::of(shadow, settings),
         ))
-    }
-}
-
-/// The primary call or the shadow call of a comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Primary,
-    Shadow,
-}
-
-/// The heads each side of a comparison is sent: legacy's, and the new side's when its
-/// route rewrites ([`NewLayout`]), whose answers are then mapped to the client's layout.
-#[derive(Clone, Copy)]
-struct Sides<'a> {
-    legacy: &'a pingora::http::RequestHeader,
-    layout: Option<&'a NewLayout>,
-    /// Which role the new side plays.
-    new: Role,
-}
-
-impl<'a> Sides<'a> {
-    fn new(
-        legacy: &'a pingora::http::RequestHeader,
-        layout: Option<&'a NewLayout>,
-        finished: &Finished,
-    ) -> Sides<'a> {
-        let new = match finished.shadow_side {
-            "new" => Role::Shadow,
-            _ => Role::Primary,
-        };
-        Sides {
-            legacy,
-            layout,
-            new,
-        }
-    }
-
-    /// The head `role` is sent.
-    fn head(&self, role: Role) -> &'a pingora::http::RequestHeader {
-        match self.layout {
-            Some(layout) if role == self.new => &layout.head,
-            _ => self.legacy,
-        }
-    }
-
-    /// `answer` from `role`, its redirects in the client's layout if that is the new side.
-    fn in_client_layout(&self, role: Role, answer: Captured) -> Captured {
-        match self.layout {
-            Some(layout) if role == self.new => layout.map_answer(answer),
-            _ => answer,
-        }
     }
 }
 

@@ -61,3 +61,57 @@ impl NewLayout {
         answer
     }
 }
+
+/// The primary call or the shadow call of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// The side that served the client.
+    Primary,
+    /// The other side.
+    Shadow,
+}
+
+/// The heads each side of a comparison is sent: legacy's, and the new side's when its
+/// route rewrites ([`NewLayout`]), whose answers are then mapped to the client's layout.
+#[derive(Clone, Copy)]
+pub(super) struct Sides<'a> {
+    legacy: &'a RequestHeader,
+    layout: Option<&'a NewLayout>,
+    /// Which role the new side plays.
+    new: Role,
+}
+
+impl<'a> Sides<'a> {
+    /// The sides of a comparison whose shadow is the new side when `new_is_shadow`.
+    pub(super) fn new(
+        legacy: &'a RequestHeader,
+        layout: Option<&'a NewLayout>,
+        new_is_shadow: bool,
+    ) -> Sides<'a> {
+        let new = match new_is_shadow {
+            true => Role::Shadow,
+            false => Role::Primary,
+        };
+        Sides {
+            legacy,
+            layout,
+            new,
+        }
+    }
+
+    /// The head `role` is sent.
+    pub(super) fn head(&self, role: Role) -> &'a RequestHeader {
+        match self.layout {
+            Some(layout) if role == self.new => &layout.head,
+            _ => self.legacy,
+        }
+    }
+
+    /// `answer` from `role`, its redirects in the client's layout if that is the new side.
+    pub(super) fn in_client_layout(&self, role: Role, answer: Captured) -> Captured {
+        match self.layout {
+            Some(layout) if role == self.new => layout.map_answer(answer),
+            _ => answer,
+        }
+    }
+}
