@@ -157,3 +157,38 @@ fn check_locates_a_bad_anonymous_cookie_and_max_age() {
         "{err}"
     );
 }
+
+#[test]
+fn explain_says_which_anonymous_id_bucketed_a_request() {
+    let scratch = Scratch::new();
+    let text = Config::with_legacy_url("http://127.0.0.1:3000".into())
+        .service_url("billing", "http://127.0.0.1:3001".into())
+        .tenant("  anonymous: {}")
+        .routes("  - { name: app, match: { path: \"/app/**\" }, service: billing, rollout: { percent: 50 } }")
+        .render();
+    let file = scratch.write("routes.yaml", &text);
+    let explain = |extra: &[&str]| {
+        let config = file.to_str().expect("utf-8");
+        let args = [
+            &["explain", "--config", config, "--path", "/app/x"][..],
+            extra,
+        ]
+        .concat();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
+            .args(args)
+            .output()
+            .expect("running strangler explain");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let id = "0123456789abcdef0123456789abcdef";
+    let sent = explain(&["--cookie", &format!("strangler_id={id}")]);
+    assert!(
+        sent.contains(&format!("anonymous: bucketed by the id {id}")),
+        "{sent}"
+    );
+    assert!(sent.contains("reason:   percent (bucket"), "{sent}");
+    let forged = explain(&["--cookie", "strangler_id=acme"]);
+    assert!(forged.contains("anonymous: none valid sent"), "{forged}");
+    assert!(forged.contains("reason:   no-tenant"), "{forged}");
+}
