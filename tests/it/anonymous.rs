@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use reqwest::StatusCode;
 
+use crate::support::process::strangler;
 use crate::support::scratch::Scratch;
 use crate::support::{send, Backend, Config, Proxy};
 
@@ -137,17 +138,14 @@ async fn a_forged_anonymous_id_is_replaced_and_a_tenant_gets_no_cookie() {
 #[test]
 fn check_locates_a_bad_anonymous_cookie_and_max_age() {
     let scratch = Scratch::new();
-    let text = Config::with_legacy_url("http://127.0.0.1:3000".into())
+    let text = Config::offline()
         .tenant("  anonymous: { cookie: \"a;b\", max_age: forever }")
         .render();
     let file = scratch.write("routes.yaml", &text);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(["check", file.to_str().expect("utf-8")])
-        .output()
-        .expect("running strangler check");
+    let output = strangler(&["check", file.to_str().expect("utf-8")]);
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
-    let at = format!("{}:9:", file.display());
+    let at = format!("{}:11:", file.display());
     assert!(
         err.contains(&format!("{at}24: \"a;b\" is not a valid cookie name")),
         "{err}"
@@ -161,8 +159,7 @@ fn check_locates_a_bad_anonymous_cookie_and_max_age() {
 #[test]
 fn explain_says_which_anonymous_id_bucketed_a_request() {
     let scratch = Scratch::new();
-    let text = Config::with_legacy_url("http://127.0.0.1:3000".into())
-        .service_url("billing", "http://127.0.0.1:3001".into())
+    let text = Config::offline()
         .tenant("  anonymous: {}")
         .routes("  - { name: app, match: { path: \"/app/**\" }, service: billing, rollout: { percent: 50 } }")
         .render();
@@ -174,10 +171,7 @@ fn explain_says_which_anonymous_id_bucketed_a_request() {
             extra,
         ]
         .concat();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_strangler"))
-            .args(args)
-            .output()
-            .expect("running strangler explain");
+        let output = strangler(&args);
         assert!(output.status.success(), "{output:?}");
         String::from_utf8_lossy(&output.stdout).into_owned()
     };

@@ -5,7 +5,6 @@
 //! shows both targets; `strangler check` and `explain` know the keys.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use axum::extract::Query;
 use axum::http::{header, StatusCode};
@@ -13,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::support::process::strangler;
 use crate::support::scratch::Scratch;
 use crate::support::scripted::Scripted;
 use crate::support::shadowing::{route_report, strangler_diffs};
@@ -182,20 +182,9 @@ async fn shadow_with_rewrites_sends_each_side_its_own_layout_whichever_serves() 
     }
 }
 
-/// A routes.yaml with fixed upstreams and `routes`, for the offline commands.
+/// A routes.yaml with `routes` and fixed upstreams, for the offline commands.
 fn routes_file(scratch: &Scratch, routes: &str) -> std::path::PathBuf {
-    let text = Config::with_legacy_url("http://127.0.0.1:3000".into())
-        .service_url("billing", "http://127.0.0.1:3001".into())
-        .routes(routes)
-        .render();
-    scratch.write("routes.yaml", &text)
-}
-
-fn strangler(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(args)
-        .output()
-        .expect("running strangler")
+    scratch.write("routes.yaml", &Config::offline().routes(routes).render())
 }
 
 #[test]
@@ -219,11 +208,11 @@ fn check_locates_each_bad_rewrite() {
     assert_eq!(checked.status.code(), Some(1), "{err}");
     let at = |line: u32, col: u32| format!("{}:{line}:{col}: ", file.display());
     for (line, col, what) in [
-        (17, 21, "strip_prefix \"/legacy\" is not a literal prefix"),
-        (18, 25, "\"X Bad\" is not a valid header name"),
-        (18, 50, "header \"Content-Length\" cannot be rewritten"),
-        (22, 22, "unknown parameter {number}"),
-        (22, 38, "unknown field `typo`"),
+        (18, 21, "strip_prefix \"/legacy\" is not a literal prefix"),
+        (19, 25, "\"X Bad\" is not a valid header name"),
+        (19, 50, "header \"Content-Length\" cannot be rewritten"),
+        (23, 22, "unknown parameter {number}"),
+        (23, 38, "unknown field `typo`"),
     ] {
         let expected = at(line, col);
         let found = err
