@@ -54,10 +54,11 @@ pub(super) fn strip_cookie(upstream: &mut RequestHeader, ids: Option<&AnonymousI
         return;
     };
     let name = &*ids.cookie;
-    let fields: Vec<HeaderValue> = upstream.headers.get_all(COOKIE).iter().cloned().collect();
-    if !fields.iter().any(|f| names_cookie(f.as_bytes(), name)) {
-        return;
+    let mut fields = upstream.headers.get_all(COOKIE).iter();
+    if !fields.any(|f| names_cookie(f.as_bytes(), name)) {
+        return; // the usual request: nothing is copied
     }
+    let fields: Vec<HeaderValue> = upstream.headers.get_all(COOKIE).iter().cloned().collect();
     upstream.remove_header(&COOKIE);
     for field in fields {
         let kept = match field.to_str() {
