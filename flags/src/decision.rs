@@ -2,9 +2,10 @@
 //! a bearer token that does not verify under `tenant.on_invalid: legacy` (legacy, no tenant,
 //! `invalid-token`); no matching route (legacy, `no-route`); the route's kill switch (legacy,
 //! `kill-switch`); a QA force header that is honoured (`forced`, see `crate::qa`); no
-//! tenant (`tenant.default`, `no-tenant`); an explicit tenant override
-//! (`tenant-override`); a percentage above 0 (the sticky bucket, `percent`); otherwise
-//! legacy (`default`). Before any of that the path is normalised (see
+//! tenant (`tenant.default`, `no-tenant`; with `tenant.anonymous`, the anonymous id's
+//! sticky bucket instead, never an override, see `crate::tenant::anonymous`); an explicit
+//! tenant override (`tenant-override`); a percentage above 0 (the sticky bucket,
+//! `percent`); otherwise legacy (`default`). Before any of that the path is normalised (see
 //! `crate::request_path`) and the route table and a `path:` tenant source see only that
 //! form, so every spelling of a path decides alike; the proxy still forwards the original
 //! request target. Nothing here allocates in the common case (a path already canonical):
@@ -20,6 +21,7 @@ use crate::qa::{Force, ForceIgnored, ForcedBy};
 use crate::request_path::normalize_request_path;
 use crate::rollout::bucket_after;
 use crate::route::Route;
+use crate::tenant::anonymous::AnonymousId;
 use crate::tenant::{OnInvalid, TenantSourceKind};
 use crate::{RequestView, Snapshot};
 
@@ -138,6 +140,23 @@ pub struct Decision<'s, 'r> {
     pub reason: Reason,
     /// A QA force header that was present but not honoured, and why.
     pub force_ignored: Option<ForceIgnored>,
+    /// With `tenant.anonymous`, a request without a tenant's id: sent (and bucketed by),
+    /// or missing (the proxy mints one, [`Decision::bucket_anonymous`]).
+    pub anonymous: Option<AnonymousId<'r>>,
+}
+
+impl Decision<'_, '_> {
+    /// Buckets a request whose anonymous id was missing by the one the proxy minted for
+    /// it, `id`; nothing changes for any other decision (a tenant, a kill switch, a forced
+    /// side, no route).
+    pub fn bucket_anonymous(&mut self, id: &str) {
+        let (Some(AnonymousId::Missing), Reason::NoTenant) = (self.anonymous, self.reason) else {
+            return;
+        };
+        if let Some(route) = self.route {
+            (self.side, self.reason) = anonymous_side(route, id);
+        }
+    }
 }
 
 /// Decides `req` against `snapshot`; see the module documentation for the order.
@@ -156,6 +175,10 @@ pub(crate) fn decide<'s, 'r>(
     };
     let route = snapshot.table.find(&snapshot.routes, req, &path);
     let tenant = resolved.as_ref().map(|(tenant, _)| &**tenant);
+    let anonymous = match (&snapshot.config.anonymous, tenant) {
+        (Some(ids), None) => Some(ids.read(req.cookie(&ids.cookie))),
+        _ => None,
+    };
     let force = match &snapshot.config.qa {
         Some(qa) => qa.force(req, tenant),
         None => Force::Absent,
@@ -163,7 +186,10 @@ pub(crate) fn decide<'s, 'r>(
     let (side, reason, force_ignored) = match route {
         None => no_route(force),
         Some(route) => forced_side(route, force).unwrap_or_else(|ignored| {
-            with(route_side(route, tenant, snapshot.default_side), ignored)
+            with(
+                route_side(route, tenant, anonymous, snapshot.default_side),
+                ignored,
+            )
         }),
     };
     let (tenant, tenant_source) = resolved.unzip();
@@ -174,6 +200,7 @@ pub(crate) fn decide<'s, 'r>(
         side,
         reason,
         force_ignored,
+        anonymous,
     })
 }
 
@@ -192,6 +219,7 @@ fn untrusted<'s, 'r>(
         side: Side::Legacy,
         reason: Reason::InvalidToken(why),
         force_ignored: None,
+        anonymous: None,
     }
 }
 
@@ -227,21 +255,40 @@ fn with(
     (side, reason, ignored)
 }
 
-/// The side of a matched route for `tenant`.
-fn route_side(route: &Route, tenant: Option<&str>, default_side: Side) -> (Side, Reason) {
+/// The side of a matched route for `tenant` (or, without one, its `anonymous` id).
+fn route_side(
+    route: &Route,
+    tenant: Option<&str>,
+    anonymous: Option<AnonymousId<'_>>,
+    default_side: Side,
+) -> (Side, Reason) {
     if route.killed {
         return (Side::Legacy, Reason::KillSwitch);
     }
     let Some(tenant) = tenant else {
-        return (default_side, Reason::NoTenant);
+        return match anonymous {
+            Some(AnonymousId::Sent(id)) => anonymous_side(route, id),
+            _ => (default_side, Reason::NoTenant),
+        };
     };
     if let Some(side) = route.overrides.get(tenant.as_bytes()) {
         return (*side, Reason::TenantOverride);
     }
+    percent_side(route, tenant)
+}
+
+/// The side of an anonymous id on a route whose kill switch is off: its bucket only, as it
+/// is never a tenant an override could name.
+fn anonymous_side(route: &Route, id: &str) -> (Side, Reason) {
+    percent_side(route, id)
+}
+
+/// The side of `key`'s sticky bucket on `route`, `default` at 0 %.
+fn percent_side(route: &Route, key: &str) -> (Side, Reason) {
     if route.percent == 0 {
         return (Side::Legacy, Reason::Default);
     }
-    let bucket = bucket_after(route.salted, tenant);
+    let bucket = bucket_after(route.salted, key);
     let side = if bucket < route.percent {
         Side::New
     } else {

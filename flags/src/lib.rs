@@ -27,6 +27,7 @@ pub mod qa;
 mod request_parts;
 mod request_path;
 pub mod resilience;
+pub mod rewrite;
 pub mod rollout;
 pub mod route;
 pub mod route_condition;

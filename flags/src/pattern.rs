@@ -142,6 +142,26 @@ impl Pattern {
         }
     }
 
+    /// Whether `path` (normalised) matches the whole pattern.
+    pub fn matches(&self, path: &str) -> bool {
+        let mut request = split(path);
+        for segment in &self.segments {
+            let equal = match (segment, request.next()) {
+                (Segment::Globstar, _) => return true,
+                (_, None) => return false,
+                (Segment::Param(_), Some(_)) => true,
+                (Segment::Literal(literal), Some(segment)) => match self.folded {
+                    true => segment.eq_ignore_ascii_case(literal),
+                    false => segment == &**literal,
+                },
+            };
+            if !equal {
+                return false;
+            }
+        }
+        request.next().is_none()
+    }
+
     /// The request segment matched by the parameter called `name`, if `path` matches.
     pub fn capture<'r>(&self, path: &'r str, name: &str) -> Option<&'r str> {
         let mut captured = None;

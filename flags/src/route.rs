@@ -9,6 +9,7 @@ use crate::guard::GuardPolicy;
 use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
 use crate::resilience::FallbackPolicy;
+use crate::rewrite::Rewrite;
 use crate::route_condition::{all_compatible, Condition};
 use crate::shadow_policy::CompiledPolicy;
 use crate::tenant::strip_port;
@@ -131,6 +132,8 @@ pub struct Route {
     pub(crate) guard: Option<Arc<GuardPolicy>>,
     /// The compiled `fallback:` block, if failed answers of the new side fall back.
     pub(crate) fallback: Option<Arc<FallbackPolicy>>,
+    /// The compiled `rewrite:` block, if the new side receives another request.
+    pub(crate) rewrite: Option<Arc<Rewrite>>,
 }
 
 impl Route {
@@ -169,6 +172,16 @@ impl Route {
     /// The route's `fallback:`, if failed answers of its new service fall back to legacy.
     pub fn fallback(&self) -> Option<&FallbackPolicy> {
         self.fallback.as_deref()
+    }
+
+    /// The route's `rewrite:`, if its new side receives another request than the client's.
+    pub fn rewrite(&self) -> Option<&Arc<Rewrite>> {
+        self.rewrite.as_ref()
+    }
+
+    /// The compiled path pattern, which a rewrite reads the parameters from.
+    pub fn path_pattern(&self) -> &Pattern {
+        &self.pattern
     }
 
     /// The rollout salt: the `cohort:` if set, else the route name.

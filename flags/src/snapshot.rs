@@ -188,6 +188,11 @@ impl Snapshot {
             })
     }
 
+    /// `tenant.anonymous`, when requests without a tenant get a sticky id cookie.
+    pub fn anonymous(&self) -> Option<&crate::tenant::anonymous::AnonymousIds> {
+        self.config.anonymous.as_ref()
+    }
+
     /// The routes, in file order.
     pub fn routes(&self) -> &[Route] {
         &self.routes

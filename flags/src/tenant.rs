@@ -10,6 +10,7 @@
 //! is asked), while a token that does not verify is [`RequestError::InvalidToken`], which
 //! `tenant.on_invalid` turns into a 401 or a trip to legacy.
 
+pub mod anonymous;
 pub mod jwt;
 pub(crate) mod kind;
 

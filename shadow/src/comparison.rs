@@ -88,6 +88,10 @@ pub struct Comparison {
     pub method: String,
     /// The request target as sent (path and query).
     pub path: String,
+    /// The target the new side received, when the route's `rewrite:` changed it (None:
+    /// the same as `path`).
+    #[serde(default)]
+    pub upstream_path: Option<String>,
     /// The side that served the client: `legacy` or `new`.
     pub primary_side: String,
     /// How it ended.

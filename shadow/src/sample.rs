@@ -41,6 +41,9 @@ pub struct SampleRequest {
     pub method: String,
     /// The request target as sent: path and query.
     pub target: String,
+    /// The target the new side received, when the route's `rewrite:` changed it.
+    #[serde(default)]
+    pub upstream_target: Option<String>,
     /// The tenant the proxy resolved, if any.
     pub tenant: Option<String>,
     /// The side that served the client (`legacy` or `new`); the shadow is the other.

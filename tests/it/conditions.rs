@@ -3,11 +3,10 @@
 //! header is no cookie (never a 500), `strangler explain --cookie` and the console's
 //! explain say which conditions decided, and `strangler check` locates a bad regex.
 
-use std::process::Command;
-
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::support::process::strangler;
 use crate::support::scratch::Scratch;
 use crate::support::{send, Backend, Config, Proxy};
 
@@ -105,21 +104,9 @@ async fn the_console_explain_takes_cookies_and_names_the_conditions() {
     );
 }
 
-/// A routes.yaml with [`ROUTES`] and fixed upstreams, for the offline commands.
+/// A routes.yaml with `routes` and fixed upstreams, for the offline commands.
 fn routes_file(scratch: &Scratch, routes: &str) -> std::path::PathBuf {
-    let text = Config::with_legacy_url("http://127.0.0.1:3000".into())
-        .service_url("billing", "http://127.0.0.1:3001".into())
-        .service_url("catalog", "http://127.0.0.1:3002".into())
-        .routes(routes)
-        .render();
-    scratch.write("routes.yaml", &text)
-}
-
-fn strangler(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_strangler"))
-        .args(args)
-        .output()
-        .expect("running strangler")
+    scratch.write("routes.yaml", &Config::offline().routes(routes).render())
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod admin_tokens;
+mod anonymous;
 mod binary;
 mod breaker;
 mod cli;
@@ -28,6 +29,7 @@ mod protocols;
 mod qa;
 mod readiness;
 mod reload;
+mod rewrites;
 mod rollout;
 mod routing;
 mod runtime_flags;

@@ -20,6 +20,7 @@ fn mismatch(at_ms: i64) -> Comparison {
         tenant: Some("acme".into()),
         method: "GET".into(),
         path: "/api/invoices/7?x=1".into(),
+        upstream_path: Some("/invoices/7?x=1".into()),
         primary_side: "legacy".into(),
         verdict: Verdict::Mismatch,
         skip: None,
@@ -109,6 +110,7 @@ async fn comparisons_and_samples_round_trip_and_retention_prunes() {
             at_ms: 1_000,
             method: "GET".into(),
             target: "/api/invoices/7?x=1".into(),
+            upstream_target: Some("/invoices/7?x=1".into()),
             tenant: Some("acme".into()),
             primary_side: "legacy".into(),
         };

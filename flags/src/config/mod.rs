@@ -19,6 +19,7 @@ mod qa;
 pub mod raw;
 pub mod readiness;
 mod recover;
+mod rewrite;
 mod routes;
 pub mod schema;
 mod services;
@@ -78,6 +79,8 @@ pub struct Config {
     pub tenants: TenantResolver,
     /// `tenant.default`.
     pub default_side: Side,
+    /// `tenant.anonymous`, when on.
+    pub anonymous: Option<crate::tenant::anonymous::AnonymousIds>,
     /// `tenant.forward_header`, lowercase.
     pub forward_header: Box<str>,
     /// `tenant.strip_headers`, lowercase: client headers removed before a request goes
@@ -249,6 +252,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         services,
         tenants: tenant.resolver?,
         default_side,
+        anonymous: tenant.anonymous?,
         forward_header: tenant.forward?,
         strip_headers: tenant.strip?,
         routes,

@@ -12,7 +12,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use super::fallback::{RawFallback, RawFallbackOn};
+pub use super::rewrite::{RawHeaderRewrite, RawRewrite};
 pub use super::services::{RawBreaker, RawHealth, RawService, RawServiceSpec};
+pub use super::tenant::RawAnonymous;
 use crate::shadow_policy::{RawDiffSettings, ShadowPolicy};
 use crate::tenant::OnInvalid;
 use crate::Side;
@@ -192,6 +194,10 @@ pub struct RawTenant {
     /// no token at all is neither: it has no tenant, like any anonymous request. Only
     /// allowed with a `jwt:` source. Default `reject`.
     pub on_invalid: Option<OnInvalid>,
+    /// `anonymous:` sticky ids for requests without a tenant, e.g.
+    /// `{ cookie: strangler_id, max_age: 30d }` (`RawAnonymous` documents each key), so
+    /// percent rollouts ramp anonymous visitors too. Default: off (`default:` applies).
+    pub anonymous: Option<RawAnonymous>,
 }
 
 /// One entry of `tenant.sources`: a mapping with exactly one of these keys.
@@ -279,6 +285,10 @@ pub struct RawRoute {
     /// methods (`RawFallback` documents each key). Default: only a failed connect falls
     /// back.
     pub fallback: Option<RawFallback>,
+    /// `rewrite:` what the new side receives instead of the client's request: path
+    /// (`strip_prefix`, `add_prefix` or `path`), `host` and `headers` (`RawRewrite`
+    /// documents each key). Legacy always gets the request unchanged. Default: none.
+    pub rewrite: Option<RawRewrite>,
 }
 
 /// A route's `match:`.

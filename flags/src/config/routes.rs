@@ -124,6 +124,10 @@ fn route_of(
         let at = at("fallback");
         super::fallback::validate(&at, fallback, methods.as_deref(), problems).map(Arc::new)
     });
+    let rewrite = raw.rewrite.as_ref().map(|rewrite| {
+        let at = at("rewrite");
+        super::rewrite::validate(&at, name, rewrite, (&pattern, case), problems).map(Arc::new)
+    });
     let salt = raw.cohort.unwrap_or_else(|| raw.name.clone());
     Some(Route {
         salted: crate::rollout::salted(&salt),
@@ -147,6 +151,7 @@ fn route_of(
         shadow: valid_if_present(shadow)?,
         guard: valid_if_present(guard)?,
         fallback: valid_if_present(fallback)?,
+        rewrite: valid_if_present(rewrite)?,
     })
 }
 

@@ -2,6 +2,9 @@
 //! path, or a verified `jwt:` source alone), what a request without one gets, and the
 //! headers the upstreams read it from, which a client must not be able to set.
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use super::header::header_name;
 use super::jwt::{self, KeyReader};
 use super::paths::PathCase;
@@ -10,7 +13,30 @@ use super::raw::{RawTenant, RawTenantSource};
 use super::DEFAULT_FORWARD_HEADER;
 use crate::pattern::{Pattern, Segment};
 use crate::route::HostMatch;
+use crate::tenant::anonymous::AnonymousIds;
 use crate::tenant::{TenantResolver, TenantSource};
+use crate::Side;
+
+/// `tenant.anonymous`, e.g. `{ cookie: strangler_id, max_age: 30d }`: a request no source
+/// names a tenant for gets a random id in this cookie (`HttpOnly; SameSite=Lax`, and
+/// `Secure` on a TLS listener) and is bucketed by it for percent rollouts like a tenant,
+/// so it stays on its side. The id is never a tenant: it matches no `rollout.tenants`
+/// override, and the cookie is never forwarded upstream. A malformed id is replaced.
+/// Not with `tenant.default: new`, which it replaces. Default: off.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnonymous {
+    /// `cookie:` the cookie's name. Default `strangler_id`.
+    pub cookie: Option<String>,
+    /// `max_age:` how long a browser keeps it, a duration (`30d`, `12h`). Default `30d`.
+    #[schemars(pattern(crate::shadow_policy::DURATION_PATTERN))]
+    pub max_age: Option<String>,
+}
+
+/// The anonymous cookie's name when `tenant.anonymous.cookie` is absent.
+const DEFAULT_ANONYMOUS_COOKIE: &str = "strangler_id";
+/// Its lifetime when `tenant.anonymous.max_age` is absent: 30 days.
+const DEFAULT_ANONYMOUS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 /// The `tenant:` section compiled; `None` where it had a problem.
 pub(super) struct TenantSection {
@@ -20,6 +46,8 @@ pub(super) struct TenantSection {
     pub(super) forward: Option<Box<str>>,
     /// `tenant.strip_headers`, lowercase.
     pub(super) strip: Option<Vec<Box<str>>>,
+    /// `tenant.anonymous`, `Some(None)` when off.
+    pub(super) anonymous: Option<Option<AnonymousIds>>,
 }
 
 /// Compiles `tenant.sources`, `tenant.on_invalid`, `tenant.forward_header` and
@@ -33,6 +61,10 @@ pub(super) fn tenant_section(
     check_verified_alone(&tenant, problems);
     check_verified_forwarding(&tenant, problems);
     let strip = strip_headers(&tenant.strip_headers, problems);
+    let anonymous = match &tenant.anonymous {
+        None => Some(None),
+        Some(raw) => anonymous_ids(raw, tenant.default, problems).map(Some),
+    };
     let compiled: Vec<Option<TenantSource>> = tenant
         .sources
         .into_iter()
@@ -52,7 +84,46 @@ pub(super) fn tenant_section(
         resolver,
         forward,
         strip,
+        anonymous,
     }
+}
+
+/// `tenant.anonymous`: a cookie name and a lifetime; not beside `tenant.default: new`,
+/// which would never apply.
+fn anonymous_ids(
+    raw: &RawAnonymous,
+    default: Side,
+    problems: &mut Problems<'_>,
+) -> Option<AnonymousIds> {
+    if default == Side::New {
+        let message = "tenant.anonymous buckets every request without a tenant, so \
+                       tenant.default: new would never apply; remove one of them";
+        problems.at_key("tenant.anonymous", message);
+    }
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let cookie = raw.cookie.as_deref().unwrap_or(DEFAULT_ANONYMOUS_COOKIE);
+    let cookie_ok = !cookie.is_empty() && cookie.bytes().all(token);
+    if !cookie_ok {
+        let message = format!("{cookie:?} is not a valid cookie name");
+        problems.at_value("tenant.anonymous.cookie", message);
+    }
+    let max_age = match raw.max_age.as_deref().map(super::parse_duration) {
+        None => Some(DEFAULT_ANONYMOUS_MAX_AGE),
+        Some(Ok(age)) if age.as_secs() > 0 => Some(age),
+        Some(Ok(_)) => {
+            problems.at_value("tenant.anonymous.max_age", "max_age must be at least 1s");
+            None
+        }
+        Some(Err(message)) => {
+            problems.at_value("tenant.anonymous.max_age", message);
+            None
+        }
+    };
+    (cookie_ok && default == Side::Legacy).then_some(())?;
+    Some(AnonymousIds {
+        cookie: cookie.into(),
+        max_age: max_age?,
+    })
 }
 
 /// Under a verified (`jwt:`) source the operator names the header the upstreams read the

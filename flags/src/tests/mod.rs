@@ -1,6 +1,7 @@
 //! Unit tests of the decision contract, one module per capability, each test named after
 //! the rule it pins. Requests are plain structs implementing [`RequestView`].
 
+mod anonymous;
 mod arbitrary_config;
 mod arbitrary_requests;
 mod conditions;
@@ -14,6 +15,7 @@ mod paths;
 mod precedence;
 mod qa;
 mod resilience;
+mod rewrites;
 mod shadow_policy;
 mod surroundings;
 mod telemetry;

@@ -40,8 +40,10 @@ pub(crate) fn render(view: &SampleView, colour: bool, width: usize) -> String {
             let tenant = request.tenant.as_deref().unwrap_or("-");
             let at = reports::rfc3339(request.at_ms);
             out.push_str(&format!(
-                "request: {} {}  tenant {tenant}  at {at}\n",
-                request.method, request.target
+                "request: {} {}{}  tenant {tenant}  at {at}\n",
+                request.method,
+                request.target,
+                reports::new_side_target(request)
             ));
             request.primary_side.as_str()
         }
@@ -129,6 +131,7 @@ mod tests {
                 at_ms: 1_764_979_200_000,
                 method: "GET".into(),
                 target: "/api/invoices/7?x=1".into(),
+                upstream_target: Some("/invoices/7?x=1".into()),
                 tenant: Some("acme".into()),
                 primary_side: "legacy".into(),
             }),
@@ -137,7 +140,10 @@ mod tests {
         };
         let text = render(&view, false, 80);
         assert!(
-            text.contains("request: GET /api/invoices/7?x=1  tenant acme  at 2025-12-06T00:00:00Z"),
+            text.contains(
+                "request: GET /api/invoices/7?x=1 (new side: /invoices/7?x=1)  tenant acme  at \
+                 2025-12-06T00:00:00Z"
+            ),
             "{text}"
         );
         assert!(text.contains("primary (legacy)"), "{text}");

@@ -4,6 +4,7 @@
 //! serving now, runtime flags included.
 
 use serde::Serialize;
+use strangler_flags::tenant::anonymous::AnonymousId;
 use strangler_flags::{RequestError, RequestView, Snapshot};
 
 /// A request described by a person (on the command line, in the console).
@@ -51,6 +52,12 @@ pub struct Answer {
     /// The matched route's header, cookie and query conditions, all of which held: what
     /// chose it over a route with fewer (`header x-beta = "1"`, `cookie beta present`).
     pub conditions: Vec<String>,
+    /// With `tenant.anonymous` and no tenant: the id that bucketed the request, or why
+    /// none did (a new one would be minted).
+    pub anonymous: Option<String>,
+    /// The path the new side receives when the matched route has a `rewrite:` that changes
+    /// it (legacy always gets the client's).
+    pub upstream_path: Option<String>,
 }
 
 struct Asked<'q, 's> {
@@ -97,8 +104,19 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
     let asked = Asked { question, snapshot };
     let decision = snapshot.decide(&asked)?;
     let upstream = snapshot.upstream(decision.side, decision.route);
+    let path = strangler_flags::matched_path(asked.path())?.into_owned();
+    let upstream_path = decision.route.and_then(|route| {
+        let rewrite = route.rewrite()?;
+        rewrite.upstream_path(route.path_pattern(), &path)
+    });
+    let anonymous = decision.anonymous.map(|id| match id {
+        AnonymousId::Sent(id) => format!("bucketed by the id {id}"),
+        AnonymousId::Missing => "none valid sent: the proxy mints one, sets it in a cookie \
+                                 and buckets by it"
+            .to_owned(),
+    });
     Ok(Answer {
-        path: strangler_flags::matched_path(asked.path())?.into_owned(),
+        path,
         path_case: snapshot.path_case().code(),
         route: decision.route.map(|r| r.name.to_string()),
         tenant: decision.tenant.map(std::borrow::Cow::into_owned),
@@ -112,6 +130,8 @@ pub fn explain(snapshot: &Snapshot, question: &Question<'_>) -> Result<Answer, R
             .route
             .map(|route| route.conditions().iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
+        anonymous,
+        upstream_path,
     })
 }
 
@@ -135,7 +155,13 @@ impl std::fmt::Display for Answer {
         if !self.conditions.is_empty() {
             writeln!(f, "matched:  {}", self.conditions.join(", "))?;
         }
+        if let Some(anonymous) = &self.anonymous {
+            writeln!(f, "anonymous: {anonymous}")?;
+        }
         writeln!(f, "side:     {}", self.side)?;
+        if let Some(path) = &self.upstream_path {
+            writeln!(f, "rewrite:  the new side receives {path}")?;
+        }
         writeln!(f, "upstream: {} ({})", self.upstream, self.upstream_addr)?;
         writeln!(f, "reason:   {}", self.detail)
     }

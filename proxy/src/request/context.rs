@@ -35,6 +35,8 @@ pub struct RequestCtx {
     pub(super) route: Option<usize>,
     /// The resolved tenant.
     pub(super) tenant: Option<String>,
+    /// The anonymous id minted for this request (`tenant.anonymous`), set in its answer.
+    pub(super) anonymous_id: Option<String>,
     /// The side the rollout decided.
     pub(super) side: Side,
     /// Why it decided so; `None` when the request was refused before deciding.
@@ -61,6 +63,7 @@ impl RequestCtx {
             config: None,
             route: None,
             tenant: None,
+            anonymous_id: None,
             side: Side::Legacy,
             reason: None,
             ticket: BreakerTicket::default(),

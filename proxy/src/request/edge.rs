@@ -12,12 +12,16 @@
 //! 4. `fail_to_connect` sends a request whose new service refused or timed out the
 //!    connection to legacy instead (`fallback:connect`: nothing was sent).
 //! 5. `upstream_request_filter` sets the headers the upstream may trust ([`super::headers`]):
-//!    tenant, forwarding, request id and trace context.
+//!    tenant, forwarding, request id and trace context; takes the anonymous id's cookie out
+//!    ([`super::anonymous`]); applies the route's `rewrite:` when the new side serves
+//!    ([`super::rewrite`]).
 //! 6. `request_body_filter` counts the body against `max_body`, holds the upload to
 //!    `timeouts.total` and copies it for a mirror.
 //! 7. `upstream_response_filter` reports the new service's answer to its breaker and drops
 //!    a failed one for legacy's on a route with `fallback:`.
-//! 8. `response_filter` adds the QA decision header and, while draining, `Connection: close`.
+//! 8. `response_filter` maps a rewritten route's redirects back to the client's layout,
+//!    sets a minted anonymous id's cookie, adds the QA decision header and, while draining,
+//!    `Connection: close`.
 //! 9. `response_body_filter` enforces `timeouts.total` and copies the primary's body for a
 //!    mirror.
 //! 10. `error_while_proxy` decides whether a failed exchange is retried on legacy (a route's
@@ -50,7 +54,7 @@ use crate::request::context::RequestCtx;
 use crate::request::head::{header_str, routable_target, RequestHead};
 use crate::request::rate_limit::RateLimiter;
 use crate::request::refusal::{self, Refusal};
-use crate::request::{fallback, headers, limits, shadowed, timeouts, traced};
+use crate::request::{anonymous, fallback, headers, limits, rewrite, shadowed, timeouts, traced};
 use crate::resilience::guard::{Guards, Outcome};
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::dispatch::Shadowing;
@@ -197,14 +201,13 @@ impl pingora::proxy::ProxyHttp for Edge {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         headers::add_forwarding_headers(upstream, client_ip)?;
+        anonymous::strip_cookie(upstream, loaded.snapshot.anonymous());
         if let Some(identity) = &ctx.identity {
             upstream.insert_header(REQUEST_ID, identity.request_id.as_str())?;
             upstream.insert_header(TRACEPARENT, identity.traceparent.as_str())?;
         }
         traced::upstream_started(ctx);
-        if let Some(mirror) = &mut ctx.mirror {
-            mirror.on_upstream_request(upstream);
-        }
+        rewrite::upstream_request(session.req_header(), upstream, ctx)?;
         // After the mirror's copy: a Host-less HTTP/1.0 request's shadow call gets its own
         // upstream's authority from the shadow client, not this one's.
         if upstream.headers.contains_key(http::header::HOST) {
@@ -275,9 +278,17 @@ impl pingora::proxy::ProxyHttp for Edge {
     ) -> Result<()> {
         drain::close_when_draining(&self.drain, session);
         headers::frame_for_http10(session, response);
+        rewrite::client_response(session.req_header(), response, ctx)?;
         if let Some(mirror) = &mut ctx.mirror {
             mirror.on_response(response);
         }
+        let anonymous_ids = ctx.loaded()?.snapshot.anonymous();
+        anonymous::set_cookie(
+            session,
+            response,
+            anonymous_ids,
+            ctx.anonymous_id.as_deref(),
+        )?;
         if ctx.loaded()?.snapshot.debug_headers() {
             response.insert_header(DECISION_HEADER, ctx.decision_summary())?;
         }
@@ -394,7 +405,8 @@ impl Edge {
             return Err(Refusal::Target);
         }
         let head = RequestHead::new(req);
-        let decision = loaded.snapshot.decide(&head).map_err(Refusal::Request)?;
+        let mut decision = loaded.snapshot.decide(&head).map_err(Refusal::Request)?;
+        ctx.anonymous_id = anonymous::settle(&mut decision);
         metrics::record_force(&decision);
         ctx.route = decision.route.map(|r| r.index());
         ctx.tenant = decision.tenant.map(std::borrow::Cow::into_owned);

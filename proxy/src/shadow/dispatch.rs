@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::shadow::client::{target_of, Callee, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
+use crate::shadow::layout::{Role, Sides};
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::{self, ShadowTrace};
 use crate::telemetry::rollup::RouteTally;
@@ -165,6 +166,8 @@ impl Worker {
             .to_owned();
         let target = request.as_ref().map_or(String::new(), target_of);
         let mut comparison = comparison(&job.finished, &method, &target);
+        let layout = job.mirror.new_layout.take();
+        comparison.upstream_path = layout.as_ref().map(|l| target_of(&l.head));
         let captured = job.mirror.take();
         comparison.primary_status = captured.as_ref().map(|(_, primary)| primary.status);
         // A capture that gave up (a stream, a fallback, a client gone) wins over the error
@@ -184,7 +187,9 @@ impl Worker {
                 None
             }
             (None, None, Some(request), Some((body, primary))) => {
-                self.exchange(&job, &request, body, primary, &mut comparison, span)
+                let new_is_shadow = job.finished.shadow_side == "new";
+                let sides = Sides::new(&request, layout.as_deref(), new_is_shadow);
+                self.exchange(&job, sides, body, primary, &mut comparison, span)
                     .await
             }
             _ => {
@@ -209,7 +214,7 @@ impl Worker {
     async fn exchange(
         &self,
         job: &Job,
-        request: &pingora::http::RequestHeader,
+        sides: Sides<'_>,
         body: Bytes,
         primary: Captured,
         comparison: &mut Comparison,
@@ -217,11 +222,13 @@ impl Worker {
     ) -> Option<(SampleSide, SampleSide)> {
         let policy = &job.mirror.policy;
         let (shadow_at, primary_at) = (&job.finished.shadow, &job.finished.primary);
+        let request = sides.head(Role::Shadow);
         let started = Instant::now();
         let shadow = self
             .client
             .call(shadow_at, request, body.clone(), policy, span)
-            .await;
+            .await
+            .map(|answer| sides.in_client_layout(Role::Shadow, answer));
         comparison.shadow_ms = Some(millis(started.elapsed()));
         let shadow = match shadow {
             Ok(shadow) => shadow,
@@ -242,9 +249,12 @@ impl Worker {
         let safe = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
         let probing = policy.noise.hundredths() > 0;
         if probing && safe && diff.skipped.is_none() && self.wants_probe(job, comparison) {
-            let answers = [(primary_at, &primary), (shadow_at, &shadow)];
-            let sides = if policy.noise_both_sides { 2 } else { 1 };
-            let probed = self.probe(&answers[..sides], request, body, policy).await;
+            let answers = [
+                (Role::Primary, primary_at, &primary),
+                (Role::Shadow, shadow_at, &shadow),
+            ];
+            let asked = if policy.noise_both_sides { 2 } else { 1 };
+            let probed = self.probe(&answers[..asked], sides, body, policy).await;
             let mut probed = probed.into_iter();
             comparison.noise = probed.next().flatten();
             comparison.shadow_noise = probed.next().flatten();
@@ -257,17 +267,20 @@ impl Worker {
     /// from its first answer (`None` where the second call failed).
     async fn probe(
         &self,
-        answers: &[(&Callee, &Captured)],
-        request: &pingora::http::RequestHeader,
+        answers: &[(Role, &Callee, &Captured)],
+        sides: Sides<'_>,
         body: Bytes,
         policy: &CompiledPolicy,
     ) -> Vec<Option<BTreeSet<String>>> {
         let mut probed = Vec::with_capacity(answers.len());
-        for (callee, first) in answers {
+        for (role, callee, first) in answers {
+            let request = sides.head(*role);
             let call = self
                 .client
                 .call(callee, request, body.clone(), policy, new_span_id());
-            let again = call.await;
+            let again = call
+                .await
+                .map(|answer| sides.in_client_layout(*role, answer));
             probed.push(again.ok().map(|again| noise_paths(first, &again, policy)));
         }
         probed
@@ -331,6 +344,7 @@ fn comparison(finished: &Finished, method: &str, target: &str) -> Comparison {
         tenant: finished.tenant.clone(),
         method: method.to_owned(),
         path: target.to_owned(),
+        upstream_path: None,
         primary_side: finished.primary_side.to_owned(),
         verdict: Verdict::Match,
         skip: None,

@@ -48,8 +48,10 @@ pub struct Mirror {
     pub policy: Arc<CompiledPolicy>,
     /// Whether the primary is asked a second time, to measure noise.
     pub noise: bool,
-    /// The request head as sent to the primary (after the proxy's own headers).
+    /// The request head as legacy gets it (after the proxy's own headers).
     pub request: Option<RequestHeader>,
+    /// With a route's `rewrite:`, the head the new side gets and its redirects' way back.
+    pub new_layout: Option<Box<crate::shadow::layout::NewLayout>>,
     /// The request body, while it fits.
     request_body: BytesMut,
     /// The primary's response head, converted for the diff only on the shadow thread.
@@ -117,6 +119,7 @@ impl Mirror {
             policy,
             noise,
             request: None,
+            new_layout: None,
             request_body: BytesMut::new(),
             response: None,
             response_body: BytesMut::new(),
@@ -125,10 +128,16 @@ impl Mirror {
         }
     }
 
-    /// Keeps the request head the primary is sent (the last one, after a fallback or a
-    /// retry, which sends the body again: so the body kept so far is dropped).
-    pub fn on_upstream_request(&mut self, upstream: &RequestHeader) {
+    /// Keeps the request head as legacy gets it, and the new side's when the route
+    /// rewrites (the last ones, after a fallback or a retry, which sends the body again: so
+    /// the body kept so far is dropped).
+    pub fn on_upstream_request(
+        &mut self,
+        upstream: &RequestHeader,
+        new_layout: Option<crate::shadow::layout::NewLayout>,
+    ) {
         self.request = Some(upstream.clone());
+        self.new_layout = new_layout.map(Box::new);
         self.request_body.clear();
     }
 

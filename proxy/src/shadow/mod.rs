@@ -1,5 +1,6 @@
 //! Shadow compare at the edge: the capture of a shadowed request while the primary serves
-//! it ([`mirror`]), the shadow call ([`client`]) and the comparison on a runtime of their
+//! it ([`mirror`]; with a route's `rewrite:`, the new side's head and redirects in
+//! [`layout`]), the shadow call ([`client`]) and the comparison on a runtime of their
 //! own ([`dispatch`]), the comparison's span when the request is traced ([`traced`]), the diff store's writer ([`diff_writer`]) and the reports read back from
 //! it ([`reports`], as text: [`report_text`]). The diff engine itself is the `strangler-shadow` crate.
 //!
@@ -9,6 +10,7 @@
 pub mod client;
 pub mod diff_writer;
 pub mod dispatch;
+pub mod layout;
 pub mod mirror;
 pub mod report_text;
 pub mod reports;

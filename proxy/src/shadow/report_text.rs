@@ -166,7 +166,9 @@ fn request_line(sample: &SampleSummary) -> String {
     let tenant = request.tenant.as_deref().unwrap_or("-");
     let at = rfc3339(request.at_ms);
     format!(
-        "{} {} tenant {tenant} at {at}",
-        request.method, request.target
+        "{} {}{} tenant {tenant} at {at}",
+        request.method,
+        request.target,
+        super::reports::new_side_target(request)
     )
 }

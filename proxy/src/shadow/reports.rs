@@ -140,6 +140,15 @@ fn cut<T>(list: &mut Vec<T>, limit: usize) -> usize {
     over
 }
 
+/// ` (new side: /invoices/7)` when the route's `rewrite:` sent the new side another target
+/// than the client's, else nothing: how reports show both layouts of a request.
+pub(crate) fn new_side_target(request: &SampleRequest) -> String {
+    match &request.upstream_target {
+        Some(target) => format!(" (new side: {target})"),
+        None => String::new(),
+    }
+}
+
 /// A unix-milliseconds time as RFC 3339 UTC, to the second.
 pub(crate) fn rfc3339(at_ms: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(at_ms.div_euclid(1000))

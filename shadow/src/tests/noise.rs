@@ -48,6 +48,7 @@ pub(super) fn comparison_of(diff: &Diff, noise: Option<BTreeSet<String>>) -> Com
         tenant: None,
         method: "GET".into(),
         path: "/".into(),
+        upstream_path: None,
         primary_side: "legacy".into(),
         verdict: Verdict::Match,
         skip: diff.skipped,

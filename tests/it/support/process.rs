@@ -14,6 +14,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Runs a `strangler` command that ends by itself (`check`, `explain`) with `args`: what
+/// it printed and how it exited.
+pub fn strangler(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_strangler"))
+        .args(args)
+        .output()
+        .expect("running strangler")
+}
+
 /// A running `strangler run` process; killed if dropped while still running.
 pub struct StranglerProcess {
     child: Child,

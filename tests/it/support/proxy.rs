@@ -70,6 +70,14 @@ impl Config {
         self
     }
 
+    /// A config for the commands that never start it (`check`, `explain`): legacy and the
+    /// services `billing` and `catalog` at fixed addresses nothing listens on.
+    pub fn offline() -> Config {
+        Config::with_legacy_url("http://127.0.0.1:3000".into())
+            .service_url("billing", "http://127.0.0.1:3001".into())
+            .service_url("catalog", "http://127.0.0.1:3002".into())
+    }
+
     /// Adds the new service `name` served by `backend`.
     pub fn service(self, name: &str, backend: &Backend) -> Config {
         self.service_url(name, backend.url())

@@ -12,15 +12,15 @@ use strangler_shadow::{
 
 use super::StoreError;
 
-const COMPARISON_COLUMNS: &str = "id, at_ms, route, tenant, method, path, primary_side, \
-     verdict, skip, error, primary_status, shadow_status, primary_ms, shadow_ms, \
+const COMPARISON_COLUMNS: &str = "id, at_ms, route, tenant, method, path, upstream_path, \
+     primary_side, verdict, skip, error, primary_status, shadow_status, primary_ms, shadow_ms, \
      differences, noise, shadow_noise";
 
 const INSERT_COLUMNS: &str = "INSERT INTO shadow_comparison (at_ms, route, tenant, method, \
-     path, primary_side, verdict, skip, error, primary_status, shadow_status, primary_ms, \
+     path, upstream_path, primary_side, verdict, skip, error, primary_status, shadow_status, primary_ms, \
      shadow_ms, signature, differences, noise, shadow_noise) VALUES ";
 /// Values per comparison row.
-const ROW_VALUES: usize = 17;
+const ROW_VALUES: usize = 18;
 /// Rows per multi-row INSERT (well under both databases' limits on bound values).
 pub(super) const ROWS_PER_INSERT: usize = 64;
 
@@ -50,7 +50,7 @@ pub(super) async fn insert_comparisons(
     Ok(())
 }
 
-/// `($1, ..., $17)` for row `row` (0-based) of a multi-row insert.
+/// `($1, ..., $18)` for row `row` (0-based) of a multi-row insert.
 fn placeholders(row: usize) -> String {
     let first = row * ROW_VALUES + 1;
     let numbers: Vec<String> = (first..first + ROW_VALUES)
@@ -69,6 +69,7 @@ fn bind_row<'q>(query: AnyQuery<'q>, c: &'q Comparison) -> Result<AnyQuery<'q>, 
         .bind(c.tenant.as_deref())
         .bind(&c.method)
         .bind(&c.path)
+        .bind(c.upstream_path.as_deref())
         .bind(&c.primary_side)
         .bind(c.verdict.code())
         .bind(c.skip.map(SkipReason::code))
@@ -170,7 +171,7 @@ pub(super) async fn sample(
 
 /// The columns of the comparison a sample belongs to that say which request it answered.
 const REQUEST_COLUMNS: &str =
-    "c.at_ms AS request_at_ms, c.method, c.path, c.tenant, c.primary_side";
+    "c.at_ms AS request_at_ms, c.method, c.path, c.upstream_path, c.tenant, c.primary_side";
 
 /// The request of a sample row joined with its comparison; `None` when retention removed
 /// the comparison.
@@ -182,6 +183,7 @@ fn request(row: &AnyRow) -> Result<Option<SampleRequest>, StoreError> {
         at_ms,
         method: row.try_get("method")?,
         target: row.try_get("path")?,
+        upstream_target: row.try_get("upstream_path")?,
         tenant: row.try_get("tenant")?,
         primary_side: row.try_get("primary_side")?,
     }))
@@ -275,6 +277,7 @@ fn comparison(row: &AnyRow) -> Result<Comparison, StoreError> {
         tenant: row.try_get("tenant")?,
         method: row.try_get("method")?,
         path: row.try_get("path")?,
+        upstream_path: row.try_get("upstream_path")?,
         primary_side: row.try_get("primary_side")?,
         verdict: Verdict::from_code(&verdict).ok_or_else(|| corrupt(id, "verdict", &verdict))?,
         skip: skip.as_deref().and_then(SkipReason::from_code),
