@@ -231,5 +231,48 @@ async fn check_warns_about_a_certificate_that_expires_within_14_days() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let warning = "routes.yaml:1:43: warning: soon.pem: the certificate (serial 33) expires in ";
-    assert!(stderr.contains(warning) && stderr.contains(" days; renew it"), "{stderr}");
+    assert!(
+        stderr.contains(warning) && stderr.contains(" days; renew it"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_head_over_tls_is_refused_as_in_cleartext_and_keep_alive_works() {
+    let (pki, dir, legacy) = (Pki::new(), Scratch::new(), Backend::echo("legacy").await);
+    let proxy = two_name_proxy(&pki, &dir, &legacy).await;
+    let (addr, config) = (
+        proxy.running().proxy_addr(),
+        client_config(&pki.ca_pem(), &[b"http/1.1"]),
+    );
+    let answer = tls::exchange(
+        addr,
+        "a.test",
+        &config,
+        b"GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5, 5\r\n\r\nhello",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        answer.contains("Content-Length header is invalid"),
+        "{answer}"
+    );
+    let big = format!(
+        "GET /{} HTTP/1.1\r\nHost: a.test\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
+    let answer = tls::exchange(addr, "a.test", &config, big.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 414 "), "{answer}");
+    // Two requests on one kept-alive TLS connection, the second after the first's answer.
+    let two = b"GET /one HTTP/1.1\r\nHost: a.test\r\n\r\nGET /two HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+    let answer = tls::exchange(addr, "a.test", &config, two).await;
+    assert_eq!(
+        answer.matches("HTTP/1.1 200 ").count(),
+        1,
+        "pipelined: one answer, then close: {answer}"
+    );
+    assert!(
+        answer.contains("connection: close") || answer.contains("Connection: close"),
+        "{answer}"
+    );
 }

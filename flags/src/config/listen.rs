@@ -228,7 +228,9 @@ fn one_cert(
         .certificate(&cert_path, &key_path)
         .map_err(|e| problems.at_value(&format!("{at}.cert"), format!("{cert} with {key}: {e}")))
         .ok()?;
-    let warning = surroundings.now_unix().and_then(|now| pair.expiry_warning(now));
+    let warning = surroundings
+        .now_unix()
+        .and_then(|now| pair.expiry_warning(now));
     if let Some(warning) = warning {
         problems.warn(&format!("{at}.cert"), format!("{cert}: {warning}"));
     }

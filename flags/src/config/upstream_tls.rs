@@ -99,7 +99,9 @@ fn section(
         (Some(cert), Some(key)) => surroundings
             .certificate(&base.join(cert), &base.join(key))
             .inspect(|pair| {
-                let warning = surroundings.now_unix().and_then(|now| pair.expiry_warning(now));
+                let warning = surroundings
+                    .now_unix()
+                    .and_then(|now| pair.expiry_warning(now));
                 if let Some(warning) = warning {
                     problems.warn(&format!("{at}.client_cert"), format!("{cert}: {warning}"));
                 }

@@ -203,9 +203,20 @@ fn a_route_to_an_http2_service_is_neither_shadowed_nor_falls_back_on_statuses() 
     );
     let errors = load_errors(&yaml);
     assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert!(errors[0].starts_with("routes.yaml:13:5: route \"rpc\" goes to an http2 service: shadow"), "{}", errors[0]);
-    assert!(errors[1].starts_with("routes.yaml:14:5: route \"rpc\" goes to an http2 service: gRPC errors"), "{}", errors[1]);
-    let timeout_only = yaml.replace("    shadow: {}\n", "").replace("on: [503]", "on: [timeout]");
+    assert!(
+        errors[0].starts_with("routes.yaml:13:5: route \"rpc\" goes to an http2 service: shadow"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1]
+            .starts_with("routes.yaml:14:5: route \"rpc\" goes to an http2 service: gRPC errors"),
+        "{}",
+        errors[1]
+    );
+    let timeout_only = yaml
+        .replace("    shadow: {}\n", "")
+        .replace("on: [503]", "on: [timeout]");
     let snapshot = load(&timeout_only);
     assert!(snapshot.service("billing").unwrap().http2);
 }

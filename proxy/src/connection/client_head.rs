@@ -10,13 +10,13 @@
 //! ([`crate::connection::head_check`]): a refused one is answered here
 //! ([`crate::connection::refused_head`]), a sound one is put back for Pingora to parse.
 
-use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use tokio::io::AsyncReadExt;
 use tokio::time::{timeout_at, Instant};
 
 use crate::connection::head_check::{self, Head};
 use crate::connection::refused_head;
+use crate::connection::rewound::rewindable;
 
 /// Counts a client disconnected for missing its head deadline, and says so at debug level.
 pub fn record_timeout(what: &'static str) {
@@ -35,16 +35,17 @@ pub enum Arrival {
 
 /// Waits until the head on `stream` is complete, at most until `deadline`, and judges it
 /// ([`head_check`]); a head over `max_head` bytes is refused without waiting for its end.
-/// Streams that are not plain TCP are passed on untouched.
+/// Streams bytes cannot be put back into (neither plain TCP nor decrypted TLS) are passed
+/// on untouched.
 pub async fn await_head(stream: Stream, deadline: Instant, max_head: usize) -> Arrival {
-    if !stream.as_any().is::<TcpStream>() {
-        return Arrival::Sound {
-            stream,
-            pipelined: false,
-        };
-    }
-    let Ok(mut tcp) = stream.into_any().downcast::<TcpStream>() else {
-        return Arrival::Gone;
+    let mut tcp = match rewindable(stream) {
+        Ok(rewindable) => rewindable,
+        Err(stream) => {
+            return Arrival::Sound {
+                stream,
+                pipelined: false,
+            }
+        }
     };
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
@@ -63,22 +64,22 @@ pub async fn await_head(stream: Stream, deadline: Instant, max_head: usize) -> A
     }
     match head_check::check(&head, max_head) {
         Head::Refused(fault) => {
-            refused_head::record(fault, &head, &tcp);
-            refused_head::answer(tcp, fault).await;
+            refused_head::record(fault, &head, &*tcp);
+            refused_head::answer(tcp.into_stream(), fault).await;
             Arrival::Gone
         }
         Head::Sound { pipelined } => {
-            tcp.rewind(&head);
+            tcp.put_back(&head);
             Arrival::Sound {
-                stream: tcp,
+                stream: tcp.into_stream(),
                 pipelined,
             }
         }
         // Cannot happen once worth judging; Pingora has the last word if it does.
         Head::Incomplete => {
-            tcp.rewind(&head);
+            tcp.put_back(&head);
             Arrival::Sound {
-                stream: tcp,
+                stream: tcp.into_stream(),
                 pipelined: false,
             }
         }

@@ -38,7 +38,7 @@ use pingora::protocols::http::ServerSession;
 use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncReadExt, ReadBuf};
 use tokio::time::{timeout_at, Instant};
 
 use crate::connection::client_head::{self, record_timeout, Arrival};
@@ -47,6 +47,7 @@ use crate::connection::h2c_head::H2cHeads;
 use crate::connection::head_check::{self, Head};
 use crate::connection::pressure::Pressure;
 use crate::connection::refused_head;
+use crate::connection::rewound::{rewindable, Rewind};
 use crate::connection::tls::Terminator;
 
 /// The HTTP/2 connection preface (RFC 9113 section 3.4).
@@ -141,8 +142,8 @@ where
         limit.map_or(head_check::DEFAULT_MAX_HEAD, |l| l as usize)
     }
 
-    /// A decrypted connection: HTTP/2 when ALPN chose it, else HTTP/1 (whose heads Pingora
-    /// judges: the head check reads plain TCP only).
+    /// A decrypted connection: HTTP/2 when ALPN chose it, else HTTP/1, whose heads are
+    /// bounded and judged as in cleartext.
     async fn serve_tls(
         &self,
         stream: Stream,
@@ -152,7 +153,8 @@ where
         if stream.selected_alpn_proto() == Some(ALPN::H2) {
             return self.serve_h2c(stream, deadline, shutdown).await;
         }
-        self.serve_http1(stream, false, shutdown).await
+        let (stream, pipelined) = bounded_head(stream, deadline, self.max_head()).await?;
+        self.serve_http1(stream, pipelined, shutdown).await
     }
 
     /// Hands an h2c connection to Pingora at once (it sends the server's SETTINGS, which
@@ -275,11 +277,11 @@ async fn next_request(
     pressure: &Pressure,
     max_head: usize,
 ) -> Option<(Stream, Head)> {
-    if !stream.as_any().is::<TcpStream>() {
-        // Not plain TCP (nothing to rewind into): Pingora's session waits instead.
-        return Some((stream, Head::Sound { pipelined: false }));
-    }
-    let mut tcp = stream.into_any().downcast::<TcpStream>().ok()?;
+    let mut tcp = match rewindable(stream) {
+        Ok(rewindable) => rewindable,
+        // Not a stream bytes can be put back into: Pingora's session waits instead.
+        Err(stream) => return Some((stream, Head::Sound { pipelined: false })),
+    };
     // Pingora's coarse timer, the one its own keep-alive read uses. A busy connection sends
     // its next request within the first [`KEEPALIVE_LINGER`], which needs no shutdown watch:
     // registering one on every request takes the watch's lock twice (its removal alone was
@@ -297,14 +299,14 @@ async fn next_request(
         }
     };
     match read {
-        Ok((n, head)) if n > 0 => Some((tcp, head)),
+        Ok((n, head)) if n > 0 => Some((tcp.into_stream(), head)),
         _ => None,
     }
 }
 
 /// Completes when bytes (or the end of the stream) arrive on `tcp`; see [`read_into_rewind`].
 fn arrival(
-    tcp: &mut TcpStream,
+    tcp: &mut Box<dyn Rewind>,
     max_head: usize,
 ) -> impl Future<Output = io::Result<(usize, Head)>> + '_ {
     poll_fn(move |cx| read_into_rewind(tcp, max_head, cx))
@@ -320,21 +322,21 @@ thread_local! {
 /// the head of the stream, for Pingora to parse; the number of bytes (0 at end of stream),
 /// and the head's verdict when they hold all of it ([`Head::Incomplete`] otherwise).
 fn read_into_rewind(
-    tcp: &mut TcpStream,
+    tcp: &mut Box<dyn Rewind>,
     max_head: usize,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<(usize, Head)>> {
     SCRATCH.with_borrow_mut(|scratch| {
         let mut buf = ReadBuf::new(scratch);
-        ready!(Pin::new(&mut *tcp).poll_read(cx, &mut buf))?;
+        ready!(Pin::new(&mut **tcp).poll_read(cx, &mut buf))?;
         let read = buf.filled();
-        tcp.rewind(read);
+        tcp.put_back(read);
         let head = match client_head::head_complete(read) {
             true => head_check::check(read, max_head),
             false => Head::Incomplete,
         };
         if let Head::Refused(fault) = head {
-            refused_head::record(fault, read, tcp);
+            refused_head::record(fault, read, &**tcp);
         }
         Poll::Ready(Ok((read.len(), head)))
     })

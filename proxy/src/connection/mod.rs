@@ -6,7 +6,8 @@
 //! descriptors run short
 //! ([`pressure`]), and the drain when the instance stops ([`drain`]).
 //!
-//! A connection to a TLS listener is decrypted first ([`tls`]).
+//! A connection to a TLS listener is decrypted first ([`tls`]) into a stream bytes can be put
+//! back into ([`rewound`]), so the rest applies to it as to plain TCP.
 //!
 //! May import [`crate::telemetry`], [`crate::tls`] and [`crate::live`].
 
@@ -18,4 +19,5 @@ pub mod h2c_head;
 pub mod head_check;
 pub mod pressure;
 pub mod refused_head;
+pub mod rewound;
 pub mod tls;

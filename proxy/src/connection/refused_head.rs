@@ -10,7 +10,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use pingora::protocols::l4::stream::Stream as TcpStream;
 use pingora::protocols::{GetSocketDigest, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -24,7 +23,7 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Counts the refused head and writes its access-log line. `head` is what was read of it.
-pub fn record(fault: HeadFault, head: &[u8], tcp: &TcpStream) {
+pub fn record<S: GetSocketDigest + ?Sized>(fault: HeadFault, head: &[u8], tcp: &S) {
     crate::telemetry::metrics::record_rejected(fault.code());
     let client = tcp
         .get_socket_digest()

@@ -19,6 +19,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::connection::head_check::HeadFault;
 use crate::connection::refused_head;
+use crate::connection::rewound::Rewound;
 use crate::tls::resolver::SniResolver;
 
 /// The first byte of a TLS record carrying a handshake message (RFC 8446 §5.1).
@@ -52,7 +53,7 @@ impl Terminator {
     pub async fn handshake(&self, stream: Stream, deadline: Instant) -> Option<Stream> {
         let stream = screen_plain_http(stream, deadline).await?;
         match timeout_at(deadline, self.acceptor.tls_handshake(stream)).await {
-            Ok(Ok(tls)) => Some(Box::new(tls)),
+            Ok(Ok(tls)) => Some(Box::new(Rewound::new(tls))),
             Ok(Err(e)) => {
                 failed("failed");
                 tracing::debug!(error = %e, "TLS handshake with a client failed");
@@ -89,7 +90,7 @@ async fn screen_plain_http(stream: Stream, deadline: Instant) -> Option<TcpStrea
         tcp.rewind(first);
         return Some(*tcp);
     }
-    refused_head::record(HeadFault::PlainHttpToTls, first, &tcp);
+    refused_head::record(HeadFault::PlainHttpToTls, first, &*tcp);
     refused_head::answer(tcp, HeadFault::PlainHttpToTls).await;
     None
 }

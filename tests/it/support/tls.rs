@@ -62,7 +62,12 @@ impl Pki {
     /// A certificate for `names` that expires in `days` days.
     pub fn expiring(&self, names: &[&str], serial: u64, days: i64) -> Pair {
         let now = time::OffsetDateTime::now_utc();
-        self.leaf_valid(names, serial, now - time::Duration::days(1), now + time::Duration::days(days))
+        self.leaf_valid(
+            names,
+            serial,
+            now - time::Duration::days(1),
+            now + time::Duration::days(days),
+        )
     }
 
     /// A certificate for `names` that expired yesterday.
@@ -179,6 +184,26 @@ pub async fn get(
         response,
         serial,
     })
+}
+
+/// Sends `raw` over a new TLS connection to `addr` (server name `sni`) and reads until the
+/// proxy closes it.
+pub async fn exchange(
+    addr: SocketAddr,
+    sni: &str,
+    config: &Arc<rustls::ClientConfig>,
+    raw: &[u8],
+) -> String {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from(sni.to_owned()).expect("server name");
+    let mut tls = TlsConnector::from(config.clone())
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    tls.write_all(raw).await.expect("write");
+    let mut response = Vec::new();
+    let _ = tls.read_to_end(&mut response).await;
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 /// The serial of a DER certificate, hex.
