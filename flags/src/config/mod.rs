@@ -15,6 +15,7 @@ pub mod paths;
 mod problems;
 mod pruned;
 mod qa;
+pub mod ramp;
 pub mod raw;
 mod recover;
 mod routes;

@@ -321,4 +321,7 @@ pub struct RawRollout {
     /// they win over `percent`.
     #[serde(default)]
     pub tenants: BTreeMap<String, Side>,
+    /// `ramp:` a gated ramp that raises `percent` step by step while the evidence holds
+    /// ([`RawRamp`](super::ramp::RawRamp) documents each key). Default: none.
+    pub ramp: Option<super::ramp::RawRamp>,
 }
