@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use strangler_flags::guard::Breach;
+use strangler_flags::ramp::RampPlan;
 use strangler_flags::tenant::check_tenant_id;
 use strangler_flags::Side;
 use time::OffsetDateTime;
@@ -17,6 +18,7 @@ use time::OffsetDateTime;
 use crate::error::ControlError;
 use crate::overrides::RouteOverrides;
 use crate::percent::PercentBp;
+use crate::ramp::Ramp;
 use crate::schedule::Schedule;
 
 /// One change to the runtime overrides. In JSON: `{"kind": "set_percent", "route":
@@ -112,6 +114,47 @@ pub enum Change {
         /// The route.
         route: String,
     },
+    /// Starts a gated ramp at its first step (replacing any ramp or schedule). With
+    /// `from_file` (the ramp evaluator starting routes.yaml's `rollout.ramp`) it is
+    /// refused when the route has a ramp already, so a fleet starts it once.
+    SetRamp {
+        /// The route.
+        route: String,
+        /// The steps, the time at each, the gates.
+        plan: RampPlan,
+        /// Started from routes.yaml rather than asked for.
+        #[serde(default)]
+        from_file: bool,
+    },
+    /// Moves the ramp from step `from` to step `to`; refused when it is not at `from` any
+    /// more (another instance advanced first), so each step is recorded once.
+    AdvanceRamp {
+        /// The route.
+        route: String,
+        /// The step the ramp is at.
+        from: usize,
+        /// The step it moves to.
+        to: usize,
+        /// Moved by an operator whatever the gates say.
+        #[serde(default)]
+        forced: bool,
+    },
+    /// Freezes the ramp at its step.
+    PauseRamp {
+        /// The route.
+        route: String,
+    },
+    /// Continues a paused ramp; the step's time and evidence start over.
+    ResumeRamp {
+        /// The route.
+        route: String,
+    },
+    /// Drops the ramp; the percentage falls back to the override or file (explicit, like
+    /// `ClearSchedule`).
+    ClearRamp {
+        /// The route.
+        route: String,
+    },
     /// Drops every override of the route: routes.yaml decides it again.
     Reset {
         /// The route.
@@ -167,6 +210,11 @@ impl Change {
             | ClearSchedule { route }
             | PauseSchedule { route }
             | ResumeSchedule { route }
+            | SetRamp { route, .. }
+            | AdvanceRamp { route, .. }
+            | PauseRamp { route }
+            | ResumeRamp { route }
+            | ClearRamp { route }
             | Reset { route }
             | GuardTrip { route, .. } => Subject::Route(route),
         }
@@ -207,6 +255,7 @@ impl Change {
             SetPercent { route, percent } => {
                 overrides.percent = Some(percent_of(route, *percent)?);
                 overrides.schedule = None;
+                overrides.ramp = None;
             }
             ClearPercent { .. } => overrides.percent = None,
             SetTenants { tenants, .. } => overrides.tenants.extend(tenants.clone()),
@@ -221,7 +270,10 @@ impl Change {
                 overrides.shadow_sample = Some(percent_of(route, *percent)?)
             }
             ClearShadowSample { .. } => overrides.shadow_sample = None,
-            SetSchedule { schedule, .. } => overrides.schedule = Some(schedule.clone()),
+            SetSchedule { schedule, .. } => {
+                overrides.schedule = Some(schedule.clone());
+                overrides.ramp = None;
+            }
             ClearSchedule { .. } => overrides.schedule = None,
             PauseSchedule { route } => schedule_of(route, overrides)?
                 .pause(now)
@@ -231,6 +283,11 @@ impl Change {
                 .map_err(|message| schedule_error(route, message))?,
             Reset { .. } => *overrides = RouteOverrides::default(),
             GuardTrip { route, .. } => trip(route, overrides, now)?,
+            SetRamp { .. }
+            | AdvanceRamp { .. }
+            | PauseRamp { .. }
+            | ResumeRamp { .. }
+            | ClearRamp { .. } => ramp_change(self, overrides, now)?,
             KillAll | UnkillAll | Revert { .. } => {}
         }
         Ok(())
@@ -248,6 +305,9 @@ fn trip(
         return Err(ControlError::AlreadyKilled(route.to_owned()));
     }
     overrides.killed = true;
+    if let Some(ramp) = overrides.ramp.as_mut().filter(|r| r.paused_at.is_none()) {
+        ramp.paused_at = Some(now);
+    }
     if let Some(schedule) = overrides
         .schedule
         .as_mut()
@@ -258,6 +318,54 @@ fn trip(
             .map_err(|message| schedule_error(route, message))?;
     }
     Ok(())
+}
+
+/// Applies a ramp command to the route's ramp.
+fn ramp_change(
+    change: &Change,
+    overrides: &mut RouteOverrides,
+    now: OffsetDateTime,
+) -> Result<(), ControlError> {
+    use Change::*;
+    let route = match change.subject() {
+        Subject::Route(route) => route.to_owned(),
+        _ => return Ok(()),
+    };
+    let refused = |message: String| ControlError::Ramp {
+        route: route.clone(),
+        message,
+    };
+    if let SetRamp {
+        plan, from_file, ..
+    } = change
+    {
+        if *from_file && overrides.ramp.is_some() {
+            let message = "the route has a ramp already".into();
+            return Err(ControlError::RampMoved { route, message });
+        }
+        overrides.ramp = Some(Ramp::start(plan.clone(), now, *from_file));
+        overrides.schedule = None;
+        return Ok(());
+    }
+    let Some(ramp) = overrides.ramp.as_mut() else {
+        return Err(refused("the route has no ramp".into()));
+    };
+    match change {
+        AdvanceRamp { from, to, .. } => {
+            ramp.advance(*from, *to, now)
+                .map_err(|message| ControlError::RampMoved {
+                    route: route.clone(),
+                    message,
+                })
+        }
+        PauseRamp { .. } => ramp.pause(now).map_err(refused),
+        ResumeRamp { .. } => ramp.resume(now).map_err(refused),
+        ClearRamp { .. } => {
+            overrides.ramp = None;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The route's schedule, or the error for a schedule command on a route without one.

@@ -42,6 +42,7 @@ pub mod error;
 mod identity;
 pub mod overrides;
 pub mod percent;
+pub mod ramp;
 pub mod schedule;
 mod store;
 #[cfg(feature = "testing")]
@@ -54,5 +55,6 @@ pub use error::{ControlError, FileProblem};
 pub use identity::Identity;
 pub use overrides::{Overrides, RouteOverrides, RouteSetBy};
 pub use percent::PercentBp;
+pub use ramp::Ramp;
 pub use schedule::{AtStep, Every, RepeatStep, Schedule, Step};
 pub use store::{diffs, ChangeFeed, Database, SharedDatabase, Store, CHANNEL};

@@ -210,7 +210,10 @@ mod tests {
 
     #[test]
     fn a_step_waits_for_its_time_then_for_min_requests_then_advances() {
-        assert_eq!(waiting(plan().judge(&evidence(30, 50, 0))), "every 30s against 60s");
+        assert_eq!(
+            waiting(plan().judge(&evidence(30, 50, 0))),
+            "every 30s against 60s"
+        );
         assert_eq!(
             waiting(plan().judge(&evidence(60, 9, 0))),
             "min_requests 9 against 10"
@@ -220,7 +223,10 @@ mod tests {
 
     #[test]
     fn a_hard_gate_trips_before_the_time_is_up_but_not_before_min_requests() {
-        assert!(matches!(plan().judge(&evidence(1, 10, 1)), Verdict::Trip(_)));
+        assert!(matches!(
+            plan().judge(&evidence(1, 10, 1)),
+            Verdict::Trip(_)
+        ));
         assert!(matches!(plan().judge(&evidence(1, 9, 9)), Verdict::Wait(_)));
     }
 
@@ -231,12 +237,18 @@ mod tests {
             compared: 19,
             matched: 19,
         });
-        assert_eq!(waiting(plan().judge(&step)), "min_comparisons 19 against 20");
+        assert_eq!(
+            waiting(plan().judge(&step)),
+            "min_comparisons 19 against 20"
+        );
         step.shadow = Some(ShadowEvidence {
             compared: 200,
             matched: 198,
         });
-        assert_eq!(waiting(plan().judge(&step)), "min_match_rate 99.00% against 99.50%");
+        assert_eq!(
+            waiting(plan().judge(&step)),
+            "min_match_rate 99.00% against 99.50%"
+        );
         step.shadow = Some(ShadowEvidence {
             compared: 200,
             matched: 199,

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use crate::guard::GuardPolicy;
-use crate::ramp::RampPlan;
 use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
+use crate::ramp::RampPlan;
 use crate::resilience::FallbackPolicy;
 use crate::route_condition::{all_compatible, Condition};
 use crate::shadow_policy::CompiledPolicy;

@@ -12,6 +12,7 @@ mod database;
 pub mod diffs;
 mod feed;
 mod flags;
+mod ramp_evidence;
 mod sqlite_file;
 
 use sqlx::{AnyConnection, AnyPool};

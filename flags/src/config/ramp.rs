@@ -146,7 +146,10 @@ pub(super) fn validate(
         .map_err(|found| {
             for (key, message) in found {
                 let path = format!("{at}.rollout.ramp.{key}");
-                problems.at_value(&path, format!("route {name:?}: rollout.ramp.{key}: {message}"));
+                problems.at_value(
+                    &path,
+                    format!("route {name:?}: rollout.ramp.{key}: {message}"),
+                );
             }
         })
         .ok()
@@ -192,14 +195,15 @@ mod tests {
         assert_eq!(plan.every_seconds, 1_800);
         assert_eq!(plan.gates.max_error_rate, Some(100));
         assert_eq!(plan.gates.min_match_rate, Some(9_950));
-        assert_eq!((plan.gates.min_requests, plan.gates.min_comparisons), (50, 50));
+        assert_eq!(
+            (plan.gates.min_requests, plan.gates.min_comparisons),
+            (50, 50)
+        );
     }
 
     #[test]
     fn a_descending_step_and_a_bad_every_are_located_at_their_values() {
-        let errors = load_errors(&with_ramp(
-            "        steps: [10, 5]\n        every: 500ms\n",
-        ));
+        let errors = load_errors(&with_ramp("        steps: [10, 5]\n        every: 500ms\n"));
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(
             errors[0],
