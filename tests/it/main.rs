@@ -26,6 +26,7 @@ mod prometheus;
 mod propagation;
 mod protocols;
 mod qa;
+mod ramp;
 mod reload;
 mod rollout;
 mod routing;

@@ -7,6 +7,7 @@ use strangler_flags::ConfigErrors;
 use thiserror::Error;
 
 use crate::admin::tokens::{self, AdminToken};
+use crate::resilience::ramp::RampTiming;
 
 /// How to start an instance.
 pub struct Launch {
@@ -21,6 +22,8 @@ pub struct Launch {
     /// The admin tokens besides those of `STRANGLER_ADMIN_TOKENS(_FILE)`, which the start
     /// reads; [`Launch::new`] puts `STRANGLER_ADMIN_TOKEN` here as the write token `admin`.
     pub admin_tokens: Vec<AdminToken>,
+    /// The ramp evaluator's clock and tick (tests: a fake clock); the wall clock and 1 s.
+    pub ramp_timing: RampTiming,
 }
 
 impl Launch {
@@ -38,6 +41,7 @@ impl Launch {
                 .map(|secret| AdminToken::admin(&secret))
                 .into_iter()
                 .collect(),
+            ramp_timing: RampTiming::default(),
         }
     }
 }

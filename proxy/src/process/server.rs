@@ -27,6 +27,7 @@ use crate::process::upgrade::{Handover, UpgradeError};
 use crate::request::edge::Edge;
 use crate::request::rate_limit::RateLimiter;
 use crate::resilience::guard::Guards;
+use crate::resilience::ramp::Ramps;
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::diff_writer::{self, SharedStore};
 use crate::shadow::dispatch::Shadowing;
@@ -54,6 +55,8 @@ pub struct Running {
     shadowing: Option<Arc<Shadowing>>,
     /// The rollback guards the edge reports to and the control runtime evaluates.
     guards: Arc<Guards>,
+    /// The gated ramps the edge counts for and the control runtime evaluates.
+    ramps: Arc<Ramps>,
     /// The new services' breakers; their health checks run on `control`.
     health: Arc<ServiceHealth>,
     /// The tenants' rate buckets, kept across reloads (which change only the rates).
@@ -106,6 +109,7 @@ impl Running {
             shadow: None,
             shadowing: None,
             guards: Arc::new(Guards::new(&live.current().file)),
+            ramps: Arc::new(Ramps::new(&live.current().file, launch.ramp_timing)),
             health: Arc::default(),
             rate_limiter: Arc::default(),
             _watcher: None,
@@ -121,6 +125,7 @@ impl Running {
         let flags = running.connect_flags(&control, database.clone());
         running.start_guards(&control, &flags);
         let diffs = running.start_shadowing(&shadow, &control, database);
+        running.start_ramps(&control, &flags, &diffs);
         if let Some(limit) = crate::process::descriptors::raise_open_files_limit() {
             running.pressure.set_limit(limit);
         }
@@ -219,6 +224,7 @@ impl Running {
                 .clone()
                 .expect("shadowing starts before the proxy"),
             guards: self.guards.clone(),
+            ramps: self.ramps.clone(),
             health: self.health.clone(),
             drain: self.drain.clone(),
             h2c_heads: self.h2c_heads.clone(),
@@ -254,6 +260,26 @@ impl Running {
         let evaluator =
             crate::resilience::guard_watch::run(self.guards.clone(), live, flags.clone(), shutdown);
         control.spawn(evaluator);
+    }
+
+    /// Starts the gated ramps' evaluator on `control` (see [`crate::resilience::ramp::watch`]).
+    fn start_ramps(
+        &self,
+        control: &tokio::runtime::Runtime,
+        flags: &Arc<FlagStore>,
+        diffs: &SharedStore,
+    ) {
+        let sources = crate::resilience::ramp::watch::Sources {
+            live: self.live.clone(),
+            flags: flags.clone(),
+            diffs: diffs.clone(),
+        };
+        let shutdown = self.shutdown.subscribe();
+        control.spawn(crate::resilience::ramp::watch::run(
+            self.ramps.clone(),
+            sources,
+            shutdown,
+        ));
     }
 
     /// Starts the shadow workers on `shadow` and the diff store's writer on `control`, on
@@ -295,6 +321,7 @@ impl Running {
             flags,
             diffs,
             guards: self.guards.clone(),
+            ramps: self.ramps.clone(),
             health: self.health.clone(),
             lifecycle: Arc::new(self.handover.report(self.grace)),
         }

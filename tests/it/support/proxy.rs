@@ -174,6 +174,21 @@ impl Proxy {
         Proxy::launch_with(config, move |launch| launch.admin_tokens = vec![token]).await
     }
 
+    /// Starts a proxy whose `/admin/*` endpoints require `token` and whose ramp evaluator
+    /// runs on `timing` (a fake clock, a short tick).
+    pub async fn start_with_ramp_timing(
+        config: &Config,
+        token: &str,
+        timing: strangler::RampTiming,
+    ) -> Proxy {
+        let token = strangler::AdminToken::admin(token);
+        Proxy::launch_with(config, move |launch| {
+            launch.admin_tokens = vec![token];
+            launch.ramp_timing = timing;
+        })
+        .await
+    }
+
     /// Starts a proxy whose `/admin/*` endpoints accept the named `tokens`.
     pub async fn start_with_admin_tokens(
         config: &Config,
