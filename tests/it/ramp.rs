@@ -265,3 +265,42 @@ async fn two_instances_on_postgresql_sum_their_evidence_and_record_each_step_onc
     let advances = ramp_entries(&other, "ramp-fleet", "advance_ramp").await;
     assert_eq!(advances.len(), 2, "one entry per step: {advances:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shadowed_step_waits_on_min_match_rate_while_the_sides_answer_differently() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let plan = "{ steps: [10, 100], every: 1h, gates: { min_requests: 3, min_match_rate: 99%, \
+                min_comparisons: 3 } }";
+    let routes = format!("{}    shadow: {{}}\n", route("ramp-shadowed", 0.0, plan));
+    let config = Config::new(&legacy)
+        .service("billing", &billing)
+        .routes(&routes);
+    let clock = Arc::new(FakeClock::default());
+    let proxy = start(&config, &clock).await;
+    until_ramp(&proxy, "ramp-shadowed", "the ramp starts", |r| {
+        r["state"] == "waiting"
+    })
+    .await;
+    requests(&proxy, "ramp-shadowed", 4).await;
+    clock.advance(HOUR);
+    until_ramp(
+        &proxy,
+        "ramp-shadowed",
+        "the step waits on the match rate",
+        |r| {
+            r["waiting"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("min_match_rate 0.00% against 99.00%"))
+        },
+    )
+    .await;
+    let step = ramp(&proxy, "ramp-shadowed").await;
+    assert_eq!(step["step"], 0, "{step}");
+    assert!(
+        step["evidence"]["comparisons"].as_u64() >= Some(3),
+        "{step}"
+    );
+}
