@@ -11,6 +11,7 @@ mod header;
 mod jwt;
 pub mod lifecycle;
 pub mod limits;
+pub mod notify;
 pub mod paths;
 mod problems;
 mod pruned;
@@ -113,6 +114,8 @@ pub struct Config {
     pub lifecycle: lifecycle::Lifecycle,
     /// `telemetry.otlp`, validated; `None` when no traces are exported.
     pub otlp: Option<telemetry::Otlp>,
+    /// `notify:`, validated.
+    pub notify: Vec<notify::NotifyTarget>,
     /// What does not stop the file loading but should be fixed (deprecated keys), located
     /// like errors, in file order.
     pub warnings: Vec<ConfigError>,
@@ -215,6 +218,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         problems,
     );
     let otlp = telemetry::validate(raw.telemetry, keys.surroundings, problems);
+    let notify = notify::validate(raw.notify, keys.surroundings, problems);
     let service_policies: Vec<ServicePolicy> =
         service_policies.into_iter().collect::<Option<_>>()?;
     let mut timeouts = timeouts?;
@@ -249,6 +253,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         timeouts,
         lifecycle: lifecycle?,
         otlp: otlp?,
+        notify: notify?,
         warnings: Vec::new(),
     })
 }

@@ -107,6 +107,11 @@ pub struct RawConfig {
     /// traces are exported (the `traceparent` is still continued).
     #[serde(default)]
     pub telemetry: super::telemetry::RawTelemetry,
+    /// `notify:` receivers of notifications (a guard trip, a kill switch, a ramp step, a
+    /// failed reload, the flag store lost), each `{ url, format, events, secret_env }`
+    /// ([`RawNotify`](super::notify::RawNotify) documents each key). Default: none.
+    #[serde(default)]
+    pub notify: Vec<super::notify::RawNotify>,
 }
 
 /// The `qa:` section: who may force a side, and with which header.
