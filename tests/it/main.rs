@@ -22,6 +22,7 @@ mod forwarding;
 mod guard;
 mod jwt;
 mod limits;
+mod notify;
 mod prometheus;
 mod propagation;
 mod protocols;

@@ -18,6 +18,7 @@ use strangler::{RampClock, RampTiming};
 use strangler_control::testing::PostgresDatabase;
 use time::OffsetDateTime;
 
+use crate::support::webhook::Webhook;
 use crate::support::{eventually, send, Backend, Config, Proxy};
 
 const TOKEN: &str = "ramp-token";
@@ -49,7 +50,19 @@ async fn start(config: &Config, clock: &Arc<FakeClock>) -> Proxy {
         clock: clock.clone(),
         tick: Duration::from_millis(50),
     };
-    Proxy::start_with_ramp_timing(config, TOKEN, timing).await
+    Proxy::start_adjusted(config, TOKEN, move |launch| {
+        launch.ramp_timing = timing;
+        launch.notify_first_retry = Duration::from_millis(10);
+    })
+    .await
+}
+
+/// A `notify:` section sending `events` (a YAML list) to `hook` as JSON.
+fn notify(hook: &Webhook, events: &str) -> String {
+    format!(
+        "notify:\n  - {{ url: \"{}\", events: {events} }}\n",
+        hook.url()
+    )
 }
 
 /// A route for `/api/{name}/**` at `percent`, tenant `acme` on the new side, with `ramp`.
@@ -202,9 +215,11 @@ async fn a_failing_step_trips_the_route_back_to_legacy_and_pauses_the_ramp_with_
         .fallback(|| async { (AxumStatus::INTERNAL_SERVER_ERROR, "failing\n").into_response() });
     let billing = Backend::serve(router).await;
     let plan = "{ steps: [10, 100], every: 1h, gates: { max_error_rate: 5%, min_requests: 4 } }";
+    let hook = Webhook::start(0).await;
     let config = Config::new(&legacy)
         .service("billing", &billing)
-        .routes(&route("ramp-trips", 0.0, plan));
+        .routes(&route("ramp-trips", 0.0, plan))
+        .section(&notify(&hook, "[guard-trip]"));
     let clock = Arc::new(FakeClock::default());
     let proxy = start(&config, &clock).await;
     until_ramp(&proxy, "ramp-trips", "the ramp starts", |r| {

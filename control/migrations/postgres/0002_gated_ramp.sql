@@ -1,4 +1,4 @@
--- Gated ramps (issue 17): a route's ramp state beside its other scalar overrides (JSON
+-- Gated ramps and notifications (issue 17): a route's ramp state beside its other scalar overrides (JSON
 -- text, like schedule), and the evidence each instance gathers at a ramp's step.
 ALTER TABLE route_flag ADD COLUMN ramp TEXT;
 ALTER TABLE route_flag ADD COLUMN ramp_by BIGINT;
@@ -16,4 +16,11 @@ CREATE TABLE ramp_evidence (
     latency TEXT NOT NULL,
     at_ms BIGINT NOT NULL,
     PRIMARY KEY (route, since_ms, instance)
+);
+
+-- Notifications that more than one instance could send (a ramp's step waiting on a gate):
+-- the instance whose INSERT of the notice's id lands sends it, the others see the key taken.
+CREATE TABLE notification_claim (
+    id TEXT PRIMARY KEY,
+    at_ms BIGINT NOT NULL
 );

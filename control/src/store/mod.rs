@@ -8,6 +8,7 @@
 //! poll [`Store::version`] (one integer) and call [`Store::overrides`] only when it moved.
 
 mod audit_log;
+mod claims;
 mod database;
 pub mod diffs;
 mod feed;

@@ -119,7 +119,7 @@ impl FlagStore {
         };
         let url = database.url().to_owned();
         let flags = FlagStore {
-            health: StoreHealth::new(without_credentials(&url)),
+            health: StoreHealth::new(without_credentials(&url), live.notifier().clone()),
             url,
             database,
             store: OnceLock::new(),
@@ -347,6 +347,7 @@ impl FlagStore {
             .apply_at(change, actor, comment, &known, now)
             .await?;
         self.fold_committed().await;
+        crate::live::notices::from_entry(self.live.notifier(), &entry);
         Ok(entry)
     }
 
@@ -365,6 +366,7 @@ impl FlagStore {
     ) -> Result<AuditEntry, FlagStoreError> {
         let entry = self.writer().await?.revert(id, actor, comment).await?;
         self.fold_committed().await;
+        crate::live::notices::from_entry(self.live.notifier(), &entry);
         Ok(entry)
     }
 

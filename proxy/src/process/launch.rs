@@ -2,6 +2,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use strangler_flags::ConfigErrors;
 use thiserror::Error;
@@ -24,6 +25,8 @@ pub struct Launch {
     pub admin_tokens: Vec<AdminToken>,
     /// The ramp evaluator's clock and tick (tests: a fake clock); the wall clock and 1 s.
     pub ramp_timing: RampTiming,
+    /// The first wait before a failed notification is tried again (tests: milliseconds).
+    pub notify_first_retry: Duration,
 }
 
 impl Launch {
@@ -42,6 +45,7 @@ impl Launch {
                 .into_iter()
                 .collect(),
             ramp_timing: RampTiming::default(),
+            notify_first_retry: crate::telemetry::notify::FIRST_RETRY,
         }
     }
 }

@@ -81,6 +81,7 @@ impl Running {
     pub fn start(launch: Launch) -> Result<Running, StartError> {
         crate::telemetry::metrics::prometheus();
         let live = Arc::new(LiveConfig::load(&launch.config)?);
+        live.notifier().set_first_retry(launch.notify_first_retry);
         let snapshot = &live.current().snapshot;
         let mut tokens = crate::admin::tokens::named_from_env().map_err(StartError::Tokens)?;
         tokens.extend(launch.admin_tokens);
@@ -142,6 +143,8 @@ impl Running {
             )?
         };
         let _entered = control.enter();
+        let notifier = live.notifier().clone();
+        tokio::spawn(notifier.run(running.shutdown.subscribe()));
         let checks = running
             .health
             .clone()

@@ -42,6 +42,7 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     ("strangler_shadow_skipped_total", Kind::Counter, "Shadowed requests not compared, by route and reason."),
     ("strangler_shadow_latency_seconds", Kind::Histogram, "Seconds each side took to answer a shadowed request, by route and side."),
     ("strangler_shadow_store_dropped_total", Kind::Counter, "Comparisons the diff store never got, by reason."),
+    ("strangler_notifications_total", Kind::Counter, "Notification deliveries to notify: receivers, by event and result (delivered, failed and retried, gave-up after an hour, dropped on a full queue)."),
     ("strangler_otlp_spans_dropped_total", Kind::Counter, "Spans never delivered to the OTLP collector, by reason (queue-full or export-failed)."),
 ];
 

@@ -17,6 +17,7 @@ pub mod scratch;
 pub mod scripted;
 pub mod shadowing;
 pub mod tokens;
+pub mod webhook;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -174,17 +174,17 @@ impl Proxy {
         Proxy::launch_with(config, move |launch| launch.admin_tokens = vec![token]).await
     }
 
-    /// Starts a proxy whose `/admin/*` endpoints require `token` and whose ramp evaluator
-    /// runs on `timing` (a fake clock, a short tick).
-    pub async fn start_with_ramp_timing(
+    /// Starts a proxy whose `/admin/*` endpoints require `token`, its launch settings
+    /// adjusted by `adjust` (a ramp clock, a notification retry).
+    pub async fn start_adjusted(
         config: &Config,
         token: &str,
-        timing: strangler::RampTiming,
+        adjust: impl FnOnce(&mut Launch) + Send + 'static,
     ) -> Proxy {
         let token = strangler::AdminToken::admin(token);
         Proxy::launch_with(config, move |launch| {
             launch.admin_tokens = vec![token];
-            launch.ramp_timing = timing;
+            adjust(launch);
         })
         .await
     }

@@ -14,7 +14,7 @@
 pub mod counter;
 pub mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,6 +78,8 @@ pub struct Ramps {
     statuses: Mutex<BTreeMap<String, serde_json::Value>>,
     /// This instance's name in `ramp_evidence`.
     instance: String,
+    /// The `ramp-waiting` notices this instance has tried to claim (one try each).
+    noticed: Mutex<BTreeSet<String>>,
     timing: RampTiming,
 }
 
@@ -92,6 +94,7 @@ impl Ramps {
             }),
             statuses: Mutex::default(),
             instance: format!("{}-{started:x}", std::process::id()),
+            noticed: Mutex::default(),
             timing,
         }
     }
@@ -179,6 +182,12 @@ impl Ramps {
     /// The clock and pace of the evaluator.
     pub fn timing(&self) -> &RampTiming {
         &self.timing
+    }
+
+    /// True the first time `id` is asked about: a `ramp-waiting` notice to claim.
+    pub(crate) fn first_notice(&self, id: &str) -> bool {
+        let mut noticed = self.noticed.lock().unwrap_or_else(|p| p.into_inner());
+        noticed.insert(id.to_owned())
     }
 
     /// This instance's name in the shared evidence.

@@ -29,6 +29,8 @@ use super::{Ramps, ACTOR};
 use crate::live::config::LiveConfig;
 use crate::live::flag_store::{FlagStore, FlagStoreError};
 use crate::shadow::diff_writer::SharedStore;
+use crate::telemetry::notify::Notice;
+use strangler_flags::config::notify::Event;
 
 /// What the evaluator needs besides the ramps.
 pub struct Sources {
@@ -161,7 +163,7 @@ async fn judge(
         }
         Verdict::Wait(waiting) => {
             ramps.set_status(name, Some(shown("waiting", Some(&waiting))));
-            Ok(())
+            notice_waiting(ramps, sources, name, ramp, &waiting, at.now).await
         }
         Verdict::Trip(breach) => {
             ramps.set_status(name, Some(shown("tripped", None)));
@@ -256,6 +258,35 @@ async fn advance(
         Err(FlagStoreError::Control(ControlError::RampMoved { .. })) => Ok(()),
         Err(error) => Err(error),
     }
+}
+
+/// Sends `ramp-waiting` once per step and gate across the fleet: when the step's time is
+/// up and a gate holds it, the instance that claims the notice in the store sends it.
+async fn notice_waiting(
+    ramps: &Ramps,
+    sources: &Sources,
+    name: &str,
+    ramp: &Ramp,
+    waiting: &Waiting,
+    now: OffsetDateTime,
+) -> Result<(), FlagStoreError> {
+    let notifier = sources.live.notifier();
+    if waiting.gate == "every" || !notifier.wants(Event::RampWaiting) {
+        return Ok(());
+    }
+    let id = format!("ramp-waiting-{name}-{}-{}", ramp.since_ms(), waiting.gate);
+    if !ramps.first_notice(&id) || !sources.flags.store()?.claim_notice(&id, now).await? {
+        return Ok(());
+    }
+    notifier.send(Notice {
+        event: Event::RampWaiting,
+        id,
+        at: now,
+        route: Some(name.to_owned()),
+        summary: format!("ramp of {name} at step {} waiting: {waiting}", ramp.step),
+        details: json!({ "step": ramp.step, "gate": waiting.gate, "figure": waiting.figure, "limit": waiting.limit }),
+    });
+    Ok(())
 }
 
 /// Hands a hard gate failure to the guard's rollback: kill switch on, ramp paused.
