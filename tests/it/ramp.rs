@@ -319,3 +319,85 @@ async fn a_shadowed_step_waits_on_min_match_rate_while_the_sides_answer_differen
         "{step}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_starts_pauses_resumes_and_force_advances_a_ramp_and_refuses_a_bad_one() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let routes =
+        "  - name: ramp-api\n    match: { path: \"/api/ramp-api/**\" }\n    service: billing\n";
+    let config = Config::new(&legacy)
+        .service("billing", &billing)
+        .routes(routes);
+    let clock = Arc::new(FakeClock::default());
+    let proxy = start(&config, &clock).await;
+    let path = "/admin/routes/ramp-api/ramp";
+    let call = |method: Method, path: &'static str, body: Option<Value>| {
+        let proxy = &proxy;
+        async move { proxy.admin_call(TOKEN, method, path, body).await }
+    };
+    let (status, body) = call(
+        Method::PUT,
+        path,
+        Some(serde_json::json!({
+            "steps": [50, 10], "every": "1h", "gatez": {}
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = call(
+        Method::PUT,
+        path,
+        Some(serde_json::json!({
+            "steps": [50, 10], "every": "1h"
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("strictly ascending"),
+        "{body}"
+    );
+    let plan = serde_json::json!({
+        "steps": [10, 50, 100], "every": "1h", "gates": { "min_requests": 1000 }, "comment": "go"
+    });
+    assert_eq!(call(Method::PUT, path, Some(plan)).await.0, StatusCode::OK);
+    until_ramp(&proxy, "ramp-api", "the ramp runs", |r| {
+        r["state"] == "waiting"
+    })
+    .await;
+    assert_eq!(percent(&proxy, "ramp-api").await, 10.0);
+    let advance = "/admin/routes/ramp-api/ramp/advance";
+    assert_eq!(
+        call(Method::POST, advance, None).await.0,
+        StatusCode::BAD_REQUEST,
+        "no force"
+    );
+    let forced = serde_json::json!({ "force": true, "comment": "enough" });
+    let (status, body) = call(Method::POST, advance, Some(forced)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["audit"]["change"]["forced"], true, "{body}");
+    assert_eq!(percent(&proxy, "ramp-api").await, 50.0);
+    assert_eq!(
+        call(Method::POST, "/admin/routes/ramp-api/ramp/pause", None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    until_ramp(&proxy, "ramp-api", "paused", |r| r["state"] == "paused").await;
+    assert_eq!(
+        call(Method::POST, "/admin/routes/ramp-api/ramp/resume", None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    until_ramp(&proxy, "ramp-api", "running again", |r| {
+        r["state"] == "waiting" && r["step"] == 1
+    })
+    .await;
+}

@@ -47,6 +47,7 @@ fn start_backends(config: &Path) -> Result<tokio::runtime::Runtime, CliError> {
             ));
         }
     }
+    crate::cli::demo_receiver::start(&snapshot, &runtime)?;
     for (addr, router, what) in backends {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(addr))
@@ -81,6 +82,10 @@ fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> Str
          \x20 for i in $(seq 1 50); do curl -s -o /dev/null -H \"X-Tenant-Id: tenant-$i\" http://{proxy}/api/invoices/$i; done\n\
          \x20 cargo run --release -- diffs --config routes.yaml       # the one real difference: /currency\n\
          \x20 curl -s -H 'Authorization: Bearer demo' 'http://{admin}/admin/diffs?route=invoices'\n\
+         Gated ramp: under the loop above, invoices climbs 25 -> 50 -> 100 % every 30 s while its\n\
+         evidence holds; the notifications it sends are printed here (`demo: notification ...`):\n\
+         \x20 curl -s -H 'Authorization: Bearer demo' http://{admin}/admin/routes/invoices/ramp\n\
+         \x20 cargo run --release -- flags list                     # PERCENT and the ramp's waiting reason\n\
          Edit routes.yaml (e.g. percent: 100) and the proxy follows within a second. Ctrl-C stops.\n"
     )
 }

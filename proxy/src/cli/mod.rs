@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod demo;
+mod demo_receiver;
 pub mod diffs;
 pub mod error;
 pub mod explain;

@@ -308,6 +308,7 @@ mod tests {
             counter: AtomicU64::new(2),
             reloading: Mutex::new(()),
             overrides: Mutex::new(Arc::default()),
+            notifier: Arc::default(),
         }
     }
 

@@ -111,7 +111,8 @@ pub fn install() {
 
 /// Registers at zero the series of `snapshot`'s guarded and shadowed routes and of its
 /// services with a breaker or health checks (the per-route request series are
-/// [`crate::telemetry::metrics::RouteMetrics`]'). Called once per routes.yaml loaded.
+/// [`crate::telemetry::metrics::RouteMetrics`]'), and the notification series of the
+/// events `notify:` names. Called once per routes.yaml loaded.
 pub fn register_config(snapshot: &Snapshot) {
     for route in snapshot.routes() {
         let name = route.name.to_string();
@@ -133,6 +134,11 @@ pub fn register_config(snapshot: &Snapshot) {
             for result in ["ok", "failed"] {
                 metrics::counter!("strangler_health_check_total", "service" => name.clone(), "result" => result).increment(0);
             }
+        }
+    }
+    for event in snapshot.notify().iter().flat_map(|target| &target.events) {
+        for result in crate::telemetry::notify::RESULTS {
+            metrics::counter!("strangler_notifications_total", "event" => event.code(), "result" => result).increment(0);
         }
     }
 }

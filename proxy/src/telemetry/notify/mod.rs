@@ -208,6 +208,9 @@ impl Notifier {
     }
 }
 
+/// The `result` label's values.
+pub const RESULTS: [&str; 4] = ["delivered", "failed", "gave-up", "dropped"];
+
 /// Counts one outcome: `delivered`, `failed` (a try that will be retried), `gave-up`,
 /// `dropped`.
 fn count(event: Event, result: &'static str) {
