@@ -258,10 +258,13 @@ async fn two_instances_on_postgresql_sum_their_evidence_and_record_each_step_onc
         .store(db.url());
     let clock = Arc::new(FakeClock::default());
     let (one, other) = (start(&config, &clock).await, start(&config, &clock).await);
-    until_ramp(&one, "ramp-fleet", "the ramp starts", |r| {
-        r["state"] == "waiting"
-    })
-    .await;
+    // Each instance counts from its first tick that sees the ramp (its status says so).
+    for proxy in [&one, &other] {
+        until_ramp(proxy, "ramp-fleet", "the ramp runs", |r| {
+            r["state"] == "waiting"
+        })
+        .await;
+    }
     clock.advance(HOUR);
     requests(&one, "ramp-fleet", 3).await;
     requests(&other, "ramp-fleet", 3).await;
