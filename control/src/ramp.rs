@@ -97,3 +97,45 @@ impl Ramp {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use strangler_flags::ramp::Gates;
+
+    use super::*;
+
+    fn ramp() -> Ramp {
+        let plan = RampPlan {
+            steps: vec![500, 2_500, 10_000],
+            every_seconds: 60,
+            gates: Gates::default(),
+        };
+        Ramp::start(plan, OffsetDateTime::UNIX_EPOCH, false)
+    }
+
+    #[test]
+    fn an_advance_from_a_step_the_ramp_left_is_refused_so_a_fleet_records_it_once() {
+        let mut ramp = ramp();
+        let later = OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(5);
+        assert_eq!(ramp.advance(0, 1, later), Ok(()));
+        assert_eq!((ramp.step, ramp.since), (1, later));
+        assert!(
+            ramp.advance(0, 1, later).is_err(),
+            "the second instance's advance"
+        );
+        assert!(ramp.advance(1, 3, later).is_err(), "no step 3");
+        assert_eq!(ramp.percent(), PercentBp::from_basis_points(2_500).unwrap());
+    }
+
+    #[test]
+    fn resuming_restarts_the_steps_clock_and_pausing_twice_is_refused() {
+        let mut ramp = ramp();
+        let paused = OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(1);
+        ramp.pause(paused).unwrap();
+        assert!(ramp.pause(paused).is_err());
+        let resumed = paused + time::Duration::hours(1);
+        ramp.resume(resumed).unwrap();
+        assert_eq!((ramp.paused_at, ramp.since), (None, resumed));
+        assert!(ramp.resume(resumed).is_err());
+    }
+}

@@ -102,7 +102,8 @@ pub fn summary(ramp: &Value) -> Option<String> {
     let state = ramp["state"].as_str()?;
     let steps = ramp["steps"].as_array().map_or(0, Vec::len);
     let step = ramp["step"].as_u64().unwrap_or(0) + 1;
-    let at = format!("ramp {}% (step {step}/{steps})", ramp["percent"]);
+    let percent = ramp["percent"].as_f64().unwrap_or(0.0);
+    let at = format!("ramp {percent}% (step {step}/{steps})");
     Some(match ramp["waiting"].as_str() {
         Some(waiting) => format!("{at}, waiting: {waiting}"),
         None => format!("{at}, {state}"),
