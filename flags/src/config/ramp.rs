@@ -7,11 +7,10 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::guard::MAX_P95_LIMIT;
 use crate::ramp::{Gates, RampPlan, MAX_STEPS};
 use crate::rollout::percent_to_basis_points;
 
-use super::guard::RawPercent;
+use super::guard::{max_p95, RawPercent};
 use super::parse_duration;
 use super::problems::Problems;
 
@@ -124,6 +123,7 @@ impl RawGates {
             max_p95(text)
                 .map_err(|m| problems.push(("gates.max_p95".into(), m)))
                 .ok()
+                .flatten()
         });
         Gates {
             max_error_rate,
@@ -162,15 +162,6 @@ fn every(text: &str) -> Result<u64, String> {
         return Err(format!("{text:?} must be whole seconds, at least 1s"));
     }
     Ok(every.as_secs())
-}
-
-/// Whole milliseconds, above 0 and at most [`MAX_P95_LIMIT`].
-fn max_p95(text: &str) -> Result<u32, String> {
-    let limit = parse_duration(text)?;
-    if limit.is_zero() || limit > MAX_P95_LIMIT {
-        return Err(format!("{text:?} must be above 0 and at most 30s"));
-    }
-    Ok(limit.as_millis() as u32)
 }
 
 #[cfg(test)]
