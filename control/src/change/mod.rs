@@ -18,8 +18,9 @@ use time::OffsetDateTime;
 use crate::error::ControlError;
 use crate::overrides::RouteOverrides;
 use crate::percent::PercentBp;
-use crate::ramp::Ramp;
 use crate::schedule::Schedule;
+
+mod ramp;
 
 /// One change to the runtime overrides. In JSON: `{"kind": "set_percent", "route":
 /// "invoices", "percent": 25}`.
@@ -239,6 +240,7 @@ impl Change {
             Change::SetSchedule { schedule, .. } => schedule
                 .validate()
                 .map_err(|message| schedule_error(route, message)),
+            Change::SetRamp { plan, .. } => ramp::check(route, &plan.steps),
             _ => Ok(()),
         }
     }
@@ -287,7 +289,7 @@ impl Change {
             | AdvanceRamp { .. }
             | PauseRamp { .. }
             | ResumeRamp { .. }
-            | ClearRamp { .. } => ramp_change(self, overrides, now)?,
+            | ClearRamp { .. } => ramp::apply(self, overrides, now)?,
             KillAll | UnkillAll | Revert { .. } => {}
         }
         Ok(())
@@ -318,54 +320,6 @@ fn trip(
             .map_err(|message| schedule_error(route, message))?;
     }
     Ok(())
-}
-
-/// Applies a ramp command to the route's ramp.
-fn ramp_change(
-    change: &Change,
-    overrides: &mut RouteOverrides,
-    now: OffsetDateTime,
-) -> Result<(), ControlError> {
-    use Change::*;
-    let route = match change.subject() {
-        Subject::Route(route) => route.to_owned(),
-        _ => return Ok(()),
-    };
-    let refused = |message: String| ControlError::Ramp {
-        route: route.clone(),
-        message,
-    };
-    if let SetRamp {
-        plan, from_file, ..
-    } = change
-    {
-        if *from_file && overrides.ramp.is_some() {
-            let message = "the route has a ramp already".into();
-            return Err(ControlError::RampMoved { route, message });
-        }
-        overrides.ramp = Some(Ramp::start(plan.clone(), now, *from_file));
-        overrides.schedule = None;
-        return Ok(());
-    }
-    let Some(ramp) = overrides.ramp.as_mut() else {
-        return Err(refused("the route has no ramp".into()));
-    };
-    match change {
-        AdvanceRamp { from, to, .. } => {
-            ramp.advance(*from, *to, now)
-                .map_err(|message| ControlError::RampMoved {
-                    route: route.clone(),
-                    message,
-                })
-        }
-        PauseRamp { .. } => ramp.pause(now).map_err(refused),
-        ResumeRamp { .. } => ramp.resume(now).map_err(refused),
-        ClearRamp { .. } => {
-            overrides.ramp = None;
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The route's schedule, or the error for a schedule command on a route without one.
