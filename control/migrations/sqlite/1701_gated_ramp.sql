@@ -1,4 +1,5 @@
--- Gated ramps and notifications (issue 17): a route's ramp state beside its other scalar overrides (JSON
+-- Gated ramps and notifications (issue 17, part 1 and 2; numbered apart so another change's
+-- migration cannot take the same version): a route's ramp state beside its other scalar overrides (JSON
 -- text, like schedule), and the evidence each instance gathers at a ramp's step.
 ALTER TABLE route_flag ADD COLUMN ramp TEXT;
 ALTER TABLE route_flag ADD COLUMN ramp_by INTEGER;
