@@ -425,8 +425,9 @@ function rampForm(name, route) {
         percent.value = current.percent.value;
         filled = true;
       }
-      drawSchedule(schedule, current.schedule, route, status);
-      if (current.ramp) drawRamp(schedule, current.ramp, route, status);
+      // A gated ramp and a schedule exclude each other: starting one drops the other.
+      if (current.ramp) drawRamp(fill(schedule), current.ramp, route, status);
+      else drawSchedule(schedule, current.schedule, route, status);
     },
   };
 }
@@ -442,8 +443,10 @@ function drawRamp(container, ramp, route, status) {
   const call = (path, body, message) => perform(status, () => api('POST', '/admin/routes/' + route + '/ramp/' + path, body), message);
   container.append(h('p', { id: 'ramp' }, 'Gated ramp through ', ramp.steps.map((s) => s + ' %').join(', '), ': ',
     h('span', { class: ramp.waiting ? 'warn' : '' }, rampText(ramp)), '. ',
-    ramp.paused ? action('Resume ramp', () => call('resume', {}, 'ramp resumed')) : action('Pause ramp', () => call('pause', {}, 'ramp paused')),
-    action('Advance now', () => { if (confirm('Skip the gates and move to the next step?')) call('advance', { force: true, comment: 'console' }, 'ramp advanced'); })));
+    ramp.paused
+      ? action('Resume ramp', () => call('resume', {}, 'ramp resumed'), { id: 'ramp-resume' })
+      : action('Pause ramp', () => call('pause', {}, 'ramp paused'), { id: 'ramp-pause' }),
+    action('Advance now', () => { if (confirm('Skip the gates and move to the next step?')) call('advance', { force: true, comment: 'console' }, 'ramp advanced'); }, { id: 'ramp-advance' })));
 }
 
 /** A schedule step in words: `25 % at T`, or `+5 % every 1h from T until 100 %`. */
