@@ -134,3 +134,31 @@ async fn an_unknown_event_is_a_load_error_with_its_location() {
     assert!(error.contains("unknown event \"explode\""), "{error}");
     assert!(error.contains("routes.yaml:"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_reload_is_notified_with_its_errors() {
+    let hook = Webhook::start(0).await;
+    let legacy = Backend::echo("legacy").await;
+    let notify = format!(
+        "notify:\n  - {{ url: \"{}\", events: [reload-error] }}\n",
+        hook.url()
+    );
+    let config = Config::new(&legacy).section(&notify);
+    let proxy = Proxy::start_unwatched(&config).await;
+    proxy.rewrite_text(&format!("{}\nthreads: 0\n", config.render()));
+    let (status, _) = proxy.reload().await;
+    assert_ne!(status, StatusCode::OK);
+    eventually(Duration::from_secs(10), "the notification", || async {
+        !hook.accepted().is_empty()
+    })
+    .await;
+    let notice = hook.accepted()[0].json();
+    assert_eq!(notice["event"], "reload-error");
+    assert!(
+        notice["details"]["errors"]
+            .as_str()
+            .unwrap_or("")
+            .contains("threads"),
+        "{notice}"
+    );
+}

@@ -133,6 +133,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_slack_receiver_gets_one_line_of_text_unsigned_fields_left_out() {
+        let target = NotifyTarget {
+            url: "http://hooks.internal/x".into(),
+            format: NotifyFormat::Slack,
+            events: vec![strangler_flags::config::notify::Event::Kill],
+            secret: None,
+        };
+        let notice = Notice {
+            event: strangler_flags::config::notify::Event::Kill,
+            id: "audit-7".into(),
+            at: OffsetDateTime::UNIX_EPOCH,
+            route: Some("invoices".into()),
+            summary: "kill by rm on invoices: on fire".into(),
+            details: json!({ "audit": {} }),
+        };
+        assert_eq!(
+            body(&target, &notice),
+            r#"{"text":"strangler kill invoices: kill by rm on invoices: on fire"}"#
+        );
+    }
+
+    #[test]
     fn the_signature_is_the_rfc_4231_hmac_sha256_of_the_body() {
         // RFC 4231 test case 2.
         let signature = signature(b"Jefe", b"what do ya want for nothing?");
