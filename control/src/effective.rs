@@ -4,10 +4,11 @@
 //! set it. Precedence per value, first that applies:
 //!
 //! - killed: the global kill switch, then the route's kill switch, else the file (off).
-//! - percent: a schedule that has reached a step, then the percent override, then the file;
+//! - percent: a gated ramp's step or a schedule that has reached a step, then the percent
+//!   override, then the file;
 //!   a schedule never takes a route below the override or the file's percent (a ramp only
 //!   moves forward: `+5 % an hour` put on a route at 25 % starts there, and no tenant on
-//!   the new side goes back to legacy).
+//!   the new side goes back to legacy). A gated ramp's step counts the same way.
 //! - tenants: a runtime side for a tenant wins over the file's side for that tenant.
 //! - shadow sample: the override, then the file.
 
@@ -161,8 +162,12 @@ fn percent(
         Some(value) => runtime(value, set_by.percent),
         None => from_file(file.percent),
     };
-    match scheduled {
+    let base = match scheduled {
         Some(value) if value > base.value => runtime(value, set_by.schedule),
+        _ => base,
+    };
+    match route.ramp.as_ref().map(|ramp| ramp.percent()) {
+        Some(value) if value > base.value => runtime(value, set_by.ramp),
         _ => base,
     }
 }

@@ -41,6 +41,23 @@ pub enum ControlError {
         /// What is wrong.
         message: String,
     },
+    /// A ramp command that does not fit the route's ramp (none, paused already, ...).
+    #[error("route {route:?}: ramp: {message}")]
+    Ramp {
+        /// The route the change was for.
+        route: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An advance or a start of a ramp lost to another change (another instance advanced
+    /// first, or a ramp is already there): nothing recorded.
+    #[error("route {route:?}: ramp: {message}")]
+    RampMoved {
+        /// The route the change was for.
+        route: String,
+        /// What the store found instead.
+        message: String,
+    },
     /// `revert` named an audit entry that does not exist.
     #[error("no audit entry {0}")]
     NoSuchEntry(i64),

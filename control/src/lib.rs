@@ -45,6 +45,7 @@ mod identity;
 pub mod overrides;
 pub mod percent;
 pub mod readiness;
+pub mod ramp;
 pub mod schedule;
 mod store;
 #[cfg(feature = "testing")]
@@ -57,5 +58,6 @@ pub use error::{ControlError, FileProblem};
 pub use identity::Identity;
 pub use overrides::{Overrides, RouteOverrides, RouteSetBy};
 pub use percent::PercentBp;
+pub use ramp::Ramp;
 pub use schedule::{AtStep, Every, RepeatStep, Schedule, Step};
 pub use store::{diffs, ChangeFeed, Database, Rollups, SharedDatabase, Store, CHANNEL};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use strangler_flags::Side;
 
 use crate::percent::PercentBp;
+use crate::ramp::Ramp;
 use crate::schedule::Schedule;
 
 /// Everything the runtime store says about one route. The default means "nothing
@@ -34,6 +35,9 @@ pub struct RouteOverrides {
     /// decides the percentage (see [`crate::fold`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// A gated ramp: its step's percent counts when above the route's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
 }
 
 /// Which audit entry last set each value of a route's overrides.
@@ -49,6 +53,9 @@ pub struct RouteSetBy {
     pub shadow_sample: Option<i64>,
     /// The entry that set (or last paused or resumed) `schedule`.
     pub schedule: Option<i64>,
+    /// The entry that started (or last moved, paused or resumed) `ramp`.
+    #[serde(default)]
+    pub ramp: Option<i64>,
 }
 
 /// All runtime overrides at one store version: what an instance folds into its snapshot.
@@ -85,6 +92,7 @@ impl RouteSetBy {
             id,
         );
         track(&mut self.schedule, &before.schedule, &after.schedule, id);
+        track(&mut self.ramp, &before.ramp, &after.ramp, id);
         let killed = |on: bool| on.then_some(());
         track(
             &mut self.killed,

@@ -24,6 +24,7 @@ pub mod hash;
 mod locate;
 pub mod pattern;
 pub mod qa;
+pub mod ramp;
 mod request_parts;
 mod request_path;
 pub mod resilience;

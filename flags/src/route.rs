@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::guard::GuardPolicy;
 use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
+use crate::ramp::RampPlan;
 use crate::resilience::FallbackPolicy;
 use crate::rewrite::Rewrite;
 use crate::route_condition::{all_compatible, Condition};
@@ -130,6 +131,8 @@ pub struct Route {
     pub(crate) shadow: Option<Arc<CompiledPolicy>>,
     /// The compiled `guard:` block, if the route rolls itself back.
     pub(crate) guard: Option<Arc<GuardPolicy>>,
+    /// The compiled `rollout.ramp:` block, if the route climbs by itself.
+    pub(crate) ramp: Option<Arc<RampPlan>>,
     /// The compiled `fallback:` block, if failed answers of the new side fall back.
     pub(crate) fallback: Option<Arc<FallbackPolicy>>,
     /// The compiled `rewrite:` block, if the new side receives another request.
@@ -152,6 +155,11 @@ impl Route {
     /// requests are mirrored to the other side.
     pub fn shadow(&self) -> Option<&Arc<CompiledPolicy>> {
         self.shadow.as_ref()
+    }
+
+    /// The route's gated ramp (`rollout.ramp:`), if it has one.
+    pub fn ramp(&self) -> Option<&Arc<RampPlan>> {
+        self.ramp.as_ref()
     }
 
     /// The route's rollback guard (`guard:`), if it has one.

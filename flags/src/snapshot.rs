@@ -234,6 +234,11 @@ impl Snapshot {
         self.config.timeouts.of(name)
     }
 
+    /// `notify:`: where notifications go.
+    pub fn notify(&self) -> &[config::notify::NotifyTarget] {
+        &self.config.notify
+    }
+
     /// `telemetry.otlp`: where this snapshot's requests send their spans, if anywhere.
     pub fn otlp(&self) -> Option<&config::telemetry::Otlp> {
         self.config.otlp.as_ref()

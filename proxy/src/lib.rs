@@ -25,5 +25,6 @@ mod tls;
 pub use admin::tokens::{AdminToken, Scope};
 pub use process::launch::{Launch, StartError};
 pub use process::server::Running;
+pub use resilience::ramp::{Clock as RampClock, RampTiming};
 pub use strangler_flags::store_url::without_credentials;
 pub use telemetry::build_info::LONG_VERSION;

@@ -352,3 +352,41 @@ async fn a_store_outage_shows_as_a_banner_and_a_change_meanwhile_says_why_it_was
     browser.wait_text("#percent-status", "is down since").await;
     browser.wait_text("#route-percent", "0 %").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gated_ramp_shows_its_waiting_reason_and_pauses_and_advances_from_the_route_page() {
+    let (legacy, billing) = (
+        Backend::echo("legacy").await,
+        Backend::echo("billing").await,
+    );
+    let config = Config::new(&legacy).service("billing", &billing).routes(
+        r#"
+  - name: invoices
+    match: { path: "/api/invoices/**" }
+    service: billing
+    rollout:
+      percent: 0
+      ramp: { steps: [10, 50], every: 1h, gates: { min_requests: 5 } }
+"#,
+    );
+    let proxy = Proxy::start_with_admin_tokens(&config, tokens()).await;
+    let browser = Browser::start().await;
+    browser.sign_in(&proxy.admin_url("/"), WRITE).await;
+    browser
+        .wait_text("#routes", "ramp step 1/2, waiting: every")
+        .await;
+    browser
+        .client
+        .goto(&proxy.admin_url("/#/route/invoices"))
+        .await
+        .unwrap();
+    browser
+        .wait_text("#ramp", "Gated ramp through 10 %, 50 %")
+        .await;
+    browser.click("#ramp-pause").await;
+    browser.wait_text("#ramp", "paused").await;
+    browser.click("#ramp-advance").await;
+    browser.confirm().await;
+    browser.wait_text("#route-percent", "50 %").await;
+    browser.screenshot("gated-ramp").await;
+}

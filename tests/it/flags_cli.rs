@@ -406,3 +406,61 @@ async fn a_release_managers_ramp_and_an_on_call_kill_reach_the_whole_fleet() {
     assert_eq!(entries[0]["comment"], "3 a.m. page: billing 5xx");
     assert_eq!(entries[2]["comment"], "5 % after the pilot");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gated_ramp_from_the_cli_shows_its_waiting_reason_in_list_and_moves_on_force() {
+    let f = fixture().await;
+    let said = f
+        .ok(&[
+            "ramp",
+            "invoices",
+            "--steps",
+            "10,50,100",
+            "--every",
+            "1h",
+            "--max-error-rate",
+            "1%",
+            "--min-requests",
+            "500",
+            "--comment",
+            "start",
+        ])
+        .await;
+    assert!(said.starts_with("entry 1: set_ramp invoices"), "{said}");
+    let judged = || async { f.ok(&["list"]).await.contains("waiting: every ") };
+    crate::support::eventually(
+        std::time::Duration::from_secs(10),
+        "the ramp judged",
+        judged,
+    )
+    .await;
+    let list = f.ok(&["list"]).await;
+    assert!(
+        list.contains("ramp 10% (step 1/3), waiting: every "),
+        "{list}"
+    );
+    let shown = f.ok(&["ramp", "invoices"]).await;
+    assert!(
+        shown.starts_with("invoices: ramp 10% (step 1/3)"),
+        "{shown}"
+    );
+    let refused = f
+        .flags(Some(TOKEN), &["ramp", "invoices", "--advance"])
+        .await;
+    assert!(!refused.status.success(), "--advance needs --force");
+    let said = f
+        .ok(&[
+            "ramp",
+            "invoices",
+            "--advance",
+            "--force",
+            "--comment",
+            "enough evidence",
+        ])
+        .await;
+    assert!(said.starts_with("entry 2: advance_ramp invoices"), "{said}");
+    assert!(f
+        .ok(&["ramp", "invoices", "--pause"])
+        .await
+        .starts_with("entry 3: pause_ramp"));
+}

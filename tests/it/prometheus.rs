@@ -24,6 +24,7 @@ const LABELS: &[&str] = &[
     "version",
     "revision",
     "le",
+    "event",
 ];
 
 /// `promtool ARGS` with `stdin`, or a panic saying how to get promtool.

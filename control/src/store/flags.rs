@@ -17,7 +17,7 @@ use crate::percent::PercentBp;
 const TENANTS_PER_STATEMENT: usize = 1_000;
 
 const SCALAR_COLUMNS: &str = "route, percent, percent_by, killed, killed_by, \
-     shadow_sample, shadow_sample_by, schedule, schedule_by";
+     shadow_sample, shadow_sample_by, schedule, schedule_by, ramp, ramp_by";
 
 /// Bumps and returns the version. Run first in every change transaction: it takes the
 /// write lock (SQLite) or the row lock (PostgreSQL), so changes apply one at a time.
@@ -142,6 +142,7 @@ fn scalars_differ(before: &RouteOverrides, after: &RouteOverrides) -> bool {
         || before.killed != after.killed
         || before.shadow_sample != after.shadow_sample
         || before.schedule != after.schedule
+        || before.ramp != after.ramp
 }
 
 /// Upserts the route's scalar row, or deletes it when no scalar is overridden.
@@ -154,7 +155,8 @@ async fn write_scalars(
     let unset = after.percent.is_none()
         && !after.killed
         && after.shadow_sample.is_none()
-        && after.schedule.is_none();
+        && after.schedule.is_none()
+        && after.ramp.is_none();
     if unset {
         let sql = "DELETE FROM route_flag WHERE route = $1";
         sqlx::query(sql).bind(route).execute(conn).await?;
@@ -164,13 +166,18 @@ async fn write_scalars(
         Some(schedule) => Some(serde_json::to_string(schedule).map_err(corrupt("schedule"))?),
         None => None,
     };
+    let ramp = match &after.ramp {
+        Some(ramp) => Some(serde_json::to_string(ramp).map_err(corrupt("ramp"))?),
+        None => None,
+    };
     let sql = format!(
-        "INSERT INTO route_flag ({SCALAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+        "INSERT INTO route_flag ({SCALAR_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (route) DO UPDATE SET percent = excluded.percent, \
          percent_by = excluded.percent_by, killed = excluded.killed, \
          killed_by = excluded.killed_by, shadow_sample = excluded.shadow_sample, \
          shadow_sample_by = excluded.shadow_sample_by, schedule = excluded.schedule, \
-         schedule_by = excluded.schedule_by"
+         schedule_by = excluded.schedule_by, ramp = excluded.ramp, ramp_by = excluded.ramp_by"
     );
     let basis_points = |p: Option<PercentBp>| p.map(|p| i64::from(p.basis_points()));
     sqlx::query(&sql)
@@ -183,6 +190,8 @@ async fn write_scalars(
         .bind(set_by.shadow_sample)
         .bind(schedule)
         .bind(set_by.schedule)
+        .bind(ramp)
+        .bind(set_by.ramp)
         .execute(conn)
         .await?;
     Ok(())
@@ -251,6 +260,7 @@ fn scalars(row: &AnyRow) -> Result<(String, (RouteOverrides, RouteSetBy)), Contr
             .transpose()
     };
     let schedule: Option<String> = row.try_get(7)?;
+    let ramp: Option<String> = row.try_get(9)?;
     let overrides = RouteOverrides {
         percent: percent(1)?,
         killed: row.try_get::<i64, _>(3)? != 0,
@@ -259,6 +269,10 @@ fn scalars(row: &AnyRow) -> Result<(String, (RouteOverrides, RouteSetBy)), Contr
             .map(|json| serde_json::from_str(&json))
             .transpose()
             .map_err(corrupt("schedule"))?,
+        ramp: ramp
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(corrupt("ramp"))?,
         tenants: BTreeMap::new(),
     };
     let set_by = RouteSetBy {
@@ -266,6 +280,7 @@ fn scalars(row: &AnyRow) -> Result<(String, (RouteOverrides, RouteSetBy)), Contr
         killed: row.try_get(4)?,
         shadow_sample: row.try_get(6)?,
         schedule: row.try_get(8)?,
+        ramp: row.try_get(10)?,
         tenants: BTreeMap::new(),
     };
     Ok((route, (overrides, set_by)))

@@ -9,11 +9,13 @@
 //! poll [`Store::version`] (one integer) and call [`Store::overrides`] only when it moved.
 
 mod audit_log;
+mod claims;
 mod database;
 pub mod diffs;
 mod feed;
 mod flags;
 mod rollups;
+mod ramp_evidence;
 mod sqlite_file;
 
 use sqlx::{AnyConnection, AnyPool};
@@ -108,8 +110,29 @@ impl Store {
         comment: Option<&str>,
         known_route: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<AuditEntry, ControlError> {
+        self.apply_at(
+            change,
+            actor,
+            comment,
+            known_route,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+    }
+
+    /// [`Store::apply`] at the caller's `now` rather than the clock's: the ramp evaluator
+    /// records the steps it advances at its own (in tests, a fake) clock, which also
+    /// measures how long each step has run.
+    pub async fn apply_at(
+        &self,
+        change: Change,
+        actor: &str,
+        comment: Option<&str>,
+        known_route: &(dyn Fn(&str) -> bool + Sync),
+        now: OffsetDateTime,
+    ) -> Result<AuditEntry, ControlError> {
         change.validate(known_route)?;
-        self.commit(change, actor, comment).await
+        self.commit(change, actor, comment, now).await
     }
 
     /// The newest `limit` audit entries, newest first, optionally about one route only.
@@ -141,7 +164,8 @@ impl Store {
         actor: &str,
         comment: Option<&str>,
     ) -> Result<AuditEntry, ControlError> {
-        self.commit(Change::Revert { entry: id }, actor, comment)
+        let now = OffsetDateTime::now_utc();
+        self.commit(Change::Revert { entry: id }, actor, comment, now)
             .await
     }
 
@@ -153,10 +177,11 @@ impl Store {
         change: Change,
         actor: &str,
         comment: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<AuditEntry, ControlError> {
         self.writable()?;
         let entry = self
-            .transaction(change, actor, comment)
+            .transaction(change, actor, comment, now)
             .await
             .map_err(|error| self.read_only_or(error))?;
         self.check_identity()?;
@@ -179,8 +204,8 @@ impl Store {
         change: Change,
         actor: &str,
         comment: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<AuditEntry, ControlError> {
-        let now = OffsetDateTime::now_utc();
         let mut tx = self.pool.begin().await?;
         let version = flags::bump_version(&mut tx).await?;
         let (route, plan) = match change.subject() {

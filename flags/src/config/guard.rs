@@ -120,8 +120,8 @@ fn error_rate(raw: &RawPercent) -> Result<Option<u16>, String> {
     raw.basis_points().map(Some)
 }
 
-/// Whole milliseconds, above 0 and at most [`MAX_P95_LIMIT`].
-fn max_p95(text: &str) -> Result<Option<u32>, String> {
+/// Whole milliseconds, above 0 and at most [`MAX_P95_LIMIT`] (also a ramp gate's).
+pub(super) fn max_p95(text: &str) -> Result<Option<u32>, String> {
     let limit = parse_duration(text)?;
     if limit.is_zero() || limit > MAX_P95_LIMIT {
         return Err(format!("{text:?} must be above 0 and at most 30s"));

@@ -12,10 +12,12 @@ mod jwt;
 pub mod lifecycle;
 pub mod limits;
 pub mod listen;
+pub mod notify;
 pub mod paths;
 mod problems;
 mod pruned;
 mod qa;
+pub mod ramp;
 pub mod raw;
 pub mod readiness;
 mod recover;
@@ -122,6 +124,8 @@ pub struct Config {
     pub otlp: Option<telemetry::Otlp>,
     /// `readiness:`, validated.
     pub readiness: readiness::Readiness,
+    /// `notify:`, validated.
+    pub notify: Vec<notify::NotifyTarget>,
     /// What does not stop the file loading but should be fixed (deprecated keys), located
     /// like errors, in file order.
     pub warnings: Vec<ConfigError>,
@@ -227,6 +231,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
     );
     let otlp = telemetry::validate(raw.telemetry, keys.surroundings, problems);
     let readiness = readiness::validate(raw.readiness, problems);
+    let notify = notify::validate(raw.notify, keys.surroundings, problems);
     let service_policies: Vec<ServicePolicy> =
         service_policies.into_iter().collect::<Option<_>>()?;
     let mut timeouts = timeouts?;
@@ -270,6 +275,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         lifecycle: lifecycle?,
         otlp: otlp?,
         readiness: readiness?,
+        notify: notify?,
         warnings: Vec::new(),
     })
 }

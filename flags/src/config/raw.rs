@@ -122,6 +122,11 @@ pub struct RawConfig {
     /// documents it). Default: 14 days.
     #[serde(default)]
     pub readiness: super::readiness::RawReadiness,
+    /// `notify:` receivers of notifications (a guard trip, a kill switch, a ramp step, a
+    /// failed reload, the flag store lost), each `{ url, format, events, secret_env }`
+    /// ([`RawNotify`](super::notify::RawNotify) documents each key). Default: none.
+    #[serde(default)]
+    pub notify: Vec<super::notify::RawNotify>,
 }
 
 /// The `qa:` section: who may force a side, and with which header.
@@ -344,4 +349,7 @@ pub struct RawRollout {
     /// they win over `percent`.
     #[serde(default)]
     pub tenants: BTreeMap<String, Side>,
+    /// `ramp:` a gated ramp that raises `percent` step by step while the evidence holds
+    /// ([`RawRamp`](super::ramp::RawRamp) documents each key). Default: none.
+    pub ramp: Option<super::ramp::RawRamp>,
 }

@@ -119,6 +119,9 @@ fn route_of(
     let guard = raw.guard.as_ref().map(|guard| {
         super::guard::validate(&format!("routes[{index}]"), name, guard, problems).map(Arc::new)
     });
+    let ramp = raw.rollout.ramp.as_ref().map(|ramp| {
+        super::ramp::validate(&format!("routes[{index}]"), name, ramp, problems).map(Arc::new)
+    });
     let (pattern, methods, host, conditions) = matcher?;
     let fallback = raw.fallback.as_ref().map(|fallback| {
         let at = at("fallback");
@@ -150,6 +153,7 @@ fn route_of(
         index: 0, // numbered by `validate` once every route is valid
         shadow: valid_if_present(shadow)?,
         guard: valid_if_present(guard)?,
+        ramp: valid_if_present(ramp)?,
         fallback: valid_if_present(fallback)?,
         rewrite: valid_if_present(rewrite)?,
     })

@@ -85,6 +85,7 @@ async fn list(
                 "tenants": tenants,
                 "shadow_sample": effective.shadow_sample,
                 "schedule": overrides.routes.get(route.name()).and_then(|r| r.schedule.as_ref()),
+                "ramp": state.ramps.status(route.name()),
             })
         })
         .collect();

@@ -100,7 +100,7 @@ struct ScheduleBody {
 /// An optional body carrying only a comment (kill switches, clears, revert).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct CommentBody {
+pub(crate) struct CommentBody {
     comment: Option<String>,
 }
 
@@ -234,13 +234,13 @@ async fn change_from<B>(
 }
 
 /// The future a route-only change handler returns.
-type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
+pub(crate) type Answer = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// A handler for a change that names only its route and takes an optional comment
 /// (clear percent, kill, unkill, clear, pause and resume schedule). The signature spells out
 /// the extractors axum needs; it is long, not complex.
 #[allow(clippy::type_complexity)]
-fn route_change(
+pub(crate) fn route_change(
     make: fn(String) -> Change,
 ) -> impl Fn(
     State<AdminState>,
@@ -285,7 +285,7 @@ async fn revert(
 /// Applies `change` through the store, audited, and answers with the entry and revision;
 /// a change that would leave every flag as it is answers 200 `"changed": false` and writes
 /// no audit entry.
-async fn change(
+pub(crate) async fn change(
     State(state): State<AdminState>,
     actor: Option<Extension<Actor>>,
     change: Change,
@@ -322,6 +322,6 @@ fn no_token() -> Response {
     )
 }
 
-fn comment(OptionalJson(body): OptionalJson<CommentBody>) -> Option<String> {
+pub(crate) fn comment(OptionalJson(body): OptionalJson<CommentBody>) -> Option<String> {
     body.comment
 }

@@ -1,7 +1,8 @@
 //! `GET /admin/health`: every new service with its breaker (state, failures in a row, error
 //! rate in the window, the open period in force, the last and next probe) and its last
 //! active health check. Services without `breaker:` or `health:` are listed with
-//! `"breaker": null`. Behind the admin token, like every `/admin/` endpoint.
+//! `"breaker": null`; then the last failed deliveries of notifications. Behind the admin
+//! token, like every `/admin/` endpoint.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +36,8 @@ async fn health(State(state): State<AdminState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "services": services }))
+    let failures = state.live.notifier().failures();
+    Json(json!({ "services": services, "notifications": { "last_failures": failures } }))
 }
 
 /// One breaker as JSON.

@@ -33,6 +33,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/reload", post(reload))
         .route("/admin/whoami", get(whoami))
         .merge(crate::admin::flags::routes())
+        .merge(crate::admin::ramp::routes())
         .merge(crate::admin::export::routes())
         .merge(crate::admin::diffs::routes())
         .merge(crate::admin::guards::routes())

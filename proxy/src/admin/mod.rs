@@ -1,6 +1,6 @@
 //! The admin listener: health and readiness probes, metrics, the configuration, the admin
 //! API, one module per endpoint family ([`flags`], [`export`], [`diffs`], [`guards`],
-//! [`health`], [`explain`], [`audit`], [`effective`], [`readiness`]) behind the tokens of [`tokens`], and the web console
+//! [`health`], [`explain`], [`audit`], [`effective`], [`readiness`], [`ramp`]) behind the tokens of [`tokens`], and the web console
 //! ([`console`]) that uses that API.
 //!
 //! May import every folder but [`crate::process`] and [`crate::cli`].
@@ -17,6 +17,7 @@ pub mod guards;
 pub mod health;
 pub mod listener;
 pub mod readiness;
+pub mod ramp;
 pub mod reply;
 pub mod state;
 pub mod tokens;

@@ -24,6 +24,8 @@ pub struct AdminState {
     pub diffs: crate::shadow::diff_writer::SharedStore,
     /// The rollback guards, for `/admin/guards`.
     pub guards: Arc<crate::resilience::guard::Guards>,
+    /// The gated ramps' last verdicts, for `GET /admin/routes/{route}/ramp`.
+    pub ramps: Arc<crate::resilience::ramp::Ramps>,
     /// The new services' breakers and health checks.
     pub health: Arc<crate::resilience::service_health::ServiceHealth>,
     /// The readiness rollup's flusher, and through it the store the report reads.

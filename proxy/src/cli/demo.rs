@@ -48,6 +48,7 @@ fn start_backends(config: &Path) -> Result<tokio::runtime::Runtime, CliError> {
             ));
         }
     }
+    crate::cli::demo_receiver::start(&snapshot, &runtime)?;
     for (addr, router, what) in backends {
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(addr))
@@ -84,6 +85,10 @@ fn instructions(proxy: std::net::SocketAddr, admin: std::net::SocketAddr) -> Str
          \x20 curl -s -H 'Authorization: Bearer demo' 'http://{admin}/admin/diffs?route=invoices'\n\
          Readiness (which parts of the monolith can go; invoice-list's history is seeded demo data):\n\
          \x20 cargo run --release -- report --config routes.yaml      # invoice-list: legacy path removable\n\
+         Gated ramp: under the loop above, invoices climbs 25 -> 50 -> 100 % every 30 s while its\n\
+         evidence holds; the notifications it sends are printed here (`demo: notification ...`):\n\
+         \x20 curl -s -H 'Authorization: Bearer demo' http://{admin}/admin/routes/invoices/ramp\n\
+         \x20 cargo run --release -- flags list                     # PERCENT and the ramp's waiting reason\n\
          Edit routes.yaml (e.g. percent: 100) and the proxy follows within a second. Ctrl-C stops.\n"
     )
 }

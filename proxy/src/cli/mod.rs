@@ -8,6 +8,7 @@
 pub mod check;
 pub mod demo;
 mod demo_history;
+mod demo_receiver;
 pub mod diffs;
 pub mod error;
 pub mod explain;

@@ -20,6 +20,8 @@ use strangler_control::Overrides;
 use strangler_flags::{content_hash, ConfigErrors, Snapshot, Upstream};
 
 use crate::live::loaded::{Loaded, Revision};
+use crate::telemetry::notify::{Notice, Notifier};
+use strangler_flags::config::notify::Event;
 
 /// The outcome of a reload that did not fail.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -43,6 +45,8 @@ pub struct LiveConfig {
     reloading: Mutex<()>,
     /// The runtime overrides folded into every snapshot published (empty without a store).
     overrides: Mutex<Arc<Overrides>>,
+    /// Sends notifications to the `notify:` receivers of the snapshot serving.
+    notifier: Arc<Notifier>,
 }
 
 impl LiveConfig {
@@ -52,7 +56,10 @@ impl LiveConfig {
         log_warnings(&snapshot);
         let loaded = Loaded::new(snapshot, 1);
         crate::telemetry::metrics::record_revision(loaded.revision.counter);
+        let notifier = Arc::new(Notifier::default());
+        notifier.set_targets(loaded.file.notify());
         Ok(LiveConfig {
+            notifier,
             path: path.to_path_buf(),
             current: ArcSwap::from_pointee(loaded),
             counter: AtomicU64::new(2),
@@ -91,6 +98,11 @@ impl LiveConfig {
         crate::telemetry::metrics::record_revision(revision.counter);
         tracing::info!(target: "strangler::flags", %revision, "runtime flags applied");
         revision
+    }
+
+    /// The notifier of this instance (its receivers follow the snapshot serving).
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// The overrides folded into the snapshot serving now.
@@ -149,6 +161,14 @@ impl LiveConfig {
             Err(errors) => {
                 crate::telemetry::metrics::record_reload("error");
                 tracing::error!(target: "strangler::reload", trigger, errors = %errors, "reload rejected; the previous configuration keeps serving");
+                let summary = format!(
+                    "reload of {} rejected; the previous configuration keeps serving: {errors}",
+                    self.path.display()
+                );
+                let details =
+                    serde_json::json!({ "trigger": trigger, "errors": errors.to_string() });
+                self.notifier
+                    .send(Notice::about_instance(Event::ReloadError, summary, details));
             }
         }
         outcome
@@ -189,6 +209,7 @@ impl LiveConfig {
         // metric handles are not reused: the file is another).
         let loaded = Loaded::publish(file, effective, counter, overrides.version, Some(&*old));
         let revision = loaded.revision;
+        self.notifier.set_targets(loaded.file.notify());
         self.current.store(Arc::new(loaded));
         Ok(ReloadOutcome {
             revision,
@@ -287,6 +308,7 @@ mod tests {
             counter: AtomicU64::new(2),
             reloading: Mutex::new(()),
             overrides: Mutex::new(Arc::default()),
+            notifier: Arc::default(),
         }
     }
 

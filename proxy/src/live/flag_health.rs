@@ -22,11 +22,14 @@
 //! The gauges carry a `store` label (the URL without credentials): one store per process in
 //! production, and distinct series for the several instances a test process runs.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{json, Value};
+use strangler_flags::config::notify::Event;
 use time::OffsetDateTime;
+
+use crate::telemetry::notify::{Notice, Notifier};
 
 /// The store's state, as reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,13 +77,16 @@ pub struct StoreHealth {
     /// The store URL without credentials: the gauges' label and the logs' `store`.
     store: String,
     status: Mutex<Status>,
+    /// Where `store-down` and `store-up` go.
+    notifier: Arc<Notifier>,
 }
 
 impl StoreHealth {
     /// Health before the first attempt to connect: absent, nothing applied.
-    pub fn new(store: String) -> StoreHealth {
+    pub fn new(store: String, notifier: Arc<Notifier>) -> StoreHealth {
         let health = StoreHealth {
             store,
+            notifier,
             status: Mutex::new(Status {
                 state: StoreState::Absent,
                 since: OffsetDateTime::now_utc(),
@@ -96,8 +102,18 @@ impl StoreHealth {
 
     /// The store answered; `version` is the flag version applied now.
     pub fn connected(&self, version: i64) {
-        if self.answered(StoreState::Connected, None, version) != StoreState::Connected {
+        let was = self.answered(StoreState::Connected, None, version);
+        if was != StoreState::Connected {
             tracing::info!(target: "strangler::flags", store = %self.store, version, "flag store connected; flags read from it");
+        }
+        if was == StoreState::Degraded {
+            let summary = format!(
+                "flag store {} answers again (flags version {version})",
+                self.store
+            );
+            let details = json!({ "store": self.store, "version": version });
+            let notice = Notice::about_instance(Event::StoreUp, summary, details);
+            self.notifier.send(notice);
         }
     }
 
@@ -115,6 +131,13 @@ impl StoreHealth {
         });
         if matches!(was, StoreState::Connected | StoreState::ReadOnly) {
             tracing::error!(target: "strangler::flags", store = %self.store, %error, "flag store unreachable; serving the last flags read from it until it is back");
+            let summary = format!(
+                "flag store {} unreachable: {error}; serving the last flags read",
+                self.store
+            );
+            let details = json!({ "store": self.store, "error": error });
+            let notice = Notice::about_instance(Event::StoreDown, summary, details);
+            self.notifier.send(notice);
         }
     }
 

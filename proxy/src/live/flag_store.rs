@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use strangler_control::{AuditEntry, Change, ControlError, Overrides, SharedDatabase, Store};
 use strangler_flags::store_url::without_credentials;
+use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 
 use crate::live::config::LiveConfig;
@@ -118,7 +119,7 @@ impl FlagStore {
         };
         let url = database.url().to_owned();
         let flags = FlagStore {
-            health: StoreHealth::new(without_credentials(&url)),
+            health: StoreHealth::new(without_credentials(&url), live.notifier().clone()),
             url,
             database,
             store: OnceLock::new(),
@@ -326,15 +327,34 @@ impl FlagStore {
         actor: &str,
         comment: Option<&str>,
     ) -> Result<AuditEntry, FlagStoreError> {
+        self.apply_at(change, actor, comment, OffsetDateTime::now_utc())
+            .await
+    }
+
+    /// [`FlagStore::apply`] recorded at `now` (the ramp evaluator's clock).
+    pub async fn apply_at(
+        &self,
+        change: Change,
+        actor: &str,
+        comment: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<AuditEntry, FlagStoreError> {
         let file = self.live.current().file.clone();
         let known = move |route: &str| file.route(route).is_some();
         let entry = self
             .writer()
             .await?
-            .apply(change, actor, comment, &known)
+            .apply_at(change, actor, comment, &known, now)
             .await?;
         self.fold_committed().await;
+        crate::live::notices::from_entry(self.live.notifier(), &entry);
         Ok(entry)
+    }
+
+    /// The store, for the ramp evaluator's reads and its evidence; an error until a
+    /// connect succeeded.
+    pub fn store(&self) -> Result<&Store, FlagStoreError> {
+        self.connected()
     }
 
     /// Reverts audit entry `id` for `actor` and folds the result in.
@@ -346,6 +366,7 @@ impl FlagStore {
     ) -> Result<AuditEntry, FlagStoreError> {
         let entry = self.writer().await?.revert(id, actor, comment).await?;
         self.fold_committed().await;
+        crate::live::notices::from_entry(self.live.notifier(), &entry);
         Ok(entry)
     }
 

@@ -3,7 +3,8 @@
 //! ([`watch`]), the runtime flags from the flag store ([`flag_store`], with its cache file,
 //! its health and the guard's trips it has not recorded yet) folded over it ([`overlay`]),
 //! routes.yaml rewritten with them ([`export`]), and what a described request would be
-//! decided ([`explain`]). The file itself is read, and compiled in this machine's surroundings
+//! decided ([`explain`]); the notifications of flag changes ([`notices`]) go out
+//! through the notifier the live config owns. The file itself is read, and compiled in this machine's surroundings
 //! (resolver, key files, environment), by [`routes_file`], for every command.
 //!
 //! May import [`crate::telemetry`] only.
@@ -16,6 +17,7 @@ pub mod flag_health;
 pub mod flag_store;
 pub mod held_trips;
 pub mod loaded;
+pub mod notices;
 pub mod overlay;
 pub mod routes_file;
 pub mod watch;

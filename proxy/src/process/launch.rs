@@ -2,11 +2,13 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use strangler_flags::ConfigErrors;
 use thiserror::Error;
 
 use crate::admin::tokens::{self, AdminToken};
+use crate::resilience::ramp::RampTiming;
 
 /// How to start an instance.
 pub struct Launch {
@@ -24,6 +26,10 @@ pub struct Launch {
     /// The admin tokens besides those of `STRANGLER_ADMIN_TOKENS(_FILE)`, which the start
     /// reads; [`Launch::new`] puts `STRANGLER_ADMIN_TOKEN` here as the write token `admin`.
     pub admin_tokens: Vec<AdminToken>,
+    /// The ramp evaluator's clock and tick (tests: a fake clock); the wall clock and 1 s.
+    pub ramp_timing: RampTiming,
+    /// The first wait before a failed notification is tried again (tests: milliseconds).
+    pub notify_first_retry: Duration,
 }
 
 impl Launch {
@@ -42,6 +48,8 @@ impl Launch {
                 .map(|secret| AdminToken::admin(&secret))
                 .into_iter()
                 .collect(),
+            ramp_timing: RampTiming::default(),
+            notify_first_retry: crate::telemetry::notify::FIRST_RETRY,
         }
     }
 }

@@ -29,6 +29,7 @@ use crate::readiness::flusher::{Flusher, SHUTDOWN_FLUSH};
 use crate::request::edge::Edge;
 use crate::request::rate_limit::RateLimiter;
 use crate::resilience::guard::Guards;
+use crate::resilience::ramp::Ramps;
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::diff_writer::{self, SharedStore};
 use crate::shadow::dispatch::Shadowing;
@@ -57,6 +58,8 @@ pub struct Running {
     shadowing: Option<Arc<Shadowing>>,
     /// The rollback guards the edge reports to and the control runtime evaluates.
     guards: Arc<Guards>,
+    /// The gated ramps the edge counts for and the control runtime evaluates.
+    ramps: Arc<Ramps>,
     /// The new services' breakers; their health checks run on `control`.
     health: Arc<ServiceHealth>,
     /// The tenants' rate buckets, kept across reloads (which change only the rates).
@@ -83,6 +86,7 @@ impl Running {
     pub fn start(launch: Launch) -> Result<Running, StartError> {
         crate::telemetry::metrics::prometheus();
         let live = Arc::new(LiveConfig::load(&launch.config)?);
+        live.notifier().set_first_retry(launch.notify_first_retry);
         let snapshot = &live.current().snapshot;
         let mut tokens = crate::admin::tokens::named_from_env().map_err(StartError::Tokens)?;
         tokens.extend(launch.admin_tokens);
@@ -116,6 +120,7 @@ impl Running {
             shadow: None,
             shadowing: None,
             guards: Arc::new(Guards::new(&live.current().file)),
+            ramps: Arc::new(Ramps::new(&live.current().file, launch.ramp_timing)),
             health: Arc::default(),
             rate_limiter: Arc::default(),
             readiness: None,
@@ -133,6 +138,7 @@ impl Running {
         running.start_guards(&control, &flags);
         running.start_readiness(&control, database.clone());
         let diffs = running.start_shadowing(&shadow, &control, database);
+        running.start_ramps(&control, &flags, &diffs);
         if let Some(limit) = crate::process::descriptors::raise_open_files_limit() {
             running.pressure.set_limit(limit);
         }
@@ -151,6 +157,8 @@ impl Running {
             )?
         };
         let _entered = control.enter();
+        let notifier = live.notifier().clone();
+        tokio::spawn(notifier.run(running.shutdown.subscribe()));
         let checks = running
             .health
             .clone()
@@ -246,6 +254,7 @@ impl Running {
                 .clone()
                 .expect("shadowing starts before the proxy"),
             guards: self.guards.clone(),
+            ramps: self.ramps.clone(),
             health: self.health.clone(),
             drain: self.drain.clone(),
             h2c_heads: self.h2c_heads.clone(),
@@ -305,6 +314,26 @@ impl Running {
         }
     }
 
+    /// Starts the gated ramps' evaluator on `control` (see [`crate::resilience::ramp::watch`]).
+    fn start_ramps(
+        &self,
+        control: &tokio::runtime::Runtime,
+        flags: &Arc<FlagStore>,
+        diffs: &SharedStore,
+    ) {
+        let sources = crate::resilience::ramp::watch::Sources {
+            live: self.live.clone(),
+            flags: flags.clone(),
+            diffs: diffs.clone(),
+        };
+        let shutdown = self.shutdown.subscribe();
+        control.spawn(crate::resilience::ramp::watch::run(
+            self.ramps.clone(),
+            sources,
+            shutdown,
+        ));
+    }
+
     /// Starts the shadow workers on `shadow` and the diff store's writer on `control`, on
     /// the flag store's `database`. `diffs.in_flight` is read here, once: it takes effect
     /// on restart.
@@ -344,6 +373,7 @@ impl Running {
             flags,
             diffs,
             guards: self.guards.clone(),
+            ramps: self.ramps.clone(),
             health: self.health.clone(),
             readiness: self
                 .readiness

@@ -78,6 +78,8 @@ pub struct Edge {
     pub(crate) shadowing: Arc<Shadowing>,
     /// The rollback guards, which count what the new side answers.
     pub(crate) guards: Arc<Guards>,
+    /// The gated ramps, which count what the new side answers at each step.
+    pub(crate) ramps: Arc<crate::resilience::ramp::Ramps>,
     /// The breakers of the new services.
     pub(crate) health: Arc<ServiceHealth>,
     /// The instance's drain: once it starts, responses close their connections.
@@ -447,6 +449,7 @@ impl Edge {
         if ctx.side == Side::New && ctx.limits.refused().is_none() && !forced {
             let outcome = Outcome::of(status, error, ctx.ticket.diverted, elapsed);
             self.guards.record(&loaded.file, ctx.route, outcome);
+            self.ramps.record(&loaded.file, ctx.route, outcome);
         }
     }
 }

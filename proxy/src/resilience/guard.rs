@@ -98,6 +98,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the new side failed the request.
+    pub fn failed(self) -> bool {
+        self.failed
+    }
+
+    /// The new side's latency, none for a failed connect or an upgrade.
+    pub fn latency(self) -> Option<Duration> {
+        self.latency
+    }
+
     /// The outcome of a request decided for the new side; None when the client went away
     /// before the answer (not the new side's doing) or the service's breaker was open (the
     /// new side was not asked; the breaker already keeps its traffic on legacy). A request

@@ -47,6 +47,7 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     ("strangler_tls_certificate_reloads_total", Kind::Counter, "Listener certificates read again after their files changed, by result (ok or error: the old pair keeps serving)."),
     ("strangler_upstream_tls_errors_total", Kind::Counter, "TLS failures reaching an upstream, by upstream and reason (unknown-issuer, expired, name-mismatch, handshake, ...)."),
     ("strangler_upstream_tls_unverified", Kind::Gauge, "1 for each https upstream whose certificate is not checked (tls.verify: false in routes.yaml)."),
+    ("strangler_notifications_total", Kind::Counter, "Notification deliveries to notify: receivers, by event and result (delivered, failed and retried, gave-up after an hour, dropped on a full queue)."),
     ("strangler_otlp_spans_dropped_total", Kind::Counter, "Spans never delivered to the OTLP collector, by reason (queue-full or export-failed)."),
 ];
 
@@ -127,7 +128,8 @@ pub fn install() {
 
 /// Registers at zero the series of `snapshot`'s guarded and shadowed routes and of its
 /// services with a breaker or health checks (the per-route request series are
-/// [`crate::telemetry::metrics::RouteMetrics`]'). Called once per routes.yaml loaded.
+/// [`crate::telemetry::metrics::RouteMetrics`]'), and the notification series of the
+/// events `notify:` names. Called once per routes.yaml loaded.
 pub fn register_config(snapshot: &Snapshot) {
     for route in snapshot.routes() {
         let name = route.name.to_string();
@@ -154,6 +156,11 @@ pub fn register_config(snapshot: &Snapshot) {
             for result in ["ok", "failed"] {
                 metrics::counter!("strangler_health_check_total", "service" => name.clone(), "result" => result).increment(0);
             }
+        }
+    }
+    for event in snapshot.notify().iter().flat_map(|target| &target.events) {
+        for result in crate::telemetry::notify::RESULTS {
+            metrics::counter!("strangler_notifications_total", "event" => event.code(), "result" => result).increment(0);
         }
     }
 }

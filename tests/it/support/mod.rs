@@ -18,6 +18,7 @@ pub mod scripted;
 pub mod shadowing;
 pub mod tls;
 pub mod tokens;
+pub mod webhook;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -193,6 +193,21 @@ impl Proxy {
         Proxy::launch_with(config, move |launch| launch.admin_tokens = vec![token]).await
     }
 
+    /// Starts a proxy whose `/admin/*` endpoints require `token`, its launch settings
+    /// adjusted by `adjust` (a ramp clock, a notification retry).
+    pub async fn start_adjusted(
+        config: &Config,
+        token: &str,
+        adjust: impl FnOnce(&mut Launch) + Send + 'static,
+    ) -> Proxy {
+        let token = strangler::AdminToken::admin(token);
+        Proxy::launch_with(config, move |launch| {
+            launch.admin_tokens = vec![token];
+            adjust(launch);
+        })
+        .await
+    }
+
     /// Starts a proxy whose `/admin/*` endpoints accept the named `tokens`.
     pub async fn start_with_admin_tokens(
         config: &Config,

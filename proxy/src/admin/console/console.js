@@ -329,7 +329,8 @@ function drawRoutes(container, data, filter) {
       h('td', { class: 'muted' }, route.path),
       h('td', {}, route.service),
       h('td', { class: 'num' }, percentText(route.percent.value), h('span', { class: 'source' }, route.percent.source),
-        route.schedule ? h('span', { class: 'source' }, route.schedule.paused_at ? '(ramp paused)' : '(ramping)') : null),
+        route.schedule ? h('span', { class: 'source' }, route.schedule.paused_at ? '(ramp paused)' : '(ramping)') : null,
+        route.ramp ? h('span', { class: route.ramp.waiting ? 'source warn' : 'source', 'data-ramp': route.ramp.state }, rampText(route.ramp)) : null),
       h('td', {}, route.killed.value ? h('span', { class: 'bad' }, 'killed') : 'off', h('span', { class: 'source' }, route.killed.source)),
       h('td', {}, guard ? h('span', { class: guard.state === 'tripped' ? 'bad' : '' }, guard.state) : '—'),
       h('td', {}, h('span', { class: breaker === 'open' ? 'bad' : '' }, breaker)),
@@ -424,9 +425,28 @@ function rampForm(name, route) {
         percent.value = current.percent.value;
         filled = true;
       }
-      drawSchedule(schedule, current.schedule, route, status);
+      // A gated ramp and a schedule exclude each other: starting one drops the other.
+      if (current.ramp) drawRamp(fill(schedule), current.ramp, route, status);
+      else drawSchedule(schedule, current.schedule, route, status);
     },
   };
+}
+
+/** A gated ramp in words: `ramp step 2/5, waiting: min_requests 12 against 500`. */
+function rampText(ramp) {
+  const at = 'ramp step ' + (ramp.step + 1) + '/' + ramp.steps.length;
+  return ramp.waiting ? at + ', waiting: ' + ramp.waiting : at + ', ' + ramp.state;
+}
+
+/** The gated ramp of a route with its pause, resume and forced advance. */
+function drawRamp(container, ramp, route, status) {
+  const call = (path, body, message) => perform(status, () => api('POST', '/admin/routes/' + route + '/ramp/' + path, body), message);
+  container.append(h('p', { id: 'ramp' }, 'Gated ramp through ', ramp.steps.map((s) => s + ' %').join(', '), ': ',
+    h('span', { class: ramp.waiting ? 'warn' : '' }, rampText(ramp)), '. ',
+    ramp.paused
+      ? action('Resume ramp', () => call('resume', {}, 'ramp resumed'), { id: 'ramp-resume' })
+      : action('Pause ramp', () => call('pause', {}, 'ramp paused'), { id: 'ramp-pause' }),
+    action('Advance now', () => { if (confirm('Skip the gates and move to the next step?')) call('advance', { force: true, comment: 'console' }, 'ramp advanced'); }, { id: 'ramp-advance' })));
 }
 
 /** A schedule step in words: `25 % at T`, or `+5 % every 1h from T until 100 %`. */

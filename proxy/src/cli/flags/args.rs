@@ -104,6 +104,8 @@ pub enum FlagsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Start, show, pause, resume, advance or clear a route's gated ramp.
+    Ramp(super::ramp::RampArgs),
     /// The newest audit entries.
     Audit {
         #[arg(long)]

@@ -14,6 +14,7 @@ use strangler_flags::Side;
 use crate::admin::tokens::TOKEN_ENV;
 
 pub mod args;
+pub mod ramp;
 mod render;
 
 use args::{parse_side, FlagsArgs, FlagsCommand, Target, TenantsAction};
@@ -158,6 +159,7 @@ pub fn call_for(command: &FlagsCommand) -> Result<Call, FlagsError> {
             };
             schedule_call(route, &steps, *clear, *pause, *resume).body_comment(comment)
         }
+        C::Ramp(args) => ramp::call(args),
         C::Audit { route, limit } => audit_call(route.as_deref(), *limit),
         C::Revert { id, comment } => {
             Call::new(Method::POST, &["admin", "audit", &id.to_string(), "revert"])

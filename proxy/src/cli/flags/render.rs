@@ -11,6 +11,10 @@ pub fn answer(command: &FlagsCommand, answer: &Value) -> String {
         FlagsCommand::List => routes(answer),
         FlagsCommand::Export => answer["yaml"].as_str().unwrap_or_default().to_string(),
         FlagsCommand::Audit { .. } => audit(answer),
+        FlagsCommand::Ramp(args) if args.steps.is_empty() && answer.get("state").is_some() => {
+            let line = super::ramp::summary(answer).unwrap_or_default();
+            format!("{}: {line}\n", args.route)
+        }
         _ => change(answer),
     }
 }
@@ -30,7 +34,8 @@ fn routes(answer: &Value) -> String {
                     source(&route["percent"])
                 ),
                 tenants(&route["tenants"]),
-                schedule(&route["schedule"]),
+                super::ramp::summary(&route["ramp"])
+                    .unwrap_or_else(|| schedule(&route["schedule"])),
             ]
         })
         .collect();

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use strangler_flags::guard::Breach;
+use strangler_flags::ramp::RampPlan;
 use strangler_flags::tenant::check_tenant_id;
 use strangler_flags::Side;
 use time::OffsetDateTime;
@@ -18,6 +19,8 @@ use crate::error::ControlError;
 use crate::overrides::RouteOverrides;
 use crate::percent::PercentBp;
 use crate::schedule::Schedule;
+
+mod ramp;
 
 /// One change to the runtime overrides. In JSON: `{"kind": "set_percent", "route":
 /// "invoices", "percent": 25}`.
@@ -112,6 +115,47 @@ pub enum Change {
         /// The route.
         route: String,
     },
+    /// Starts a gated ramp at its first step (replacing any ramp or schedule). With
+    /// `from_file` (the ramp evaluator starting routes.yaml's `rollout.ramp`) it is
+    /// refused when the route has a ramp already, so a fleet starts it once.
+    SetRamp {
+        /// The route.
+        route: String,
+        /// The steps, the time at each, the gates.
+        plan: RampPlan,
+        /// Started from routes.yaml rather than asked for.
+        #[serde(default)]
+        from_file: bool,
+    },
+    /// Moves the ramp from step `from` to step `to`; refused when it is not at `from` any
+    /// more (another instance advanced first), so each step is recorded once.
+    AdvanceRamp {
+        /// The route.
+        route: String,
+        /// The step the ramp is at.
+        from: usize,
+        /// The step it moves to.
+        to: usize,
+        /// Moved by an operator whatever the gates say.
+        #[serde(default)]
+        forced: bool,
+    },
+    /// Freezes the ramp at its step.
+    PauseRamp {
+        /// The route.
+        route: String,
+    },
+    /// Continues a paused ramp; the step's time and evidence start over.
+    ResumeRamp {
+        /// The route.
+        route: String,
+    },
+    /// Drops the ramp; the percentage falls back to the override or file (explicit, like
+    /// `ClearSchedule`).
+    ClearRamp {
+        /// The route.
+        route: String,
+    },
     /// Drops every override of the route: routes.yaml decides it again.
     Reset {
         /// The route.
@@ -167,6 +211,11 @@ impl Change {
             | ClearSchedule { route }
             | PauseSchedule { route }
             | ResumeSchedule { route }
+            | SetRamp { route, .. }
+            | AdvanceRamp { route, .. }
+            | PauseRamp { route }
+            | ResumeRamp { route }
+            | ClearRamp { route }
             | Reset { route }
             | GuardTrip { route, .. } => Subject::Route(route),
         }
@@ -191,6 +240,7 @@ impl Change {
             Change::SetSchedule { schedule, .. } => schedule
                 .validate()
                 .map_err(|message| schedule_error(route, message)),
+            Change::SetRamp { plan, .. } => ramp::check(route, &plan.steps),
             _ => Ok(()),
         }
     }
@@ -207,6 +257,7 @@ impl Change {
             SetPercent { route, percent } => {
                 overrides.percent = Some(percent_of(route, *percent)?);
                 overrides.schedule = None;
+                overrides.ramp = None;
             }
             ClearPercent { .. } => overrides.percent = None,
             SetTenants { tenants, .. } => overrides.tenants.extend(tenants.clone()),
@@ -221,7 +272,10 @@ impl Change {
                 overrides.shadow_sample = Some(percent_of(route, *percent)?)
             }
             ClearShadowSample { .. } => overrides.shadow_sample = None,
-            SetSchedule { schedule, .. } => overrides.schedule = Some(schedule.clone()),
+            SetSchedule { schedule, .. } => {
+                overrides.schedule = Some(schedule.clone());
+                overrides.ramp = None;
+            }
             ClearSchedule { .. } => overrides.schedule = None,
             PauseSchedule { route } => schedule_of(route, overrides)?
                 .pause(now)
@@ -231,6 +285,11 @@ impl Change {
                 .map_err(|message| schedule_error(route, message))?,
             Reset { .. } => *overrides = RouteOverrides::default(),
             GuardTrip { route, .. } => trip(route, overrides, now)?,
+            SetRamp { .. }
+            | AdvanceRamp { .. }
+            | PauseRamp { .. }
+            | ResumeRamp { .. }
+            | ClearRamp { .. } => ramp::apply(self, overrides, now)?,
             KillAll | UnkillAll | Revert { .. } => {}
         }
         Ok(())
@@ -248,6 +307,9 @@ fn trip(
         return Err(ControlError::AlreadyKilled(route.to_owned()));
     }
     overrides.killed = true;
+    if let Some(ramp) = overrides.ramp.as_mut().filter(|r| r.paused_at.is_none()) {
+        ramp.paused_at = Some(now);
+    }
     if let Some(schedule) = overrides
         .schedule
         .as_mut()
