@@ -44,8 +44,8 @@ pub mod error;
 mod identity;
 pub mod overrides;
 pub mod percent;
-pub mod readiness;
 pub mod ramp;
+pub mod readiness;
 pub mod schedule;
 mod store;
 #[cfg(feature = "testing")]

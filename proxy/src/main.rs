@@ -52,6 +52,9 @@ enum Command {
     Demo {
         #[arg(long, default_value = "routes.yaml")]
         config: PathBuf,
+        /// Also serve HTTPS on port 8443 with a self-signed certificate (demo-tls/).
+        #[arg(long)]
+        tls: bool,
     },
     /// Print the JSON Schema of routes.yaml (draft 2020-12), for editors and CI.
     Schema,
@@ -132,7 +135,7 @@ fn main() -> ExitCode {
         Command::Run { config, upgrade } => cli::run::run(config, upgrade),
         Command::Check { files } => return exit(cli::check::check(&files)),
         Command::Explain(args) => explain(args),
-        Command::Demo { config } => cli::demo::demo(config),
+        Command::Demo { config, tls } => cli::demo::demo(config, tls),
         Command::Schema => {
             cli::schema::print();
             Ok(())

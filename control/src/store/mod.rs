@@ -14,8 +14,8 @@ mod database;
 pub mod diffs;
 mod feed;
 mod flags;
-mod rollups;
 mod ramp_evidence;
+mod rollups;
 mod sqlite_file;
 
 use sqlx::{AnyConnection, AnyPool};

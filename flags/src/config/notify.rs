@@ -27,8 +27,8 @@ use crate::Surroundings;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
-    /// `url:` the receiver, `http://host[:port][/path]`. `https://` is refused for now:
-    /// the proxy has no TLS client (send to a relay inside the network).
+    /// `url:` the receiver, `https://host[:port][/path]` (its certificate verified against
+    /// the system's roots) or `http://...` for a receiver inside the network.
     pub url: String,
     /// `format:` `json` (the schema of docs/notifications.md) or `slack` (an incoming
     /// webhook's `{"text": ...}`). Default `json`.
@@ -192,21 +192,16 @@ fn target(
     })
 }
 
-/// `http://host[:port][/path]`.
+/// `https://host[:port][/path]` (verified against the system's roots), or `http://` for a
+/// receiver inside the network.
 fn check_url(url: &str) -> Result<Box<str>, String> {
-    if url.starts_with("https://") {
-        return Err(format!(
-            "url {url:?}: https is not supported yet (the proxy has no TLS client); send to a \
-             relay inside the network over http://"
-        ));
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("url {url:?} must be an http:// URL"))?;
+    let rest = (url.strip_prefix("https://"))
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("url {url:?} must be an https:// or http:// URL"))?;
     let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     let bad = |c: char| c.is_whitespace() || matches!(c, '#' | '@');
     if authority.is_empty() || url.contains(bad) {
-        return Err(format!("url {url:?} must be http://host[:port][/path]"));
+        return Err(format!("url {url:?} must be http(s)://host[:port][/path]"));
     }
     Ok(url.into())
 }

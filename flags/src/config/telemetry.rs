@@ -3,8 +3,8 @@
 //! (`sample:`, decided on the trace id so every hop keeps the same traces) and, through an
 //! environment variable, the headers the collector wants (an API key stays out of the file).
 //!
-//! Checked here: the endpoint is an `http://` URL (the proxy has no TLS client: a collector
-//! on the host or a sidecar takes plain HTTP), the protocol is one the proxy speaks, the
+//! Checked here: the endpoint is an `https://` URL (verified against the system's roots) or
+//! an `http://` one (a collector on the host or a sidecar), the protocol is one the proxy speaks, the
 //! percentage has at most two decimals and the variable is set and reads as `key=value`
 //! pairs. The collector is not resolved at load: it may start after the proxy.
 
@@ -37,7 +37,7 @@ pub struct RawTelemetry {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOtlp {
-    /// `endpoint:` the collector, `http://host:port` (OTLP/HTTP's port is 4318). Without a
+    /// `endpoint:` the collector, `https://host:port` or `http://host:port` (OTLP/HTTP's port is 4318). Without a
     /// path, spans are posted to `/v1/traces`; with one, to that path. Required.
     pub endpoint: String,
     /// `protocol:` `http/protobuf` (the default). `grpc` is refused for now.
@@ -126,26 +126,25 @@ pub(super) fn validate(
     }))
 }
 
-/// `http://host[:port][/path]`, with [`TRACES_PATH`] when there is no path.
+/// `https://host[:port][/path]` (verified against the system's roots) or `http://...`,
+/// with [`TRACES_PATH`] when there is no path.
 fn traces_url(endpoint: &str) -> Result<Box<str>, String> {
-    if endpoint.starts_with("https://") {
-        return Err(format!(
-            "endpoint {endpoint:?}: https is not supported (the proxy has no TLS client); \
-             send to a collector on the host or a sidecar over http://"
-        ));
-    }
-    let rest = endpoint
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("endpoint {endpoint:?} must be an http:// URL"))?;
+    let (scheme, rest) = match endpoint.strip_prefix("https://") {
+        Some(rest) => ("https", rest),
+        None => endpoint
+            .strip_prefix("http://")
+            .map(|rest| ("http", rest))
+            .ok_or_else(|| format!("endpoint {endpoint:?} must be an http(s):// URL"))?,
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let bad = |c: char| c.is_whitespace() || matches!(c, '?' | '#' | '@');
     if authority.is_empty() || endpoint.contains(bad) {
         return Err(format!(
-            "endpoint {endpoint:?} must be http://host[:port][/path]"
+            "endpoint {endpoint:?} must be http(s)://host[:port][/path]"
         ));
     }
     Ok(match path.trim_end_matches('/') {
-        "" => format!("http://{authority}{TRACES_PATH}").into(),
+        "" => format!("{scheme}://{authority}{TRACES_PATH}").into(),
         _ => endpoint.into(),
     })
 }
@@ -198,9 +197,13 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_that_is_not_plain_http_is_refused() {
+    fn an_endpoint_that_is_not_an_http_or_https_url_is_refused() {
+        assert_eq!(
+            traces_url("https://c:4318").as_deref(),
+            Ok("https://c:4318/v1/traces")
+        );
         for bad in [
-            "https://c:4318",
+            "ftp://c:4318",
             "collector:4318",
             "http://",
             "http://a b",

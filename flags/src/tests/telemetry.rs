@@ -53,12 +53,12 @@ fn grpc_is_refused_at_the_protocol() {
 #[test]
 fn every_otlp_problem_is_located() {
     let errors = load_errors(&with_otlp(
-        "    endpoint: https://c:4318\n    sample: 0.125%\n    headers_env: STRANGLER_UNSET_VARIABLE\n",
+        "    endpoint: ftp://c:4318\n    sample: 0.125%\n    headers_env: STRANGLER_UNSET_VARIABLE\n",
     ));
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert!(
         errors[0]
-            .starts_with("routes.yaml:11:15: endpoint \"https://c:4318\": https is not supported"),
+            .starts_with("routes.yaml:11:15: endpoint \"ftp://c:4318\" must be an http(s):// URL"),
         "{}",
         errors[0]
     );

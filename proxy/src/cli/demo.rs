@@ -6,20 +6,41 @@ use std::path::{Path, PathBuf};
 use crate::admin::tokens::TOKEN_ENV;
 use crate::cli::error::CliError;
 use crate::live::routes_file;
+use crate::process::server::Running;
 
 /// Starts the example backends, then serves `config` in front of them as `strangler run`
-/// does, with the demo's token when `STRANGLER_ADMIN_TOKEN` is not set.
-pub fn demo(config: PathBuf) -> Result<(), CliError> {
+/// does, with the demo's token when `STRANGLER_ADMIN_TOKEN` is not set; with `tls`, over
+/// HTTPS on port 8443 too ([`crate::cli::demo_tls`]).
+pub fn demo(config: PathBuf, tls: bool) -> Result<(), CliError> {
     if std::env::var_os(TOKEN_ENV).is_none() {
         // Before any thread starts: the demo's flag changes need a token too.
         std::env::set_var(TOKEN_ENV, DEMO_TOKEN);
     }
     let _backends = start_backends(&config)?;
     crate::cli::demo_history::seed(&config, &_backends)?;
-    crate::cli::run::serve(
-        config,
-        false,
-        Some(|running| instructions(running.proxy_addr(), running.admin_addr())),
+    if !tls {
+        let banner = |running: &Running| instructions(running.proxy_addr(), running.admin_addr());
+        return crate::cli::run::serve(config, false, Some(Box::new(banner)));
+    }
+    let prepared = crate::cli::demo_tls::prepare(&config)?;
+    let cert = prepared.cert.display().to_string();
+    let banner = move |running: &Running| {
+        let plain = instructions(running.proxy_addr(), running.admin_addr());
+        let https = running.proxy_addrs().get(1).copied();
+        plain + &https.map(|addr| tls_lines(addr, &cert)).unwrap_or_default()
+    };
+    crate::cli::run::serve(prepared.config, false, Some(Box::new(banner)))
+}
+
+/// The HTTPS lines of `demo --tls`.
+fn tls_lines(https: std::net::SocketAddr, cert: &str) -> String {
+    let port = https.port();
+    format!(
+        "HTTPS (self-signed certificate {cert}, made at this start; routes.tls.yaml serves):\n\
+         \x20 curl -si --cacert {cert} -H 'X-Tenant-Id: qa-internal' https://localhost:{port}/api/invoices/7\n\
+         \x20 curl -si --cacert {cert} --http2 https://localhost:{port}/api/tickets   # HTTP/2 by ALPN\n\
+         \x20 curl -si http://localhost:{port}/                                       # plain HTTP to the TLS port: 400\n\
+         While --tls runs the proxy follows routes.tls.yaml (written from routes.yaml at start).\n"
     )
 }
 

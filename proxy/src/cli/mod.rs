@@ -9,6 +9,7 @@ pub mod check;
 pub mod demo;
 mod demo_history;
 mod demo_receiver;
+mod demo_tls;
 pub mod diffs;
 pub mod error;
 pub mod explain;

@@ -13,11 +13,14 @@ pub fn run(config: PathBuf, upgrade: bool) -> Result<(), CliError> {
     serve(config, upgrade, None)
 }
 
+/// What a command prints once the instance serves (the demo's curl lines).
+pub(crate) type Banner = Box<dyn Fn(&Running) -> String>;
+
 /// [`run`], printing `banner` once the instance serves.
 pub(crate) fn serve(
     config: PathBuf,
     upgrade: bool,
-    banner: Option<fn(&Running) -> String>,
+    banner: Option<Banner>,
 ) -> Result<(), CliError> {
     let logs = crate::telemetry::metrics::init_logs();
     let mut launch = Launch::new(config);

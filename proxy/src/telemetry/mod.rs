@@ -14,5 +14,6 @@ pub mod log_writer;
 pub mod metrics;
 pub mod notify;
 pub mod otlp;
+pub mod outbound;
 pub mod rollup;
 pub mod trace;

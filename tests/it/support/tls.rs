@@ -233,7 +233,7 @@ impl TlsBackend {
     pub async fn echo(name: &str, pair: &Pair, client_ca: Option<&str>) -> TlsBackend {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let addr = listener.local_addr().expect("address");
-        let acceptor = TlsAcceptor::from(server_config(pair, client_ca));
+        let acceptor = TlsAcceptor::from(server_config(pair, client_ca, &[b"http/1.1"]));
         let router = super::backend::echo_router(name);
         let task = tokio::spawn(async move {
             let _ = axum::serve(TlsListener { listener, acceptor }, router).await;
@@ -253,7 +253,13 @@ impl Drop for TlsBackend {
     }
 }
 
-fn server_config(pair: &Pair, client_ca: Option<&str>) -> Arc<rustls::ServerConfig> {
+/// A server presenting `pair`, requiring a client certificate signed by `client_ca` when
+/// given, offering `alpn`.
+pub fn server_config(
+    pair: &Pair,
+    client_ca: Option<&str>,
+    alpn: &[&[u8]],
+) -> Arc<rustls::ServerConfig> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pair.cert.as_bytes())
         .collect::<Result<_, _>>()
         .expect("chain");
@@ -279,7 +285,7 @@ fn server_config(pair: &Pair, client_ca: Option<&str>) -> Arc<rustls::ServerConf
         }
     };
     let mut config = builder.with_single_cert(chain, key).expect("server config");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
 }
 

@@ -25,8 +25,7 @@ pub const SCHEMA: &str = "strangler.notification/1";
 
 /// The client every delivery uses.
 pub(super) fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
+    crate::telemetry::outbound::client_builder()
         .timeout(TRY_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()

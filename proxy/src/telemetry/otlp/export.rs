@@ -38,7 +38,10 @@ pub(super) fn spawn(config: Otlp, receiver: mpsc::Receiver<Exported>) -> std::io
 
 /// Batches and posts until the queue is closed and empty.
 async fn run(config: Otlp, mut receiver: mpsc::Receiver<Exported>) {
-    let client = match reqwest::Client::builder().timeout(POST_TIMEOUT).build() {
+    let client = match crate::telemetry::outbound::client_builder()
+        .timeout(POST_TIMEOUT)
+        .build()
+    {
         Ok(client) => client,
         Err(e) => return tracing::error!(error = %e, "otlp: no HTTP client; no spans exported"),
     };
