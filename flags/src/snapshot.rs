@@ -112,6 +112,11 @@ impl Snapshot {
         self.config.admin
     }
 
+    /// `admin_tls:`, when the admin listener speaks TLS.
+    pub fn admin_tls(&self) -> Option<&crate::tls::AdminTls> {
+        self.config.admin_tls.as_ref()
+    }
+
     /// `threads:`; None lets the proxy use one per core.
     pub fn threads(&self) -> Option<usize> {
         self.config.threads

@@ -79,6 +79,16 @@ pub struct ListenerTls {
     pub certs: Vec<ListenerCert>,
 }
 
+/// `admin_tls:`: the admin listener's certificate and, for mTLS, the CAs its clients'
+/// certificates must come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// The certificate, read again when its files change, like a listener's.
+    pub cert: ListenerCert,
+    /// `client_ca`, DER; `None` asks no client certificate.
+    pub client_ca: Option<Arc<[Vec<u8>]>>,
+}
+
 /// One proxy listener: `listen:` or an entry of its list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {

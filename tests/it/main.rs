@@ -47,6 +47,7 @@ mod slow_clients;
 mod store_file;
 mod tenants;
 mod timeouts;
+mod tls_admin;
 mod tls_listener;
 mod tls_upstream;
 mod traces;

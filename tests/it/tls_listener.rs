@@ -276,3 +276,37 @@ async fn a_malformed_head_over_tls_is_refused_as_in_cleartext_and_keep_alive_wor
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_plain_and_a_tls_listener_serve_side_by_side_and_the_anonymous_cookie_is_secure_over_tls()
+{
+    let (pki, dir, legacy) = (Pki::new(), Scratch::new(), Backend::echo("legacy").await);
+    pki.leaf(&["a.test"], 61).write(dir.path(), "site");
+    let d = dir.path().display();
+    let listen = format!(
+        "[ 127.0.0.1:0, {{ addr: 127.0.0.1:0, tls: {{ cert: {d}/site.pem, key: {d}/site.key }} }} ]"
+    );
+    let config = Config::new(&legacy)
+        .listen(&listen)
+        .tenant("  sources: [ { header: X-Tenant-Id } ]\n  anonymous: {}");
+    let proxy = Proxy::start(&config).await;
+    let addrs = proxy.running().proxy_addrs().to_vec();
+    assert_eq!(addrs.len(), 2);
+    let plain = proxy.get("/x").send().await.unwrap();
+    let cookie = plain.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let config = client_config(&pki.ca_pem(), &[b"http/1.1"]);
+    let seen = tls::get(addrs[1], "a.test", &config, "/x")
+        .await
+        .expect("the TLS listener");
+    assert_eq!(seen.status, 200);
+    let set_cookie = seen
+        .response
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_default();
+    assert!(set_cookie.contains("; Secure"), "{}", seen.response);
+}

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::tls::{Listener, ListenerCert, ListenerTls};
+use crate::tls::{AdminTls, Listener, ListenerCert, ListenerTls};
 use crate::Surroundings;
 
 use super::problems::Problems;
@@ -56,6 +56,19 @@ pub struct RawListenerCert {
     /// `names:` the server names that select it: exact (`api.example.com`) or one
     /// wildcard label (`*.example.com`). Default: the names in the certificate.
     pub names: Option<Vec<String>>,
+}
+
+/// `admin_tls:`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdminTls {
+    /// `cert:` the admin listener's PEM certificate chain. Required.
+    pub cert: String,
+    /// `key:` its PEM key. Required.
+    pub key: String,
+    /// `client_ca:` PEM CA certificates; when set, a client must present a certificate one
+    /// of them signed. Default: no client certificate asked.
+    pub client_ca: Option<String>,
 }
 
 impl JsonSchema for RawListen {
@@ -212,6 +225,39 @@ fn listener_tls(
         .collect();
     let certs = certs.into_iter().collect::<Option<Vec<_>>>()?;
     Some(ListenerTls { certs })
+}
+
+/// Checks `admin_tls:`: its pair read and checked like a listener's, its client CA read.
+pub(super) fn admin_tls(
+    raw: Option<RawAdminTls>,
+    base: &Path,
+    surroundings: &dyn Surroundings,
+    problems: &mut Problems<'_>,
+) -> Option<Option<AdminTls>> {
+    let Some(raw) = raw else {
+        return Some(None);
+    };
+    let at = "admin_tls";
+    let cert = one_cert(
+        at,
+        (&raw.cert, &raw.key),
+        None,
+        base,
+        surroundings,
+        problems,
+    );
+    let client_ca = match &raw.client_ca {
+        None => Some(None),
+        Some(file) => surroundings
+            .ca_bundle(&base.join(file))
+            .map(|roots| Some(Arc::from(roots)))
+            .map_err(|e| problems.at_value(&format!("{at}.client_ca"), format!("{file}: {e}")))
+            .ok(),
+    };
+    Some(Some(AdminTls {
+        cert: cert?,
+        client_ca: client_ca?,
+    }))
 }
 
 /// One certificate and its key, read through `surroundings`, with the names that select it.

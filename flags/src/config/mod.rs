@@ -71,6 +71,8 @@ pub struct Config {
     pub listeners: Vec<crate::tls::Listener>,
     /// `admin:` or [`DEFAULT_ADMIN`].
     pub admin: SocketAddr,
+    /// `admin_tls:`, when the admin listener speaks TLS.
+    pub admin_tls: Option<crate::tls::AdminTls>,
     /// `threads:`.
     pub threads: Option<usize>,
     /// `legacy:`, resolved.
@@ -180,6 +182,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
     let resolver = keys.surroundings;
     let files = (keys.base, resolver);
     let listeners = listen::validate(raw.listen, keys.base, resolver, problems);
+    let admin_tls = listen::admin_tls(raw.admin_tls, keys.base, resolver, problems);
     let (legacy, legacy_policy) = legacy(&raw.legacy, files, problems);
     let (services, service_policies): (Vec<_>, Vec<_>) = raw
         .services
@@ -249,6 +252,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
     Some(Config {
         listen: listeners[0].addr,
         listeners,
+        admin_tls: admin_tls?,
         admin: raw
             .admin
             .unwrap_or_else(|| DEFAULT_ADMIN.parse().expect("valid default")),

@@ -32,6 +32,12 @@ pub struct RawConfig {
     pub listen: super::listen::RawListen,
     /// `admin:` the admin listener (metrics, health, explain). Default `127.0.0.1:9180`.
     pub admin: Option<SocketAddr>,
+    /// `admin_tls:` the admin listener over TLS, `{ cert, key, client_ca }`; with
+    /// `client_ca` a client must present a certificate it signed (mTLS, for fleets whose
+    /// admin API crosses a network), on top of the admin token
+    /// ([`RawAdminTls`](super::listen::RawAdminTls) documents each key). Read at start;
+    /// the certificate rotates like a listener's. Default: plain HTTP.
+    pub admin_tls: Option<super::listen::RawAdminTls>,
     /// `threads:` proxy worker threads, at least 1. Default: the proxy uses one per core.
     pub threads: Option<usize>,
     /// `legacy:` the monolith, `http://host[:port]` or `https://host[:port]`; gets every

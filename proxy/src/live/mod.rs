@@ -7,7 +7,7 @@
 //! through the notifier the live config owns. The file itself is read, and compiled in this machine's surroundings
 //! (resolver, key files, environment), by [`routes_file`], for every command.
 //!
-//! May import [`crate::telemetry`] only.
+//! May import [`crate::telemetry`] and [`crate::tls`] (certificates read for `Surroundings`).
 
 pub mod config;
 pub mod explain;

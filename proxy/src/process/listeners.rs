@@ -45,6 +45,19 @@ impl ProxyListeners {
         })
     }
 
+    /// The admin listener's rustls settings, with `admin_tls:` in `snapshot`.
+    pub fn admin_tls(
+        &self,
+        snapshot: &Snapshot,
+    ) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+        let (Some(tls), Some(resolver)) = (snapshot.admin_tls(), self.certs.admin_resolver())
+        else {
+            return Ok(None);
+        };
+        let config = crate::process::admin_tls::server_config(tls, resolver);
+        config.map(Some).map_err(StartError::Tls)
+    }
+
     /// The TLS terminator of each listener, `None` for plain ones.
     pub fn terminators(&self) -> Vec<Option<Arc<Terminator>>> {
         (0..self.sockets.len())
@@ -56,13 +69,9 @@ impl ProxyListeners {
 /// Follows changed certificate files and reloaded `tls:` sections every [`POLL`], on the
 /// current (control) runtime; does nothing without TLS listeners.
 pub(super) fn rotate_certificates(certs: Arc<ServedCerts>, live: Arc<LiveConfig>) {
-    if !live
-        .current()
-        .file
-        .listeners()
-        .iter()
-        .any(|l| l.tls.is_some())
-    {
+    let file = live.current().file.clone();
+    let any_tls = file.listeners().iter().any(|l| l.tls.is_some()) || file.admin_tls().is_some();
+    if !any_tls {
         return;
     }
     tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //!
 //! The composition root: it may import every folder but [`crate::cli`].
 
+mod admin_tls;
 pub mod descriptors;
 pub mod launch;
 mod listeners;

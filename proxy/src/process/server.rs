@@ -102,6 +102,7 @@ impl Running {
             return Err(StartError::UnprotectedAdmin(admin_addr));
         }
         let handover = Handover::new(snapshot, &proxy_listeners.sockets, &admin_listener);
+        let admin_tls = proxy_listeners.admin_tls(snapshot)?;
         let threads = snapshot.threads().unwrap_or_else(default_threads);
         let runtime = new_runtime("strangler-worker", threads)?;
         let control = new_runtime("strangler-admin", 1)?;
@@ -173,7 +174,8 @@ impl Running {
         }
         listeners::rotate_certificates(proxy_listeners.certs, live.clone());
         let admin = running.admin_state(tokens.into(), flags, diffs);
-        services::spawn_admin(admin_listener, admin, running.admin_stop.subscribe())?;
+        let stop = running.admin_stop.subscribe();
+        services::spawn_admin(admin_listener, admin, stop, admin_tls)?;
         crate::live::watch::reload_on_sighup(live.clone())
             .map_err(StartError::io("handling SIGHUP"))?;
         if launch.watch {

@@ -21,6 +21,7 @@ use crate::connection::downstream::Downstream;
 use crate::connection::h2_stream::StreamWatch;
 use crate::connection::pressure::Pressure;
 use crate::connection::tls::Terminator;
+use crate::process::admin_tls;
 use crate::process::launch::StartError;
 use crate::request::edge::Edge;
 
@@ -123,11 +124,13 @@ pub(super) fn watch_proxy(
     });
 }
 
-/// Serves the admin routes on `listener` until `shutdown`, in the current (control) runtime.
+/// Serves the admin routes on `listener` until `shutdown`, in the current (control) runtime;
+/// over TLS with `tls` (`admin_tls:`).
 pub(super) fn spawn_admin(
     listener: TcpListener,
     state: AdminState,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(), StartError> {
     listener
         .set_nonblocking(true)
@@ -135,14 +138,27 @@ pub(super) fn spawn_admin(
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(StartError::io("registering the admin listener"))?;
     let app = listener::router(state);
+    let stopped = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let Some(config) = tls else {
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        });
+        return Ok(());
+    };
+    let incoming = admin_tls::Incoming::start(listener, config)
+        .map_err(StartError::io("starting the admin listener's TLS"))?;
     tokio::spawn(async move {
-        let stopped = async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
+        let served = axum::serve(incoming, app)
             .with_graceful_shutdown(stopped)
-            .await
-        {
+            .await;
+        if let Err(e) = served {
             tracing::error!(error = %e, "admin listener failed");
         }
     });

@@ -4,7 +4,8 @@
 //! window and its evaluator), and the gated ramps that raise a route's percent while its
 //! evidence holds ([`ramp`]).
 //!
-//! May import [`crate::telemetry`] and [`crate::live`]; the request path calls in, never
+//! May import [`crate::telemetry`], [`crate::tls`], [`crate::live`] and [`crate::shadow`] (the
+//! ramps' shadow evidence); the request path calls in, never
 //! the other way.
 
 pub mod breaker;

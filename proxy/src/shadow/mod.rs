@@ -4,7 +4,7 @@
 //! own ([`dispatch`]), the comparison's span when the request is traced ([`traced`]), the diff store's writer ([`diff_writer`]) and the reports read back from
 //! it ([`reports`], as text: [`report_text`]). The diff engine itself is the `strangler-shadow` crate.
 //!
-//! May import [`crate::telemetry`] and [`crate::live`]; the request hooks call in, never the
+//! May import [`crate::telemetry`], [`crate::tls`] and [`crate::live`]; the request hooks call in, never the
 //! other way.
 
 pub mod client;

@@ -1,4 +1,4 @@
-//! Certificate files read and checked: what [`crate::live::routes_file::Machine`] answers
+//! Certificate files read and checked: what the proxy's `Surroundings` (`live::routes_file`) answer
 //! when routes.yaml names a certificate or a CA, and what rotation reads again when the files
 //! change. A pair is refused, with the reason, when a PEM does not parse, holds no
 //! certificate or no key, the key does not match the leaf, or the leaf has expired.

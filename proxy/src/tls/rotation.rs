@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
-use strangler_flags::tls::{CertifiedPair, ListenerCert, ListenerTls};
+use strangler_flags::tls::{CertifiedPair, ListenerCert};
 use strangler_flags::Snapshot;
 
 use super::material::{read_pair, signing_pair};
@@ -31,6 +31,8 @@ type Stamp = Option<(SystemTime, u64, u64)>;
 /// (`None` for a plain listener).
 pub struct ServedCerts {
     listeners: Vec<Option<Served>>,
+    /// The admin listener's, with `admin_tls:`.
+    admin: Option<Served>,
 }
 
 /// One TLS listener's resolver and the sources of its certificates.
@@ -60,12 +62,22 @@ impl ServedCerts {
     /// load); an error when one cannot sign.
     pub fn new(snapshot: &Snapshot) -> Result<ServedCerts, String> {
         let listeners = snapshot.listeners().iter().map(|l| match &l.tls {
-            Some(tls) => served(l.addr, tls).map(Some),
+            Some(tls) => served(l.addr, &tls.certs).map(Some),
             None => Ok(None),
+        });
+        let admin = snapshot.admin_tls().map(|tls| {
+            let certs = std::slice::from_ref(&tls.cert);
+            served(snapshot.admin(), certs)
         });
         Ok(ServedCerts {
             listeners: listeners.collect::<Result<_, _>>()?,
+            admin: admin.transpose()?,
         })
+    }
+
+    /// The admin listener's resolver, with `admin_tls:`.
+    pub fn admin_resolver(&self) -> Option<Arc<SniResolver>> {
+        Some(self.admin.as_ref()?.resolver.clone())
     }
 
     /// The resolver of the `index`th listener of `listen:`, if it is a TLS listener.
@@ -80,34 +92,22 @@ impl ServedCerts {
         let pairs = self.listeners.iter().zip(snapshot.listeners());
         for (served, configured) in pairs {
             let Some(served) = served else { continue };
-            let Some(tls) = configured
+            let tls = configured
                 .tls
                 .as_ref()
-                .filter(|_| configured.addr == served.addr)
-            else {
-                continue;
-            };
-            let mut state = served.state.lock();
-            if state.adopted == tls.certs {
-                continue;
+                .filter(|_| configured.addr == served.addr);
+            if let Some(tls) = tls {
+                served.adopt(&tls.certs);
             }
-            match table(&tls.certs) {
-                Ok(table) => {
-                    served.resolver.replace(table);
-                    state.adopted = tls.certs.clone();
-                    state.sources = tls.certs.iter().cloned().map(Source::new).collect();
-                    tracing::info!(listener = %served.addr, "listener certificates follow the reloaded routes.yaml");
-                }
-                Err(e) => {
-                    tracing::error!(listener = %served.addr, error = %e, "reloaded certificates cannot sign; the old ones keep serving")
-                }
-            }
+        }
+        if let (Some(served), Some(tls)) = (&self.admin, snapshot.admin_tls()) {
+            served.adopt(std::slice::from_ref(&tls.cert));
         }
     }
 
     /// Reads again every pair whose files changed since it was loaded.
     pub fn poll(&self) {
-        for served in self.listeners.iter().flatten() {
+        for served in self.listeners.iter().flatten().chain(&self.admin) {
             let mut state = served.state.lock();
             let sources = &mut state.sources;
             let mut changed = false;
@@ -123,6 +123,27 @@ impl ServedCerts {
                 Err(e) => {
                     tracing::error!(listener = %served.addr, error = %e, "rotated certificates cannot sign; the old ones keep serving")
                 }
+            }
+        }
+    }
+}
+
+impl Served {
+    /// Serves `certs` (a reload's), unless they are the ones adopted last.
+    fn adopt(&self, certs: &[ListenerCert]) {
+        let mut state = self.state.lock();
+        if state.adopted == certs {
+            return;
+        }
+        match table(certs) {
+            Ok(table) => {
+                self.resolver.replace(table);
+                state.adopted = certs.to_vec();
+                state.sources = certs.iter().cloned().map(Source::new).collect();
+                tracing::info!(listener = %self.addr, "listener certificates follow the reloaded routes.yaml");
+            }
+            Err(e) => {
+                tracing::error!(listener = %self.addr, error = %e, "reloaded certificates cannot sign; the old ones keep serving")
             }
         }
     }
@@ -168,11 +189,11 @@ impl Source {
     }
 }
 
-/// The resolver of one listener's `tls:`.
-fn served(addr: SocketAddr, tls: &ListenerTls) -> Result<Served, String> {
-    let resolver = Arc::new(SniResolver::new(table(&tls.certs)?));
-    let sources = tls.certs.iter().cloned().map(Source::new).collect();
-    let adopted = tls.certs.clone();
+/// The resolver of one listener's certificates.
+fn served(addr: SocketAddr, certs: &[ListenerCert]) -> Result<Served, String> {
+    let resolver = Arc::new(SniResolver::new(table(certs)?));
+    let sources = certs.iter().cloned().map(Source::new).collect();
+    let adopted = certs.to_vec();
     Ok(Served {
         addr,
         resolver,

@@ -140,6 +140,26 @@ pub fn client_config(ca_pem: &str, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> 
     Arc::new(config)
 }
 
+/// A client trusting `ca_pem` and presenting `client` (mTLS).
+pub fn client_config_with_cert(ca_pem: &str, client: &Pair) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("ca pem")).expect("ca");
+    }
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(client.cert.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("chain");
+    let key = PrivateKeyDer::from_pem_slice(client.key.as_bytes()).expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client certificate")
+}
+
 /// What one HTTPS request through the proxy saw.
 #[derive(Debug)]
 pub struct Seen {
