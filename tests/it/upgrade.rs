@@ -187,3 +187,35 @@ async fn upgrade_socket_in_a_missing_directory_is_refused_with_its_path() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_hands_over_every_listener_tls_included() {
+    let legacy = Backend::echo("legacy").await;
+    let (scratch, pki) = (Scratch::new(), crate::support::tls::Pki::new());
+    pki.leaf(&["a.test"], 81).write(scratch.path(), "site");
+    let listen =
+        "listen: [ 127.0.0.1:0, { addr: 127.0.0.1:0, tls: { cert: site.pem, key: site.key } } ]\n";
+    let text = with_own_store(Config::new(&legacy).render(), &scratch)
+        .replace("listen: 127.0.0.1:0\n", listen);
+    let text = format!("{text}shutdown_grace: 10s\nupgrade_sock: upgrade.sock\n");
+    let config = scratch.write("routes.yaml", &text);
+    let mut first = StranglerProcess::run(&config, &[]);
+    let addrs = first.listeners().await;
+    assert_eq!(addrs.len(), 2, "{}", first.output());
+    let load = Load::start(addrs[0], 2, 2, &["/home"]);
+    eventually(Duration::from_secs(10), "load flows", || async {
+        load.ok() > 50
+    })
+    .await;
+    let second = upgrade(&mut first, &config, &load).await;
+    assert_eq!(
+        second.listeners().await,
+        addrs,
+        "the successor serves the same sockets"
+    );
+    let client = crate::support::tls::client_config(&pki.ca_pem(), &[b"http/1.1"]);
+    let seen = crate::support::tls::get(addrs[1], "a.test", &client, "/after").await;
+    assert_eq!(seen.expect("the TLS listener moved too").status, 200);
+    let failures = load.stop().await;
+    assert!(failures.is_empty(), "{} requests failed", failures.len());
+}

@@ -28,7 +28,13 @@ pub(crate) fn serve(
         crate::process::upgrade::inherit(&mut launch)?;
     }
     let running = Running::start(launch)?;
-    tracing::info!(proxy = %running.proxy_addr(), admin = %running.admin_addr(), "strangler is serving");
+    let listeners: Vec<String> = running
+        .proxy_addrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let listeners = listeners.join(" ");
+    tracing::info!(proxy = %running.proxy_addr(), %listeners, admin = %running.admin_addr(), "strangler is serving");
     crate::process::systemd::notify_ready();
     if let Some(banner) = banner {
         eprintln!("{}", banner(&running));

@@ -148,6 +148,15 @@ impl StranglerProcess {
             .unwrap_or_else(|| panic!("no proxy address in {line}"))
     }
 
+    /// Every proxy listener's address, in `listen:`'s order, once it serves.
+    pub async fn listeners(&self) -> Vec<SocketAddr> {
+        let line = self
+            .wait_for_log("strangler is serving", Duration::from_secs(30))
+            .await;
+        let all = line["listeners"].as_str().unwrap_or_default();
+        all.split(' ').filter_map(|a| a.parse().ok()).collect()
+    }
+
     /// How many access-log lines with status 200 the process wrote.
     pub fn served(&self) -> usize {
         let lines = self.lines.lock().expect("lines");
