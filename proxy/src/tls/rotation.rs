@@ -33,6 +33,8 @@ pub struct ServedCerts {
     listeners: Vec<Option<Served>>,
     /// The admin listener's, with `admin_tls:`.
     admin: Option<Served>,
+    /// Listeners a reload changed in a way only a restart applies, already warned about.
+    warned: Mutex<std::collections::BTreeSet<usize>>,
 }
 
 /// One TLS listener's resolver and the sources of its certificates.
@@ -72,6 +74,7 @@ impl ServedCerts {
         Ok(ServedCerts {
             listeners: listeners.collect::<Result<_, _>>()?,
             admin: admin.transpose()?,
+            warned: Mutex::default(),
         })
     }
 
@@ -90,18 +93,25 @@ impl ServedCerts {
     /// same address), where they differ from the ones loaded (a reload that changed `tls:`).
     pub fn follow(&self, snapshot: &Snapshot) {
         let pairs = self.listeners.iter().zip(snapshot.listeners());
-        for (served, configured) in pairs {
-            let Some(served) = served else { continue };
-            let tls = configured
-                .tls
-                .as_ref()
-                .filter(|_| configured.addr == served.addr);
-            if let Some(tls) = tls {
-                served.adopt(&tls.certs);
+        for (index, (served, configured)) in pairs.enumerate() {
+            match (served, &configured.tls) {
+                (Some(served), Some(tls)) if configured.addr == served.addr => {
+                    served.adopt(&tls.certs)
+                }
+                (None, None) => {}
+                _ => self.warn_once(index),
             }
         }
         if let (Some(served), Some(tls)) = (&self.admin, snapshot.admin_tls()) {
             served.adopt(std::slice::from_ref(&tls.cert));
+        }
+    }
+
+    /// Says once per listener that a reload changed what it is (its address, TLS on or
+    /// off), which only a restart or an upgrade applies.
+    fn warn_once(&self, index: usize) {
+        if self.warned.lock().insert(index) {
+            tracing::warn!(listener = index, "listen: changed for this listener (address, or TLS on or off): a restart or an upgrade applies it; its certificates stay as they are");
         }
     }
 
