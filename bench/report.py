@@ -17,15 +17,16 @@ and the report adds where the CPU of each strangler goes, thread by thread.
 
 With --tls (SCENARIO=tls, https-upstream) a second table puts each proxy's TLS
 variants beside its cleartext run of the same rounds: NAME-tls (TLS kept alive),
-NAME-handshake (a new TLS connection per request) and NAME-upstream-tls (an
-https:// upstream), with the ratios issue #16's targets are stated in.
+NAME-handshake (a new, resumed TLS connection per request), NAME-full-handshake
+(a new connection with a whole handshake) and NAME-upstream-tls (an https://
+upstream), with the ratios issue #16's targets are stated in.
 """
 import re
 import statistics
 import sys
 
 ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-b", "strangler-shadow"]
-VARIANTS = ["", "-tls", "-handshake", "-upstream-tls"]
+VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls"]
 # Issue #16's targets: a kept-alive TLS request costs at most this many times its cleartext
 # one, and a proxy does at least this share of nginx's handshakes per second per core.
 TLS_COST_TARGET = 1.3
@@ -253,7 +254,8 @@ def tls_table(rows):
     lines = ["", "TLS beside cleartext, per proxy (medians over the same rounds):", ""]
     if any(f"{b}-tls" in rows for b in bases):
         lines += kept_alive_rows(rows, bases, "-tls", "downstream")
-        lines += handshake_rows(rows, bases)
+        lines += handshake_rows(rows, bases, "-handshake", "resumed handshakes (wrk's reconnects)")
+        lines += handshake_rows(rows, bases, "-full-handshake", "full handshakes (no session offered)")
     if any(f"{b}-upstream-tls" in rows for b in bases):
         lines += kept_alive_rows(rows, bases, "-upstream-tls", "upstream")
     return lines
@@ -281,19 +283,21 @@ def kept_alive_rows(rows, bases, variant, side):
     return lines
 
 
-def handshake_rows(rows, bases):
+def handshake_rows(rows, bases, variant, label):
     """Handshakes per second and per core-second (1 ÷ the proxy's CPU per handshake)."""
+    if not any(b + variant in rows for b in bases):
+        return []
     lines = [
-        "| target | handshakes/s | p50 / p99 | proxy CPU per handshake | handshakes per core-second | ÷ nginx per core |",
+        f"| target: {label} | handshakes/s | p50 / p99 | proxy CPU per handshake | handshakes per core-second | ÷ nginx per core |",
         "|---|---|---|---|---|---|",
     ]
     per_core = {}
-    for base in [b for b in bases if b + "-handshake" in rows]:
-        r = rows[base + "-handshake"]
+    for base in [b for b in bases if b + variant in rows]:
+        r = rows[base + variant]
         per_core[base] = 1e6 / cpu_total(r) if cpu_total(r) else None
     nginx = per_core.get("nginx")
     for base, core in per_core.items():
-        r = rows[base + "-handshake"]
+        r = rows[base + variant]
         ratio = fmt(core / nginx, ".2f") if core and nginx else "–"
         lines.append(
             f"| {base} | {r['rps']:.0f} | {fmt(r['p50'], '.2f')} / {fmt(r['p99'], '.2f')} ms "
@@ -304,7 +308,7 @@ def handshake_rows(rows, bases):
         verdict = "met" if s / nginx >= HANDSHAKE_TARGET else "not met"
         lines += ["", f"- strangler ÷ nginx, handshakes per core-second: **{s / nginx:.2f}** "
                   f"(target ≥ {HANDSHAKE_TARGET}: {verdict}); in handshakes per second "
-                  f"{rows['strangler-handshake']['rps'] / rows['nginx-handshake']['rps']:.2f}"]
+                  f"{rows['strangler' + variant]['rps'] / rows['nginx' + variant]['rps']:.2f}", ""]
     return lines
 
 

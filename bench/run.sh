@@ -382,9 +382,10 @@ children_ticks() { local st; st=$(cat /proc/$$/stat); read -ra f <<<"${st##*) }"
 
 # wrk against one target; a NAME-handshake target closes the connection after every request.
 run_wrk() {   # name seconds out
-  local close=()
+  local close=() preload=()
   [[ $1 == *-handshake ]] && close=(-H "Connection: close")
-  $(wrk_cpuset) timeout -s INT $(($2 + 30)) wrk -t1 -c"$CONNS" -d"$2"s --latency \
+  [[ $1 == *-full-handshake ]] && preload=(env LD_PRELOAD="$TMP/tls/wrk-full-handshake.so")
+  $(wrk_cpuset) timeout -s INT $(($2 + 30)) "${preload[@]}" wrk -t1 -c"$CONNS" -d"$2"s --latency \
     -H "X-Tenant-Id: $TENANT" "${close[@]}" "$(target_url "$1")" >"$3" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || log "wrk exited with $? (see $3)"
@@ -502,6 +503,7 @@ main() {
   tls_negotiated >"$TMP/tls-negotiated.txt"
   warm_up
   check_idle "before the rounds"
+  mark_upstream_connections
   run_rounds
   report
 }

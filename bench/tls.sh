@@ -3,8 +3,10 @@
 #
 # SCENARIO=tls: every proxy also listens with TLS (one ECDSA P-256 certificate for all) and
 # is measured three ways in the same rounds: NAME (cleartext, kept alive), NAME-tls (TLS,
-# kept alive) and NAME-handshake (TLS, `Connection: close`: a new TLS connection for every
-# request). NAME-tls and NAME-handshake are the same process as NAME on its TLS port.
+# kept alive), NAME-handshake (TLS, `Connection: close`: a new TLS connection for every
+# request, which wrk resumes from the one before) and NAME-full-handshake (the same with
+# bench/wrk-full-handshake.c preloaded into wrk: no resumption, a whole handshake each time).
+# The variants are the same process as NAME, on its TLS port.
 # SCENARIO=https-upstream: the backend also serves TLS; NAME-upstream-tls is a proxy that
 # reaches it at https:// (kept alive), measured beside NAME, which reaches it in cleartext.
 
@@ -22,6 +24,9 @@ make_cert() {
     -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
     -addext "extendedKeyUsage=serverAuth" 2>"$TMP/tls/openssl.log"
   cat "$TMP/tls/cert.pem" "$TMP/tls/key.pem" >"$TMP/tls/haproxy.pem"
+  [[ $SCENARIO == tls ]] || return 0
+  cc -shared -fPIC -O2 -o "$TMP/tls/wrk-full-handshake.so" "$BENCH_DIR/wrk-full-handshake.c" -ldl ||
+    log "no C compiler: the NAME-full-handshake targets are skipped"
 }
 
 # The TLS targets' ports, from the nine free ones given; makes the certificate.
@@ -77,6 +82,7 @@ nginx_upstream_tls_server() {
       proxy_set_header Connection "";
       proxy_max_temp_file_size 0;
       proxy_ssl_trusted_certificate $TMP/tls/cert.pem;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
       proxy_ssl_verify on;
       proxy_ssl_name $TLS_NAME;
       proxy_ssl_server_name on;
@@ -135,7 +141,11 @@ add_tls_variants() {
     [[ $name == direct ]] && continue
     PID_OF[$name-tls]=${PID_OF[$name]} PID_OF[$name-handshake]=${PID_OF[$name]}
     PORT[$name-handshake]=${PORT[$name-tls]}
-    ready_alias "$name-tls" && all+=("$name-tls" "$name-handshake")
+    ready_alias "$name-tls" || continue
+    all+=("$name-tls" "$name-handshake")
+    [[ -e $TMP/tls/wrk-full-handshake.so ]] || continue
+    PID_OF[$name-full-handshake]=${PID_OF[$name]} PORT[$name-full-handshake]=${PORT[$name-tls]}
+    all+=("$name-full-handshake")
   done
   TARGETS=("${all[@]}")
 }
@@ -166,24 +176,34 @@ tls_negotiated() {
   [[ $SCENARIO == tls ]] || return 0
   for name in "${TARGETS[@]}"; do
     [[ $name == *-tls ]] || continue
-    out=$(tls_probe "$name" -sess_out | sed -n 's/^Protocol version: //p; s/^Ciphersuite: //p;
+    out=$(tls_probe "$name" -sess_out -brief | sed -n 's/^Protocol version: //p; s/^Ciphersuite: //p;
       s/^Server Temp Key: //p' | paste -sd, - | sed 's/, */, /g')
     tls_probe "$name" -sess_in | grep -q '^Reused' && out+=", resumes" || out+=", does not resume"
     echo "  - ${name%-tls}: $out"
   done
 }
 
-tls_probe() {   # name -sess_out|-sess_in
+tls_probe() {   # name -sess_out|-sess_in [s_client flags...]
   printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$REQ_PATH" |
-    timeout 5 openssl s_client -connect "127.0.0.1:${PORT[$1]}" -servername 127.0.0.1 -brief \
-      -ign_eof "$2" "$TMP/tls/$1.sess" 2>&1
+    timeout 5 openssl s_client -connect "127.0.0.1:${PORT[$1]}" -servername 127.0.0.1 \
+      -ign_eof "$2" "$TMP/tls/$1.sess" "${@:3}" 2>&1
 }
 
-# What the proxies negotiated with the backend's TLS port, one line per connection opened.
+# The number of TLS connections the backend has accepted so far (https-upstream), saved
+# before the measured rounds so the report can tell the rounds' new connections apart.
+mark_upstream_connections() {
+  [[ $SCENARIO == https-upstream ]] || return 0
+  cat "$TMP/backend-tls.log" 2>/dev/null | wc -l >"$TMP/backend-tls.before"
+}
+
+# What the proxies negotiated with the backend's TLS port, one log line per connection.
 upstream_negotiated() {
   [[ -s $TMP/backend-tls.log ]] || return 0
-  echo "- TLS connections the backend accepted over the whole run (protocol, cipher, curves, r = resumed):"
-  sort "$TMP/backend-tls.log" | uniq -c | sed 's/^ */  - /'
+  local before
+  before=$(cat "$TMP/backend-tls.before" 2>/dev/null || echo 0)
+  echo "- TLS connections the backend accepted from the proxies (protocol, cipher, group, r = resumed session):"
+  echo "  - at start and warm-up: $(head -n "$before" "$TMP/backend-tls.log" | sort | uniq -c | paste -sd';' | sed 's/  */ /g')"
+  echo "  - during the measured rounds: $(tail -n +"$((before + 1))" "$TMP/backend-tls.log" | sort | uniq -c | paste -sd';' | sed 's/  */ /g')"
 }
 
 # The results file's header lines of the TLS scenarios.
@@ -192,7 +212,7 @@ tls_describe() {
   echo "- certificate: one self-signed ECDSA P-256 ($(openssl x509 -in "$TMP/tls/cert.pem" -noout -text |
     grep -m1 'Signature Algorithm' | sed 's/.*: //')), SANs $TLS_NAME and 127.0.0.1, served by every TLS target"
   if [[ $SCENARIO == tls ]]; then
-    echo "- NAME-tls: wrk over TLS (OpenSSL $(openssl version | awk '{print $2}'), no ALPN, so HTTP/1.1), kept alive; NAME-handshake: the same with \`Connection: close\`, every request a new TLS connection; wrk resumes the session of the connection before (a TLS 1.3 PSK handshake with an X25519 exchange, no certificate signature)"
+    echo "- NAME-tls: wrk over TLS (OpenSSL $(openssl version | awk '{print $2}'), no ALPN, so HTTP/1.1), kept alive; NAME-handshake: the same with \`Connection: close\`, every request a new TLS connection, which wrk resumes from the connection before (a TLS 1.3 PSK handshake with an X25519 exchange, no certificate signature); NAME-full-handshake: the same, with bench/wrk-full-handshake.c preloaded into wrk so that no session is offered (a whole handshake with the ECDSA signature)"
     echo "- what a client like wrk negotiates with each target (openssl s_client):"
     cat "$TMP/tls-negotiated.txt"
   else
