@@ -65,7 +65,11 @@ fn upstream_tls() -> Option<(String, Arc<CaType>)> {
 
 /// The TLS listener of `TLS_LISTEN`, `TLS_CERT` and `TLS_KEY`, when all three are set.
 fn tls_listener() -> Option<(String, TlsSettings)> {
-    let (addr, cert, key) = (var("TLS_LISTEN").ok()?, var("TLS_CERT").ok()?, var("TLS_KEY").ok()?);
+    let (addr, cert, key) = (
+        var("TLS_LISTEN").ok()?,
+        var("TLS_CERT").ok()?,
+        var("TLS_KEY").ok()?,
+    );
     let mut settings = TlsSettings::intermediate(&cert, &key).expect("TLS_CERT and TLS_KEY");
     settings.enable_h2();
     Some((addr, settings))
