@@ -138,7 +138,7 @@ add_tls_variants() {
   local name all=()
   for name in "${TARGETS[@]}"; do
     all+=("$name")
-    [[ $name == direct ]] && continue
+    [[ -n ${PORT[$name-tls]:-} ]] || continue   # direct, strangler-b: cleartext only
     PID_OF[$name-tls]=${PID_OF[$name]} PID_OF[$name-handshake]=${PID_OF[$name]}
     PORT[$name-handshake]=${PORT[$name-tls]}
     ready_alias "$name-tls" || continue
