@@ -279,8 +279,8 @@ def kept_alive_rows(rows, bases, variant, side):
         cost = cpu_total(p) / cpu_total(s)
         verdict = "met" if cost <= TLS_COST_TARGET else "not met"
         lines += ["", f"- strangler, TLS {side} ÷ cleartext CPU per request: **{cost:.2f}×** "
-                  f"(target ≤ {TLS_COST_TARGET}×: {verdict})", ""]
-    return lines
+                  f"(target ≤ {TLS_COST_TARGET}×: {verdict})"]
+    return lines + [""]
 
 
 def handshake_rows(rows, bases, variant, label):
@@ -308,8 +308,8 @@ def handshake_rows(rows, bases, variant, label):
         verdict = "met" if s / nginx >= HANDSHAKE_TARGET else "not met"
         lines += ["", f"- strangler ÷ nginx, handshakes per core-second: **{s / nginx:.2f}** "
                   f"(target ≥ {HANDSHAKE_TARGET}: {verdict}); in handshakes per second "
-                  f"{rows['strangler' + variant]['rps'] / rows['nginx' + variant]['rps']:.2f}", ""]
-    return lines
+                  f"{rows['strangler' + variant]['rps'] / rows['nginx' + variant]['rps']:.2f}"]
+    return lines + [""]
 
 
 def warnings(rows):
