@@ -17,6 +17,12 @@ last, so a matcher that scans routes in order pays for all of them.
 
 --store gives each strangler its own SQLite file, so two of them never share one
 (and the bench never leaves a strangler.db in the working directory).
+
+The TLS scenarios (tls, https-upstream) use the routing routes, with:
+- --tls-port N --cert PEM --key PEM: a second listener on N that terminates TLS
+  (`listen:` becomes a list: the cleartext address, then `{ addr, tls }`);
+- --upstream-ca PEM --upstream-sni NAME: `legacy` and `new` reach the backend at
+  `https://`, verified against that certificate under that name.
 """
 import argparse
 import sys
@@ -27,19 +33,41 @@ import sys
 REQUEST_TENANT = "acme"
 
 
-def header(listen, admin, backend, threads, store, in_flight):
+def header(args):
     return (
-        f"listen: 127.0.0.1:{listen}\n"
-        f"admin: 127.0.0.1:{admin}\n"
-        f"threads: {threads}\n"
-        + (f"store: {store}\n" if store else "")
-        + (f"diffs: {{ in_flight: {in_flight} }}\n" if in_flight else "")
-        + 
-        f"legacy: http://127.0.0.1:{backend}\n"
-        f"services: {{ new: http://127.0.0.1:{backend} }}\n"
-        "tenant: { sources: [ { header: X-Tenant-Id } ], default: legacy }\n"
+        listen(args)
+        + f"admin: 127.0.0.1:{args.admin}\n"
+        f"threads: {args.threads}\n"
+        + (f"store: {args.store}\n" if args.store else "")
+        + (f"diffs: {{ in_flight: {args.in_flight} }}\n" if args.in_flight else "")
+        + upstreams(args)
+        + "tenant: { sources: [ { header: X-Tenant-Id } ], default: legacy }\n"
         "routes:\n"
     )
+
+
+def listen(args):
+    """The cleartext listener, and the TLS one after it when --tls-port is given."""
+    if not args.tls_port:
+        return f"listen: 127.0.0.1:{args.listen}\n"
+    tls = f"{{ cert: {args.cert}, key: {args.key} }}"
+    return (
+        "listen:\n"
+        f"  - 127.0.0.1:{args.listen}\n"
+        f"  - {{ addr: 127.0.0.1:{args.tls_port}, tls: {tls} }}\n"
+    )
+
+
+def upstreams(args):
+    """legacy and new, both the backend: plain HTTP, or HTTPS with --upstream-ca."""
+    if not args.upstream_ca:
+        url = f"http://127.0.0.1:{args.backend}"
+        return f"legacy: {url}\nservices: {{ new: {url} }}\n"
+    target = (
+        f"{{ url: https://127.0.0.1:{args.backend}, "
+        f"tls: {{ ca: {args.upstream_ca}, sni: {args.upstream_sni} }} }}"
+    )
+    return f"legacy: {target}\nservices: {{ new: {target} }}\n"
 
 
 def route(name, path, percent, tenants, methods=None, shadow=False):
@@ -79,6 +107,11 @@ def arguments():
     parser.add_argument("--store", help="store: URL, e.g. sqlite:///tmp/x/strangler.db")
     parser.add_argument("--shadow", action="store_true", help="shadow every request of the hit route")
     parser.add_argument("--in-flight", type=int, help="diffs.in_flight (default: the proxy's, 64)")
+    parser.add_argument("--tls-port", help="a second listener, with TLS, on this port")
+    parser.add_argument("--cert", help="--tls-port's certificate (PEM)")
+    parser.add_argument("--key", help="--tls-port's key (PEM)")
+    parser.add_argument("--upstream-ca", help="reach the backend over https, trusting this PEM")
+    parser.add_argument("--upstream-sni", help="the backend's name in its certificate")
     return parser.parse_args()
 
 
@@ -89,7 +122,7 @@ def main():
     else:
         routes = handful(args.hit_path, shadow=args.shadow)
     out = sys.stdout
-    out.write(header(args.listen, args.admin, args.backend, args.threads, args.store, args.in_flight))
+    out.write(header(args))
     for text in routes:
         out.write(text)
 

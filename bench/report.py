@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the runs that bench/run.sh recorded into the markdown results table.
 
-usage: report.py RUNS_TSV CLK_TCK [--shadow BEFORE.prom AFTER.prom]
+usage: report.py RUNS_TSV CLK_TCK [--shadow BEFORE.prom AFTER.prom | --tls]
 
 RUNS_TSV has one line per measured run, tab-separated:
 round, target, wrk output file, proxy utime ticks, proxy stime ticks,
@@ -14,12 +14,23 @@ round cannot move it.
 With --shadow (SCENARIO=shadow), strangler-shadow's strangler_shadow_* counters
 read before and after the rounds give the outcomes of its measured requests,
 and the report adds where the CPU of each strangler goes, thread by thread.
+
+With --tls (SCENARIO=tls, https-upstream) a second table puts each proxy's TLS
+variants beside its cleartext run of the same rounds: NAME-tls (TLS kept alive),
+NAME-handshake (a new, resumed TLS connection per request), NAME-full-handshake
+(a new connection with a whole handshake) and NAME-upstream-tls (an https://
+upstream), with the ratios issue #16's targets are stated in.
 """
 import re
 import statistics
 import sys
 
 ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-b", "strangler-shadow"]
+VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls"]
+# Issue #16's targets: a kept-alive TLS request costs at most this many times its cleartext
+# one, and a proxy does at least this share of nginx's handshakes per second per core.
+TLS_COST_TARGET = 1.3
+HANDSHAKE_TARGET = 0.8
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -118,13 +129,32 @@ def cpu_cell(row):
     return f"{total:.1f} µs ({row['user_us']:.1f} user + {row['sys_us']:.1f} kernel)"
 
 
+def split_variant(target):
+    """("strangler", "-tls") for strangler-tls; the longest matching variant wins."""
+    for variant in sorted(VARIANTS, key=len, reverse=True):
+        base = target[: len(target) - len(variant)] if variant else target
+        if target.endswith(variant) and base in ORDER:
+            return base, variant
+    return target, ""
+
+
+def ordered(rows):
+    """The targets in the order of ORDER, each followed by its TLS variants."""
+
+    def key(target):
+        base, variant = split_variant(target)
+        return (ORDER.index(base) if base in ORDER else len(ORDER), VARIANTS.index(variant), target)
+
+    return sorted(rows, key=key)
+
+
 def table(rows):
     nginx = rows.get("nginx", {}).get("rps")
     lines = [
         "| target | req/s (median) | p50 / p99 | proxy CPU per request | ÷ nginx | errors | other load (max) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for target in [t for t in ORDER if t in rows]:
+    for target in ordered(rows):
         r = rows[target]
         ratio = fmt(r["rps"] / nginx, ".2f") if nginx else "–"
         latency = f"{fmt(r['p50'], '.2f')} / {fmt(r['p99'], '.2f')} ms"
@@ -171,7 +201,7 @@ def shadow_ratio(rows):
 
 def cpu_split(rows):
     """Where each strangler's CPU per request goes, by thread, and the backend's CPU."""
-    targets = [t for t in ("strangler", "strangler-b", "strangler-shadow") if t in rows]
+    targets = [t for t in ordered(rows) if t.startswith("strangler")]
     groups = sorted({k for t in targets for k in rows[t] if k.startswith("thread.")})
     groups = [g for g in groups if any((rows[t].get(g) or 0) >= 0.05 for t in targets)]
     if not groups:
@@ -218,6 +248,70 @@ def shadow_outcomes(before_path, after_path, rows):
     return lines
 
 
+def tls_table(rows):
+    """Each proxy's TLS variants beside its cleartext run, and where the targets stand."""
+    bases = [t for t in ordered(rows) if split_variant(t)[1] == "" and t != "direct"]
+    lines = ["", "TLS beside cleartext, per proxy (medians over the same rounds):", ""]
+    if any(f"{b}-tls" in rows for b in bases):
+        lines += kept_alive_rows(rows, bases, "-tls", "downstream")
+        lines += handshake_rows(rows, bases, "-handshake", "resumed handshakes (wrk's reconnects)")
+        lines += handshake_rows(rows, bases, "-full-handshake", "full handshakes (no session offered)")
+    if any(f"{b}-upstream-tls" in rows for b in bases):
+        lines += kept_alive_rows(rows, bases, "-upstream-tls", "upstream")
+    return lines
+
+
+def kept_alive_rows(rows, bases, variant, side):
+    lines = [
+        f"| target | req/s cleartext / TLS {side} | proxy CPU per request, cleartext | "
+        f"with TLS {side} | TLS ÷ cleartext CPU | TLS ÷ cleartext req/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for base in [b for b in bases if b + variant in rows]:
+        plain, tls = rows[base], rows[base + variant]
+        cost = cpu_total(tls) / cpu_total(plain) if cpu_total(tls) and cpu_total(plain) else None
+        lines.append(
+            f"| {base} | {plain['rps'] / 1000:.1f}k / {tls['rps'] / 1000:.1f}k | {cpu_cell(plain)} "
+            f"| {cpu_cell(tls)} | {fmt(cost, '.2f', '×')} | {tls['rps'] / plain['rps']:.2f} |"
+        )
+    s, p = rows.get("strangler"), rows.get("strangler" + variant)
+    if s and p and cpu_total(s) and cpu_total(p):
+        cost = cpu_total(p) / cpu_total(s)
+        verdict = "met" if cost <= TLS_COST_TARGET else "not met"
+        lines += ["", f"- strangler, TLS {side} ÷ cleartext CPU per request: **{cost:.2f}×** "
+                  f"(target ≤ {TLS_COST_TARGET}×: {verdict})"]
+    return lines + [""]
+
+
+def handshake_rows(rows, bases, variant, label):
+    """Handshakes per second and per core-second (1 ÷ the proxy's CPU per handshake)."""
+    if not any(b + variant in rows for b in bases):
+        return []
+    lines = [
+        f"| target: {label} | handshakes/s | p50 / p99 | proxy CPU per handshake | handshakes per core-second | ÷ nginx per core |",
+        "|---|---|---|---|---|---|",
+    ]
+    per_core = {}
+    for base in [b for b in bases if b + variant in rows]:
+        r = rows[base + variant]
+        per_core[base] = 1e6 / cpu_total(r) if cpu_total(r) else None
+    nginx = per_core.get("nginx")
+    for base, core in per_core.items():
+        r = rows[base + variant]
+        ratio = fmt(core / nginx, ".2f") if core and nginx else "–"
+        lines.append(
+            f"| {base} | {r['rps']:.0f} | {fmt(r['p50'], '.2f')} / {fmt(r['p99'], '.2f')} ms "
+            f"| {cpu_cell(r)} | {fmt(core, '.0f')} | {ratio} |"
+        )
+    s = per_core.get("strangler")
+    if s and nginx:
+        verdict = "met" if s / nginx >= HANDSHAKE_TARGET else "not met"
+        lines += ["", f"- strangler ÷ nginx, handshakes per core-second: **{s / nginx:.2f}** "
+                  f"(target ≥ {HANDSHAKE_TARGET}: {verdict}); in handshakes per second "
+                  f"{rows['strangler' + variant]['rps'] / rows['nginx' + variant]['rps']:.2f}"]
+    return lines + [""]
+
+
 def warnings(rows):
     lines = []
     for target, r in rows.items():
@@ -235,6 +329,8 @@ def main():
     out = table(rows) + [""] + ratios(rows) + cpu_split(rows)
     if sys.argv[3:4] == ["--shadow"]:
         out += shadow_outcomes(sys.argv[4], sys.argv[5], rows)
+    if sys.argv[3:4] == ["--tls"]:
+        out += tls_table(rows)
     out += warnings(rows)
     print("\n".join(out))
 

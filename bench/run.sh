@@ -6,9 +6,12 @@
 #   DURATION=2 ROUNDS=1 bash bench/run.sh              # smoke run
 #   SCENARIO=routes1000 PIN=1 bash bench/run.sh
 #   SCENARIO=shadow bash bench/run.sh                  # strangler with and without shadowing
+#   SCENARIO=tls bash bench/run.sh                     # TLS kept alive, cleartext, new handshakes
+#   SCENARIO=https-upstream bash bench/run.sh          # https:// against http:// upstream
 #   ONLY="bare-pingora strangler" COMPARE_BIN=/tmp/old/strangler bash bench/run.sh   # A/B
 #
-# Knobs: DURATION (s per run, 10), ROUNDS (3), SCENARIO (routing|routes1000|body1m|shadow),
+# Knobs: DURATION (s per run, 10), ROUNDS (3),
+# SCENARIO (routing|routes1000|body1m|shadow|tls|https-upstream),
 # PIN (1 = proxies and backend on core 1, wrk on core 0), THREADS (1),
 # SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 64),
 # ONLY (the targets to run, e.g. "bare-pingora strangler"; default all),
@@ -42,6 +45,9 @@ TARGETS=()             # targets that started and answered, in run order
 
 log() { printf '%s\n' "$*" >&2; }
 
+# shellcheck source=bench/tls.sh
+source "$BENCH_DIR/tls.sh"
+
 # ---------------------------------------------------------------- cleanup
 
 stop_pid() {
@@ -67,16 +73,17 @@ trap 'exit 130' INT TERM
 
 check_scenario() {
   case $SCENARIO in
-    routing | routes1000 | shadow) REQ_PATH=/ok CONNS=50 ;;
+    routing | routes1000 | shadow | tls | https-upstream) REQ_PATH=/ok CONNS=50 ;;
     body1m) REQ_PATH=/big CONNS=10 ;;
-    *) log "unknown SCENARIO=$SCENARIO (routing|routes1000|body1m|shadow)"; exit 2 ;;
+    *) log "unknown SCENARIO=$SCENARIO (routing|routes1000|body1m|shadow|tls|https-upstream)"; exit 2 ;;
   esac
   if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "PIN=1 needs two cores"; exit 2; fi
   local name
   for name in $ONLY; do
     case $name in
       direct | nginx | haproxy | bare-pingora | strangler | strangler-shadow) ;;
-      *) log "unknown target in ONLY: $name (direct nginx haproxy bare-pingora strangler strangler-shadow)"; exit 2 ;;
+      nginx-upstream-tls | bare-pingora-upstream-tls | strangler-upstream-tls) ;;
+      *) log "unknown target in ONLY: $name (direct nginx haproxy bare-pingora strangler strangler-shadow, NAME-upstream-tls)"; exit 2 ;;
     esac
   done
   if [[ -n $COMPARE_BIN && ! -x $COMPARE_BIN ]]; then log "COMPARE_BIN=$COMPARE_BIN is not an executable"; exit 2; fi
@@ -89,6 +96,7 @@ install_tools() {
   command -v wrk >/dev/null || missing+=(wrk)
   command -v curl >/dev/null || missing+=(curl)
   command -v python3 >/dev/null || missing+=(python3)
+  command -v openssl >/dev/null || missing+=(openssl)
   ((${#missing[@]})) || return 0
   [[ $EUID -eq 0 ]] || sudo=sudo
   log "installing ${missing[*]} with apt-get"
@@ -183,16 +191,22 @@ print(json.dumps(doc, separators=(",", ":")), end="")'
 write_backend_conf() {
   mkdir -p "$TMP/www" "$TMP/backend-tmp"
   head -c 1048576 /dev/zero | tr '\0' 'b' >"$TMP/www/big"
+  local locations
+  locations=$(cat <<EOF
+    root $TMP/www;
+    location = /ok { default_type text/plain; return 200 'ok'; }
+    location = /json { default_type application/json; return 200 '$(json_body)'; }
+    location = /big { default_type application/octet-stream; }
+EOF
+)
   { nginx_common backend
     echo "http {"; nginx_http_common backend
     cat <<EOF
   server {
     listen 127.0.0.1:${PORT[backend]} backlog=4096;
-    root $TMP/www;
-    location = /ok { default_type text/plain; return 200 'ok'; }
-    location = /json { default_type application/json; return 200 '$(json_body)'; }
-    location = /big { default_type application/octet-stream; }
+$locations
   }
+$(backend_tls_server "$locations")
 }
 EOF
   } >"$TMP/backend.conf"
@@ -210,6 +224,7 @@ write_nginx_conf() {
   }
   server {
     listen 127.0.0.1:${PORT[nginx]} backlog=4096;
+$([[ $SCENARIO == tls ]] && nginx_tls_listen nginx-tls)
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -217,6 +232,7 @@ write_nginx_conf() {
       proxy_max_temp_file_size 0;
     }
   }
+$(nginx_upstream_tls_server)
 }
 EOF
   } >"$TMP/nginx.conf"
@@ -235,6 +251,7 @@ defaults
   timeout server 60s
 frontend bench
   bind 127.0.0.1:${PORT[haproxy]}
+$(haproxy_tls_bind)
   default_backend backend
 backend backend
   server b1 127.0.0.1:${PORT[backend]}
@@ -253,7 +270,9 @@ write_configs() {
   write_backend_conf
   write_nginx_conf
   write_haproxy_conf
-  write_routes strangler admin routes.yaml
+  # shellcheck disable=SC2046  # the flags are words without spaces
+  write_routes strangler admin routes.yaml $(strangler_tls_flags)
+  write_tls_configs
   [[ -z $COMPARE_BIN ]] || write_routes strangler-b admin-b routes-b.yaml
   [[ $SCENARIO == shadow ]] || return 0
   # The same routes, the hit route shadowed.
@@ -284,7 +303,7 @@ ready() {   # name
       return 1
     fi
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H "X-Tenant-Id: $TENANT" \
-      "http://127.0.0.1:${PORT[$name]}$REQ_PATH" || true)
+      "$(target_url "$name")" || true)
     [[ $code == 200 ]] && return 0
     sleep 0.1
   done
@@ -313,7 +332,8 @@ start_all() {
   if wanted direct; then TARGETS+=(direct); fi
   start_target nginx nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
   start_target haproxy haproxy -db -f "$TMP/haproxy.cfg"
-  start_target bare-pingora "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}" "$THREADS"
+  # shellcheck disable=SC2046
+  start_target bare-pingora env $(bare_tls_env) "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}" "$THREADS"
   if [[ -e $TMP/strangler.ok ]]; then
     start_target strangler "$bin/strangler" run --config "$TMP/routes.yaml"
     [[ $SCENARIO != shadow ]] ||
@@ -323,6 +343,8 @@ start_all() {
   else
     log "strangler: SKIPPED, no binary from this build"
   fi
+  start_upstream_tls "$bin"
+  add_tls_variants
 }
 
 # ---------------------------------------------------------------- measuring
@@ -358,9 +380,13 @@ machine_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 # Ticks of this script's reaped children: grows by wrk's CPU once wrk is waited for.
 children_ticks() { local st; st=$(cat /proc/$$/stat); read -ra f <<<"${st##*) }"; echo $((f[13] + f[14])); }
 
-run_wrk() {   # port seconds out
-  $(wrk_cpuset) timeout -s INT $(($2 + 30)) wrk -t1 -c"$CONNS" -d"$2"s --latency \
-    -H "X-Tenant-Id: $TENANT" "http://127.0.0.1:$1$REQ_PATH" >"$3" 2>&1 &
+# wrk against one target; a NAME-handshake target closes the connection after every request.
+run_wrk() {   # name seconds out
+  local close=() preload=()
+  [[ $1 == *-handshake ]] && close=(-H "Connection: close")
+  [[ $1 == *-full-handshake ]] && preload=(env LD_PRELOAD="$TMP/tls/wrk-full-handshake.so")
+  $(wrk_cpuset) timeout -s INT $(($2 + 30)) "${preload[@]}" wrk -t1 -c"$CONNS" -d"$2"s --latency \
+    -H "X-Tenant-Id: $TENANT" "${close[@]}" "$(target_url "$1")" >"$3" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || log "wrk exited with $? (see $3)"
   WRK_PID=""
@@ -377,7 +403,7 @@ measure() {   # round name
   read -r pu ps < <(cpu_ticks "${PID_OF[$name]}")
   read -r bu bs < <(cpu_ticks "${PID_OF[backend]}")
   m=$(machine_busy) w=$(children_ticks) t0=$(date +%s.%N)
-  run_wrk "${PORT[$name]}" "$DURATION" "$out"
+  run_wrk "$name" "$DURATION" "$out"
   t1=$(date +%s.%N)
   read -r pu2 ps2 < <(cpu_ticks "${PID_OF[$name]}")
   read -r bu2 bs2 < <(cpu_ticks "${PID_OF[backend]}")
@@ -396,7 +422,7 @@ measure() {   # round name
 warm_up() {
   local name
   log "warming up each target for 1 s"
-  for name in "${TARGETS[@]}"; do run_wrk "${PORT[$name]}" 1 "$TMP/warmup-$name.txt"; done
+  for name in "${TARGETS[@]}"; do run_wrk "$name" 1 "$TMP/warmup-$name.txt"; done
 }
 
 # Saves strangler-shadow's strangler_shadow_* counters to a file, once two reads 0.2 s
@@ -439,6 +465,7 @@ describe() {
 - versions: $(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')
 - strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides
 EOF
+  tls_describe
   [[ $SCENARIO == shadow ]] || return 0
   echo "- strangler-shadow: the same routes.yaml (own admin port and SQLite store) plus, on the hit route, \`$(grep '^    shadow:' "$TMP/routes-shadow.yaml" | sed 's/^ *//')\` and \`$(grep '^diffs:' "$TMP/routes-shadow.yaml" || echo 'diffs: defaults (in_flight 64)')\`"
 }
@@ -448,9 +475,10 @@ report() {
   stamp=$(date -u +%Y%m%d-%H%M%S)
   file=$BENCH_DIR/results/$stamp-$SCENARIO.md
   mkdir -p "$BENCH_DIR/results"
-  local shadow=()
-  [[ -e $TMP/shadow-after.prom ]] && shadow=(--shadow "$TMP/shadow-before.prom" "$TMP/shadow-after.prom")
-  { describe; echo; python3 "$BENCH_DIR/report.py" "$TMP/runs.tsv" "$CLK_TCK" "${shadow[@]}"; } >"$file"
+  local extra=()
+  [[ -e $TMP/shadow-after.prom ]] && extra=(--shadow "$TMP/shadow-before.prom" "$TMP/shadow-after.prom")
+  tls_scenario && extra=(--tls)
+  { describe; echo; python3 "$BENCH_DIR/report.py" "$TMP/runs.tsv" "$CLK_TCK" "${extra[@]}"; } >"$file"
   echo
   cat "$file"
   echo
@@ -464,13 +492,18 @@ main() {
   check_idle start
   TMP=$(mktemp -d /tmp/strangler-bench.XXXXXX)
   build
+  local ports
+  read -ra ports < <(free_ports 19)
   read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] \
-    PORT[strangler-shadow] PORT[admin-shadow] PORT[strangler-b] PORT[admin-b] < <(free_ports 10)
+    PORT[strangler-shadow] PORT[admin-shadow] PORT[strangler-b] PORT[admin-b] <<<"${ports[*]:0:10}"
+  tls_ports "${ports[@]:10}"
   write_configs
   log "mode: $([[ $PIN == 1 ]] && echo 'PIN=1, proxies and backend on core 1, wrk on core 0' || echo 'unpinned')"
   start_all
+  tls_negotiated >"$TMP/tls-negotiated.txt"
   warm_up
   check_idle "before the rounds"
+  mark_upstream_connections
   run_rounds
   report
 }
