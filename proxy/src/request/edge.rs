@@ -31,7 +31,8 @@
 //!     a sampled request's spans to the OTLP exporter ([`super::traced`]) and a shadowed
 //!     request's capture to the shadow runtime.
 //!
-//! The bytes the client gets are never touched by the shadow capture.
+//! The decision itself, the breaker's diversion and the outcome's record are
+//! [`super::decide`]'s. The bytes the client gets are never touched by the shadow capture.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -43,24 +44,22 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, Session};
 use pingora::{Error, Result};
 use strangler_flags::resilience::Diversion;
-use strangler_flags::{Reason, Side};
+use strangler_flags::Side;
 
 use crate::connection::downstream::Pipelined;
 use crate::connection::drain::{self, Drain};
 use crate::connection::h2c_head::H2cHeads;
 use crate::live::config::LiveConfig;
-use crate::live::loaded::Loaded;
 use crate::request::context::RequestCtx;
-use crate::request::head::{header_str, routable_target, RequestHead};
 use crate::request::rate_limit::RateLimiter;
-use crate::request::refusal::{self, Refusal};
+use crate::request::refusal;
 use crate::request::{anonymous, fallback, headers, limits, rewrite, shadowed, timeouts, traced};
-use crate::resilience::guard::{Guards, Outcome};
+use crate::resilience::guard::Guards;
 use crate::resilience::service_health::ServiceHealth;
 use crate::shadow::dispatch::Shadowing;
 use crate::telemetry::access_log;
 use crate::telemetry::metrics;
-use crate::telemetry::trace::{RequestIdentity, REQUEST_ID, TRACEPARENT};
+use crate::telemetry::trace::{REQUEST_ID, TRACEPARENT};
 
 /// The response header that tells QA which route, side and reason served a request.
 pub const DECISION_HEADER: &str = "x-strangler-decision";
@@ -388,68 +387,5 @@ impl pingora::proxy::ProxyHttp for Edge {
         traced::finish(session, ctx, status, elapsed, error);
         ctx.ticket.finish();
         shadowed::finish(&self.shadowing, ctx, status, elapsed, error);
-    }
-}
-
-impl Edge {
-    /// Decides the request on the snapshot current now and keeps the decision in `ctx`;
-    /// returns the snapshot it was decided on.
-    fn decide(&self, req: &RequestHeader, ctx: &mut RequestCtx) -> Result<Arc<Loaded>, Refusal> {
-        ctx.started = Instant::now();
-        let loaded = self.live.current();
-        ctx.identity = Some(RequestIdentity::from_headers(
-            header_str(req, REQUEST_ID),
-            header_str(req, TRACEPARENT),
-            loaded.traces.as_ref().map(|t| t.sample_basis_points()),
-        ));
-        ctx.config = Some(loaded.clone());
-        if !routable_target(req) {
-            return Err(Refusal::Target);
-        }
-        let head = RequestHead::new(req);
-        let mut decision = loaded.snapshot.decide(&head).map_err(Refusal::Request)?;
-        ctx.anonymous_id = anonymous::settle(&mut decision);
-        metrics::record_force(&decision);
-        ctx.route = decision.route.map(|r| r.index());
-        ctx.tenant = decision.tenant.map(std::borrow::Cow::into_owned);
-        ctx.side = decision.side;
-        ctx.reason = Some(decision.reason);
-        Ok(loaded)
-    }
-
-    /// Sends a request decided for a service whose breaker is open to legacy instead.
-    fn divert_if_breaker_open(&self, ctx: &mut RequestCtx) {
-        let (Some(loaded), Some(route), Side::New) = (&ctx.config, ctx.route(), ctx.side) else {
-            return;
-        };
-        let service = self.health.breaker(&loaded.file, route.service_index());
-        if !ctx.ticket.admit(service) {
-            ctx.record_fallback(Diversion::BreakerOpen);
-        }
-    }
-
-    /// Counts the request in its route's metrics and, when it was decided for the new side
-    /// by the rollout, in its guard's window.
-    fn record_outcome(
-        &self,
-        ctx: &RequestCtx,
-        status: u16,
-        elapsed: Duration,
-        error: Option<&Error>,
-    ) {
-        let Some(loaded) = ctx.config.as_deref() else {
-            return;
-        };
-        loaded
-            .metrics
-            .record(ctx.route, ctx.served_side(), status, elapsed);
-        // A request a limit refused, or QA forced to the new side, says nothing of how the
-        // route's rollout fares there.
-        let forced = matches!(ctx.reason, Some(Reason::Forced(_)));
-        if ctx.side == Side::New && ctx.limits.refused().is_none() && !forced {
-            let outcome = Outcome::of(status, error, ctx.ticket.diverted, elapsed);
-            self.guards.record(&loaded.file, ctx.route, outcome);
-            self.ramps.record(&loaded.file, ctx.route, outcome);
-        }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod anonymous;
 pub mod context;
+mod decide;
 pub mod edge;
 pub mod fallback;
 pub mod head;

@@ -34,7 +34,11 @@ impl UpstreamTlsSet {
     /// A peer for `upstream`: TLS with its settings when it is `https://`, HTTP/2 when
     /// `http2: true`.
     pub fn peer(&self, upstream: &Upstream) -> HttpPeer {
-        let tls = self.0.get(&upstream.name);
+        // A plain upstream (the usual request) looks nothing up.
+        let tls = upstream
+            .tls
+            .as_ref()
+            .and_then(|_| self.0.get(&upstream.name));
         let sni = tls.map(|t| t.sni.clone()).unwrap_or_default();
         let mut peer = HttpPeer::new(upstream.addr, tls.is_some(), sni);
         if let Some(tls) = tls {
