@@ -3,8 +3,8 @@
 //!
 //! The breakers follow the live configuration: when a request (or the check loop) sees a
 //! routes.yaml it has not seen yet, the board is rebuilt once, keeping the breaker of every
-//! service whose name and resolved address stayed (a reload resets a breaker only when its
-//! service moved). Health checks run on the admin runtime, never on a proxy worker: each
+//! service whose name, resolved address and TLS settings stayed (a reload resets a breaker
+//! only when its service moved or is reached otherwise). Health checks run on the admin runtime, never on a proxy worker: each
 //! is a fresh connection (`GET <path>`, no pooling, so a dead listener is noticed; TLS with
 //! the service's settings for an `https://` one), and a 2xx or 3xx answer within
 //! `health.timeout` is healthy.
@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::live::config::LiveConfig;
 use crate::resilience::breaker::Breaker;
-use crate::tls::client::http_client;
+use crate::tls::client::{http_client, HttpClient};
 
 /// How often the check loop looks for checks that are due.
 const TICK: std::time::Duration = std::time::Duration::from_millis(50);
@@ -44,12 +44,25 @@ pub struct ServiceBreaker {
 }
 
 /// What a health check needs to reach a service besides its address.
-#[derive(Clone)]
 pub struct Reach {
     /// The authority as written in routes.yaml, sent as `Host`.
     pub host: Box<str>,
     /// Its TLS settings, for an `https://` service.
     pub tls: Option<Arc<UpstreamTls>>,
+    /// The client of its checks, made once (roots read, keys parsed) with the breaker; it
+    /// keeps no idle connection, so every check connects. Why it could not be made, if so.
+    client: Result<HttpClient<Empty<Bytes>>, String>,
+}
+
+impl Reach {
+    /// How to reach `upstream`.
+    fn of(upstream: &strangler_flags::Upstream) -> Reach {
+        Reach {
+            host: upstream.host.clone(),
+            tls: upstream.tls.clone(),
+            client: http_client(upstream.tls.as_deref(), None),
+        }
+    }
 }
 
 impl ServiceBreaker {
@@ -151,27 +164,24 @@ impl ServiceHealth {
 
 /// `GET path` of `guarded`: the status, or why there is none.
 async fn ask(guarded: &ServiceBreaker, path: &str) -> Result<http::StatusCode, String> {
-    let tls = guarded.reach.tls.as_deref();
-    // No idle connection is kept: every check connects, so a dead listener is noticed.
-    let client = http_client::<Empty<Bytes>>(tls, std::time::Duration::ZERO)?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let reach = &guarded.reach;
+    let client = reach.client.as_ref().map_err(Clone::clone)?;
+    let scheme = if reach.tls.is_some() { "https" } else { "http" };
     let request = http::Request::get(format!("{scheme}://{}{path}", guarded.addr))
-        .header(http::header::HOST, &*guarded.reach.host)
+        .header(http::header::HOST, &*reach.host)
         .body(Empty::new())
         .map_err(|e| e.to_string())?;
     let answer = client.request(request).await.map_err(|e| e.to_string())?;
     Ok(answer.status())
 }
 
-/// A board for `file`, keeping the breakers of `old` whose service kept its address.
+/// A board for `file`, keeping the breakers of `old` whose service kept its address and TLS.
 fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
     let services = file.services().iter().enumerate().map(|(index, upstream)| {
         let settings = file.service_policy(index).breaker.clone()?;
-        let kept = old
-            .services
-            .iter()
-            .flatten()
-            .find(|g| *g.name == *upstream.name && g.addr == upstream.addr);
+        let kept = old.services.iter().flatten().find(|g| {
+            *g.name == *upstream.name && g.addr == upstream.addr && g.reach.tls == upstream.tls
+        });
         if let Some(kept) = kept {
             kept.breaker.set_settings(settings);
             return Some(kept.clone());
@@ -179,10 +189,7 @@ fn rebuild(old: &Board, file: &Arc<Snapshot>) -> Board {
         Some(Arc::new(ServiceBreaker {
             name: upstream.name.clone(),
             addr: upstream.addr,
-            reach: Reach {
-                host: upstream.host.clone(),
-                tls: upstream.tls.clone(),
-            },
+            reach: Reach::of(upstream),
             breaker: Breaker::new(&upstream.name, settings, Instant::now()),
             last_check: parking_lot::Mutex::new(None),
         }))

@@ -65,7 +65,7 @@ type Pool = HttpClient<Full<Bytes>>;
 /// A pool with idle connections kept 4 s (below the 5 s keep-alive of Node and Apache),
 /// speaking TLS with `tls`.
 fn pool(tls: Option<&UpstreamTls>) -> Result<Pool, String> {
-    crate::tls::client::http_client(tls, Duration::from_secs(4))
+    crate::tls::client::http_client(tls, Some(Duration::from_secs(4)))
 }
 
 /// The pools of connections to the upstreams a shadow call goes to.

@@ -18,9 +18,13 @@ use strangler_flags::tls::UpstreamTls;
 /// An HTTP/1.1 client pool over [`connector`]: `http://` and `https://` URIs.
 pub type HttpClient<B> = Client<HttpsConnector<HttpConnector>, B>;
 
-/// A client with a 1 s connect timeout, idle connections kept for `idle`, adding no `Host`
-/// of its own, speaking TLS with `tls` to `https://` URIs.
-pub fn http_client<B>(tls: Option<&UpstreamTls>, idle: Duration) -> Result<HttpClient<B>, String>
+/// A client with a 1 s connect timeout, idle connections kept for `idle` (`None`: none kept,
+/// every request connects), adding no `Host` of its own, speaking TLS with `tls` to
+/// `https://` URIs.
+pub fn http_client<B>(
+    tls: Option<&UpstreamTls>,
+    idle: Option<Duration>,
+) -> Result<HttpClient<B>, String>
 where
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
@@ -29,14 +33,16 @@ where
     tcp.set_connect_timeout(Some(Duration::from_secs(1)));
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(idle)
-        .set_host(false)
-        .build(connector(tcp, tls)?))
+    let mut builder = Client::builder(TokioExecutor::new());
+    match idle {
+        Some(idle) => builder.pool_idle_timeout(idle),
+        None => builder.pool_max_idle_per_host(0),
+    };
+    Ok(builder.set_host(false).build(connector(tcp, tls)?))
 }
 
 /// An HTTP/1.1 connector that speaks TLS with `tls`'s settings to `https://` URIs and plain
-/// TCP to `http://` ones (`tls` `None`: the system's roots, for `http://` only in practice).
+/// TCP to `http://` ones (`tls` `None`: for `http://` only, no roots read).
 fn connector(
     tcp: HttpConnector,
     tls: Option<&UpstreamTls>,
@@ -67,11 +73,13 @@ fn config(tls: Option<&UpstreamTls>) -> Result<ClientConfig, String> {
             let ca = ca.iter().map(|der| CertificateDer::from(der.clone()));
             builder.with_root_certificates(roots(ca)?)
         }
-        _ => {
+        Some(_) => {
             let system =
                 pingora::tls::load_native_certs().map_err(|e| format!("system roots: {e}"))?;
             builder.with_root_certificates(roots(system.into_iter())?)
         }
+        // A client of `http://` upstreams only: no roots to read.
+        None => builder.with_root_certificates(rustls::RootCertStore::empty()),
     };
     match tls.and_then(|t| t.client.as_deref()) {
         None => Ok(builder.with_no_client_auth()),
