@@ -178,7 +178,7 @@ fn read(
 }
 
 fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -> Option<Config> {
-    one_read_timeout_per_service(&raw, problems);
+    timeouts::one_read_timeout_per_upstream(&raw, problems);
     let resolver = keys.surroundings;
     let files = (keys.base, resolver);
     let listeners = listen::validate(raw.listen, keys.base, resolver, problems);
@@ -248,7 +248,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
     }
     let listeners = listeners?;
     let (routes, services) = (routes?, services.into_iter().collect::<Option<Vec<_>>>()?);
-    grpc_routes(&routes, &services, problems);
+    upstream_tls::grpc_routes(&routes, &services, problems);
     Some(Config {
         listen: listeners[0].addr,
         listeners,
@@ -282,57 +282,6 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         notify: notify?,
         warnings: Vec::new(),
     })
-}
-
-/// A service's read timeout is set in one place: `services.<name>.read_timeout` or
-/// `timeouts.upstreams.<name>.read`, not both (which one would win is not obvious).
-fn one_read_timeout_per_service(raw: &RawConfig, problems: &mut Problems<'_>) {
-    let legacy = std::iter::once(("legacy", &raw.legacy, "legacy".to_owned()));
-    let services = (raw.services.iter()).map(|(n, s)| (n.as_str(), s, format!("services.{n}")));
-    for (name, service, at) in legacy.chain(services) {
-        let services::RawService::Spec(spec) = service else {
-            continue;
-        };
-        let both = spec.read_timeout.is_some()
-            && raw
-                .timeouts
-                .upstreams
-                .get(name)
-                .is_some_and(|t| t.read.is_some());
-        if both {
-            let other = problems.place(&format!("timeouts.upstreams.{name}.read"));
-            problems.at_value(
-                &format!("{at}.read_timeout"),
-                format!("upstream {name:?} has a read timeout here and at {other}; keep one"),
-            );
-        }
-    }
-}
-
-/// A route to an `http2: true` service (gRPC) cannot be shadowed (the shadow client speaks
-/// HTTP/1.1 and compares JSON and text, not protobuf frames), and does not fall back on
-/// statuses (a gRPC error is a `grpc-status` trailer on a 200).
-fn grpc_routes(routes: &[Route], services: &[Upstream], problems: &mut Problems<'_>) {
-    for (index, route) in routes.iter().enumerate() {
-        if !services.get(route.service_index()).is_some_and(|s| s.http2) {
-            continue;
-        }
-        if route.shadow().is_some() {
-            let message = format!(
-                "route {:?} goes to an http2 service: shadow compares HTTP/1.1 answers, not gRPC",
-                route.name
-            );
-            problems.at_key(&format!("routes[{index}].shadow"), message);
-        }
-        if route.fallback().is_some_and(|f| !f.statuses.is_empty()) {
-            let message = format!(
-                "route {:?} goes to an http2 service: gRPC errors are grpc-status trailers, \
-                 not statuses; fall back on timeout only (fallback.on: [timeout])",
-                route.name
-            );
-            problems.at_key(&format!("routes[{index}].fallback"), message);
-        }
-    }
 }
 
 /// `legacy:`, either form; `health:` and `breaker:` are refused (legacy has nowhere to fall

@@ -185,3 +185,30 @@ fn upstream_timeouts(
         total: total?.or(base.total),
     })
 }
+/// A service's read timeout is set in one place: `services.<name>.read_timeout` or
+/// `timeouts.upstreams.<name>.read`, not both (which one would win is not obvious).
+pub(super) fn one_read_timeout_per_upstream(
+    raw: &super::raw::RawConfig,
+    problems: &mut Problems<'_>,
+) {
+    let legacy = std::iter::once(("legacy", &raw.legacy, "legacy".to_owned()));
+    let services = (raw.services.iter()).map(|(n, s)| (n.as_str(), s, format!("services.{n}")));
+    for (name, service, at) in legacy.chain(services) {
+        let super::services::RawService::Spec(spec) = service else {
+            continue;
+        };
+        let both = spec.read_timeout.is_some()
+            && raw
+                .timeouts
+                .upstreams
+                .get(name)
+                .is_some_and(|t| t.read.is_some());
+        if both {
+            let other = problems.place(&format!("timeouts.upstreams.{name}.read"));
+            problems.at_value(
+                &format!("{at}.read_timeout"),
+                format!("upstream {name:?} has a read timeout here and at {other}; keep one"),
+            );
+        }
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::route::Route;
 use crate::tls::UpstreamTls;
 use crate::upstream::Upstream;
 use crate::Surroundings;
@@ -132,4 +133,30 @@ fn section(
         ca: ca?,
         client: client?,
     })
+}
+
+/// A route to an `http2: true` service (gRPC) cannot be shadowed (the shadow client speaks
+/// HTTP/1.1 and compares JSON and text, not protobuf frames), and does not fall back on
+/// statuses (a gRPC error is a `grpc-status` trailer on a 200).
+pub(super) fn grpc_routes(routes: &[Route], services: &[Upstream], problems: &mut Problems<'_>) {
+    for (index, route) in routes.iter().enumerate() {
+        if !services.get(route.service_index()).is_some_and(|s| s.http2) {
+            continue;
+        }
+        if route.shadow().is_some() {
+            let message = format!(
+                "route {:?} goes to an http2 service: shadow compares HTTP/1.1 answers, not gRPC",
+                route.name
+            );
+            problems.at_key(&format!("routes[{index}].shadow"), message);
+        }
+        if route.fallback().is_some_and(|f| !f.statuses.is_empty()) {
+            let message = format!(
+                "route {:?} goes to an http2 service: gRPC errors are grpc-status trailers, \
+                 not statuses; fall back on timeout only (fallback.on: [timeout])",
+                route.name
+            );
+            problems.at_key(&format!("routes[{index}].fallback"), message);
+        }
+    }
 }
