@@ -50,6 +50,9 @@ pub struct Loaded {
     pub metrics: Arc<RouteMetrics>,
     /// `tenant.forward_header`, parsed once here instead of on every request.
     pub forward_header: http::HeaderName,
+    /// The same name as the bytes Pingora's `insert_header` takes: cloning them shares
+    /// them, where a `HeaderName` would be copied into new bytes on every request.
+    pub forward_header_bytes: bytes::Bytes,
     /// `tenant.strip_headers`, parsed once here.
     pub strip_headers: Vec<http::HeaderName>,
     /// When this snapshot started serving.
@@ -106,6 +109,7 @@ impl Loaded {
                 hash: file.content_hash(),
                 flags,
             },
+            forward_header_bytes: bytes::Bytes::copy_from_slice(forward_header.as_str().as_bytes()),
             forward_header,
             snapshot: effective,
             file,

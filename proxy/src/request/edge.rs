@@ -195,7 +195,7 @@ impl pingora::proxy::ProxyHttp for Edge {
         let tenant_header = &loaded.forward_header;
         headers::drop_reserved_headers(upstream, tenant_header.as_str(), &loaded.strip_headers);
         if let Some(tenant) = &ctx.tenant {
-            upstream.insert_header(tenant_header.clone(), tenant.as_str())?;
+            upstream.insert_header(loaded.forward_header_bytes.clone(), tenant.as_str())?;
         }
         let client_ip = session
             .client_addr()
