@@ -38,6 +38,8 @@ def header(args):
         listen(args)
         + f"admin: 127.0.0.1:{args.admin}\n"
         f"threads: {args.threads}\n"
+        + (f"work_stealing: {args.work_stealing}\n" if args.work_stealing else "")
+        + (f"alt_timer: {args.alt_timer}\n" if args.alt_timer else "")
         + (f"store: {args.store}\n" if args.store else "")
         + (f"diffs: {{ in_flight: {args.in_flight} }}\n" if args.in_flight else "")
         + upstreams(args)
@@ -104,6 +106,8 @@ def arguments():
     for name in ("scenario", "listen", "admin", "backend", "hit_path"):
         parser.add_argument(name)
     parser.add_argument("threads", nargs="?", default="1")
+    parser.add_argument("--work-stealing", choices=["true", "false"], help="work_stealing:")
+    parser.add_argument("--alt-timer", choices=["true", "false"], help="alt_timer:")
     parser.add_argument("--store", help="store: URL, e.g. sqlite:///tmp/x/strangler.db")
     parser.add_argument("--shadow", action="store_true", help="shadow every request of the hit route")
     parser.add_argument("--in-flight", type=int, help="diffs.in_flight (default: the proxy's, 64)")

@@ -26,7 +26,8 @@ import statistics
 import sys
 
 ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-b", "strangler-shadow"]
-VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls"]
+VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls", "-nosteal", "-alttimer"]
+RUNTIME_VARIANTS = ["-nosteal", "-alttimer"]
 # Issue #16's targets: a kept-alive TLS request costs at most this many times its cleartext
 # one, and a proxy does at least this share of nginx's handshakes per second per core.
 TLS_COST_TARGET = 1.3
@@ -173,7 +174,7 @@ def ratios(rows):
     s = rows.get("strangler")
     if not s:
         return ["strangler was not measured, so there are no strangler ratios."]
-    lines = shadow_ratio(rows)
+    lines = shadow_ratio(rows) + runtime_ratios(rows)
     for other in ("nginx", "bare-pingora", "strangler-b", "direct"):
         o = rows.get(other)
         if not o:
@@ -182,6 +183,28 @@ def ratios(rows):
         if cpu_total(o) and cpu_total(s):
             line += f", {cpu_total(s) / cpu_total(o):.2f}× the proxy CPU per request"
         lines.append(line)
+    return lines
+
+
+def runtime_ratios(rows):
+    """Each worker-runtime variant (RUNTIME_VARIANTS) against the same proxy's default
+    runtime, and strangler against bare Pingora on the same runtime."""
+    lines = []
+    for variant in RUNTIME_VARIANTS:
+        for base in ("bare-pingora", "strangler"):
+            v, d = rows.get(base + variant), rows.get(base)
+            if not v or not d:
+                continue
+            line = f"- {base}{variant} / {base}: {v['rps'] / d['rps']:.2f} of the req/s"
+            if cpu_total(v) and cpu_total(d):
+                line += f", {cpu_total(v) / cpu_total(d):.2f}× the proxy CPU per request"
+            lines.append(line + f", {v['p99'] / d['p99']:.2f}× the p99")
+        s, b = rows.get("strangler" + variant), rows.get("bare-pingora" + variant)
+        if s and b and cpu_total(s) and cpu_total(b):
+            lines.append(
+                f"- strangler{variant} / bare-pingora{variant}: {s['rps'] / b['rps']:.2f} of the "
+                f"req/s, {cpu_total(s) / cpu_total(b):.2f}× the proxy CPU per request"
+            )
     return lines
 
 

@@ -47,6 +47,8 @@ log() { printf '%s\n' "$*" >&2; }
 
 # shellcheck source=bench/tls.sh
 source "$BENCH_DIR/tls.sh"
+# shellcheck source=bench/runtime.sh
+source "$BENCH_DIR/runtime.sh"
 
 # ---------------------------------------------------------------- cleanup
 
@@ -86,6 +88,7 @@ check_scenario() {
       *) log "unknown target in ONLY: $name (direct nginx haproxy bare-pingora strangler strangler-shadow, NAME-upstream-tls)"; exit 2 ;;
     esac
   done
+  check_runtime_variants
   if [[ -n $COMPARE_BIN && ! -x $COMPARE_BIN ]]; then log "COMPARE_BIN=$COMPARE_BIN is not an executable"; exit 2; fi
 }
 
@@ -139,6 +142,7 @@ build() {
   fi
   touch "$TMP/strangler.ok"
   [[ -x $bin/strangler ]] || rm -f "$TMP/strangler.ok"
+  build_runtime_variants
 }
 
 free_ports() {
@@ -274,6 +278,7 @@ write_configs() {
   write_routes strangler admin routes.yaml $(strangler_tls_flags)
   write_tls_configs
   [[ -z $COMPARE_BIN ]] || write_routes strangler-b admin-b routes-b.yaml
+  write_runtime_configs
   [[ $SCENARIO == shadow ]] || return 0
   # The same routes, the hit route shadowed.
   write_routes strangler-shadow admin-shadow routes-shadow.yaml \
@@ -343,6 +348,7 @@ start_all() {
   else
     log "strangler: SKIPPED, no binary from this build"
   fi
+  start_runtime_variants "$bin"
   start_upstream_tls "$bin"
   add_tls_variants
 }
@@ -493,10 +499,11 @@ main() {
   TMP=$(mktemp -d /tmp/strangler-bench.XXXXXX)
   build
   local ports
-  read -ra ports < <(free_ports 19)
+  read -ra ports < <(free_ports 25)
   read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] \
     PORT[strangler-shadow] PORT[admin-shadow] PORT[strangler-b] PORT[admin-b] <<<"${ports[*]:0:10}"
   tls_ports "${ports[@]:10}"
+  runtime_ports "${ports[@]:19}"
   write_configs
   log "mode: $([[ $PIN == 1 ]] && echo 'PIN=1, proxies and backend on core 1, wrk on core 0' || echo 'unpinned')"
   start_all

@@ -119,7 +119,12 @@ impl Snapshot {
 
     /// `threads:`; None lets the proxy use one per core.
     pub fn threads(&self) -> Option<usize> {
-        self.config.threads
+        self.config.workers.threads
+    }
+
+    /// `threads:`, `work_stealing:` and `alt_timer:`: how the proxy's workers run.
+    pub fn workers(&self) -> config::workers::Workers {
+        self.config.workers
     }
 
     /// The monolith.

@@ -53,3 +53,4 @@ mod tls_upstream;
 mod traces;
 mod upgrade;
 mod version;
+mod workers;

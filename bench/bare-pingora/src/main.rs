@@ -82,8 +82,12 @@ fn main() {
         std::process::exit(2);
     };
     let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(1);
+    // The runtime knobs of the harness's RUNTIME_VARIANTS: WORK_STEALING=0 for Pingora's
+    // NoSteal runtime, ALT_TIMER=1 for tokio's alternative timer (a tokio_unstable build).
     let conf = ServerConf {
         threads,
+        work_stealing: var("WORK_STEALING").map_or(true, |v| v != "0"),
+        runtime_enable_alt_timer: var("ALT_TIMER").is_ok_and(|v| v == "1"),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);

@@ -29,6 +29,7 @@ pub mod telemetry;
 mod tenant;
 pub mod timeouts;
 mod upstream_tls;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -73,8 +74,8 @@ pub struct Config {
     pub admin: SocketAddr,
     /// `admin_tls:`, when the admin listener speaks TLS.
     pub admin_tls: Option<crate::tls::AdminTls>,
-    /// `threads:`.
-    pub threads: Option<usize>,
+    /// `threads:`, `work_stealing:` and `alt_timer:`.
+    pub workers: workers::Workers,
     /// `legacy:`, resolved.
     pub legacy: Upstream,
     /// `services:`, resolved, in name order; routes refer to them by index.
@@ -223,9 +224,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         None => Some(None),
         Some(section) => qa::qa_policy(section, keys, problems).map(Some),
     };
-    if raw.threads == Some(0) {
-        problems.at_value("threads", "threads must be at least 1");
-    }
+    let workers = workers::validate(raw.threads, raw.work_stealing, raw.alt_timer, problems);
     let lifecycle = lifecycle::validate(
         raw.shutdown_grace.as_deref(),
         raw.upgrade_sock.as_deref(),
@@ -256,7 +255,7 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         admin: raw
             .admin
             .unwrap_or_else(|| DEFAULT_ADMIN.parse().expect("valid default")),
-        threads: raw.threads,
+        workers,
         legacy: legacy?,
         services,
         tenants: tenant.resolver?,

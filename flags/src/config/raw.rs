@@ -40,6 +40,14 @@ pub struct RawConfig {
     pub admin_tls: Option<super::listen::RawAdminTls>,
     /// `threads:` proxy worker threads, at least 1. Default: the proxy uses one per core.
     pub threads: Option<usize>,
+    /// `work_stealing:` whether an idle worker thread takes tasks queued on a busy one.
+    /// `false` keeps each connection on the worker that accepted it (one single-threaded
+    /// runtime per worker). Read at start. Default: true.
+    pub work_stealing: Option<bool>,
+    /// `alt_timer:` tokio's alternative timer on the work-stealing workers; needs a
+    /// strangler built with `RUSTFLAGS="--cfg tokio_unstable"`. Read at start. Default:
+    /// false.
+    pub alt_timer: Option<bool>,
     /// `legacy:` the monolith, `http://host[:port]` or `https://host[:port]`; gets every
     /// request no rule sends elsewhere. Hosts are resolved when the file is loaded, and
     /// again on each reload. The mapping form of `services:` also applies

@@ -182,6 +182,27 @@ fn bad_connect_timeout_and_zero_threads_are_both_reported() {
 }
 
 #[test]
+fn an_alternative_timer_without_work_stealing_is_located() {
+    let errors = load_errors(&format!("{BASE}work_stealing: false\nalt_timer: true\n"));
+    assert_eq!(
+        errors,
+        ["routes.yaml:10:12: alt_timer applies to work-stealing workers only: set work_stealing: true or drop alt_timer"]
+    );
+}
+
+#[test]
+fn workers_default_to_stealing_without_the_alternative_timer() {
+    let snapshot = crate::tests::load(&format!("{BASE}threads: 3\n"));
+    let workers = snapshot.workers();
+    assert_eq!(
+        (workers.threads, workers.work_stealing, workers.alt_timer),
+        (Some(3), true, false)
+    );
+    let snapshot = crate::tests::load(&format!("{BASE}work_stealing: false\n"));
+    assert!(!snapshot.workers().work_stealing);
+}
+
+#[test]
 fn store_with_an_unknown_scheme_is_located() {
     let errors = load_errors(&format!("{BASE}store: mysql://db/strangler\n"));
     assert_eq!(

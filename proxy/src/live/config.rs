@@ -243,13 +243,14 @@ fn log_warnings(snapshot: &Snapshot) {
     }
 }
 
-/// Listeners and threads are bound once at start; say so instead of pretending to apply them.
+/// Listeners and workers are set up once at start; say so instead of pretending to apply
+/// them.
 fn warn_about_restart_only_keys(old: &Snapshot, new: &Snapshot) {
-    if old.listen() != new.listen() || old.admin() != new.admin() || old.threads() != new.threads()
+    if old.listen() != new.listen() || old.admin() != new.admin() || old.workers() != new.workers()
     {
         tracing::warn!(
             target: "strangler::reload",
-            "listen, admin and threads take effect on the next restart; the rest is applied now"
+            "listen, admin, threads, work_stealing and alt_timer take effect on the next restart; the rest is applied now"
         );
     }
 }

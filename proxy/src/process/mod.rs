@@ -1,4 +1,5 @@
-//! An instance's life: start (listeners and their TLS ([`listeners`]), runtimes, the proxy service, the admin listener,
+//! An instance's life: start (listeners and their TLS ([`listeners`]), the worker threads
+//! ([`workers`]) and the other runtimes, the proxy service, the admin listener,
 //! the background tasks), stop and drain ([`server`]), the zero-downtime upgrade
 //! ([`upgrade`]) and systemd's notifications ([`systemd`]).
 //!
@@ -12,3 +13,4 @@ pub mod server;
 pub mod services;
 pub mod systemd;
 pub mod upgrade;
+mod workers;

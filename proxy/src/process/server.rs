@@ -25,6 +25,7 @@ use crate::process::launch::{Launch, StartError};
 use crate::process::listeners::{self, local_addr, ProxyListeners};
 use crate::process::services;
 use crate::process::upgrade::{Handover, UpgradeError};
+use crate::process::workers::Workers;
 use crate::readiness::flusher::{Flusher, SHUTDOWN_FLUSH};
 use crate::request::edge::Edge;
 use crate::request::rate_limit::RateLimiter;
@@ -48,7 +49,7 @@ pub struct Running {
     /// then a draining instance answers `/readyz` 503 and `/healthz` 200.
     admin_stop: watch::Sender<bool>,
     /// The proxy's workers (`threads:` of them).
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Option<Workers>,
     /// One thread for the admin listener and the reload triggers, so a saturated proxy
     /// never starves `/healthz` or a reload.
     control: Option<tokio::runtime::Runtime>,
@@ -103,8 +104,8 @@ impl Running {
         }
         let handover = Handover::new(snapshot, &proxy_listeners.sockets, &admin_listener);
         let admin_tls = proxy_listeners.admin_tls(snapshot)?;
-        let threads = snapshot.threads().unwrap_or_else(default_threads);
-        let runtime = new_runtime("strangler-worker", threads)?;
+        let runtime = Workers::start(snapshot.workers())?;
+        let threads = runtime.threads();
         let control = new_runtime("strangler-admin", 1)?;
         let shadow = new_runtime("strangler-shadow", 1)?;
         let drain = Arc::<Drain>::default();
@@ -236,7 +237,10 @@ impl Running {
         let drained = self.drain.wait(&self.in_flight, started, grace);
         self.flush_readiness();
         let _ = self.admin_stop.send(true);
-        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
+        if let Some(workers) = self.runtime.take() {
+            workers.stop(Duration::from_secs(1));
+        }
+        for runtime in [self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
         {
@@ -390,7 +394,10 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
         let _ = self.admin_stop.send(true);
-        for runtime in [self.runtime.take(), self.shadow.take(), self.control.take()]
+        if let Some(workers) = self.runtime.take() {
+            workers.stop_now();
+        }
+        for runtime in [self.shadow.take(), self.control.take()]
             .into_iter()
             .flatten()
         {
@@ -421,8 +428,4 @@ fn new_runtime(name: &'static str, threads: usize) -> Result<tokio::runtime::Run
         .enable_all()
         .build()
         .map_err(StartError::io(name))
-}
-
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

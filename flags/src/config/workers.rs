@@ -1,0 +1,49 @@
+//! How the proxy's worker threads run requests: `threads:` (how many), `work_stealing:`
+//! (whether an idle worker takes tasks queued on a busy one) and `alt_timer:` (tokio's
+//! alternative timer on work-stealing workers).
+//!
+//! All three are read at start only, like the listeners: the workers exist before the first
+//! request and a reload does not rebuild them (it warns that a change waits for the next
+//! restart or upgrade). docs/performance.md has what each setting measured.
+
+use super::problems::Problems;
+
+/// The validated `threads:`, `work_stealing:` and `alt_timer:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workers {
+    /// `threads:`; `None` lets the proxy use one per core.
+    pub threads: Option<usize>,
+    /// `work_stealing:`, default true: one tokio runtime whose workers share their queues.
+    /// `false` gives each worker a runtime of its own, every connection kept on the worker
+    /// it was accepted for (Pingora's `NoSteal`).
+    pub work_stealing: bool,
+    /// `alt_timer:`, default false: tokio's alternative timer, which needs a build with
+    /// `--cfg tokio_unstable` (the proxy refuses to start with it otherwise).
+    pub alt_timer: bool,
+}
+
+/// Checks the three keys together: a zero thread count, and an alternative timer on
+/// workers that do not steal (Pingora would ignore it), are mistakes.
+pub(super) fn validate(
+    threads: Option<usize>,
+    work_stealing: Option<bool>,
+    alt_timer: Option<bool>,
+    problems: &mut Problems,
+) -> Workers {
+    if threads == Some(0) {
+        problems.at_value("threads", "threads must be at least 1");
+    }
+    let work_stealing = work_stealing.unwrap_or(true);
+    let alt_timer = alt_timer.unwrap_or(false);
+    if alt_timer && !work_stealing {
+        problems.at_value(
+            "alt_timer",
+            "alt_timer applies to work-stealing workers only: set work_stealing: true or drop alt_timer",
+        );
+    }
+    Workers {
+        threads,
+        work_stealing,
+        alt_timer,
+    }
+}

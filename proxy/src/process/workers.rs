@@ -1,0 +1,67 @@
+//! The proxy's worker threads, as routes.yaml's `threads:`, `work_stealing:` and
+//! `alt_timer:` ask (read at start): Pingora's runtime, either one tokio runtime whose
+//! workers steal each other's queued tasks, or one single-threaded runtime per worker with
+//! each new connection placed on one of them at random and kept there (`NoSteal`).
+//!
+//! The admin, shadow and store runtimes are not built here: they are one thread each.
+
+use std::time::Duration;
+
+use pingora_runtime::{Runtime, RuntimeBuilder};
+use strangler_flags::config::workers::Workers as Settings;
+
+use crate::process::launch::StartError;
+
+/// The thread name of every worker, as the load harness reads it from `/proc`.
+const NAME: &str = "strangler-worker";
+
+/// The running worker threads.
+pub(super) struct Workers {
+    runtime: Runtime,
+    threads: usize,
+}
+
+impl Workers {
+    /// Starts the workers; refuses `alt_timer: true` in a build without
+    /// `--cfg tokio_unstable`, where tokio has no alternative timer to turn on.
+    pub(super) fn start(settings: Settings) -> Result<Workers, StartError> {
+        if settings.alt_timer && !cfg!(tokio_unstable) {
+            return Err(StartError::AltTimerUnavailable);
+        }
+        let threads = settings.threads.unwrap_or_else(default_threads);
+        let runtime = RuntimeBuilder::new(threads, NAME)
+            .work_steal(settings.work_stealing)
+            .enable_alt_timer(settings.alt_timer)
+            .build();
+        Ok(Workers { runtime, threads })
+    }
+
+    /// How many worker threads there are.
+    pub(super) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Enters the workers' runtime (one of them, when they do not steal): what is spawned
+    /// meanwhile, such as the listeners' accept loops, runs there.
+    pub(super) fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
+        self.runtime.get_handle().enter()
+    }
+
+    /// Stops the workers, waiting up to `timeout` for their tasks to end.
+    pub(super) fn stop(self, timeout: Duration) {
+        self.runtime.shutdown_timeout(timeout);
+    }
+
+    /// Stops the workers without waiting for their tasks (the instance is being dropped).
+    pub(super) fn stop_now(self) {
+        match self.runtime {
+            Runtime::Steal { runtime, .. } => runtime.shutdown_background(),
+            no_steal => no_steal.shutdown_timeout(Duration::ZERO),
+        }
+    }
+}
+
+/// One worker per core when `threads:` is absent.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
