@@ -18,7 +18,8 @@
 # COMPARE_BIN (another strangler binary, run as strangler-b on the same routes.yaml),
 # COMPARE_ENV (environment for strangler-b only: COMPARE_BIN=target/release/strangler
 # COMPARE_ENV=RUST_LOG=warn measures the access log),
-# PROFILE (cargo profile of both Pingora builds: release, or production with fat LTO).
+# PROFILE (cargo profile of both Pingora builds: release, or production with fat LTO),
+# RUNTIME_VARIANTS ("nosteal alttimer": both Pingora proxies also with that worker runtime).
 # See bench/README.md.
 set -euo pipefail
 
