@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::guard::GuardPolicy;
-use crate::hash::{FastMap, ShortKey};
+use crate::tenant_overrides::TenantOverrides;
 use crate::pattern::Pattern;
 use crate::ramp::RampPlan;
 use crate::resilience::FallbackPolicy;
@@ -124,7 +124,7 @@ pub struct Route {
     /// `match.headers`, `match.cookies` and `match.query`, in that order; all must hold.
     pub(crate) conditions: Box<[Condition]>,
     pub(crate) percent: u16,
-    pub(crate) overrides: FastMap<ShortKey, Side>,
+    pub(crate) overrides: TenantOverrides,
     pub(crate) killed: bool,
     pub(crate) index: usize,
     /// The compiled `shadow:` block, if the route is shadowed.
@@ -206,9 +206,7 @@ impl Route {
     /// The explicit tenant sides, in no particular order: `rollout.tenants`, or what the
     /// runtime control plane set with [`crate::Snapshot::set_tenant_sides`].
     pub fn tenant_overrides(&self) -> impl Iterator<Item = (&str, Side)> + '_ {
-        self.overrides
-            .iter()
-            .map(|(tenant, side)| (tenant.as_str(), *side))
+        self.overrides.iter()
     }
 
     /// The path pattern as written.
