@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use crate::guard::GuardPolicy;
-use crate::tenant_overrides::TenantOverrides;
 use crate::pattern::Pattern;
 use crate::ramp::RampPlan;
 use crate::resilience::FallbackPolicy;
@@ -14,6 +13,7 @@ use crate::rewrite::Rewrite;
 use crate::route_condition::{all_compatible, Condition};
 use crate::shadow_policy::CompiledPolicy;
 use crate::tenant::strip_port;
+use crate::tenant_overrides::TenantOverrides;
 use crate::{RequestView, Side};
 
 /// How specific a route is; when several routes match a request the highest rank wins.
