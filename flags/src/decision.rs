@@ -276,7 +276,7 @@ fn route_side(
         };
     };
     if let Some(side) = route.overrides.get(tenant.as_bytes()) {
-        return (*side, Reason::TenantOverride);
+        return (side, Reason::TenantOverride);
     }
     percent_side(route, tenant)
 }

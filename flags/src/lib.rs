@@ -38,6 +38,7 @@ pub mod store_url;
 mod surroundings;
 pub mod table;
 pub mod tenant;
+mod tenant_overrides;
 pub mod tls;
 pub mod upstream;
 

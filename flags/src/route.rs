@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use crate::guard::GuardPolicy;
-use crate::hash::{FastMap, ShortKey};
 use crate::pattern::Pattern;
 use crate::ramp::RampPlan;
 use crate::resilience::FallbackPolicy;
@@ -14,6 +13,7 @@ use crate::rewrite::Rewrite;
 use crate::route_condition::{all_compatible, Condition};
 use crate::shadow_policy::CompiledPolicy;
 use crate::tenant::strip_port;
+use crate::tenant_overrides::TenantOverrides;
 use crate::{RequestView, Side};
 
 /// How specific a route is; when several routes match a request the highest rank wins.
@@ -124,7 +124,7 @@ pub struct Route {
     /// `match.headers`, `match.cookies` and `match.query`, in that order; all must hold.
     pub(crate) conditions: Box<[Condition]>,
     pub(crate) percent: u16,
-    pub(crate) overrides: FastMap<ShortKey, Side>,
+    pub(crate) overrides: TenantOverrides,
     pub(crate) killed: bool,
     pub(crate) index: usize,
     /// The compiled `shadow:` block, if the route is shadowed.
@@ -206,9 +206,7 @@ impl Route {
     /// The explicit tenant sides, in no particular order: `rollout.tenants`, or what the
     /// runtime control plane set with [`crate::Snapshot::set_tenant_sides`].
     pub fn tenant_overrides(&self) -> impl Iterator<Item = (&str, Side)> + '_ {
-        self.overrides
-            .iter()
-            .map(|(tenant, side)| (tenant.as_str(), *side))
+        self.overrides.iter()
     }
 
     /// The path pattern as written.

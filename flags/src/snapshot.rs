@@ -306,10 +306,7 @@ impl Snapshot {
         name: &str,
         sides: impl IntoIterator<Item = (&'a str, Side)>,
     ) -> bool {
-        let overrides = sides
-            .into_iter()
-            .map(|(tenant, side)| (tenant.into(), side))
-            .collect();
+        let overrides = sides.into_iter().collect();
         self.change_route(name, |route| route.overrides = overrides)
     }
 

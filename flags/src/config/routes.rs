@@ -143,12 +143,7 @@ fn route_of(
         host,
         conditions,
         percent: percent?,
-        overrides: raw
-            .rollout
-            .tenants
-            .into_iter()
-            .map(|(tenant, side)| (tenant.into(), side))
-            .collect(),
+        overrides: raw.rollout.tenants.into_iter().collect(),
         killed: false,
         index: 0, // numbered by `validate` once every route is valid
         shadow: valid_if_present(shadow)?,
