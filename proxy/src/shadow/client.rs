@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Uri};
 use http_body_util::{BodyExt, Full};
 use parking_lot::Mutex;
 use pingora::http::RequestHeader;
@@ -127,57 +125,49 @@ impl ShadowClient {
 }
 
 /// The request the shadow gets: the primary's, with the marker and a trace context of
-/// its own. Its header map is the primary's copied whole (each value shares its bytes),
-/// then edited, and its URI is put together from parts: nothing is formatted and parsed
-/// again per call but the address.
+/// its own.
 fn mirror_of(
     callee: &Callee,
     request: &RequestHeader,
     body: Bytes,
     span: u64,
 ) -> Result<http::Request<Full<Bytes>>, String> {
-    let mut headers = request.headers.clone();
-    for name in NOT_COPIED {
-        headers.remove(name);
+    let (addr, scheme) = (
+        callee.addr,
+        if callee.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+    );
+    let mut builder = http::Request::builder()
+        .method(request.method.clone())
+        .uri(format!("{scheme}://{addr}{}", target_of(request)));
+    for (name, value) in request.headers.iter() {
+        if NOT_COPIED.contains(&name.as_str()) {
+            continue;
+        }
+        match (
+            name.as_str(),
+            value.to_str().ok().and_then(|v| child_traceparent(v, span)),
+        ) {
+            (TRACEPARENT, Some(child)) => builder = builder.header(name, child),
+            _ => builder = builder.header(name, value),
+        }
     }
-    let child = headers
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| child_traceparent(v, span));
-    if let Some(child) = child {
-        let value = HeaderValue::try_from(child).map_err(|error| format!("request: {error}"))?;
-        headers.insert(TRACEPARENT, value);
-    }
-    let authority = Authority::try_from(callee.addr.to_string())
-        .map_err(|error| format!("request: {error}"))?;
-    if !headers.contains_key(http::header::HOST) {
+    if !request.headers.contains_key(http::header::HOST) {
         // HTTP/1.0 allows a request without Host; the call goes out as HTTP/1.1, which needs
         // one: the client's absolute-form authority, else the address called (the primary
         // got its own upstream's authority the same way).
-        let host = request.uri.authority().unwrap_or(&authority).as_str();
-        let value = HeaderValue::try_from(host).map_err(|error| format!("request: {error}"))?;
-        headers.insert(http::header::HOST, value);
+        match request.uri.authority() {
+            Some(authority) => builder = builder.header(http::header::HOST, authority.as_str()),
+            None => builder = builder.header(http::header::HOST, addr.to_string()),
+        }
     }
-    headers.insert(SHADOW_HEADER, HeaderValue::from_static("1"));
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(match callee.tls {
-        Some(_) => Scheme::HTTPS,
-        None => Scheme::HTTP,
-    });
-    parts.authority = Some(authority);
-    parts.path_and_query = Some(
-        request
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/")),
-    );
-    let uri = Uri::from_parts(parts).map_err(|error| format!("request: {error}"))?;
-    let mut mirrored = http::Request::new(Full::new(body));
-    *mirrored.method_mut() = request.method.clone();
-    *mirrored.uri_mut() = uri;
-    *mirrored.headers_mut() = headers;
-    Ok(mirrored)
+    builder
+        .header(SHADOW_HEADER, "1")
+        .body(Full::new(body))
+        .map_err(|error| format!("request: {error}"))
 }
 
 /// The target of `request` as sent: path and query.
