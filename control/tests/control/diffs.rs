@@ -10,8 +10,7 @@ use strangler_control::diffs::{DiffStore, Record};
 use strangler_control::testing::PostgresDatabase;
 use strangler_control::Database;
 use strangler_shadow::{
-    Comparison, Counted, Difference, Example, Kind, SampleRequest, SampleSide, SkipReason,
-    Verdict,
+    Comparison, Counted, Difference, Example, Kind, SampleRequest, SampleSide, SkipReason, Verdict,
 };
 
 /// A mismatch on `/currency` at `at_ms`.
@@ -218,15 +217,26 @@ async fn matches_and_skips_are_counted_not_kept_and_read_back_as_sums() {
         let all = store.counted(None, 0).await.unwrap();
         let expected = vec![
             counted("invoices", Verdict::Match, None, 300),
-            counted("invoices", Verdict::Skipped, Some(SkipReason::Overloaded), 1),
+            counted(
+                "invoices",
+                Verdict::Skipped,
+                Some(SkipReason::Overloaded),
+                1,
+            ),
             counted("users", Verdict::Match, None, 1),
         ];
         assert_eq!(sorted(all), expected, "{url}");
         // Summed per second: the window from 3,000 on holds the matches of 3,000 to 3,990.
         let late = store.counted(Some("invoices"), 3_000).await.unwrap();
         assert_eq!(late, vec![counted("invoices", Verdict::Match, None, 100)]);
-        store.prune(4_000 + 1_000, Duration::from_secs(1), 100).await.unwrap();
-        assert!(store.counted(None, 0).await.unwrap().is_empty(), "pruned by age, on {url}");
+        store
+            .prune(4_000 + 1_000, Duration::from_secs(1), 100)
+            .await
+            .unwrap();
+        assert!(
+            store.counted(None, 0).await.unwrap().is_empty(),
+            "pruned by age, on {url}"
+        );
         if let Some(guard) = guard {
             finish(store, guard).await;
         }

@@ -27,7 +27,12 @@ pub(super) struct Sum {
 pub(super) fn sums<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> Vec<Sum> {
     let mut sums: BTreeMap<(&str, Verdict, Option<SkipReason>, i64), Sum> = BTreeMap::new();
     for c in comparisons {
-        let key = (c.route.as_str(), c.verdict, c.skip, c.at_ms.div_euclid(1000));
+        let key = (
+            c.route.as_str(),
+            c.verdict,
+            c.skip,
+            c.at_ms.div_euclid(1000),
+        );
         let sum = sums.entry(key).or_insert_with(|| Sum {
             at_ms: c.at_ms,
             counted: Counted {

@@ -207,7 +207,12 @@ async fn shadow(sources: &Sources, route: &str, since_ms: i64) -> ShadowEvidence
         .unwrap_or_default()
         .into_iter()
         .map(|c| (c.verdict, 1))
-        .chain(counted.unwrap_or_default().into_iter().map(|c| (c.verdict, c.count)));
+        .chain(
+            counted
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.verdict, c.count)),
+        );
     let mut evidence = ShadowEvidence::default();
     for (verdict, count) in verdicts {
         match verdict {
