@@ -2,7 +2,7 @@
 """Writes the routes.yaml that bench/run.sh gives strangler, one per scenario.
 
 usage: gen_routes.py SCENARIO LISTEN_PORT ADMIN_PORT BACKEND_PORT HIT_PATH [THREADS]
-                     [--store URL] [--shadow] [--in-flight N]
+                     [--store URL] [--shadow] [--sample N] [--in-flight N]
 
 Every scenario sends `legacy` and the one service `new` to the same backend, so
 whichever side a request is decided to, the bytes on the wire are the same and
@@ -12,7 +12,8 @@ last, so a matcher that scans routes in order pays for all of them.
 - routing, body1m: a handful of routes shaped like the example routes.yaml.
 - routes1000: 1,000 routes with 100 tenant overrides each (100,000 in all).
 - shadow: the routing routes; with --shadow the hit route also has
-  `shadow: { noise: 0 }` (every request compared, none asked twice) and, with
+  `shadow: { noise: 0 }` (every request compared, none asked twice), with
+  --sample N `shadow: { noise: 0, sample: N }` (N % of its requests), and, with
   --in-flight, a `diffs: { in_flight: N }` block.
 
 --store gives each strangler its own SQLite file, so two of them never share one
@@ -72,7 +73,7 @@ def upstreams(args):
     return f"legacy: {target}\nservices: {{ new: {target} }}\n"
 
 
-def route(name, path, percent, tenants, methods=None, shadow=False):
+def route(name, path, percent, tenants, methods=None, shadow=None):
     match = f'path: "{path}"' + (f", methods: [{', '.join(methods)}]" if methods else "")
     overrides = ", ".join(f"{t}: {side}" for t, side in tenants)
     rollout = f"percent: {percent}" + (f", tenants: {{ {overrides} }}" if overrides else "")
@@ -81,11 +82,11 @@ def route(name, path, percent, tenants, methods=None, shadow=False):
         f"    match: {{ {match} }}\n"
         "    service: new\n"
         f"    rollout: {{ {rollout} }}\n"
-        + ("    shadow: { noise: 0 }\n" if shadow else "")
+        + (f"    shadow: {{ {shadow} }}\n" if shadow else "")
     )
 
 
-def handful(hit_path, shadow=False):
+def handful(hit_path, shadow=None):
     yield route("invoices", "/api/invoices/**", 25, [("qa-internal", "new"), ("bigcorp", "legacy")], ["GET", "POST"])
     yield route("invoice-pdf", "/api/invoices/{id}/pdf", 0, [])
     yield route("users", "/api/users/{id}", 10, [("qa-internal", "new")])
@@ -110,6 +111,7 @@ def arguments():
     parser.add_argument("--alt-timer", choices=["true", "false"], help="alt_timer:")
     parser.add_argument("--store", help="store: URL, e.g. sqlite:///tmp/x/strangler.db")
     parser.add_argument("--shadow", action="store_true", help="shadow every request of the hit route")
+    parser.add_argument("--sample", help="with --shadow: the hit route's shadow sample, in percent")
     parser.add_argument("--in-flight", type=int, help="diffs.in_flight (default: the proxy's, 64)")
     parser.add_argument("--tls-port", help="a second listener, with TLS, on this port")
     parser.add_argument("--cert", help="--tls-port's certificate (PEM)")
@@ -124,7 +126,10 @@ def main():
     if args.scenario == "routes1000":
         routes = thousand(args.hit_path)
     else:
-        routes = handful(args.hit_path, shadow=args.shadow)
+        shadow = None
+        if args.shadow:
+            shadow = "noise: 0" + (f", sample: {args.sample}" if args.sample else "")
+        routes = handful(args.hit_path, shadow=shadow)
     out = sys.stdout
     out.write(header(args))
     for text in routes:

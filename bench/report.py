@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the runs that bench/run.sh recorded into the markdown results table.
 
-usage: report.py RUNS_TSV CLK_TCK [--shadow BEFORE.prom AFTER.prom | --tls]
+usage: report.py RUNS_TSV CLK_TCK [--shadow DIR | --tls]
 
 RUNS_TSV has one line per measured run, tab-separated:
 round, target, wrk output file, proxy utime ticks, proxy stime ticks,
@@ -11,9 +11,15 @@ name" lines) or "-". Proxy ticks are "-" for the direct target, which has no
 proxy. Every figure in the table is the median over rounds, so one disturbed
 round cannot move it.
 
-With --shadow (SCENARIO=shadow), strangler-shadow's strangler_shadow_* counters
-read before and after the rounds give the outcomes of its measured requests,
-and the report adds where the CPU of each strangler goes, thread by thread.
+With --shadow DIR (SCENARIO=shadow), each shadowing target's strangler_shadow_*
+counters read before and after the rounds (DIR/counters-NAME-before.prom and
+-after.prom) give the outcomes of its measured requests; the table then shows,
+for each shadowing target beside its plain counterpart (strangler-shadow and
+strangler-shadow10 beside strangler, strangler-b-shadow* beside strangler-b),
+the issue #20 figures: the share of requests shadowed, the share of those
+compared, the proxy CPU a compared request adds as a multiple of a plain
+request's, and p99 and req/s as multiples of the plain ones. The report also
+shows where the CPU of each strangler goes, thread by thread.
 
 With --tls (SCENARIO=tls, https-upstream) a second table puts each proxy's TLS
 variants beside its cleartext run of the same rounds: NAME-tls (TLS kept alive),
@@ -25,7 +31,8 @@ import re
 import statistics
 import sys
 
-ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-b", "strangler-shadow"]
+ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-shadow", "strangler-shadow10",
+         "strangler-b", "strangler-b-shadow", "strangler-b-shadow10"]
 VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls", "-nosteal", "-alttimer"]
 RUNTIME_VARIANTS = ["-nosteal", "-alttimer"]
 # Issue #16's targets: a kept-alive TLS request costs at most this many times its cleartext
@@ -33,6 +40,16 @@ RUNTIME_VARIANTS = ["-nosteal", "-alttimer"]
 TLS_COST_TARGET = 1.3
 HANDSHAKE_TARGET = 0.8
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+# Issue #20's shadowing targets: the proxy CPU a compared request adds at most this multiple
+# of a plain request's; the primary's p99 at most this multiple of the unshadowed one; at
+# `sample: 10` at least this share of the unshadowed req/s; at least this share of the
+# shadowed requests compared (not skipped).
+SHADOW_CPU_TARGET = 0.6
+SHADOW_P99_TARGET = 1.10
+SAMPLE10_RPS_TARGET = 0.94
+COMPARED_TARGET = 0.95
+# Outcomes of strangler_shadow_total that are comparisons made.
+COMPARED = {"match", "mismatch", "noise-only", "unsettled"}
 
 
 def parse_wrk(path):
@@ -150,6 +167,8 @@ def ordered(rows):
 
 
 def table(rows):
+    if any("shadowed" in r for r in rows.values()):
+        return shadow_table(rows)
     nginx = rows.get("nginx", {}).get("rps")
     lines = [
         "| target | req/s (median) | p50 / p99 | proxy CPU per request | ÷ nginx | errors | other load (max) |",
@@ -174,7 +193,9 @@ def ratios(rows):
     s = rows.get("strangler")
     if not s:
         return ["strangler was not measured, so there are no strangler ratios."]
-    lines = shadow_ratio(rows) + runtime_ratios(rows)
+    lines = shadow_targets(rows)
+    lines += shadow_ab(rows)
+    lines += runtime_ratios(rows)
     for other in ("nginx", "bare-pingora", "strangler-b", "direct"):
         o = rows.get(other)
         if not o:
@@ -208,18 +229,97 @@ def runtime_ratios(rows):
     return lines
 
 
-def shadow_ratio(rows):
-    """strangler-shadow / strangler, the cost of shadowing every request, when both ran."""
-    s, w = rows.get("strangler"), rows.get("strangler-shadow")
-    if not s or not w:
-        return []
-    line = (
-        f"- **strangler-shadow / strangler: {w['rps'] / s['rps']:.2f} of the req/s, "
-        f"{w['p99'] / s['p99']:.2f}× the p99** ({w['p50'] / s['p50']:.2f}× the p50)"
-    )
-    if cpu_total(s) and cpu_total(w):
-        line += f", {cpu_total(w) / cpu_total(s):.2f}× the proxy CPU per request"
-    return [line]
+def plain_of(target):
+    """The unshadowed counterpart of a shadowing target: strangler-b-shadow10 -> strangler-b."""
+    return target.rsplit("-shadow", 1)[0]
+
+
+def shadow_figures(rows, target):
+    """Issue #20's figures of a shadowing target against its plain counterpart, or None."""
+    w, s = rows[target], rows.get(plain_of(target))
+    if "shadowed" not in w or not s or not w["requests"]:
+        return None
+    shadowed, compared, skipped = w["shadowed"], w["compared"], w["skipped"]
+    figures = {
+        "shadowed_share": shadowed / w["requests"],
+        "compared_share": compared / (compared + skipped) if compared + skipped else None,
+        "p99": w["p99"] / s["p99"] if w["p99"] and s["p99"] else None,
+        "rps": w["rps"] / s["rps"],
+        "cpu": None,
+    }
+    if cpu_total(w) and cpu_total(s) and compared:
+        # The CPU per request that shadowing adds, spread over the requests compared.
+        added = (cpu_total(w) - cpu_total(s)) * w["requests"] / compared
+        figures["cpu"] = added / cpu_total(s)
+    return figures
+
+
+def shadow_table(rows):
+    """The one table of SCENARIO=shadow: every target, with issue #20's figures for each
+    shadowing one beside its plain counterpart."""
+    lines = [
+        "| target | req/s (median) | p50 / p99 | proxy CPU per request | shadowed | compared of shadowed "
+        "| CPU added per compared ÷ plain CPU | p99 ÷ plain | req/s ÷ plain | errors | other load (max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for target in ordered(rows):
+        r, f = rows[target], shadow_figures(rows, target)
+        latency = f"{fmt(r['p50'], '.2f')} / {fmt(r['p99'], '.2f')} ms"
+        cells = ["–"] * 5
+        if f:
+            cells = [
+                fmt(100 * f["shadowed_share"], ".1f", " %"),
+                fmt(None if f["compared_share"] is None else 100 * f["compared_share"], ".1f", " %"),
+                fmt(f["cpu"], ".2f", "×"),
+                fmt(f["p99"], ".2f", "×"),
+                fmt(f["rps"], ".3f"),
+            ]
+        lines.append(
+            f"| {target} | {r['rps'] / 1000:.1f}k | {latency} | {cpu_cell(r)} | " + " | ".join(cells)
+            + f" | {r['errors']} | {r['foreign_max']:.0f}% |"
+        )
+    return lines
+
+
+def shadow_targets(rows):
+    """Where issue #20's targets stand, for strangler-shadow and strangler-shadow10."""
+    lines = []
+    full, tenth = shadow_figures_of(rows, "strangler-shadow"), shadow_figures_of(rows, "strangler-shadow10")
+    if full:
+        lines.append(verdict("strangler-shadow: CPU a compared request adds ÷ a plain request's", full["cpu"], "≤", SHADOW_CPU_TARGET, "×"))
+        lines.append(verdict("strangler-shadow: p99 ÷ strangler's", full["p99"], "≤", SHADOW_P99_TARGET, "×"))
+        lines.append(verdict("strangler-shadow: compared of the shadowed", full["compared_share"], "≥", COMPARED_TARGET, ""))
+    if tenth:
+        lines.append(verdict("strangler-shadow10 (`sample: 10`): req/s ÷ strangler's", tenth["rps"], "≥", SAMPLE10_RPS_TARGET, ""))
+        lines.append(verdict("strangler-shadow10: p99 ÷ strangler's", tenth["p99"], "≤", SHADOW_P99_TARGET, "×"))
+    return lines
+
+
+def shadow_ab(rows):
+    """The A/B of each shadowing target against COMPARE_BIN's same configuration."""
+    lines = []
+    for name in ("shadow", "shadow10"):
+        a, b = rows.get(f"strangler-{name}"), rows.get(f"strangler-b-{name}")
+        if not a or not b:
+            continue
+        line = f"- strangler-{name} / strangler-b-{name}: {a['rps'] / b['rps']:.2f} of the req/s"
+        if cpu_total(a) and cpu_total(b):
+            line += f", {cpu_total(a) / cpu_total(b):.2f}× the proxy CPU per request"
+        if a.get("p99") and b.get("p99"):
+            line += f", {a['p99'] / b['p99']:.2f}× the p99"
+        lines.append(line)
+    return lines
+
+
+def shadow_figures_of(rows, target):
+    return shadow_figures(rows, target) if target in rows else None
+
+
+def verdict(label, value, sense, target, suffix):
+    if value is None:
+        return f"- {label}: not measured"
+    met = value <= target if sense == "≤" else value >= target
+    return f"- {label}: **{value:.2f}{suffix}** (target {sense} {target}{suffix}: {'met' if met else 'not met'})"
 
 
 def cpu_split(rows):
@@ -256,18 +356,47 @@ def parse_prom(path):
     return values
 
 
-def shadow_outcomes(before_path, after_path, rows):
-    """The outcome of strangler-shadow's measured requests, from its counters."""
-    before, after = parse_prom(before_path), parse_prom(after_path)
+def counters_grown(directory, target):
+    """{(metric, labels): growth} of a target's counters over the rounds, or None."""
+    try:
+        before = parse_prom(f"{directory}/counters-{target}-before.prom")
+        after = parse_prom(f"{directory}/counters-{target}-after.prom")
+    except FileNotFoundError:
+        return None
     grown = {key: after[key] - before.get(key, 0.0) for key in after}
-    grown = {key: n for key, n in grown.items() if n}
-    requests = rows.get("strangler-shadow", {}).get("requests")
-    lines = ["", f"strangler-shadow's shadow counters over the measured runs (wrk completed {requests or 0:,} requests):", ""]
-    if not grown:
-        return lines + ["- no strangler_shadow_* counter moved"]
-    for (metric, labels), n in sorted(grown.items()):
-        share = f" ({100 * n / requests:.1f}% of the requests)" if requests else ""
-        lines.append(f"- `{metric}{labels}` +{n:,.0f}{share}")
+    return {key: n for key, n in grown.items() if n}
+
+
+def add_shadow_counts(rows, directory):
+    """Adds to each shadowing target's row its shadowed, compared and skipped requests."""
+    for target, row in rows.items():
+        grown = counters_grown(directory, target)
+        if grown is None:
+            continue
+        row["counters"] = grown
+        outcomes = {}
+        for (metric, labels), n in grown.items():
+            found = re.search(r'outcome="([^"]+)"', labels)
+            if metric == "strangler_shadow_total" and found:
+                outcomes[found.group(1)] = outcomes.get(found.group(1), 0.0) + n
+        row["shadowed"] = sum(outcomes.values())
+        row["compared"] = sum(n for o, n in outcomes.items() if o in COMPARED)
+        row["skipped"] = outcomes.get("skipped", 0.0)
+
+
+def shadow_outcomes(rows):
+    """The counters that moved over each shadowing target's measured runs."""
+    lines = []
+    for target in ordered(rows):
+        grown, requests = rows[target].get("counters"), rows[target]["requests"]
+        if grown is None:
+            continue
+        lines += ["", f"{target}'s shadow counters over the measured runs (wrk completed {requests:,} requests):", ""]
+        if not grown:
+            lines.append("- no strangler_shadow_* counter moved")
+        for (metric, labels), n in sorted(grown.items()):
+            share = f" ({100 * n / requests:.1f}% of the requests)" if requests else ""
+            lines.append(f"- `{metric}{labels}` +{n:,.0f}{share}")
     return lines
 
 
@@ -349,9 +478,11 @@ def warnings(rows):
 
 def main():
     rows = summarize(load_runs(sys.argv[1], int(sys.argv[2])))
+    if sys.argv[3:4] == ["--shadow"]:
+        add_shadow_counts(rows, sys.argv[4])
     out = table(rows) + [""] + ratios(rows) + cpu_split(rows)
     if sys.argv[3:4] == ["--shadow"]:
-        out += shadow_outcomes(sys.argv[4], sys.argv[5], rows)
+        out += shadow_outcomes(rows)
     if sys.argv[3:4] == ["--tls"]:
         out += tls_table(rows)
     out += warnings(rows)

@@ -5,7 +5,7 @@
 #   bash bench/run.sh                                  # the whole thing, about 3 minutes
 #   DURATION=2 ROUNDS=1 bash bench/run.sh              # smoke run
 #   SCENARIO=routes1000 PIN=1 bash bench/run.sh
-#   SCENARIO=shadow bash bench/run.sh                  # strangler with and without shadowing
+#   SCENARIO=shadow bash bench/run.sh                  # strangler, shadowing all / 10 % / none
 #   SCENARIO=tls bash bench/run.sh                     # TLS kept alive, cleartext, new handshakes
 #   SCENARIO=https-upstream bash bench/run.sh          # https:// against http:// upstream
 #   ONLY="bare-pingora strangler" COMPARE_BIN=/tmp/old/strangler bash bench/run.sh   # A/B
@@ -15,7 +15,9 @@
 # PIN (1 = proxies and backend on core 1, wrk on core 0), THREADS (1),
 # SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 64),
 # ONLY (the targets to run, e.g. "bare-pingora strangler"; default all),
-# COMPARE_BIN (another strangler binary, run as strangler-b on the same routes.yaml),
+# COMPARE_BIN (another strangler binary, run as strangler-b on the same routes.yaml; with
+# SCENARIO=shadow also as strangler-b-shadow and strangler-b-shadow10, each when its
+# counterpart runs),
 # COMPARE_ENV (environment for strangler-b only: COMPARE_BIN=target/release/strangler
 # COMPARE_ENV=RUST_LOG=warn measures the access log),
 # PROFILE (cargo profile of both Pingora builds: release, or production with fat LTO),
@@ -84,9 +86,9 @@ check_scenario() {
   local name
   for name in $ONLY; do
     case $name in
-      direct | nginx | haproxy | bare-pingora | strangler | strangler-shadow) ;;
+      direct | nginx | haproxy | bare-pingora | strangler | strangler-shadow | strangler-shadow10) ;;
       nginx-upstream-tls | bare-pingora-upstream-tls | strangler-upstream-tls) ;;
-      *) log "unknown target in ONLY: $name (direct nginx haproxy bare-pingora strangler strangler-shadow, NAME-upstream-tls)"; exit 2 ;;
+      *) log "unknown target in ONLY: $name (direct nginx haproxy bare-pingora strangler strangler-shadow strangler-shadow10, NAME-upstream-tls)"; exit 2 ;;
     esac
   done
   check_runtime_variants
@@ -281,9 +283,14 @@ write_configs() {
   [[ -z $COMPARE_BIN ]] || write_routes strangler-b admin-b routes-b.yaml
   write_runtime_configs
   [[ $SCENARIO == shadow ]] || return 0
-  # The same routes, the hit route shadowed.
-  write_routes strangler-shadow admin-shadow routes-shadow.yaml \
-    --shadow ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"}
+  # The same routes, the hit route shadowed: every request, and a 10 % sample.
+  local b
+  for b in "" ${COMPARE_BIN:+-b}; do
+    write_routes "strangler$b-shadow" "admin$b-shadow" "routes$b-shadow.yaml" \
+      --shadow ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"}
+    write_routes "strangler$b-shadow10" "admin$b-shadow10" "routes$b-shadow10.yaml" \
+      --shadow --sample 10 ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"}
+  done
 }
 
 # ---------------------------------------------------------------- processes
@@ -320,8 +327,11 @@ ready() {   # name
 }
 
 # Whether ONLY (empty: everything) names the target; strangler-b runs whenever COMPARE_BIN
-# is set.
-wanted() { [[ -z $ONLY || " $ONLY " == *" $1 "* || $1 == strangler-b ]]; }
+# is set, strangler-b-NAME whenever strangler-NAME is wanted.
+wanted() {
+  [[ -z $ONLY || " $ONLY " == *" $1 "* || $1 == strangler-b ]] && return 0
+  [[ $1 == strangler-b-* ]] && wanted "strangler-${1#strangler-b-}"
+}
 
 start_target() {   # name command...
   local name=$1
@@ -342,16 +352,26 @@ start_all() {
   start_target bare-pingora env $(bare_tls_env) "$bin/bare-pingora" "127.0.0.1:${PORT[bare-pingora]}" "127.0.0.1:${PORT[backend]}" "$THREADS"
   if [[ -e $TMP/strangler.ok ]]; then
     start_target strangler "$bin/strangler" run --config "$TMP/routes.yaml"
-    [[ $SCENARIO != shadow ]] ||
-      start_target strangler-shadow "$bin/strangler" run --config "$TMP/routes-shadow.yaml"
     [[ -z $COMPARE_BIN ]] ||
       start_target strangler-b env $COMPARE_ENV "$COMPARE_BIN" run --config "$TMP/routes-b.yaml"
+    [[ $SCENARIO != shadow ]] || start_shadow_targets "$bin"
   else
     log "strangler: SKIPPED, no binary from this build"
   fi
   start_runtime_variants "$bin"
   start_upstream_tls "$bin"
   add_tls_variants
+}
+
+# SCENARIO=shadow: strangler-shadow and strangler-shadow10, and with COMPARE_BIN the same two
+# of that binary.
+start_shadow_targets() {   # bin
+  local name
+  for name in shadow shadow10; do
+    start_target "strangler-$name" "$1/strangler" run --config "$TMP/routes-$name.yaml"
+    [[ -z $COMPARE_BIN ]] || start_target "strangler-b-$name" env $COMPARE_ENV "$COMPARE_BIN" \
+      run --config "$TMP/routes-b-$name.yaml"
+  done
 }
 
 # ---------------------------------------------------------------- measuring
@@ -432,29 +452,38 @@ warm_up() {
   for name in "${TARGETS[@]}"; do run_wrk "$name" 1 "$TMP/warmup-$name.txt"; done
 }
 
-# Saves strangler-shadow's strangler_shadow_* counters to a file, once two reads 0.2 s
-# apart agree (the last comparisons end within the route's timeout; bounded at 5 s).
-shadow_counters() {   # file
+# Saves each shadowing strangler's strangler_shadow_* counters to TMP/counters-NAME-WHEN.prom
+# (WHEN: before, after).
+shadow_counters() {   # when
+  local name
+  for name in "${TARGETS[@]}"; do
+    [[ $name == strangler*-shadow* ]] || continue
+    target_counters "admin${name#strangler}" >"$TMP/counters-$name-$1.prom"
+  done
+}
+
+# Prints one strangler's strangler_shadow_* counters once two reads 0.2 s apart agree (the
+# last comparisons end within the route's timeout; bounded at 5 s).
+target_counters() {   # admin-port-key
   local prev="" now="" i
-  [[ " ${TARGETS[*]} " == *" strangler-shadow "* ]] || return 0
   for i in $(seq 25); do
-    now=$(curl -s --max-time 1 "http://127.0.0.1:${PORT[admin-shadow]}/metrics" |
+    now=$(curl -s --max-time 1 "http://127.0.0.1:${PORT[$1]}/metrics" |
       grep '^strangler_shadow' | grep -v latency || true)
     [[ -n $now && $now == "$prev" ]] && break
     prev=$now
     sleep 0.2
   done
-  printf '%s\n' "$now" >"$1"
+  printf '%s\n' "$now"
 }
 
 run_rounds() {
   local rnd name
   : >"$TMP/runs.tsv"
-  shadow_counters "$TMP/shadow-before.prom"
+  shadow_counters before
   for rnd in $(seq "$ROUNDS"); do
     for name in "${TARGETS[@]}"; do measure "$rnd" "$name"; done
   done
-  shadow_counters "$TMP/shadow-after.prom"
+  shadow_counters after
 }
 
 # ---------------------------------------------------------------- report
@@ -474,7 +503,11 @@ describe() {
 EOF
   tls_describe
   [[ $SCENARIO == shadow ]] || return 0
-  echo "- strangler-shadow: the same routes.yaml (own admin port and SQLite store) plus, on the hit route, \`$(grep '^    shadow:' "$TMP/routes-shadow.yaml" | sed 's/^ *//')\` and \`$(grep '^diffs:' "$TMP/routes-shadow.yaml" || echo 'diffs: defaults (in_flight 64)')\`"
+  local name
+  for name in shadow shadow10; do
+    echo "- strangler-$name: the same routes.yaml (own admin port and SQLite store) plus, on the hit route, \`$(grep '^    shadow:' "$TMP/routes-$name.yaml" | sed 's/^ *//')\` and \`$(grep '^diffs:' "$TMP/routes-$name.yaml" || echo 'diffs: the defaults')\`"
+  done
+  [[ -z $COMPARE_BIN ]] || echo "- strangler-b, strangler-b-shadow, strangler-b-shadow10: the same three routes.yaml files, run by COMPARE_BIN=$COMPARE_BIN"
 }
 
 report() {
@@ -483,7 +516,7 @@ report() {
   file=$BENCH_DIR/results/$stamp-$SCENARIO.md
   mkdir -p "$BENCH_DIR/results"
   local extra=()
-  [[ -e $TMP/shadow-after.prom ]] && extra=(--shadow "$TMP/shadow-before.prom" "$TMP/shadow-after.prom")
+  [[ $SCENARIO == shadow ]] && extra=(--shadow "$TMP")
   tls_scenario && extra=(--tls)
   { describe; echo; python3 "$BENCH_DIR/report.py" "$TMP/runs.tsv" "$CLK_TCK" "${extra[@]}"; } >"$file"
   echo
@@ -500,11 +533,13 @@ main() {
   TMP=$(mktemp -d /tmp/strangler-bench.XXXXXX)
   build
   local ports
-  read -ra ports < <(free_ports 25)
+  read -ra ports < <(free_ports 31)
   read -r PORT[backend] PORT[nginx] PORT[haproxy] PORT[bare-pingora] PORT[strangler] PORT[admin] \
-    PORT[strangler-shadow] PORT[admin-shadow] PORT[strangler-b] PORT[admin-b] <<<"${ports[*]:0:10}"
-  tls_ports "${ports[@]:10}"
-  runtime_ports "${ports[@]:19}"
+    PORT[strangler-shadow] PORT[admin-shadow] PORT[strangler-b] PORT[admin-b] \
+    PORT[strangler-shadow10] PORT[admin-shadow10] PORT[strangler-b-shadow] PORT[admin-b-shadow] \
+    PORT[strangler-b-shadow10] PORT[admin-b-shadow10] <<<"${ports[*]:0:16}"
+  tls_ports "${ports[@]:16}"
+  runtime_ports "${ports[@]:25}"
   write_configs
   log "mode: $([[ $PIN == 1 ]] && echo 'PIN=1, proxies and backend on core 1, wrk on core 0' || echo 'unpinned')"
   start_all

@@ -3,7 +3,9 @@
 //! [`Comparison`] per shadowed request off the request path and decides its verdict once
 //! ([`crate::RouteEvidence::judge`]); the store keeps it; the report counts stored
 //! comparisons ([`RouteTally`]), so a report over any window is computed from the same
-//! rows and the same verdicts whether it is asked of the admin API or of the CLI.
+//! rows and the same verdicts whether it is asked of the admin API or of the CLI. A
+//! comparison that carries nothing but its route and verdict (a plain match, a skip) is
+//! [`Comparison::countable`]: the store keeps it as a [`Counted`] sum, not a row.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -159,17 +161,52 @@ impl Comparison {
     pub fn signature(&self) -> String {
         crate::diff::signature(self.differences.iter())
     }
+
+    /// Whether a report needs nothing of this comparison but its route, verdict and skip
+    /// reason: a match or a skip with no difference, no noise probe and no error. Most
+    /// comparisons of a route that matches are such; the store counts them ([`Counted`])
+    /// instead of writing a row each.
+    pub fn countable(&self) -> bool {
+        matches!(self.verdict, Verdict::Match | Verdict::Skipped)
+            && self.differences.is_empty()
+            && self.noise.is_none()
+            && self.shadow_noise.is_none()
+            && self.error.is_none()
+    }
 }
 
-/// The report of `comparisons`, one route report per route in name order: their stored
-/// verdicts counted, never decided again.
-pub fn report<'a>(comparisons: impl IntoIterator<Item = &'a Comparison>) -> ShadowReport {
+/// Countable comparisons ([`Comparison::countable`]) of one route, verdict and skip
+/// reason, as the store sums them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// The route's name.
+    pub route: String,
+    /// `Match` or `Skipped`.
+    pub verdict: Verdict,
+    /// Why they were not compared, for [`Verdict::Skipped`].
+    pub skip: Option<SkipReason>,
+    /// How many.
+    pub count: u64,
+}
+
+/// The report of `comparisons` and `counted`, one route report per route in name order:
+/// their stored verdicts counted, never decided again.
+pub fn report<'a>(
+    comparisons: impl IntoIterator<Item = &'a Comparison>,
+    counted: &[Counted],
+) -> ShadowReport {
     let mut routes: BTreeMap<&str, RouteTally> = BTreeMap::new();
     for comparison in comparisons {
         routes
             .entry(comparison.route.as_str())
             .or_insert_with(|| RouteTally::new(comparison.route.as_str()))
             .record(comparison);
+    }
+    for counted in counted {
+        routes
+            .entry(counted.route.as_str())
+            .or_insert_with(|| RouteTally::new(counted.route.as_str()))
+            .count(counted);
     }
     ShadowReport {
         routes: routes.values().map(RouteTally::report).collect(),

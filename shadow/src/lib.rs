@@ -33,7 +33,7 @@ mod tests;
 
 pub use body::SkipReason;
 pub use captured::Captured;
-pub use comparison::{report, Comparison, Verdict, MAX_STORED_PATHS};
+pub use comparison::{report, Comparison, Counted, Verdict, MAX_STORED_PATHS};
 pub use diff::{diff, Diff, Difference, Example, Kind, MARKER};
 pub use evidence::{RouteEvidence, MIN_PROBES};
 pub use findings::{Finding, FindingExample};

@@ -49,6 +49,15 @@ impl RouteTally {
         }
     }
 
+    /// Adds comparisons the store counted rather than kept ([`crate::Counted`]).
+    pub(crate) fn count(&mut self, counted: &crate::Counted) {
+        *self.outcomes.entry(counted.verdict).or_default() += counted.count;
+        if counted.verdict == Verdict::Skipped {
+            let reason = counted.skip.unwrap_or(SkipReason::Overloaded);
+            *self.skipped.entry(reason).or_default() += counted.count;
+        }
+    }
+
     /// Counts one stored comparison under its verdict.
     pub(crate) fn record(&mut self, comparison: &Comparison) {
         *self.outcomes.entry(comparison.verdict).or_default() += 1;

@@ -27,17 +27,57 @@ fn config(legacy: &Scripted, new: &Scripted, route: &str, shadow: &str, store: &
     one_route(legacy, new, route, shadow).store(store)
 }
 
-/// The comparisons of `route` in the store at `url`, counted by verdict.
+/// The comparisons of `route` in the store at `url`, counted by verdict: its rows plus
+/// the matches and skips it only counts.
 async fn stored(url: &str, route: &str) -> BTreeMap<String, u64> {
+    let (rows, counted) = stored_apart(url, route).await;
+    let mut counts = rows;
+    for (verdict, count) in counted {
+        *counts.entry(verdict).or_default() += count;
+    }
+    counts
+}
+
+/// The comparisons of `route` in the store at `url` by verdict: those kept as rows, and
+/// those only counted.
+async fn stored_apart(url: &str, route: &str) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
     let database = strangler_control::Database::connect(url)
         .await
         .expect("store");
-    let rows = database.diffs(5).comparisons(Some(route), 0).await.unwrap();
-    let mut counts = BTreeMap::new();
-    for row in rows {
-        *counts.entry(row.verdict.code().to_owned()).or_default() += 1;
+    let store = database.diffs(5);
+    let mut rows = BTreeMap::new();
+    for row in store.comparisons(Some(route), 0).await.unwrap() {
+        *rows.entry(row.verdict.code().to_owned()).or_default() += 1;
     }
-    counts
+    let mut counted = BTreeMap::new();
+    for sum in store.counted(Some(route), 0).await.unwrap() {
+        *counted.entry(sum.verdict.code().to_owned()).or_default() += sum.count;
+    }
+    (rows, counted)
+}
+
+/// Issue #20: a row per matching comparison was most of what shadowing cost the proxy
+/// besides the shadow call. Matching traffic without noise probes (`noise: 0`) is counted
+/// in the store, not written row by row, and the report and the metric still count every
+/// match.
+#[tokio::test(flavor = "multi_thread")]
+async fn store_counts_matches_without_a_row_each_and_the_report_still_counts_them() {
+    let answer = |_: u64, _: &_| json!({"id": 7, "currency": "EUR"});
+    let (legacy, new) = (Scripted::start(answer).await, Scripted::start(answer).await);
+    let scratch = Scratch::new();
+    let store = format!("sqlite://{}/diffs.db", scratch.path().display());
+    let route = "counted";
+    let proxy = Proxy::start(&config(&legacy, &new, route, "{ noise: 0 }", &store)).await;
+    for i in 0..12 {
+        let answer = send(proxy.get_as(&format!("t{i}"), "/api/invoices/7")).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let report = route_report(&proxy, route, 12).await;
+    assert_eq!(report["matched"], 12, "{report}");
+    let (rows, counted) = stored_apart(&store, route).await;
+    assert!(rows.is_empty(), "no row per match: {rows:?}");
+    assert_eq!(counted.get("match"), Some(&12), "{counted:?}");
+    assert_eq!(metric(&proxy, route).await.get("match"), Some(&12));
 }
 
 /// `strangler_shadow_total{route}` by outcome, from the admin `/metrics` page.

@@ -9,7 +9,9 @@ use std::time::Duration;
 use strangler_control::diffs::{DiffStore, Record};
 use strangler_control::testing::PostgresDatabase;
 use strangler_control::Database;
-use strangler_shadow::{Comparison, Difference, Example, Kind, SampleRequest, SampleSide, Verdict};
+use strangler_shadow::{
+    Comparison, Counted, Difference, Example, Kind, SampleRequest, SampleSide, SkipReason, Verdict,
+};
 
 /// A mismatch on `/currency` at `at_ms`.
 fn mismatch(at_ms: i64) -> Comparison {
@@ -168,6 +170,83 @@ async fn a_second_connect_finds_its_migrations_applied_and_batches_read_back() {
             finish(again, guard).await;
         }
     }
+}
+
+/// A comparison of `route` at `at_ms` that a report needs only to count.
+fn countable(route: &str, at_ms: i64, skip: Option<SkipReason>) -> Record {
+    let mut comparison = Comparison {
+        route: route.into(),
+        verdict: Verdict::Match,
+        differences: Vec::new(),
+        noise: None,
+        shadow_noise: None,
+        ..mismatch(at_ms)
+    };
+    if let Some(reason) = skip {
+        comparison.mark_skipped(reason);
+    }
+    Record {
+        comparison,
+        sample: None,
+    }
+}
+
+#[tokio::test]
+async fn matches_and_skips_are_counted_not_kept_and_read_back_as_sums() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, guard) in databases(&dir).await {
+        let store = connect(&url, 5).await.expect(&url);
+        let mut batch: Vec<Record> = (0..300)
+            .map(|i| countable("invoices", 1_000 + i * 10, None))
+            .collect();
+        batch.push(countable("invoices", 1_500, Some(SkipReason::Overloaded)));
+        batch.push(countable("users", 2_000, None));
+        batch.push(Record {
+            comparison: mismatch(1_200),
+            sample: None,
+        });
+        store.insert(&batch).await.expect("insert");
+        let rows = store.comparisons(None, 0).await.unwrap();
+        assert_eq!(rows.len(), 1, "only the mismatch is a row, on {url}");
+        let counted = |route, verdict, skip, count| Counted {
+            route: String::from(route),
+            verdict,
+            skip,
+            count,
+        };
+        let all = store.counted(None, 0).await.unwrap();
+        let expected = vec![
+            counted("invoices", Verdict::Match, None, 300),
+            counted(
+                "invoices",
+                Verdict::Skipped,
+                Some(SkipReason::Overloaded),
+                1,
+            ),
+            counted("users", Verdict::Match, None, 1),
+        ];
+        assert_eq!(sorted(all), expected, "{url}");
+        // Summed per second: the window from 3,000 on holds the matches of 3,000 to 3,990.
+        let late = store.counted(Some("invoices"), 3_000).await.unwrap();
+        assert_eq!(late, vec![counted("invoices", Verdict::Match, None, 100)]);
+        store
+            .prune(4_000 + 1_000, Duration::from_secs(1), 100)
+            .await
+            .unwrap();
+        assert!(
+            store.counted(None, 0).await.unwrap().is_empty(),
+            "pruned by age, on {url}"
+        );
+        if let Some(guard) = guard {
+            finish(store, guard).await;
+        }
+    }
+}
+
+/// `counted` in route, verdict, skip order.
+fn sorted(mut counted: Vec<Counted>) -> Vec<Counted> {
+    counted.sort_by(|a, b| (&a.route, a.verdict, a.skip).cmp(&(&b.route, b.verdict, b.skip)));
+    counted
 }
 
 #[tokio::test]

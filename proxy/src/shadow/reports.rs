@@ -1,6 +1,6 @@
 //! Shadow reports, as the admin API (`GET /admin/diffs`, `GET /admin/diffs/samples/{id}`)
-//! and `strangler diffs` give them: the comparisons of a window read back from the diff
-//! store and counted per route by the verdict each was given when it was made (the same
+//! and `strangler diffs` give them: the comparisons of a window (rows and counts) read back
+//! from the diff store and counted per route by the verdict each was given when it was made (the same
 //! verdict `strangler_shadow_total{outcome}` counted).
 //!
 //! JSON: `{"routes":[{"route","compared","matched","mismatched","noise_only","unsettled",
@@ -69,9 +69,10 @@ pub async fn report(
     let since = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
     let since_ms = crate::shadow::diff_writer::now_ms().saturating_sub(since);
     let comparisons = store.comparisons(route, since_ms).await?;
+    let counted = store.counted(route, since_ms).await?;
     // Replaying a week of comparisons is CPU work: off the admin thread, which also
     // answers /healthz and follows the flag store.
-    let replay = move || strangler_shadow::report(&comparisons).routes;
+    let replay = move || strangler_shadow::report(&comparisons, &counted).routes;
     let reports = match tokio::runtime::Handle::try_current() {
         Ok(_) => tokio::task::spawn_blocking(replay)
             .await

@@ -26,7 +26,7 @@ fn report_of(
             c
         })
         .collect();
-    crate::report(&comparisons).routes.remove(0)
+    crate::report(&comparisons, &[]).routes.remove(0)
 }
 
 fn kinds(report: &RouteReport) -> Vec<(&str, &str, u64, u64)> {

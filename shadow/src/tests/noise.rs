@@ -73,7 +73,7 @@ fn judged(comparisons: Vec<Comparison>) -> (Vec<Comparison>, RouteReport) {
             c
         })
         .collect();
-    let report = crate::report(&judged).routes.remove(0);
+    let report = crate::report(&judged, &[]).routes.remove(0);
     (judged, report)
 }
 
@@ -209,7 +209,7 @@ fn skips_and_errors_are_counted_apart_from_comparisons() {
     skipped.mark_skipped(SkipReason::BodyTooLarge);
     let mut failed = comparison_of(&Diff::default(), None);
     failed.mark_failed(Verdict::ShadowError, "timeout".into());
-    let report = crate::report(&[skipped, failed]).routes.remove(0);
+    let report = crate::report(&[skipped, failed], &[]).routes.remove(0);
     assert_eq!(
         (report.compared, report.errors, report.match_rate),
         (0, 1, None)
@@ -228,7 +228,7 @@ fn the_report_serializes_with_the_contract_field_names() {
     let mut evidence = RouteEvidence::default();
     let mut mismatch = comparison_of(&compared, None);
     evidence.judge(&mut mismatch, false, &NoiseThresholds::default());
-    let value = serde_json::to_value(crate::report(&[mismatch])).expect("serializes");
+    let value = serde_json::to_value(crate::report(&[mismatch], &[])).expect("serializes");
     let expected = json!({"routes": [{
         "route": "invoices", "compared": 1, "matched": 0, "mismatched": 1, "noise_only": 0,
         "unsettled": 0, "skipped": 0, "skip_reasons": {}, "errors": 0,
@@ -241,4 +241,45 @@ fn the_report_serializes_with_the_contract_field_names() {
         "noise": []
     }]});
     assert_eq!(value, expected);
+}
+
+#[test]
+fn counted_matches_and_skips_report_as_the_rows_they_replace() {
+    let mut skipped = comparison_of(&Diff::default(), None);
+    skipped.mark_skipped(SkipReason::Overloaded);
+    let matched = comparison_of(&Diff::default(), None);
+    assert!(matched.countable() && skipped.countable());
+    let rows = [matched.clone(), matched.clone(), matched, skipped];
+    let counted = [
+        crate::Counted {
+            route: "invoices".into(),
+            verdict: Verdict::Match,
+            skip: None,
+            count: 3,
+        },
+        crate::Counted {
+            route: "invoices".into(),
+            verdict: Verdict::Skipped,
+            skip: Some(SkipReason::Overloaded),
+            count: 1,
+        },
+    ];
+    assert_eq!(crate::report(&rows, &[]), crate::report(&[], &counted));
+}
+
+#[test]
+fn a_comparison_with_a_difference_a_probe_or_an_error_is_not_countable() {
+    let differing = diff(
+        &json(json!({"c": "EUR"})),
+        &json(json!({"c": "eur"})),
+        &CompiledPolicy::default(),
+    );
+    let mut skipped_with_differences = comparison_of(&differing, None);
+    skipped_with_differences.mark_skipped(SkipReason::BodyTooLarge);
+    let probed = comparison_of(&Diff::default(), Some(BTreeSet::new()));
+    let mut failed = comparison_of(&Diff::default(), None);
+    failed.mark_failed(Verdict::ShadowError, "timeout".into());
+    for comparison in [skipped_with_differences, probed, failed] {
+        assert!(!comparison.countable(), "{comparison:?}");
+    }
 }

@@ -89,7 +89,7 @@ fn one_verdict_the_report_counts_stored_verdicts_and_never_decides_again() {
     let mut stored = vec![early];
     let mut later = RouteEvidence::default();
     stored.push(judge(&mut later, request(2, false, true), true));
-    let report = crate::report(&stored).routes.remove(0);
+    let report = crate::report(&stored, &[]).routes.remove(0);
     assert_eq!((report.mismatched, report.noise_only), (1, 1));
     assert_eq!(
         report.outcomes,

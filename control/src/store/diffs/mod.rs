@@ -1,14 +1,17 @@
-//! The diff store: every comparison and a few full samples per signature, in the same
+//! The diff store: every comparison, and a few full samples per signature, in the same
 //! database as the flag store (`store:` of routes.yaml: a SQLite file by default,
 //! PostgreSQL for a fleet, so every proxy's comparisons land in one report). A view of the
 //! [`Database`](super::Database) pool, which connects and migrates (its tables are
 //! migrations 1001 on).
 //!
 //! The proxy writes in batches from a task of its own (one transaction a batch), never
-//! from the request path; reports read the comparisons of a window back and replay them
+//! from the request path. A comparison with something to tell (a difference, a noise
+//! probe, an error) is a row; a plain match or skip is only counted ([`counts`]). Reports
+//! read the rows and the counts of a window back and replay them
 //! (`strangler_shadow::report`). Retention ([`DiffStore::prune`]) deletes by age and keeps
-//! at most a number of rows.
+//! at most a number of comparison rows.
 
+mod counts;
 mod rows;
 
 pub use rows::SampleSummary;
@@ -18,7 +21,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use sqlx::AnyPool;
-use strangler_shadow::{Comparison, Sample, SampleSide};
+use strangler_shadow::{Comparison, Counted, Sample, SampleSide};
 use thiserror::Error;
 
 use super::sqlite_file::{self, SqliteFile};
@@ -81,8 +84,9 @@ impl DiffStore {
         }
     }
 
-    /// Writes a batch in one transaction: every comparison, and a sample for those that
-    /// carry one while their route and signature have fewer than the limit kept.
+    /// Writes a batch in one transaction: every comparison (the countable ones as sums),
+    /// and a sample for those that carry one while their route and signature have fewer
+    /// than the limit kept.
     pub async fn insert(&self, batch: &[Record]) -> Result<(), StoreError> {
         self.writable()?;
         self.insert_batch(batch)
@@ -113,8 +117,13 @@ impl DiffStore {
     /// The batch in one transaction.
     async fn insert_batch(&self, batch: &[Record]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let (counted, kept): (Vec<&Record>, Vec<&Record>) = batch
+            .iter()
+            .partition(|r| r.sample.is_none() && r.comparison.countable());
+        let sums = counts::sums(counted.iter().map(|r| &r.comparison));
+        counts::insert(&mut tx, &sums).await?;
         let (sampled, plain): (Vec<&Record>, Vec<&Record>) =
-            batch.iter().partition(|record| record.sample.is_some());
+            kept.into_iter().partition(|record| record.sample.is_some());
         for chunk in plain.chunks(rows::ROWS_PER_INSERT) {
             let comparisons: Vec<&Comparison> = chunk.iter().map(|r| &r.comparison).collect();
             rows::insert_comparisons(&mut tx, &comparisons).await?;
@@ -141,6 +150,17 @@ impl DiffStore {
         rows::comparisons(&mut *self.pool.acquire().await?, route, since_ms).await
     }
 
+    /// The countable comparisons at or after `since_ms`, summed per route, verdict and
+    /// skip reason (each sum placed at its earliest comparison's second), optionally of one
+    /// route only. A report adds them to [`DiffStore::comparisons`].
+    pub async fn counted(
+        &self,
+        route: Option<&str>,
+        since_ms: i64,
+    ) -> Result<Vec<Counted>, StoreError> {
+        counts::counted(&mut *self.pool.acquire().await?, route, since_ms).await
+    }
+
     /// The kept sample with this id.
     pub async fn sample(&self, id: i64) -> Result<Option<Sample>, StoreError> {
         rows::sample(&mut *self.pool.acquire().await?, id).await
@@ -152,7 +172,8 @@ impl DiffStore {
     }
 
     /// Deletes comparisons older than `max_age` before `now_ms` and all but the newest
-    /// `max_rows`, and samples older than `max_age`. Returns the comparisons deleted.
+    /// `max_rows`, and samples and counts older than `max_age`. Returns the comparison
+    /// rows deleted.
     pub async fn prune(
         &self,
         now_ms: i64,
@@ -162,7 +183,12 @@ impl DiffStore {
         let age = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now_ms.saturating_sub(age);
         self.writable()?;
-        let pruned = rows::prune(&mut *self.pool.acquire().await?, cutoff, max_rows).await;
+        let mut conn = self.pool.acquire().await?;
+        let pruned = rows::prune(&mut conn, cutoff, max_rows).await;
+        let pruned = match pruned {
+            Ok(deleted) => counts::prune(&mut conn, cutoff).await.map(|_| deleted),
+            Err(error) => Err(error),
+        };
         pruned.map_err(|error| self.read_only_or(error))
     }
 }

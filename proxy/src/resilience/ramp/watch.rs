@@ -202,16 +202,27 @@ async fn shadow(sources: &Sources, route: &str, since_ms: i64) -> ShadowEvidence
         return ShadowEvidence::default();
     };
     let comparisons = diffs.comparisons(Some(route), since_ms).await;
+    let counted = diffs.counted(Some(route), since_ms).await;
+    let verdicts = comparisons
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| (c.verdict, 1))
+        .chain(
+            counted
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.verdict, c.count)),
+        );
     let mut evidence = ShadowEvidence::default();
-    for comparison in comparisons.unwrap_or_default() {
-        match comparison.verdict {
+    for (verdict, count) in verdicts {
+        match verdict {
             Compared::Match | Compared::NoiseOnly => {
-                evidence.compared += 1;
-                evidence.matched += 1;
+                evidence.compared += count;
+                evidence.matched += count;
             }
             // The shadow failing to answer is a comparison the new side did not pass.
             Compared::Mismatch | Compared::Unsettled | Compared::ShadowError => {
-                evidence.compared += 1
+                evidence.compared += count
             }
             Compared::Skipped | Compared::PrimaryError => {}
         }
