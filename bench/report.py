@@ -33,8 +33,8 @@ import sys
 
 ORDER = ["direct", "nginx", "haproxy", "bare-pingora", "strangler", "strangler-shadow", "strangler-shadow10",
          "strangler-b", "strangler-b-shadow", "strangler-b-shadow10"]
-VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls", "-nosteal", "-alttimer"]
-RUNTIME_VARIANTS = ["-nosteal", "-alttimer"]
+VARIANTS = ["", "-tls", "-handshake", "-full-handshake", "-upstream-tls", "-steal", "-nosteal", "-alttimer"]
+RUNTIME_VARIANTS = ["-steal", "-nosteal", "-alttimer"]
 # Issue #16's targets: a kept-alive TLS request costs at most this many times its cleartext
 # one, and a proxy does at least this share of nginx's handshakes per second per core.
 TLS_COST_TARGET = 1.3

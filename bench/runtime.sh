@@ -1,7 +1,10 @@
 # bench/runtime.sh: the worker-runtime variants of bench/run.sh (issue #20), sourced by it.
 #
-# RUNTIME_VARIANTS="nosteal alttimer" measures, in the same rounds as bare-pingora and
-# strangler, the same two proxies with another worker runtime:
+# RUNTIME_VARIANTS="steal nosteal alttimer" measures, in the same rounds as bare-pingora and
+# strangler (whose default is work stealing with THREADS >= 2 only, bare-pingora following
+# the same rule), the same two proxies with another worker runtime:
+#   NAME-steal     work stealing on: one multi-threaded tokio runtime (bare Pingora:
+#                  ServerConf.work_stealing = true; strangler: `work_stealing: true`)
 #   NAME-nosteal   work stealing off: Pingora's NoSteal runtime, one single-threaded tokio
 #                  runtime per worker (bare Pingora: ServerConf.work_stealing = false;
 #                  strangler: `work_stealing: false` in routes.yaml)
@@ -17,8 +20,8 @@ check_runtime_variants() {
   local v
   for v in $RUNTIME_VARIANTS; do
     case $v in
-      nosteal | alttimer) ;;
-      *) log "unknown RUNTIME_VARIANTS entry: $v (nosteal alttimer)"; exit 2 ;;
+      steal | nosteal | alttimer) ;;
+      *) log "unknown RUNTIME_VARIANTS entry: $v (steal nosteal alttimer)"; exit 2 ;;
     esac
   done
 }
@@ -43,6 +46,7 @@ write_runtime_configs() {
   local v
   for v in $RUNTIME_VARIANTS; do
     case $v in
+      steal) write_routes "strangler-$v" "admin-$v" "routes-$v.yaml" --work-stealing true ;;
       nosteal) write_routes "strangler-$v" "admin-$v" "routes-$v.yaml" --work-stealing false ;;
       alttimer) write_routes "strangler-$v" "admin-$v" "routes-$v.yaml" --alt-timer true ;;
     esac
@@ -54,6 +58,7 @@ start_runtime_variants() {   # bin
   local v bin env
   for v in $RUNTIME_VARIANTS; do
     bin=$1 env=(WORK_STEALING=0)
+    [[ $v == steal ]] && env=(WORK_STEALING=1)
     if [[ $v == alttimer ]]; then
       bin=$TARGET_DIR/tokio-unstable/$PROFILE env=(ALT_TIMER=1)
     fi

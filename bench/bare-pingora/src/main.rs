@@ -83,10 +83,17 @@ fn main() {
     };
     let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(1);
     // The runtime knobs of the harness's RUNTIME_VARIANTS: WORK_STEALING=0 for Pingora's
-    // NoSteal runtime, ALT_TIMER=1 for tokio's alternative timer (a tokio_unstable build).
+    // NoSteal runtime, 1 for its stealing one; unset, the same rule as strangler's default
+    // (stealing with two or more workers only), so the two are compared on one runtime.
+    // ALT_TIMER=1 for tokio's alternative timer (a tokio_unstable build).
+    let work_stealing = match var("WORK_STEALING").as_deref() {
+        Ok("0") => false,
+        Ok(_) => true,
+        Err(_) => threads > 1,
+    };
     let conf = ServerConf {
         threads,
-        work_stealing: var("WORK_STEALING").map_or(true, |v| v != "0"),
+        work_stealing,
         runtime_enable_alt_timer: var("ALT_TIMER").is_ok_and(|v| v == "1"),
         ..ServerConf::default()
     };

@@ -42,7 +42,8 @@ pub struct RawConfig {
     pub threads: Option<usize>,
     /// `work_stealing:` whether an idle worker thread takes tasks queued on a busy one.
     /// `false` keeps each connection on the worker that accepted it (one single-threaded
-    /// runtime per worker). Read at start. Default: true.
+    /// runtime per worker). Read at start. Default: true with two or more `threads`, false
+    /// with one (nothing to steal from; its runtime is lighter).
     pub work_stealing: Option<bool>,
     /// `alt_timer:` tokio's alternative timer on the work-stealing workers; needs a
     /// strangler built with `RUSTFLAGS="--cfg tokio_unstable"`. Read at start. Default:

@@ -13,13 +13,25 @@ use super::problems::Problems;
 pub struct Workers {
     /// `threads:`; `None` lets the proxy use one per core.
     pub threads: Option<usize>,
-    /// `work_stealing:`, default true: one tokio runtime whose workers share their queues.
-    /// `false` gives each worker a runtime of its own, every connection kept on the worker
-    /// it was accepted for (Pingora's `NoSteal`).
-    pub work_stealing: bool,
+    /// `work_stealing:`: `true` is one tokio runtime whose workers share their queues,
+    /// `false` a runtime per worker, every connection kept on the worker it was given
+    /// (Pingora's `NoSteal`). `None`: see [`Workers::steals`].
+    pub work_stealing: Option<bool>,
     /// `alt_timer:`, default false: tokio's alternative timer, which needs a build with
     /// `--cfg tokio_unstable` (the proxy refuses to start with it otherwise).
     pub alt_timer: bool,
+}
+
+impl Workers {
+    /// Whether the workers steal work, `threads` being how many there are: as set, else
+    /// only when there are two or more (or the alternative timer, which needs stealing, is
+    /// on). One worker has nobody to steal from, and its single-threaded runtime measured
+    /// 0.95× the CPU per request and 0.75× the p99 of a one-worker stealing runtime
+    /// (docs/performance.md, "The worker runtime"); with two workers stealing measured the
+    /// same CPU and a lower p99, so it stays on there.
+    pub fn steals(&self, threads: usize) -> bool {
+        self.work_stealing.unwrap_or(threads > 1 || self.alt_timer)
+    }
 }
 
 /// Checks the three keys together: a zero thread count, and an alternative timer on
@@ -33,9 +45,8 @@ pub(super) fn validate(
     if threads == Some(0) {
         problems.at_value("threads", "threads must be at least 1");
     }
-    let work_stealing = work_stealing.unwrap_or(true);
     let alt_timer = alt_timer.unwrap_or(false);
-    if alt_timer && !work_stealing {
+    if alt_timer && work_stealing == Some(false) {
         problems.at_value(
             "alt_timer",
             "alt_timer applies to work-stealing workers only: set work_stealing: true or drop alt_timer",

@@ -191,15 +191,20 @@ fn an_alternative_timer_without_work_stealing_is_located() {
 }
 
 #[test]
-fn workers_default_to_stealing_without_the_alternative_timer() {
-    let snapshot = crate::tests::load(&format!("{BASE}threads: 3\n"));
-    let workers = snapshot.workers();
-    assert_eq!(
-        (workers.threads, workers.work_stealing, workers.alt_timer),
-        (Some(3), true, false)
+fn one_worker_does_not_steal_unless_told_and_more_do() {
+    let workers = crate::tests::load(&format!("{BASE}threads: 3\n")).workers();
+    assert_eq!((workers.threads, workers.alt_timer), (Some(3), false));
+    assert!(workers.steals(3));
+    assert!(!workers.steals(1));
+    let told = crate::tests::load(&format!("{BASE}work_stealing: true\n")).workers();
+    assert!(told.steals(1));
+    let told = crate::tests::load(&format!("{BASE}work_stealing: false\n")).workers();
+    assert!(!told.steals(4));
+    let timer = crate::tests::load(&format!("{BASE}alt_timer: true\n")).workers();
+    assert!(
+        timer.steals(1),
+        "the alternative timer needs a stealing runtime"
     );
-    let snapshot = crate::tests::load(&format!("{BASE}work_stealing: false\n"));
-    assert!(!snapshot.workers().work_stealing);
 }
 
 #[test]

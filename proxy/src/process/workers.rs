@@ -30,7 +30,7 @@ impl Workers {
         }
         let threads = settings.threads.unwrap_or_else(default_threads);
         let runtime = RuntimeBuilder::new(threads, NAME)
-            .work_steal(settings.work_stealing)
+            .work_steal(settings.steals(threads))
             .enable_alt_timer(settings.alt_timer)
             .build();
         Ok(Workers { runtime, threads })
