@@ -72,6 +72,16 @@ EOF
   PIDS+=($!)
 }
 
+# SIGINT (Pingora's fast exit; SIGTERM would wait out its graceful shutdown), then SIGKILL
+# after 5 s; waits, so callgrind has finished its files.
+stop() {   # pid
+  local i
+  kill -INT "$1" 2>/dev/null || return 0
+  for i in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 # Counts one proxy: NAME, then its command line. Prints "instructions requests".
 count() {   # name port command...
   local name=$1 port=$2 i pid requests total; shift 2
@@ -91,8 +101,7 @@ count() {   # name port command...
   callgrind_control -d "$pid" >/dev/null
   sleep 1
   callgrind_control -i off "$pid" >/dev/null
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  stop "$pid"
   requests=$(grep -o '[0-9]* requests in' "$TMP/$name.wrk" | cut -d' ' -f1)
   # The busiest thread is the proxy's worker: what it did per request, without the time-driven
   # work of the other threads (timers, the log writer's flushes), which a slow run would
