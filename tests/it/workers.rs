@@ -5,7 +5,7 @@
 use crate::support::{send, Backend, Config, Proxy};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn workers_that_do_not_steal_serve_every_connection() {
+async fn workers_that_do_not_steal_serve_every_connection_and_stop() {
     let legacy = Backend::echo("legacy").await;
     // Config::new sets `threads: 2`: two single-threaded runtimes, connections spread over
     // them at random.
@@ -28,7 +28,8 @@ async fn workers_that_do_not_steal_serve_every_connection() {
         assert_eq!(client.await.unwrap(), [200; 5]);
     }
     assert_eq!(legacy.hits(), 40);
-    drop(proxy);
+    // A graceful stop joins each worker's runtime: it must return, not hang on one.
+    proxy.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
