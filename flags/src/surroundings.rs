@@ -45,6 +45,12 @@ pub trait Surroundings {
         let _ = path;
         Err("these surroundings read no certificates".into())
     }
+
+    /// Whether the proxy reading the file was built with tokio's alternative timer
+    /// (`--cfg tokio_unstable`), which `alt_timer: true` needs. Default: no.
+    fn alt_timer_available(&self) -> bool {
+        false
+    }
 }
 
 /// Surroundings with nothing in them, for compiling a file that needs nothing but its text

@@ -1,6 +1,7 @@
 //! The worker threads as routes.yaml sets them: `work_stealing: false` gives each worker a
 //! runtime of its own and still serves every connection; `alt_timer: true` in a build
-//! without tokio's alternative timer is refused at start, not ignored.
+//! without tokio's alternative timer is refused (at start here; a reload and `strangler
+//! check` refuse it the same way), not ignored.
 
 use crate::support::{send, Backend, Config, Proxy};
 

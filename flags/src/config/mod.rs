@@ -224,7 +224,8 @@ fn validate(raw: RawConfig, keys: &KeyReader<'_>, problems: &mut Problems<'_>) -
         None => Some(None),
         Some(section) => qa::qa_policy(section, keys, problems).map(Some),
     };
-    let workers = workers::validate(raw.threads, raw.work_stealing, raw.alt_timer, problems);
+    let (threads, stealing, timer) = (raw.threads, raw.work_stealing, raw.alt_timer);
+    let workers = workers::validate(threads, stealing, timer, keys.surroundings, problems);
     let lifecycle = lifecycle::validate(
         raw.shutdown_grace.as_deref(),
         raw.upgrade_sock.as_deref(),

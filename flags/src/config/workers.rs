@@ -7,6 +7,7 @@
 //! restart or upgrade). docs/performance.md has what each setting measured.
 
 use super::problems::Problems;
+use crate::Surroundings;
 
 /// The validated `threads:`, `work_stealing:` and `alt_timer:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub struct Workers {
     /// (Pingora's `NoSteal`). `None`: see [`Workers::steals`].
     pub work_stealing: Option<bool>,
     /// `alt_timer:`, default false: tokio's alternative timer, which needs a build with
-    /// `--cfg tokio_unstable` (the proxy refuses to start with it otherwise).
+    /// `--cfg tokio_unstable` (a file asking for it in any other build does not load).
     pub alt_timer: bool,
 }
 
@@ -34,12 +35,14 @@ impl Workers {
     }
 }
 
-/// Checks the three keys together: a zero thread count, and an alternative timer on
-/// workers that do not steal (Pingora would ignore it), are mistakes.
+/// Checks the three keys together: a zero thread count, an alternative timer on workers
+/// that do not steal (Pingora would ignore it) or in a build without one are mistakes, so
+/// a reload or `strangler check` refuses what a start would.
 pub(super) fn validate(
     threads: Option<usize>,
     work_stealing: Option<bool>,
     alt_timer: Option<bool>,
+    surroundings: &dyn Surroundings,
     problems: &mut Problems,
 ) -> Workers {
     if threads == Some(0) {
@@ -50,6 +53,11 @@ pub(super) fn validate(
         problems.at_value(
             "alt_timer",
             "alt_timer applies to work-stealing workers only: set work_stealing: true or drop alt_timer",
+        );
+    } else if alt_timer && !surroundings.alt_timer_available() {
+        problems.at_value(
+            "alt_timer",
+            "alt_timer: true needs a strangler built with RUSTFLAGS=\"--cfg tokio_unstable\"; this one was not (drop alt_timer, or rebuild)",
         );
     }
     Workers {

@@ -191,6 +191,17 @@ fn an_alternative_timer_without_work_stealing_is_located() {
 }
 
 #[test]
+fn an_alternative_timer_in_a_build_without_one_is_located() {
+    let yaml = format!("{BASE}alt_timer: true\n");
+    let errors = crate::Snapshot::parse(&yaml, "routes.yaml", &crate::Offline)
+        .expect_err("a build without tokio_unstable has no alternative timer");
+    assert_eq!(
+        errors.to_string().trim(),
+        "routes.yaml:9:12: alt_timer: true needs a strangler built with RUSTFLAGS=\"--cfg tokio_unstable\"; this one was not (drop alt_timer, or rebuild)"
+    );
+}
+
+#[test]
 fn one_worker_does_not_steal_unless_told_and_more_do() {
     let workers = crate::tests::load(&format!("{BASE}threads: 3\n")).workers();
     assert_eq!((workers.threads, workers.alt_timer), (Some(3), false));

@@ -224,6 +224,11 @@ impl Surroundings for Fake {
         Ok(vec![text.into_bytes()])
     }
 
+    /// As a proxy built with `--cfg tokio_unstable`; [`crate::Offline`] is one without.
+    fn alt_timer_available(&self) -> bool {
+        true
+    }
+
     fn secret(&self, name: &str) -> Option<OsString> {
         match name {
             jwt::SECRET_ENV => Some(jwt::SECRET.into()),

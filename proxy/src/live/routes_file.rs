@@ -44,6 +44,10 @@ impl Surroundings for Machine {
     fn ca_bundle(&self, path: &Path) -> Result<Vec<Vec<u8>>, String> {
         crate::tls::material::read_ca_bundle(path)
     }
+
+    fn alt_timer_available(&self) -> bool {
+        cfg!(tokio_unstable)
+    }
 }
 
 /// Reads, validates and compiles the file at `path` (named as given in errors).

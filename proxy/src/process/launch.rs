@@ -79,9 +79,6 @@ pub enum StartError {
     /// The admin listener would be reachable from other hosts with no token to protect it.
     #[error("admin listener {0} is not on loopback: set {TOKEN_ENV} to protect it", TOKEN_ENV = tokens::TOKEN_ENV)]
     UnprotectedAdmin(SocketAddr),
-    /// `alt_timer: true` in a build whose tokio has no alternative timer.
-    #[error("alt_timer: true needs a strangler built with RUSTFLAGS=\"--cfg tokio_unstable\"; this one was not (drop alt_timer, or rebuild)")]
-    AltTimerUnavailable,
     /// routes.yaml's directory cannot be watched.
     #[error("watching routes.yaml: {0}")]
     Watch(#[from] notify::Error),

@@ -104,7 +104,7 @@ impl Running {
         }
         let handover = Handover::new(snapshot, &proxy_listeners.sockets, &admin_listener);
         let admin_tls = proxy_listeners.admin_tls(snapshot)?;
-        let runtime = Workers::start(snapshot.workers())?;
+        let runtime = Workers::start(snapshot.workers());
         let threads = runtime.threads();
         let control = new_runtime("strangler-admin", 1)?;
         let shadow = new_runtime("strangler-shadow", 1)?;

@@ -10,8 +10,6 @@ use std::time::Duration;
 use pingora_runtime::{Runtime, RuntimeBuilder};
 use strangler_flags::config::workers::Workers as Settings;
 
-use crate::process::launch::StartError;
-
 /// The thread name of every worker, as the load harness reads it from `/proc`.
 const NAME: &str = "strangler-worker";
 
@@ -22,18 +20,15 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// Starts the workers; refuses `alt_timer: true` in a build without
-    /// `--cfg tokio_unstable`, where tokio has no alternative timer to turn on.
-    pub(super) fn start(settings: Settings) -> Result<Workers, StartError> {
-        if settings.alt_timer && !cfg!(tokio_unstable) {
-            return Err(StartError::AltTimerUnavailable);
-        }
+    /// Starts the workers (a file asking for an alternative timer this build lacks did
+    /// not load: `Surroundings::alt_timer_available`).
+    pub(super) fn start(settings: Settings) -> Workers {
         let threads = settings.threads.unwrap_or_else(default_threads);
         let runtime = RuntimeBuilder::new(threads, NAME)
             .work_steal(settings.steals(threads))
             .enable_alt_timer(settings.alt_timer)
             .build();
-        Ok(Workers { runtime, threads })
+        Workers { runtime, threads }
     }
 
     /// How many worker threads there are.
