@@ -23,6 +23,8 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::Session;
 use pingora::Result;
 
+use crate::telemetry::access_log;
+
 /// Client headers with this prefix are never forwarded: only the proxy speaks in its name.
 const RESERVED_PREFIX: &str = "x-strangler-";
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -68,7 +70,6 @@ pub fn add_forwarding_headers(
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|previous| !previous.is_empty());
-        // An owned `String` becomes the header's bytes without another copy.
         upstream.insert_header(X_FORWARDED_FOR, forwarded_for(previous, ip))?;
     }
     upstream.insert_header(X_FORWARDED_PROTO, HeaderValue::from_static("http"))?;
@@ -81,38 +82,16 @@ pub fn add_forwarding_headers(
     Ok(())
 }
 
-/// `previous, ip`, or `ip` alone. An IPv4 address is written digit by digit: `Display`
-/// through the formatting machinery cost more than the rest of the value.
-fn forwarded_for(previous: Option<&str>, ip: IpAddr) -> String {
-    let mut chain = String::with_capacity(previous.map_or(0, |p| p.len() + 2) + 15);
+/// `previous, ip`, or `ip` alone, as the bytes of the header's value (a `Vec` becomes
+/// them without another copy).
+fn forwarded_for(previous: Option<&str>, ip: IpAddr) -> Vec<u8> {
+    let mut chain = Vec::with_capacity(previous.map_or(0, |p| p.len() + 2) + 15);
     if let Some(previous) = previous {
-        chain.push_str(previous);
-        chain.push_str(", ");
+        chain.extend_from_slice(previous.as_bytes());
+        chain.extend_from_slice(b", ");
     }
-    match ip {
-        IpAddr::V4(v4) => push_ipv4(&mut chain, v4),
-        IpAddr::V6(v6) => {
-            use std::fmt::Write;
-            let _ = write!(chain, "{v6}");
-        }
-    }
+    access_log::push_ip(&mut chain, ip);
     chain
-}
-
-/// Appends `ip` in dotted decimal.
-pub(crate) fn push_ipv4(out: &mut String, ip: std::net::Ipv4Addr) {
-    for (i, octet) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if octet >= 100 {
-            out.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            out.push(char::from(b'0' + octet / 10 % 10));
-        }
-        out.push(char::from(b'0' + octet % 10));
-    }
 }
 
 /// Gives a request without `Host` (HTTP/1.0 allows it) the upstream's authority, `host`:
@@ -182,12 +161,13 @@ mod tests {
             "192.168.100.255",
             "255.255.255.255",
         ] {
-            let mut out = String::new();
-            push_ipv4(&mut out, ip.parse().unwrap());
-            assert_eq!(out, ip);
+            assert_eq!(forwarded_for(None, ip.parse().unwrap()), ip.as_bytes());
         }
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(forwarded_for(Some("10.0.0.1"), v6), "10.0.0.1, 2001:db8::1");
+        assert_eq!(
+            forwarded_for(Some("10.0.0.1"), v6),
+            b"10.0.0.1, 2001:db8::1"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, Row};
 use strangler_shadow::{Comparison, Counted, SkipReason, Verdict};
 
-use super::StoreError;
+use super::{rows, StoreError};
 
 /// Values per count row.
 const ROW_VALUES: usize = 5;
@@ -73,11 +73,7 @@ pub(super) async fn insert(conn: &mut AnyConnection, sums: &[Sum]) -> Result<(),
 
 /// `($1, ..., $5)` for row `row` (0-based) of a multi-row insert.
 fn placeholders(row: usize) -> String {
-    let first = row * ROW_VALUES + 1;
-    let numbers: Vec<String> = (first..first + ROW_VALUES)
-        .map(|n| format!("${n}"))
-        .collect();
-    format!("({})", numbers.join(", "))
+    rows::placeholders_of(row, ROW_VALUES)
 }
 
 /// The counts since `since_ms`, summed per route, verdict and skip reason.
@@ -86,22 +82,17 @@ pub(super) async fn counted(
     route: Option<&str>,
     since_ms: i64,
 ) -> Result<Vec<Counted>, StoreError> {
-    let filter = if route.is_some() {
-        "AND route = $2"
-    } else {
-        ""
-    };
+    let filter = rows::route_filter(route);
     // PostgreSQL sums a BIGINT into a NUMERIC: cast back.
     let sql = format!(
         "SELECT route, verdict, skip, CAST(SUM(count) AS BIGINT) AS count FROM shadow_count \
          WHERE at_ms >= $1 {filter} GROUP BY route, verdict, skip ORDER BY route, verdict, skip"
     );
-    let mut query = sqlx::query(&sql).bind(since_ms);
-    if let Some(route) = route {
-        query = query.bind(route);
-    }
-    let rows = query.fetch_all(conn).await?;
-    rows.iter()
+    let found = rows::window_query(&sql, route, since_ms)
+        .fetch_all(conn)
+        .await?;
+    found
+        .iter()
         .map(|row| {
             let verdict: String = row.try_get("verdict")?;
             let skip: Option<String> = row.try_get("skip")?;

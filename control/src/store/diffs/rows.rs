@@ -52,14 +52,41 @@ pub(super) async fn insert_comparisons(
 
 /// `($1, ..., $18)` for row `row` (0-based) of a multi-row insert.
 fn placeholders(row: usize) -> String {
-    let first = row * ROW_VALUES + 1;
-    let numbers: Vec<String> = (first..first + ROW_VALUES)
-        .map(|n| format!("${n}"))
-        .collect();
+    placeholders_of(row, ROW_VALUES)
+}
+
+/// `($n, ..., $n+width-1)` for row `row` (0-based) of a multi-row insert of `width`
+/// values a row.
+pub(super) fn placeholders_of(row: usize, width: usize) -> String {
+    let first = row * width + 1;
+    let numbers: Vec<String> = (first..first + width).map(|n| format!("${n}")).collect();
     format!("({})", numbers.join(", "))
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+/// `SELECT {columns} FROM {from} WHERE at_ms >= $1 [AND route = $2] {rest}` with its
+/// binds: the window every reader of the diff store asks for, of one route or all.
+pub(super) fn window_query<'q>(
+    sql: &'q str,
+    route: Option<&'q str>,
+    since_ms: i64,
+) -> AnyQuery<'q> {
+    let query = sqlx::query(sql).bind(since_ms);
+    match route {
+        Some(route) => query.bind(route),
+        None => query,
+    }
+}
+
+/// The route filter of [`window_query`]'s SQL.
+pub(super) fn route_filter(route: Option<&str>) -> &'static str {
+    if route.is_some() {
+        "AND route = $2"
+    } else {
+        ""
+    }
+}
+
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 fn bind_row<'q>(query: AnyQuery<'q>, c: &'q Comparison) -> Result<AnyQuery<'q>, StoreError> {
     let noise = c.noise.as_ref().map(json).transpose()?;
     let shadow_noise = c.shadow_noise.as_ref().map(json).transpose()?;
@@ -124,20 +151,12 @@ pub(super) async fn comparisons(
     route: Option<&str>,
     since_ms: i64,
 ) -> Result<Vec<Comparison>, StoreError> {
-    let filter = if route.is_some() {
-        "AND route = $2"
-    } else {
-        ""
-    };
+    let filter = route_filter(route);
     let sql = format!(
         "SELECT {COMPARISON_COLUMNS} FROM shadow_comparison WHERE at_ms >= $1 {filter} \
          ORDER BY id"
     );
-    let mut query = sqlx::query(&sql).bind(since_ms);
-    if let Some(route) = route {
-        query = query.bind(route);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let rows = window_query(&sql, route, since_ms).fetch_all(conn).await?;
     rows.iter().map(comparison).collect()
 }
 
