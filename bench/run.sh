@@ -21,7 +21,8 @@
 # COMPARE_ENV (environment for strangler-b only: COMPARE_BIN=target/release/strangler
 # COMPARE_ENV=RUST_LOG=warn measures the access log),
 # PROFILE (cargo profile of both Pingora builds: release, or production with fat LTO),
-# RUNTIME_VARIANTS ("nosteal alttimer": both Pingora proxies also with that worker runtime).
+# RUNTIME_VARIANTS ("nosteal alttimer": both Pingora proxies also with that worker runtime),
+# LOAD=open RATE=N (a fixed rate, latency from when each request was due; default: wrk).
 # See bench/README.md.
 set -euo pipefail
 
@@ -52,6 +53,8 @@ log() { printf '%s\n' "$*" >&2; }
 source "$BENCH_DIR/tls.sh"
 # shellcheck source=bench/runtime.sh
 source "$BENCH_DIR/runtime.sh"
+# shellcheck source=bench/load.sh
+source "$BENCH_DIR/load.sh"
 
 # ---------------------------------------------------------------- cleanup
 
@@ -92,6 +95,7 @@ check_scenario() {
     esac
   done
   check_runtime_variants
+  check_load
   if [[ -n $COMPARE_BIN && ! -x $COMPARE_BIN ]]; then log "COMPARE_BIN=$COMPARE_BIN is not an executable"; exit 2; fi
 }
 
@@ -137,9 +141,9 @@ builds_running() {
 build() {
   local bin=$TARGET_DIR/$PROFILE
   log "building $PROFILE binaries (waits if another cargo holds the lock)"
-  if ! (cd "$ROOT" && cargo build --profile "$PROFILE" -p strangler -p bare-pingora >&2); then
+  if ! (cd "$ROOT" && cargo build --profile "$PROFILE" -p strangler -p bare-pingora $(load_packages) >&2); then
     log "strangler: build FAILED, it will be skipped; building bare-pingora alone"
-    (cd "$ROOT" && cargo build --profile "$PROFILE" -p bare-pingora >&2)
+    (cd "$ROOT" && cargo build --profile "$PROFILE" -p bare-pingora $(load_packages) >&2)
     rm -f "$TMP/strangler.ok"
     return
   fi
@@ -412,7 +416,7 @@ run_wrk() {   # name seconds out
   local close=() preload=()
   [[ $1 == *-handshake ]] && close=(-H "Connection: close")
   [[ $1 == *-full-handshake ]] && preload=(env LD_PRELOAD="$TMP/tls/wrk-full-handshake.so")
-  $(wrk_cpuset) timeout -s INT $(($2 + 30)) "${preload[@]}" wrk -t1 -c"$CONNS" -d"$2"s --latency \
+  $(wrk_cpuset) timeout -s INT $(($2 + 30)) "${preload[@]}" $(load_command "$2") \
     -H "X-Tenant-Id: $TENANT" "${close[@]}" "$(target_url "$1")" >"$3" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || log "wrk exited with $? (see $3)"
@@ -497,7 +501,7 @@ describe() {
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')
 - machine: $(nproc) cores, $(uname -r), load average at start $LOAD_AT_START
 - mode: $mode, THREADS=$THREADS per proxy, cargo profile $PROFILE
-- load: wrk -t1 -c$CONNS -d${DURATION}s --latency, keep-alive, GET $REQ_PATH with X-Tenant-Id: $TENANT; $ROUNDS interleaved round(s) of ${TARGETS[*]}; medians
+- load: $(load_describe), keep-alive, GET $REQ_PATH with X-Tenant-Id: $TENANT; $ROUNDS interleaved round(s) of ${TARGETS[*]}; medians
 - versions: $(nginx -v 2>&1 | sed 's/.*version: //'), HAProxy $(haproxy -v | awk 'NR==1{print $3}'), $(wrk -v 2>&1 | awk 'NR==1{print $1, $2}'), $(rustc --version | awk '{print $1, $2}')
 - strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides
 EOF
