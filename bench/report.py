@@ -203,6 +203,8 @@ def ratios(rows):
         line = f"- strangler / {other}: {s['rps'] / o['rps']:.2f} of the req/s"
         if cpu_total(o) and cpu_total(s):
             line += f", {cpu_total(s) / cpu_total(o):.2f}× the proxy CPU per request"
+        if s["p99"] and o["p99"]:
+            line += f", {s['p99'] / o['p99']:.2f}× the p99"
         lines.append(line)
     return lines
 

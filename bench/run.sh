@@ -495,6 +495,8 @@ run_rounds() {
 describe() {
   local mode="unpinned (proxy, backend and wrk share both cores; a proxy's figure is about 1 ÷ its CPU per request)"
   [[ $PIN == 1 ]] && mode="pinned (proxy and backend on core 1, wrk on core 0; a proxy's figure is proxy + backend CPU)"
+  [[ $LOAD == open ]] && mode="unpinned, every target offered the same rate (compare p99 and CPU per request, not req/s)"
+  [[ $LOAD == open && $PIN == 1 ]] && mode="pinned (proxy and backend on core 1, the load generator on core 0), every target offered the same rate"
   cat <<EOF
 # strangler load harness: $SCENARIO
 
