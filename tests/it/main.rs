@@ -39,6 +39,7 @@ mod runtime_flags;
 mod schema;
 mod secrets;
 mod shadow;
+mod shadow_intake;
 mod shadow_mirror;
 mod shadow_report;
 mod shadow_verdicts;

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::shadow::client::{target_of, Callee, ShadowClient};
 use crate::shadow::diff_writer::now_ms;
+use crate::shadow::intake;
 use crate::shadow::layout::{Role, Sides};
 use crate::shadow::mirror::Mirror;
 use crate::shadow::traced::{self, ShadowTrace};
@@ -134,6 +135,7 @@ impl Shadowing {
             settings,
         };
         // The receiver lives as long as the shadow runtime; after shutdown, nothing to do.
+        // While the shadow runtime is busy this wakes no one ([`intake`]).
         let _ = self.jobs.send(job);
     }
 }
@@ -150,10 +152,12 @@ struct Worker {
 }
 
 impl Worker {
-    async fn serve(self: Arc<Self>, mut queue: mpsc::UnboundedReceiver<Job>) {
-        while let Some(job) = queue.recv().await {
+    /// Starts a comparison for each job, taken in per burst ([`intake`]).
+    async fn serve(self: Arc<Self>, queue: mpsc::UnboundedReceiver<Job>) {
+        intake::run(queue, |job| {
             tokio::spawn(self.clone().compare(job));
-        }
+        })
+        .await;
     }
 
     /// Calls the shadow (and the primary again for noise), compares and records.
