@@ -62,10 +62,12 @@ def listen(args):
 
 
 def upstreams(args):
-    """legacy and new, both the backend: plain HTTP, or HTTPS with --upstream-ca."""
+    """legacy and new, both the backend (new on --new-backend when given): plain HTTP, or
+    HTTPS with --upstream-ca."""
     if not args.upstream_ca:
         url = f"http://127.0.0.1:{args.backend}"
-        return f"legacy: {url}\nservices: {{ new: {url} }}\n"
+        new = f"http://127.0.0.1:{args.new_backend}" if args.new_backend else url
+        return f"legacy: {url}\nservices: {{ new: {new} }}\n"
     target = (
         f"{{ url: https://127.0.0.1:{args.backend}, "
         f"tls: {{ ca: {args.upstream_ca}, sni: {args.upstream_sni} }} }}"
@@ -112,7 +114,8 @@ def arguments():
     parser.add_argument("--store", help="store: URL, e.g. sqlite:///tmp/x/strangler.db")
     parser.add_argument("--shadow", action="store_true", help="shadow every request of the hit route")
     parser.add_argument("--sample", help="with --shadow: the hit route's shadow sample, in percent")
-    parser.add_argument("--in-flight", type=int, help="diffs.in_flight (default: the proxy's, 64)")
+    parser.add_argument("--in-flight", type=int, help="diffs.in_flight (default: the proxy's, 256)")
+    parser.add_argument("--new-backend", help="the service new on this port instead of the backend's")
     parser.add_argument("--tls-port", help="a second listener, with TLS, on this port")
     parser.add_argument("--cert", help="--tls-port's certificate (PEM)")
     parser.add_argument("--key", help="--tls-port's key (PEM)")

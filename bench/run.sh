@@ -13,7 +13,8 @@
 # Knobs: DURATION (s per run, 10), ROUNDS (3),
 # SCENARIO (routing|routes1000|body1m|shadow|tls|https-upstream),
 # PIN (1 = proxies and backend on core 1, wrk on core 0), THREADS (1),
-# SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 64),
+# SHADOW_IN_FLIGHT (shadow only: diffs.in_flight of strangler-shadow, default the proxy's 256),
+# SHADOW_BACKEND (shadow only: shared, or own = the new service on a second nginx backend),
 # ONLY (the targets to run, e.g. "bare-pingora strangler"; default all),
 # COMPARE_BIN (another strangler binary, run as strangler-b on the same routes.yaml; with
 # SCENARIO=shadow also as strangler-b-shadow and strangler-b-shadow10, each when its
@@ -34,6 +35,7 @@ SCENARIO=${SCENARIO:-routing}
 PIN=${PIN:-0}
 THREADS=${THREADS:-1}     # worker threads/processes of each proxy (the backend keeps one)
 SHADOW_IN_FLIGHT=${SHADOW_IN_FLIGHT:-}   # SCENARIO=shadow: diffs.in_flight of strangler-shadow
+SHADOW_BACKEND=${SHADOW_BACKEND:-shared} # SCENARIO=shadow: "own" gives the new service its own nginx
 ONLY=${ONLY:-}         # targets to run (space-separated); empty: all
 COMPARE_BIN=${COMPARE_BIN:-}   # a second strangler binary, measured as strangler-b
 COMPARE_ENV=${COMPARE_ENV:-}   # environment of strangler-b only, e.g. RUST_LOG=warn
@@ -199,9 +201,9 @@ doc["pad"] = "x" * (2048 - len(json.dumps(doc, separators=(",", ":"))))
 print(json.dumps(doc, separators=(",", ":")), end="")'
 }
 
-write_backend_conf() {
-  mkdir -p "$TMP/www" "$TMP/backend-tmp"
-  head -c 1048576 /dev/zero | tr '\0' 'b' >"$TMP/www/big"
+write_backend_conf() {   # name (backend, or backend-new: the same on its own port, no TLS)
+  mkdir -p "$TMP/www" "$TMP/$1-tmp"
+  [[ -e $TMP/www/big ]] || head -c 1048576 /dev/zero | tr '\0' 'b' >"$TMP/www/big"
   local locations
   locations=$(cat <<EOF
     root $TMP/www;
@@ -210,17 +212,17 @@ write_backend_conf() {
     location = /big { default_type application/octet-stream; }
 EOF
 )
-  { nginx_common backend
-    echo "http {"; nginx_http_common backend
+  { nginx_common "$1"
+    echo "http {"; nginx_http_common "$1"
     cat <<EOF
   server {
-    listen 127.0.0.1:${PORT[backend]} backlog=4096;
+    listen 127.0.0.1:${PORT[$1]} backlog=4096;
 $locations
   }
-$(backend_tls_server "$locations")
+$([[ $1 == backend ]] && backend_tls_server "$locations")
 }
 EOF
-  } >"$TMP/backend.conf"
+  } >"$TMP/$1.conf"
 }
 
 write_nginx_conf() {
@@ -274,11 +276,16 @@ EOF
 write_routes() {   # target admin-port-key file [flags...]
   local target=$1 admin=$2 file=$3; shift 3
   python3 "$BENCH_DIR/gen_routes.py" "$SCENARIO" "${PORT[$target]}" "${PORT[$admin]}" \
-    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/$target.db" "$@" >"$TMP/$file"
+    "${PORT[backend]}" "$REQ_PATH" "$THREADS" --store "sqlite://$TMP/$target.db" \
+    ${PORT[backend-new]:+--new-backend "${PORT[backend-new]}"} "$@" >"$TMP/$file"
 }
 
 write_configs() {
-  write_backend_conf
+  write_backend_conf backend
+  if [[ $SCENARIO == shadow && $SHADOW_BACKEND == own ]]; then
+    PORT[backend-new]=$(free_ports 1)
+    write_backend_conf backend-new
+  fi
   write_nginx_conf
   write_haproxy_conf
   # shellcheck disable=SC2046  # the flags are words without spaces
@@ -348,6 +355,10 @@ start_all() {
   local bin=$TARGET_DIR/$PROFILE
   spawn backend nginx -p "$TMP" -e "$TMP/backend.err" -c "$TMP/backend.conf"
   ready backend || { log "the backend did not start; nothing to measure"; exit 1; }
+  if [[ -n ${PORT[backend-new]:-} ]]; then
+    spawn backend-new nginx -p "$TMP" -e "$TMP/backend-new.err" -c "$TMP/backend-new.conf"
+    ready backend-new || { log "the new service's backend did not start"; exit 1; }
+  fi
   PORT[direct]=${PORT[backend]} PID_OF[direct]=""
   if wanted direct; then TARGETS+=(direct); fi
   start_target nginx nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
@@ -382,13 +393,15 @@ start_shadow_targets() {   # bin
 
 # Prints "utime stime" in clock ticks for a process and its children (nginx's worker is a
 # child of its master). /proc/PID/stat of a process already sums all of its threads.
-cpu_ticks() {   # pid
-  local pid=$1 u=0 s=0 p st
-  [[ -z $pid ]] && { echo "0 0"; return; }
-  for p in $pid $(pgrep -P "$pid" || true); do
-    st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    read -ra f <<<"${st##*) }"
-    u=$((u + f[11])) s=$((s + f[12]))
+cpu_ticks() {   # pid...
+  local pid u=0 s=0 p st
+  for pid in "$@"; do
+    [[ -z $pid ]] && continue
+    for p in $pid $(pgrep -P "$pid" || true); do
+      st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+      read -ra f <<<"${st##*) }"
+      u=$((u + f[11])) s=$((s + f[12]))
+    done
   done
   echo "$u $s"
 }
@@ -432,12 +445,12 @@ measure() {   # round name
   busy=$(builds_running)
   [[ $threads == - ]] || thread_ticks "${PID_OF[$name]}" >"$threads.before"
   read -r pu ps < <(cpu_ticks "${PID_OF[$name]}")
-  read -r bu bs < <(cpu_ticks "${PID_OF[backend]}")
+  read -r bu bs < <(cpu_ticks "${PID_OF[backend]}" "${PID_OF[backend-new]:-}")
   m=$(machine_busy) w=$(children_ticks) t0=$(date +%s.%N)
   run_wrk "$name" "$DURATION" "$out"
   t1=$(date +%s.%N)
   read -r pu2 ps2 < <(cpu_ticks "${PID_OF[$name]}")
-  read -r bu2 bs2 < <(cpu_ticks "${PID_OF[backend]}")
+  read -r bu2 bs2 < <(cpu_ticks "${PID_OF[backend]}" "${PID_OF[backend-new]:-}")
   [[ $threads == - ]] || thread_ticks "${PID_OF[$name]}" >"$threads.after"
   local ours=$(( (pu2 - pu) + (ps2 - ps) + (bu2 - bu) + (bs2 - bs) + $(children_ticks) - w ))
   local foreign=$(( $(machine_busy) - m - ours )); ((foreign > 0)) || foreign=0
@@ -513,6 +526,7 @@ EOF
   for name in shadow shadow10; do
     echo "- strangler-$name: the same routes.yaml (own admin port and SQLite store) plus, on the hit route, \`$(grep '^    shadow:' "$TMP/routes-$name.yaml" | sed 's/^ *//')\` and \`$(grep '^diffs:' "$TMP/routes-$name.yaml" || echo 'diffs: the defaults')\`"
   done
+  [[ -z ${PORT[backend-new]:-} ]] || echo "- SHADOW_BACKEND=own: the service \`new\` of every strangler is a second nginx backend, the same configuration on its own port, so the shadow call and the primary never queue at the same server (backend CPU: both)"
   [[ -z $COMPARE_BIN ]] || echo "- strangler-b, strangler-b-shadow, strangler-b-shadow10: the same three routes.yaml files, run by COMPARE_BIN=$COMPARE_BIN"
 }
 
