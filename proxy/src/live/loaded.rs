@@ -48,11 +48,10 @@ pub struct Loaded {
     /// Metric handles registered once per route, so the request path does no label lookups;
     /// with them each route's readiness tally, from the instance's one rollup.
     pub metrics: Arc<RouteMetrics>,
-    /// `tenant.forward_header`, parsed once here instead of on every request.
-    pub forward_header: http::HeaderName,
-    /// The same name as the bytes Pingora's `insert_header` takes: cloning them shares
-    /// them, where a `HeaderName` would be copied into new bytes on every request.
-    pub forward_header_bytes: bytes::Bytes,
+    /// `tenant.forward_header`, validated once here, as the bytes Pingora's `insert_header`
+    /// takes: cloning them shares them, where a `HeaderName` would be copied into new
+    /// bytes on every request.
+    pub forward_header: bytes::Bytes,
     /// `tenant.strip_headers`, parsed once here.
     pub strip_headers: Vec<http::HeaderName>,
     /// When this snapshot started serving.
@@ -96,6 +95,7 @@ impl Loaded {
         };
         let forward_header = http::HeaderName::from_bytes(file.forward_tenant_header().as_bytes())
             .unwrap_or(http::HeaderName::from_static("x-strangler-tenant"));
+        let forward_header = bytes::Bytes::copy_from_slice(forward_header.as_str().as_bytes());
         let strip_headers = file
             .strip_headers()
             .iter()
@@ -109,7 +109,6 @@ impl Loaded {
                 hash: file.content_hash(),
                 flags,
             },
-            forward_header_bytes: bytes::Bytes::copy_from_slice(forward_header.as_str().as_bytes()),
             forward_header,
             snapshot: effective,
             file,

@@ -192,10 +192,9 @@ impl pingora::proxy::ProxyHttp for Edge {
         // Runs again when Pingora retries on legacy, and the body is replayed from the start.
         limits::restart_body(&mut ctx.limits);
         let loaded = ctx.loaded()?;
-        let tenant_header = &loaded.forward_header;
-        headers::drop_reserved_headers(upstream, tenant_header.as_str(), &loaded.strip_headers);
+        headers::drop_reserved_headers(upstream, &loaded.forward_header, &loaded.strip_headers);
         if let Some(tenant) = &ctx.tenant {
-            upstream.insert_header(loaded.forward_header_bytes.clone(), tenant.as_str())?;
+            upstream.insert_header(loaded.forward_header.clone(), tenant.as_str())?;
         }
         let client_ip = session
             .client_addr()

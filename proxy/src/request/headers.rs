@@ -31,16 +31,16 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 const X_FORWARDED_HOST: &str = "x-forwarded-host";
 
-/// Removes every client header in the proxy's namespace, the forwarded-tenant header and
-/// those of `tenant.strip_headers` (`strip`).
+/// Removes every client header in the proxy's namespace, the forwarded-tenant header
+/// (`tenant_header`, lowercase) and those of `tenant.strip_headers` (`strip`).
 pub(super) fn drop_reserved_headers(
     upstream: &mut RequestHeader,
-    tenant_header: &str,
+    tenant_header: &[u8],
     strip: &[http::HeaderName],
 ) {
     let is_reserved = |name: &http::HeaderName| {
         name.as_str().starts_with(RESERVED_PREFIX)
-            || name.as_str() == tenant_header
+            || name.as_str().as_bytes() == tenant_header
             || strip.contains(name)
     };
     // The usual request has none: no list is built for it.
