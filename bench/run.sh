@@ -34,8 +34,6 @@ ROUNDS=${ROUNDS:-3}
 SCENARIO=${SCENARIO:-routing}
 PIN=${PIN:-0}
 THREADS=${THREADS:-1}     # worker threads/processes of each proxy (the backend keeps one)
-SHADOW_IN_FLIGHT=${SHADOW_IN_FLIGHT:-}   # SCENARIO=shadow: diffs.in_flight of strangler-shadow
-SHADOW_BACKEND=${SHADOW_BACKEND:-shared} # SCENARIO=shadow: "own" gives the new service its own nginx
 ONLY=${ONLY:-}         # targets to run (space-separated); empty: all
 COMPARE_BIN=${COMPARE_BIN:-}   # a second strangler binary, measured as strangler-b
 COMPARE_ENV=${COMPARE_ENV:-}   # environment of strangler-b only, e.g. RUST_LOG=warn
@@ -57,6 +55,8 @@ source "$BENCH_DIR/tls.sh"
 source "$BENCH_DIR/runtime.sh"
 # shellcheck source=bench/load.sh
 source "$BENCH_DIR/load.sh"
+# shellcheck source=bench/shadow.sh
+source "$BENCH_DIR/shadow.sh"
 
 # ---------------------------------------------------------------- cleanup
 
@@ -98,6 +98,7 @@ check_scenario() {
   done
   check_runtime_variants
   check_load
+  check_shadow
   if [[ -n $COMPARE_BIN && ! -x $COMPARE_BIN ]]; then log "COMPARE_BIN=$COMPARE_BIN is not an executable"; exit 2; fi
 }
 
@@ -282,10 +283,7 @@ write_routes() {   # target admin-port-key file [flags...]
 
 write_configs() {
   write_backend_conf backend
-  if [[ $SCENARIO == shadow && $SHADOW_BACKEND == own ]]; then
-    PORT[backend-new]=$(free_ports 1)
-    write_backend_conf backend-new
-  fi
+  write_shadow_backend_conf
   write_nginx_conf
   write_haproxy_conf
   # shellcheck disable=SC2046  # the flags are words without spaces
@@ -293,15 +291,7 @@ write_configs() {
   write_tls_configs
   [[ -z $COMPARE_BIN ]] || write_routes strangler-b admin-b routes-b.yaml
   write_runtime_configs
-  [[ $SCENARIO == shadow ]] || return 0
-  # The same routes, the hit route shadowed: every request, and a 10 % sample.
-  local b
-  for b in "" ${COMPARE_BIN:+-b}; do
-    write_routes "strangler$b-shadow" "admin$b-shadow" "routes$b-shadow.yaml" \
-      --shadow ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"}
-    write_routes "strangler$b-shadow10" "admin$b-shadow10" "routes$b-shadow10.yaml" \
-      --shadow --sample 10 ${SHADOW_IN_FLIGHT:+--in-flight "$SHADOW_IN_FLIGHT"}
-  done
+  write_shadow_routes
 }
 
 # ---------------------------------------------------------------- processes
@@ -355,10 +345,7 @@ start_all() {
   local bin=$TARGET_DIR/$PROFILE
   spawn backend nginx -p "$TMP" -e "$TMP/backend.err" -c "$TMP/backend.conf"
   ready backend || { log "the backend did not start; nothing to measure"; exit 1; }
-  if [[ -n ${PORT[backend-new]:-} ]]; then
-    spawn backend-new nginx -p "$TMP" -e "$TMP/backend-new.err" -c "$TMP/backend-new.conf"
-    ready backend-new || { log "the new service's backend did not start"; exit 1; }
-  fi
+  start_shadow_backend
   PORT[direct]=${PORT[backend]} PID_OF[direct]=""
   if wanted direct; then TARGETS+=(direct); fi
   start_target nginx nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
@@ -376,17 +363,6 @@ start_all() {
   start_runtime_variants "$bin"
   start_upstream_tls "$bin"
   add_tls_variants
-}
-
-# SCENARIO=shadow: strangler-shadow and strangler-shadow10, and with COMPARE_BIN the same two
-# of that binary.
-start_shadow_targets() {   # bin
-  local name
-  for name in shadow shadow10; do
-    start_target "strangler-$name" "$1/strangler" run --config "$TMP/routes-$name.yaml"
-    [[ -z $COMPARE_BIN ]] || start_target "strangler-b-$name" env $COMPARE_ENV "$COMPARE_BIN" \
-      run --config "$TMP/routes-b-$name.yaml"
-  done
 }
 
 # ---------------------------------------------------------------- measuring
@@ -469,30 +445,6 @@ warm_up() {
   for name in "${TARGETS[@]}"; do run_wrk "$name" 1 "$TMP/warmup-$name.txt"; done
 }
 
-# Saves each shadowing strangler's strangler_shadow_* counters to TMP/counters-NAME-WHEN.prom
-# (WHEN: before, after).
-shadow_counters() {   # when
-  local name
-  for name in "${TARGETS[@]}"; do
-    [[ $name == strangler*-shadow* ]] || continue
-    target_counters "admin${name#strangler}" >"$TMP/counters-$name-$1.prom"
-  done
-}
-
-# Prints one strangler's strangler_shadow_* counters once two reads 0.2 s apart agree (the
-# last comparisons end within the route's timeout; bounded at 5 s).
-target_counters() {   # admin-port-key
-  local prev="" now="" i
-  for i in $(seq 25); do
-    now=$(curl -s --max-time 1 "http://127.0.0.1:${PORT[$1]}/metrics" |
-      grep '^strangler_shadow' | grep -v latency || true)
-    [[ -n $now && $now == "$prev" ]] && break
-    prev=$now
-    sleep 0.2
-  done
-  printf '%s\n' "$now"
-}
-
 run_rounds() {
   local rnd name
   : >"$TMP/runs.tsv"
@@ -521,13 +473,7 @@ describe() {
 - strangler routes.yaml: $(grep -c '^  - name:' "$TMP/routes.yaml") routes, $(grep '^    rollout:' "$TMP/routes.yaml" | grep -o ': \(new\|legacy\)[,} ]' | wc -l) tenant overrides
 EOF
   tls_describe
-  [[ $SCENARIO == shadow ]] || return 0
-  local name
-  for name in shadow shadow10; do
-    echo "- strangler-$name: the same routes.yaml (own admin port and SQLite store) plus, on the hit route, \`$(grep '^    shadow:' "$TMP/routes-$name.yaml" | sed 's/^ *//')\` and \`$(grep '^diffs:' "$TMP/routes-$name.yaml" || echo 'diffs: the defaults')\`"
-  done
-  [[ -z ${PORT[backend-new]:-} ]] || echo "- SHADOW_BACKEND=own: the service \`new\` of every strangler is a second nginx backend, the same configuration on its own port, so the shadow call and the primary never queue at the same server (backend CPU: both)"
-  [[ -z $COMPARE_BIN ]] || echo "- strangler-b, strangler-b-shadow, strangler-b-shadow10: the same three routes.yaml files, run by COMPARE_BIN=$COMPARE_BIN"
+  shadow_describe
 }
 
 report() {
